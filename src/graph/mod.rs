@@ -1,0 +1,5 @@
+//! Everything about talking to Microsoft Graph; knows nothing of terminals.
+
+pub mod model;
+pub mod patch;
+pub mod validate;

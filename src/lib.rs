@@ -1,0 +1,3 @@
+//! autopilot-tui: browse and edit Windows Autopilot imported device identities through Microsoft Graph.
+
+pub mod graph;
