@@ -234,7 +234,15 @@ pub const FIELDS: [FieldSpec; 11] = [
     ),
     spec(FieldId::ImportId, "Import id", "importId", FieldPlace::Device, FieldKind::Text, true, true),
     spec(FieldId::ProductKey, "Product key", "productKey", FieldPlace::Device, FieldKind::Text, true, true),
-    spec(FieldId::SerialNumber, "Serial number", "serialNumber", FieldPlace::Device, FieldKind::Text, true, true),
+    spec(
+        FieldId::SerialNumber,
+        "Serial number",
+        "serialNumber",
+        FieldPlace::Device,
+        FieldKind::Text,
+        true,
+        true,
+    ),
     spec(
         FieldId::DeviceImportStatus,
         "Import status",
@@ -357,7 +365,9 @@ impl Device {
     pub fn set(&mut self, field: FieldId, value: FieldValue) {
         match (field, value) {
             (FieldId::Id, FieldValue::Text(Some(t))) => self.id = t,
-            (FieldId::AssignedUserPrincipalName, FieldValue::Text(t)) => self.assigned_user_principal_name = t,
+            (FieldId::AssignedUserPrincipalName, FieldValue::Text(t)) => {
+                self.assigned_user_principal_name = t
+            }
             (FieldId::GroupTag, FieldValue::Text(t)) => self.group_tag = t,
             (FieldId::HardwareIdentifier, FieldValue::Text(t)) => self.hardware_identifier = t,
             (FieldId::ImportId, FieldValue::Text(t)) => self.import_id = t,
@@ -395,8 +405,10 @@ mod tests {
 
     #[test]
     fn import_status_wire_names() {
-        let names: Vec<String> =
-            ImportStatus::ALL.iter().map(|s| serde_json::to_value(s).unwrap().as_str().unwrap().to_string()).collect();
+        let names: Vec<String> = ImportStatus::ALL
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap().as_str().unwrap().to_string())
+            .collect();
         assert_eq!(names, ["unknown", "pending", "partial", "complete", "error"]);
         assert!(serde_json::from_value::<ImportStatus>(json!("Complete")).is_err());
         assert_eq!(ImportStatus::parse("error"), Some(ImportStatus::Error));

@@ -123,7 +123,9 @@ mod tests {
 
     fn arb_value(kind: FieldKind) -> BoxedStrategy<FieldValue> {
         match kind {
-            FieldKind::ImportStatus => proptest::sample::select(ImportStatus::ALL.to_vec()).prop_map(FieldValue::Status).boxed(),
+            FieldKind::ImportStatus => {
+                proptest::sample::select(ImportStatus::ALL.to_vec()).prop_map(FieldValue::Status).boxed()
+            }
             FieldKind::Int32 => any::<i32>().prop_map(FieldValue::Int).boxed(),
             _ => proptest::option::of("[a-zA-Z0-9@.+/=]{0,8}").prop_map(FieldValue::Text).boxed(),
         }

@@ -95,10 +95,12 @@ pub fn parse_field(spec: &FieldSpec, text: &str) -> Result<FieldValue, FieldErro
         FieldKind::Text => Ok(FieldValue::Text(Some(text.to_string()))),
         FieldKind::Upn if is_upn(text) => Ok(FieldValue::Text(Some(text.to_string()))),
         FieldKind::Upn => Err(FieldError::Upn),
-        FieldKind::Binary => decode_binary(text)
-            .map(|_| FieldValue::Text(Some(text.to_string())))
-            .map_err(FieldError::Base64),
-        FieldKind::ImportStatus => ImportStatus::parse(text).map(FieldValue::Status).ok_or(FieldError::ImportStatus),
+        FieldKind::Binary => {
+            decode_binary(text).map(|_| FieldValue::Text(Some(text.to_string()))).map_err(FieldError::Base64)
+        }
+        FieldKind::ImportStatus => {
+            ImportStatus::parse(text).map(FieldValue::Status).ok_or(FieldError::ImportStatus)
+        }
         FieldKind::Int32 => text.trim().parse::<i32>().map(FieldValue::Int).map_err(|_| FieldError::Int32),
     }
 }
@@ -113,7 +115,18 @@ mod tests {
         for ok in ["ana@contoso.com", "first.last@sub.contoso.co.uk", "a-b_c+d@x-y.io"] {
             assert!(is_upn(ok), "{ok}");
         }
-        for bad in ["", "ana", "ana@", "@contoso.com", "ana@contoso", "ana @contoso.com", "a@b@c.com", "ana@contoso.c", "ana@.com", "ana@contoso.123"] {
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@contoso.com",
+            "ana@contoso",
+            "ana @contoso.com",
+            "a@b@c.com",
+            "ana@contoso.c",
+            "ana@.com",
+            "ana@contoso.123",
+        ] {
             assert!(!is_upn(bad), "{bad}");
         }
     }
@@ -137,7 +150,10 @@ mod tests {
         assert_eq!(parse_field(code, "2147483648"), Err(FieldError::Int32));
         assert_eq!(parse_field(code, ""), Err(FieldError::Required));
         assert_eq!(parse_field(FieldId::Id.spec(), "x"), Err(FieldError::ReadOnly));
-        assert_eq!(parse_field(FieldId::DeviceImportStatus.spec(), "Complete"), Err(FieldError::ImportStatus));
+        assert_eq!(
+            parse_field(FieldId::DeviceImportStatus.spec(), "Complete"),
+            Err(FieldError::ImportStatus)
+        );
         assert!(matches!(parse_field(FieldId::HardwareIdentifier.spec(), "%%%"), Err(FieldError::Base64(_))));
         assert_eq!(parse_field(FieldId::AssignedUserPrincipalName.spec(), "bob"), Err(FieldError::Upn));
     }
