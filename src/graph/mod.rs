@@ -1,5 +1,8 @@
 //! Everything about talking to Microsoft Graph; knows nothing of terminals.
 
+pub mod auth;
+pub mod client;
+pub mod error;
 pub mod model;
 pub mod patch;
 pub mod validate;

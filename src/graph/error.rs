@@ -1,0 +1,138 @@
+//! Graph's error JSON parsed into a typed error, and transport failures.
+
+use serde_json::Value;
+use std::time::Duration;
+
+/// An error answer from Graph: `{"error": {"code", "message", "innerError": {...}}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceError {
+    /// HTTP status.
+    pub status: u16,
+    /// Graph's `error.code` (branch on this, never on the message).
+    pub code: String,
+    /// Graph's `error.message`.
+    pub message: String,
+    /// `innerError.request-id`, else the `request-id` header.
+    pub request_id: Option<String>,
+    /// `innerError.client-request-id`, else the `client-request-id` header.
+    pub client_request_id: Option<String>,
+    /// `innerError.date`, else the `Date` header.
+    pub date: Option<String>,
+    /// The JSON document Intune nests inside `message`, when there is one.
+    pub nested: Option<Value>,
+}
+
+impl ServiceError {
+    /// Parses an error response. A body that is not Graph's error shape still gives a usable
+    /// error: the code becomes the status and the message the start of the body.
+    pub fn from_response(status: u16, headers: &[(String, String)], body: &str) -> ServiceError {
+        let header =
+            |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+        let doc: Option<Value> = serde_json::from_str(body).ok();
+        let error = doc.as_ref().and_then(|d| d.get("error"));
+        let text = |v: Option<&Value>, key: &str| {
+            v.and_then(|e| e.get(key)).and_then(Value::as_str).map(String::from)
+        };
+        let inner = error.and_then(|e| e.get("innerError").or_else(|| e.get("innererror")));
+        let code = text(error, "code").unwrap_or_else(|| format!("HTTP {status}"));
+        let message = text(error, "message").unwrap_or_else(|| {
+            let snippet: String = body.chars().take(300).collect();
+            if snippet.is_empty() { crate::graph::client::reason_phrase(status).to_string() } else { snippet }
+        });
+        let nested = nested_document(&message);
+        ServiceError {
+            status,
+            code,
+            request_id: text(inner, "request-id").or_else(|| header("request-id")),
+            client_request_id: text(inner, "client-request-id").or_else(|| header("client-request-id")),
+            date: text(inner, "date").or_else(|| header("date")),
+            message,
+            nested,
+        }
+    }
+
+    /// True for the live service's refusal of PATCH on imported identities (spec section 2).
+    pub fn is_patch_route_missing(&self) -> bool {
+        self.code == "No method match route template"
+    }
+}
+
+/// Finds a JSON object inside an Intune error message (`{"_version":3,"Message":...}` or
+/// `Some text: {...}`).
+pub fn nested_document(message: &str) -> Option<Value> {
+    let start = message.find('{')?;
+    let end = message.rfind('}')?;
+    let candidate = message.get(start..=end)?;
+    match serde_json::from_str::<Value>(candidate) {
+        Ok(v @ Value::Object(_)) => Some(v),
+        _ => None,
+    }
+}
+
+/// Everything that can go wrong with a Graph call.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GraphError {
+    /// Graph answered with an error status.
+    #[error("{} {}: {}", .0.status, .0.code, .0.message)]
+    Service(Box<ServiceError>),
+    /// No answer: connection refused, reset, DNS, TLS.
+    #[error("network error: {0}")]
+    Transport(String),
+    /// No answer in time.
+    #[error("no answer within {} s", .0.as_secs_f32())]
+    Timeout(Duration),
+    /// An answer this client cannot read (not JSON, wrong shape).
+    #[error("unreadable answer: {0}")]
+    Decode(String),
+    /// The server handed back a next link already followed; stopping to avoid an endless loop.
+    #[error("the server returned a next link that was already followed: {0}")]
+    RepeatedNextLink(String),
+    /// A write refused locally because the app runs read-only.
+    #[error("read-only mode: {0} was not sent")]
+    ReadOnly(String),
+    /// A URL that cannot be built or parsed.
+    #[error("invalid URL: {0}")]
+    Url(String),
+}
+
+impl GraphError {
+    /// The service error, when Graph answered with one.
+    pub fn service(&self) -> Option<&ServiceError> {
+        match self {
+            GraphError::Service(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_graph_error_with_nested_intune_document() {
+        let body = r#"{"error":{"code":"BadRequest","message":"{\r\n  \"_version\": 3,\r\n  \"Message\": \"An error has occurred - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: 7f0b - Url: https://fef.msub02.manage.microsoft.com/x\",\r\n  \"CustomApiErrorPhrase\": \"\",\r\n  \"RetryAfter\": null,\r\n  \"ErrorSourceService\": \"\",\r\n  \"HttpHeaders\": \"{}\"\r\n}","innerError":{"date":"2026-11-28T10:00:00","request-id":"r1","client-request-id":"c1"}}}"#;
+        let e = ServiceError::from_response(400, &[], body);
+        assert_eq!(e.code, "BadRequest");
+        assert_eq!(e.request_id.as_deref(), Some("r1"));
+        assert_eq!(e.client_request_id.as_deref(), Some("c1"));
+        assert_eq!(e.date.as_deref(), Some("2026-11-28T10:00:00"));
+        assert_eq!(e.nested.as_ref().and_then(|n| n["_version"].as_i64()), Some(3));
+    }
+
+    #[test]
+    fn non_graph_body_still_gives_an_error() {
+        let headers = vec![("request-id".to_string(), "h1".to_string())];
+        let e = ServiceError::from_response(502, &headers, "<html>Bad gateway</html>");
+        assert_eq!(e.code, "HTTP 502");
+        assert_eq!(e.message, "<html>Bad gateway</html>");
+        assert_eq!(e.request_id.as_deref(), Some("h1"));
+        assert!(e.nested.is_none());
+    }
+
+    #[test]
+    fn live_patch_refusal_is_recognised() {
+        let body = r#"{"error":{"code":"No method match route template","message":"No OData route exists that match template ~/singleton/navigation/key with http verb PATCH for request /x."}}"#;
+        assert!(ServiceError::from_response(400, &[], body).is_patch_route_missing());
+    }
+}
