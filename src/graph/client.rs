@@ -6,6 +6,7 @@ use crate::graph::auth::{REDACTED_BEARER, Secret};
 use crate::graph::error::{GraphError, ServiceError};
 use crate::graph::model::Device;
 use crate::graph::patch::PatchBody;
+use crate::graph::retry::{Failure, RetryPolicy, parse_retry_after};
 use futures_util::Stream;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::Value;
@@ -46,6 +47,8 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Refuse every write before it leaves the process.
     pub read_only: bool,
+    /// When to try a failed call again.
+    pub retry: RetryPolicy,
 }
 
 impl ClientConfig {
@@ -57,6 +60,7 @@ impl ClientConfig {
             collection: Collection::default(),
             timeout: Duration::from_secs(30),
             read_only: false,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct Exchange {
     pub client_request_id: String,
     /// What went wrong on the wire, when no answer came.
     pub transport_error: Option<String>,
+    /// How many times the request was sent (more than 1 after throttling or a lost connection).
+    pub attempts: u32,
 }
 
 impl Exchange {
@@ -209,11 +215,36 @@ pub fn odata_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// Told to whoever watches a client before it waits to try a call again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryNotice {
+    /// HTTP method of the call.
+    pub method: String,
+    /// The call's URL.
+    pub url: String,
+    /// The attempt that failed (1 = the first).
+    pub attempt: u32,
+    /// How long the client waits now.
+    pub wait: Duration,
+    /// Why: `429 Too Many Requests`, `no answer within 30 s`, ...
+    pub reason: String,
+}
+
+/// A callback told of every retry wait (the TUI shows a countdown from it).
+pub type RetryObserver = Arc<dyn Fn(RetryNotice) + Send + Sync>;
+
 /// A Graph client for one collection. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct GraphClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
+    observer: Option<RetryObserver>,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 impl GraphClient {
@@ -230,7 +261,13 @@ impl GraphClient {
             .user_agent(concat!("autopilot-tui/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GraphError::Transport(e.to_string()))?;
-        Ok(GraphClient { http, config: Arc::new(config) })
+        Ok(GraphClient { http, config: Arc::new(config), observer: None })
+    }
+
+    /// The same client, telling `observer` before every retry wait.
+    pub fn with_retry_observer(mut self, observer: RetryObserver) -> GraphClient {
+        self.observer = Some(observer);
+        self
     }
 
     /// The configuration this client was built with.
@@ -288,16 +325,12 @@ impl GraphClient {
 
     /// Fetches one page by its full URL (a first page or a next link).
     pub async fn get_page(&self, url: &str) -> Outcome<Page> {
-        let (exchange, result) = self.send("GET", url, None).await;
-        let result = result.and_then(|body| parse_page(&body));
-        Outcome { exchange, result }
+        self.send("GET", url, None, parse_page).await
     }
 
     /// Fetches one device whole (with its hardware hash).
     pub async fn get(&self, id: &str) -> Outcome<Device> {
-        let (exchange, result) = self.send("GET", &self.item_url(id), None).await;
-        let result = result.and_then(|body| parse_device(&body));
-        Outcome { exchange, result }
+        self.send("GET", &self.item_url(id), None, parse_device).await
     }
 
     /// Sends exactly the changed properties. `Ok(None)` when the server answered without a body
@@ -309,14 +342,64 @@ impl GraphClient {
             let exchange = unsent_exchange("PATCH", &url, Some(json));
             return Outcome { exchange, result: Err(GraphError::ReadOnly(format!("PATCH {url}"))) };
         }
-        let (exchange, result) = self.send("PATCH", &url, Some(json)).await;
-        let result = result
-            .and_then(|text| if text.trim().is_empty() { Ok(None) } else { parse_device(&text).map(Some) });
-        Outcome { exchange, result }
+        let decode =
+            |text: &str| if text.trim().is_empty() { Ok(None) } else { parse_device(text).map(Some) };
+        self.send("PATCH", &url, Some(json), decode).await
     }
 
-    /// Sends one request and reads the whole answer; an error status becomes a typed error.
-    async fn send(
+    /// Sends one request and reads the whole answer, trying again by the retry policy;
+    /// an error status becomes a typed error. The exchange is the last attempt's.
+    async fn send<T>(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<String>,
+        decode: impl Fn(&str) -> Result<T, GraphError>,
+    ) -> Outcome<T> {
+        let mut attempt = 1;
+        loop {
+            let (mut exchange, text) = self.send_once(method, url, body.clone()).await;
+            exchange.attempts = attempt;
+            let result = text.and_then(|t| decode(&t));
+            let failure = match &result {
+                Ok(_) => return Outcome { exchange, result },
+                Err(GraphError::Service(e)) => Failure::Status {
+                    status: e.status,
+                    retry_after: exchange
+                        .response_header("retry-after")
+                        .and_then(|v| parse_retry_after(v, SystemTime::now())),
+                },
+                Err(GraphError::Timeout(_)) => Failure::Timeout,
+                Err(GraphError::Transport(_)) => Failure::Transport,
+                // A truncated or garbled 2xx body is a fault of the wire, not of the request.
+                Err(GraphError::Decode(_)) => Failure::Transport,
+                Err(_) => return Outcome { exchange, result },
+            };
+            let Some(wait) = self.config.retry.delay(attempt, &failure, jitter()) else {
+                return Outcome { exchange, result };
+            };
+            let reason = match &result {
+                Err(GraphError::Service(_)) => exchange.status_line(),
+                Err(e) => e.to_string(),
+                Ok(_) => String::new(),
+            };
+            tracing::info!(method, url = %exchange.path_and_query(), attempt, wait_ms = wait.as_millis() as u64, %reason, "retrying");
+            if let Some(observer) = &self.observer {
+                observer(RetryNotice {
+                    method: method.to_string(),
+                    url: url.to_string(),
+                    attempt,
+                    wait,
+                    reason,
+                });
+            }
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt: send, read the whole answer, record the exchange.
+    async fn send_once(
         &self,
         method: &str,
         url: &str,
@@ -343,6 +426,7 @@ impl GraphClient {
             duration: Duration::ZERO,
             client_request_id: client_request_id.clone(),
             transport_error: None,
+            attempts: 1,
         };
         let started = Instant::now();
         let result = self.round_trip(method, url, body, &client_request_id, &mut exchange).await;
@@ -431,7 +515,13 @@ fn unsent_exchange(method: &str, url: &str, body: Option<String>) -> Exchange {
         duration: Duration::ZERO,
         client_request_id: String::new(),
         transport_error: Some("not sent: read-only mode".to_string()),
+        attempts: 0,
     }
+}
+
+/// A number in [0, 1) for back-off jitter, from the OS random source that uuid already uses.
+fn jitter() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
 }
 
 fn parse_page(body: &str) -> Result<Page, GraphError> {

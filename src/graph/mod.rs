@@ -5,4 +5,5 @@ pub mod client;
 pub mod error;
 pub mod model;
 pub mod patch;
+pub mod retry;
 pub mod validate;
