@@ -2,7 +2,7 @@
 //! Every call gives back an [`Exchange`]: what was sent and what came back, with the
 //! `Authorization` header redacted, for the response inspector and the log.
 
-use crate::graph::auth::{REDACTED_BEARER, Secret};
+use crate::graph::auth::{REDACTED_BEARER, Secret, TokenSource};
 use crate::graph::error::{GraphError, ServiceError};
 use crate::graph::model::Device;
 use crate::graph::patch::PatchBody;
@@ -39,8 +39,8 @@ impl Collection {
 pub struct ClientConfig {
     /// Version root, e.g. `https://graph.microsoft.com/v1.0` (no trailing slash needed).
     pub base_url: String,
-    /// Bearer token.
-    pub token: Secret,
+    /// Where the bearer token comes from.
+    pub token: TokenSource,
     /// Which path to use.
     pub collection: Collection,
     /// Whole-request timeout.
@@ -56,7 +56,7 @@ impl ClientConfig {
     pub fn new(base_url: impl Into<String>, token: Secret) -> ClientConfig {
         ClientConfig {
             base_url: base_url.into(),
-            token,
+            token: TokenSource::Static(token),
             collection: Collection::default(),
             timeout: Duration::from_secs(30),
             read_only: false,
@@ -357,10 +357,34 @@ impl GraphClient {
         decode: impl Fn(&str) -> Result<T, GraphError>,
     ) -> Outcome<T> {
         let mut attempt = 1;
+        let mut renewed = false;
+        let mut token = match self.config.token.bearer().await {
+            Ok(t) => t,
+            Err(e) => {
+                return Outcome {
+                    exchange: unsent_exchange(method, url, body),
+                    result: Err(GraphError::Auth(e)),
+                };
+            }
+        };
         loop {
-            let (mut exchange, text) = self.send_once(method, url, body.clone()).await;
+            let (mut exchange, text) = self.send_once(method, url, body.clone(), &token).await;
             exchange.attempts = attempt;
             let result = text.and_then(|t| decode(&t));
+            if exchange.status == Some(401) && !renewed {
+                // Renew once and try again at once; a second 401 is the user's to see.
+                if let Some(next) = self.config.token.renew(&token).await {
+                    renewed = true;
+                    match next {
+                        Ok(t) => {
+                            token = t;
+                            attempt += 1;
+                            continue;
+                        }
+                        Err(e) => return Outcome { exchange, result: Err(GraphError::Auth(e)) },
+                    }
+                }
+            }
             let failure = match &result {
                 Ok(_) => return Outcome { exchange, result },
                 Err(GraphError::Service(e)) => Failure::Status {
@@ -404,6 +428,7 @@ impl GraphClient {
         method: &str,
         url: &str,
         body: Option<String>,
+        token: &Secret,
     ) -> (Exchange, Result<String, GraphError>) {
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut request_headers = vec![
@@ -429,7 +454,7 @@ impl GraphClient {
             attempts: 1,
         };
         let started = Instant::now();
-        let result = self.round_trip(method, url, body, &client_request_id, &mut exchange).await;
+        let result = self.round_trip(method, url, body, token, &client_request_id, &mut exchange).await;
         exchange.duration = started.elapsed();
         if let Err(e) = &result {
             tracing::warn!(method, url = %exchange.path_and_query(), error = %e, "graph call failed");
@@ -444,6 +469,7 @@ impl GraphClient {
         method: &str,
         url: &str,
         body: Option<String>,
+        token: &Secret,
         client_request_id: &str,
         exchange: &mut Exchange,
     ) -> Result<String, GraphError> {
@@ -452,7 +478,7 @@ impl GraphClient {
         let mut request = self
             .http
             .request(method, url)
-            .bearer_auth(self.config.token.expose())
+            .bearer_auth(token.expose())
             .header("client-request-id", client_request_id)
             .header("Accept", "application/json");
         if let Some(b) = body {
@@ -514,7 +540,7 @@ fn unsent_exchange(method: &str, url: &str, body: Option<String>) -> Exchange {
         started_at: SystemTime::now(),
         duration: Duration::ZERO,
         client_request_id: String::new(),
-        transport_error: Some("not sent: read-only mode".to_string()),
+        transport_error: Some("not sent".to_string()),
         attempts: 0,
     }
 }

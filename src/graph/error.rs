@@ -90,6 +90,9 @@ pub enum GraphError {
     /// A write refused locally because the app runs read-only.
     #[error("read-only mode: {0} was not sent")]
     ReadOnly(String),
+    /// No token could be had (sign-in or renewal failed).
+    #[error("{0}")]
+    Auth(crate::graph::auth::AuthError),
     /// A URL that cannot be built or parsed.
     #[error("invalid URL: {0}")]
     Url(String),
