@@ -711,6 +711,10 @@ fn checked_device_properties(
                         "The key property 'id' cannot be changed (from '{current}' to '{id}')."
                     )));
                 }
+                if current_id.is_some() {
+                    // The same id, perhaps in other case: nothing to merge, keep the stored spelling.
+                    continue;
+                }
             }
             (FieldKind::Binary, Some(hash)) => {
                 decode_binary(hash).map_err(|_| cannot_convert(value, "Edm.Binary"))?;
