@@ -158,6 +158,10 @@ async fn graph_conventions(State(app): State<Arc<AppState>>, request: Request, n
         parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |p| p.to_string());
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
     let recorded_body = body.as_ref().map(|b| b.to_vec()).unwrap_or_default();
+    if !recorded_body.is_empty() {
+        // Bodies only at debug level: hashes make them large.
+        tracing::debug!(%method, path = %path_and_query, body = %String::from_utf8_lossy(&recorded_body), "request body");
+    }
     record(&app, &parts.method, &path_and_query, &parts.headers, recorded_body);
 
     let mut response = match body {
