@@ -536,15 +536,32 @@ pub fn parse_orderby(text: &str) -> Result<Vec<SortKey>, QueryError> {
     Ok(keys)
 }
 
-/// Compares two devices by the `$orderby` keys (nulls first ascending, as OData orders them).
-pub fn compare_devices(keys: &[SortKey], a: &Device, b: &Device) -> Ordering {
-    for key in keys {
-        let ordering = match key.field {
-            FieldId::DeviceImportStatus => a.state.device_import_status.cmp(&b.state.device_import_status),
-            FieldId::DeviceErrorCode => a.state.device_error_code.cmp(&b.state.device_error_code),
-            field => a.text(field).cmp(&b.text(field)),
-        };
-        let ordering = if key.descending { ordering.reverse() } else { ordering };
+/// One `$orderby` key's value for one device, extracted once so a large sort holds only keys.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SortValue {
+    /// A string property; `None` (null) sorts first, as OData orders nulls.
+    Text(Option<String>),
+    /// The import status, in declaration order.
+    Status(ImportStatus),
+    /// The error code.
+    Int(i32),
+}
+
+/// The `$orderby` values of a device, one per key.
+pub fn sort_values(keys: &[SortKey], device: &Device) -> Vec<SortValue> {
+    keys.iter()
+        .map(|key| match key.field {
+            FieldId::DeviceImportStatus => SortValue::Status(device.state.device_import_status),
+            FieldId::DeviceErrorCode => SortValue::Int(device.state.device_error_code),
+            field => SortValue::Text(device.text(field).map(str::to_string)),
+        })
+        .collect()
+}
+
+/// Compares two devices' [`sort_values`] under the keys' directions.
+pub fn compare_sort_values(keys: &[SortKey], a: &[SortValue], b: &[SortValue]) -> Ordering {
+    for ((key, a), b) in keys.iter().zip(a).zip(b) {
+        let ordering = if key.descending { b.cmp(a) } else { a.cmp(b) };
         if ordering != Ordering::Equal {
             return ordering;
         }

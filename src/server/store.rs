@@ -6,11 +6,12 @@
 //! created records are stored, so a million-device set costs memory only for what changed.
 
 use super::data::{device_id, generated_device, hardware_hash, index_of_id, key_of};
-use super::odata::{CollectionQuery, Cursor, compare_devices};
+use super::odata::{CollectionQuery, Cursor, compare_sort_values, sort_values};
 use super::{DataSet, ServerError};
 use crate::graph::model::Device;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// The demo data set, generated once by `examples/gen_demo_devices.rs`. Records without a
 /// `hardwareIdentifier` key get a deterministic 4 KB hash at load (keeps the asset small).
@@ -55,6 +56,19 @@ pub struct Store {
     slots_by_id: HashMap<String, u64>,
     /// Live records, kept so an unfiltered `$count` is O(1).
     live: u64,
+    /// Bumped on every change; a sorted order is reusable only for the version it was made at.
+    version: u64,
+    /// The last sorted query's matching slots, so following its next links costs O(page), not
+    /// a fresh sort of the whole set per page.
+    sorted: Mutex<Option<SortedSlots>>,
+}
+
+#[derive(Debug)]
+struct SortedSlots {
+    version: u64,
+    /// `$filter` and `$orderby` of the query, as parsed.
+    shape: String,
+    slots: Arc<Vec<u64>>,
 }
 
 impl Store {
@@ -70,7 +84,15 @@ impl Store {
                 slots_by_id.insert(device.id.to_lowercase(), slot as u64);
             }
         }
-        let mut store = Store { base, overrides: HashMap::new(), created: Vec::new(), slots_by_id, live: 0 };
+        let mut store = Store {
+            base,
+            overrides: HashMap::new(),
+            created: Vec::new(),
+            slots_by_id,
+            live: 0,
+            version: 0,
+            sorted: Mutex::new(None),
+        };
         store.live = store.base_len();
         Ok(store)
     }
@@ -144,6 +166,7 @@ impl Store {
     /// Replaces a live device (same id) with its updated version.
     pub fn replace(&mut self, device: Device) -> Result<(), StoreError> {
         let slot = self.slot_of(&device.id).ok_or(StoreError::NotFound)?;
+        self.version += 1;
         let base_len = self.base_len();
         if slot < base_len {
             self.overrides.insert(slot, Some(device));
@@ -159,6 +182,7 @@ impl Store {
             return Err(StoreError::Duplicate);
         }
         let slot = self.slot_count();
+        self.version += 1;
         self.slots_by_id.insert(device.id.to_lowercase(), slot);
         self.created.push(Some(device));
         self.live += 1;
@@ -168,6 +192,7 @@ impl Store {
     /// Deletes a live device.
     pub fn delete(&mut self, id: &str) -> Result<(), StoreError> {
         let slot = self.slot_of(id).ok_or(StoreError::NotFound)?;
+        self.version += 1;
         let base_len = self.base_len();
         if slot < base_len {
             self.overrides.insert(slot, None);
@@ -270,30 +295,45 @@ impl Store {
         with_hash: bool,
         count: Option<usize>,
     ) -> Page {
-        let scan_hash = query.scan_needs_hash();
-        let mut candidates: Vec<(u64, Device)> = (0..self.slot_count())
-            .filter_map(|slot| self.device_at(slot, scan_hash).map(|d| (slot, d)))
-            .filter(|(_, d)| query.filter.as_ref().is_none_or(|f| f.matches(d)))
-            .collect();
-        // Stable sort: ties keep store order, so pages never overlap.
-        candidates.sort_by(|(_, a), (_, b)| compare_devices(&query.orderby, a, b));
+        let slots = self.sorted_slots(query);
         let offset = match query.cursor {
             Some(Cursor::Offset(offset)) => offset,
             Some(Cursor::AfterSlot(_)) | None => query.skip,
         };
         let end = offset.saturating_add(page_size);
-        let next = (end < candidates.len()).then_some(Cursor::Offset(end));
-        let devices = candidates
-            .into_iter()
+        let next = (end < slots.len()).then_some(Cursor::Offset(end));
+        let devices = slots
+            .iter()
             .skip(offset)
             .take(page_size)
-            .filter_map(
-                |(slot, device)| {
-                    if with_hash && !scan_hash { self.device_at(slot, true) } else { Some(device) }
-                },
-            )
+            .filter_map(|slot| self.device_at(*slot, with_hash))
             .collect();
         Page { devices, next, count }
+    }
+
+    /// The matching slots in `$orderby` order, from the cache when the same filter and order
+    /// were sorted at this version.
+    fn sorted_slots(&self, query: &CollectionQuery) -> Arc<Vec<u64>> {
+        let shape = format!("{:?} {:?}", query.filter, query.orderby);
+        let mut cache = self.sorted.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(cached) = cache.as_ref()
+            && cached.version == self.version
+            && cached.shape == shape
+        {
+            return Arc::clone(&cached.slots);
+        }
+        let scan_hash = query.scan_needs_hash();
+        // Keep only (key values, slot): a million full devices would cost far more memory.
+        let mut keyed: Vec<(Vec<_>, u64)> = (0..self.slot_count())
+            .filter_map(|slot| self.device_at(slot, scan_hash).map(|d| (slot, d)))
+            .filter(|(_, d)| query.filter.as_ref().is_none_or(|f| f.matches(d)))
+            .map(|(slot, d)| (sort_values(&query.orderby, &d), slot))
+            .collect();
+        // Stable sort: ties keep store order, so pages never overlap.
+        keyed.sort_by(|(a, _), (b, _)| compare_sort_values(&query.orderby, a, b));
+        let slots = Arc::new(keyed.into_iter().map(|(_, slot)| slot).collect::<Vec<u64>>());
+        *cache = Some(SortedSlots { version: self.version, shape, slots: Arc::clone(&slots) });
+        slots
     }
 }
 
@@ -383,6 +423,20 @@ mod tests {
         }
         let q = CollectionQuery::parse("$filter=state/deviceImportStatus%20eq%20'error'").unwrap();
         assert_eq!(store.count(&q), errors.len() as u64);
+    }
+
+    #[test]
+    fn sorted_order_is_cached_per_version() {
+        let mut store = generated(30);
+        let first = all_ids(&store, "$orderby=serialNumber");
+        assert_eq!(all_ids(&store, "$orderby=serialNumber"), first);
+        // A change invalidates the cached order.
+        let mut d = store.get(&first[29], false).unwrap();
+        d.serial_number = Some("0000 first".into());
+        d.hardware_identifier = None;
+        store.replace(d).unwrap();
+        assert_eq!(all_ids(&store, "$orderby=serialNumber")[0], first[29]);
+        assert_eq!(all_ids(&store, "$orderby=serialNumber desc").last(), Some(&first[29]));
     }
 
     #[test]
