@@ -145,8 +145,8 @@ impl RunningServer {
         }
     }
 
-    /// Waits until the server task ends (after [`RunningServer::shutdown`] from elsewhere or
-    /// an I/O error); for the `serve` command.
+    /// Serves until `signal` resolves, then shuts down gracefully (the `serve` command passes
+    /// Ctrl-C/SIGTERM); returns early with the error if the server stops on its own.
     pub async fn wait_with_shutdown(
         mut self,
         signal: impl std::future::Future<Output = ()>,
