@@ -1,5 +1,7 @@
 //! autopilot-tui: browse and edit Windows Autopilot imported device identities through Microsoft Graph.
 
+pub mod cli;
 pub mod config;
 pub mod export;
 pub mod graph;
+pub mod server;
