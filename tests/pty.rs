@@ -139,7 +139,8 @@ fn patches(server: &RunningServer) -> Vec<serde_json::Value> {
 
 /// A serial number of a demo device, to filter to.
 async fn some_serial(server: &RunningServer) -> String {
-    let url = format!("{}/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=5", server.base_url());
+    let url =
+        format!("{}/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=5", server.base_url());
     let page: serde_json::Value =
         reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
     page["value"][2]["serialNumber"].as_str().unwrap().to_string()

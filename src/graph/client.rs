@@ -7,7 +7,8 @@ use crate::graph::error::{GraphError, ServiceError};
 use crate::graph::model::Device;
 use crate::graph::patch::PatchBody;
 use crate::graph::retry::{Failure, RetryPolicy, parse_retry_after};
-use futures_util::Stream;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -294,7 +295,7 @@ impl GraphClient {
     /// Lists the collection as a stream of pages, following `@odata.nextLink` until the last
     /// page. After an error the stream ends; a next link already followed ends it with
     /// [`GraphError::RepeatedNextLink`].
-    pub fn list(&self, query: &ListQuery) -> impl Stream<Item = Outcome<Page>> + Send + 'static {
+    pub fn list(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page>> {
         let client = self.clone();
         let first = self.list_url(query);
         let seen: HashSet<String> = HashSet::new();
@@ -321,6 +322,7 @@ impl GraphClient {
                 }
             }
         })
+        .boxed()
     }
 
     /// Fetches one page by its full URL (a first page or a next link).
