@@ -1,5 +1,5 @@
 //! The command-line surface (clap derive): no subcommand opens the TUI; `serve` runs the
-//! embedded Graph server.
+//! embedded Graph server; `list` streams devices for scripts.
 
 use crate::server::{DEFAULT_PAGE_SIZE, DataSet, ServeOptions, ServerError};
 use clap::builder::TypedValueParser as _;
@@ -14,6 +14,9 @@ pub struct Cli {
     /// What to do; without a subcommand the interactive app starts.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Where the interactive app connects (without any: demo mode).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Where to write the log (default: $XDG_STATE_HOME/autopilot-tui/autopilot-tui.log).
     #[arg(long, global = true, env = "AUTOPILOT_TUI_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
@@ -24,6 +27,92 @@ pub struct Cli {
 pub enum Command {
     /// Run the embedded imitation of the Graph endpoints (for demos and tests).
     Serve(ServeArgs),
+    /// Stream devices to stdout as JSON, CSV or the Autopilot hardware-hash CSV.
+    List(ListArgs),
+}
+
+/// Which Graph path of the same devices to read and patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CollectionArg {
+    /// `/deviceManagement/importedWindowsAutopilotDeviceIdentities`
+    DeviceManagement,
+    /// `/importedWindowsAutopilotDeviceIdentityUpload/deviceIdentities`
+    Upload,
+}
+
+/// Where and as whom to connect. Precedence: flag > environment > profile > default.
+/// The client secret is read from `AUTOPILOT_TUI_CLIENT_SECRET` or `--client-secret-file`,
+/// never from a flag value (which would land in shell history and `ps`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectionArgs {
+    /// Graph version root, e.g. https://graph.microsoft.com/v1.0 or .../beta.
+    #[arg(long, env = "AUTOPILOT_TUI_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// A bearer token for Graph.
+    #[arg(long, env = "AUTOPILOT_TUI_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Which of the two paths to read and patch [default: device-management].
+    #[arg(long, env = "AUTOPILOT_TUI_COLLECTION", value_enum)]
+    pub collection: Option<CollectionArg>,
+    /// Directory tenant to sign in to (id or domain); with --client-id.
+    #[arg(long, env = "AUTOPILOT_TUI_TENANT", value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// App registration (client) id; without a secret the device code flow signs you in.
+    #[arg(long, env = "AUTOPILOT_TUI_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// File holding the client secret (client credentials flow).
+    #[arg(long, env = "AUTOPILOT_TUI_CLIENT_SECRET_FILE", value_name = "PATH")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Identity platform authority [default: https://login.microsoftonline.com].
+    #[arg(long, env = "AUTOPILOT_TUI_AUTHORITY", value_name = "URL")]
+    pub authority: Option<String>,
+    /// Profile of the config file to use.
+    #[arg(long, env = "AUTOPILOT_TUI_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Config file [default: <config dir>/autopilot-tui/config.toml].
+    #[arg(long, env = "AUTOPILOT_TUI_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Browse and inspect only: no write request leaves the app.
+    #[arg(long, env = "AUTOPILOT_TUI_READ_ONLY")]
+    pub read_only: bool,
+    /// Devices per listing page ($top, up to 999) [default: 999].
+    #[arg(long, env = "AUTOPILOT_TUI_PAGE_SIZE", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=999))]
+    pub page_size: Option<u32>,
+    /// Seconds before a request without an answer is given up (and retried).
+    #[arg(long, env = "AUTOPILOT_TUI_TIMEOUT", default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+/// Output formats of `list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// One JSON array of devices.
+    Json,
+    /// CSV of the selected properties.
+    Csv,
+    /// The hardware-hash CSV the Intune portal imports (with hashes).
+    AutopilotCsv,
+}
+
+/// Options of `autopilot-tui list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: FormatArg,
+    /// OData $filter, e.g. "contains(serialNumber,'PF3')".
+    #[arg(long, value_name = "ODATA")]
+    pub filter: Option<String>,
+    /// Properties to fetch and print, comma-separated (e.g. serialNumber,groupTag,state).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Stop after this many devices.
+    #[arg(long, value_name = "N")]
+    pub top: Option<u64>,
+    /// Where and as whom to connect.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Options of `autopilot-tui serve`.
@@ -86,6 +175,15 @@ pub enum CliError {
     /// Standard output is gone (the announcement line could not be written).
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
+    /// The configuration or the flags don't describe a usable connection.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Connecting or signing in failed.
+    #[error(transparent)]
+    Connect(#[from] crate::connect::ConnectError),
+    /// `list` failed.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
 }
 
 /// The default log file: `$XDG_STATE_HOME/autopilot-tui/autopilot-tui.log`, falling back to

@@ -2,6 +2,9 @@
 //! connection settings. Precedence is flag > environment > profile > default; clap resolves
 //! the first two, [`Profile`] supplies the third.
 
+use crate::cli::{CollectionArg, ConnectionArgs};
+use crate::graph::auth::{DEFAULT_AUTHORITY, Secret};
+use crate::graph::client::Collection;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +65,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A setting that cannot be used, or settings that don't fit together.
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The config file the settings were resolved against.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// `--profile NAME` (or `default-profile`) names no profile in the file.
     #[error("{}: no profile named '{name}' (profiles: {available})", path.display())]
     UnknownProfile {
@@ -72,6 +83,146 @@ pub enum ConfigError {
         /// The names that exist.
         available: String,
     },
+}
+
+/// Graph's v1.0 root, the default when credentials are given without a base URL.
+pub const GRAPH_V1: &str = "https://graph.microsoft.com/v1.0";
+/// The largest page Intune serves; the default `$top` of listings.
+pub const MAX_PAGE_SIZE: u32 = 999;
+
+/// How the app gets a token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignIn {
+    /// No credentials at all: run the embedded server with the demo devices.
+    Demo,
+    /// A bearer token given as is.
+    Token(Secret),
+    /// Client credentials (automation).
+    ClientSecret {
+        /// Tenant.
+        tenant: String,
+        /// Client id.
+        client_id: String,
+        /// The secret, from the environment or a file.
+        secret: Secret,
+    },
+    /// Device code (interactive admin).
+    DeviceCode {
+        /// Tenant.
+        tenant: String,
+        /// Client id.
+        client_id: String,
+    },
+}
+
+/// Everything the app needs to connect, after flags, environment, profile and defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Graph version root; `None` in demo mode (the embedded server's address is not known yet).
+    pub base_url: Option<String>,
+    /// How to get a token.
+    pub sign_in: SignIn,
+    /// Identity platform authority.
+    pub authority: String,
+    /// Which path of the devices.
+    pub collection: Collection,
+    /// No writes leave the app.
+    pub read_only: bool,
+    /// `$top` of listing pages.
+    pub page_size: u32,
+    /// Request timeout.
+    pub timeout: std::time::Duration,
+}
+
+impl Settings {
+    /// Resolves flags and environment (already merged by clap) over the selected profile of the
+    /// config file. `secret_env` is `AUTOPILOT_TUI_CLIENT_SECRET`.
+    pub fn resolve(args: &ConnectionArgs, secret_env: Option<String>) -> Result<Settings, ConfigError> {
+        let (path, required) = match &args.config {
+            Some(p) => (p.clone(), true),
+            None => match default_config_path() {
+                Some(p) => (p, false),
+                None => (PathBuf::from("config.toml"), false),
+            },
+        };
+        let file = load(&path, required)?;
+        let profile = file.select(args.profile.as_deref(), &path)?;
+        let invalid = |message: String| ConfigError::Invalid { path: path.clone(), message };
+
+        let tenant = args.tenant.clone().or(profile.tenant);
+        let client_id = args.client_id.clone().or(profile.client_id);
+        let secret_file = args.client_secret_file.clone().or(profile.client_secret_file);
+        let secret = match (secret_env.filter(|s| !s.is_empty()), secret_file) {
+            (Some(s), _) => Some(Secret::new(s)),
+            (None, Some(file)) => Some(read_secret_file(&file)?),
+            (None, None) => None,
+        };
+        let sign_in = match (args.token.clone().filter(|t| !t.is_empty()), tenant, client_id) {
+            (Some(token), _, _) => SignIn::Token(Secret::new(token)),
+            (None, Some(tenant), Some(client_id)) => match secret {
+                Some(secret) => SignIn::ClientSecret { tenant, client_id, secret },
+                None => SignIn::DeviceCode { tenant, client_id },
+            },
+            (None, Some(_), None) => return Err(invalid("--tenant needs --client-id".into())),
+            (None, None, Some(_)) => return Err(invalid("--client-id needs --tenant".into())),
+            (None, None, None) => SignIn::Demo,
+        };
+        let base_url = args.base_url.clone().or(profile.base_url);
+        let base_url = match (&sign_in, base_url) {
+            (SignIn::Demo, Some(url)) => {
+                return Err(invalid(format!(
+                    "no credentials for {url}: give --token, or --tenant and --client-id (see --help)"
+                )));
+            }
+            (SignIn::Demo, None) => None,
+            (_, url) => Some(url.unwrap_or_else(|| GRAPH_V1.to_string())),
+        };
+        let collection = match args.collection {
+            Some(CollectionArg::DeviceManagement) => Collection::DeviceManagement,
+            Some(CollectionArg::Upload) => Collection::Upload,
+            None => match profile.collection.as_deref() {
+                None | Some("device-management") => Collection::DeviceManagement,
+                Some("upload") => Collection::Upload,
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "collection '{other}' is not one of device-management, upload"
+                    )));
+                }
+            },
+        };
+        let page_size = args.page_size.or(profile.page_size).unwrap_or(MAX_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(invalid(format!("page-size {page_size} is not between 1 and {MAX_PAGE_SIZE}")));
+        }
+        Ok(Settings {
+            base_url,
+            sign_in,
+            authority: args
+                .authority
+                .clone()
+                .or(profile.authority)
+                .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string()),
+            collection,
+            read_only: args.read_only || profile.read_only.unwrap_or(false),
+            page_size,
+            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        })
+    }
+}
+
+/// Reads a client secret from a file (first line, trimmed). The error names the file, never
+/// the content.
+fn read_secret_file(path: &Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let secret = text.lines().next().unwrap_or("").trim();
+    if secret.is_empty() {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: "the client secret file is empty".into(),
+        });
+    }
+    Ok(Secret::new(secret))
 }
 
 /// `<config dir>/autopilot-tui/config.toml` (`~/.config/...` on Linux).
@@ -168,6 +319,63 @@ base-url = "http://127.0.0.1:8080/v1.0"
         assert!(err.contains(":2:1: ") && err.contains("tennant"), "{err}");
         let syntax = "[profiles.a\n";
         assert!(parse(syntax, path).unwrap_err().to_string().contains(":1:"));
+    }
+
+    fn args_with(config: &Path) -> ConnectionArgs {
+        ConnectionArgs { config: Some(config.to_path_buf()), timeout: 30, ..ConnectionArgs::default() }
+    }
+
+    #[test]
+    fn precedence_flag_over_profile_over_default() {
+        let dir = std::env::temp_dir().join(format!("autopilot-tui-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
+        let secret_path = dir.join("secret");
+        std::fs::write(&secret_path, "s3cret-value\n").unwrap();
+        let text = EXAMPLE.replace(
+            "page-size = 999\n",
+            &format!("page-size = 999\nclient-secret-file = {secret_path:?}\n"),
+        );
+        std::fs::write(&path, text).unwrap();
+
+        let s = Settings::resolve(&args_with(&path), None).unwrap();
+        assert_eq!(s.base_url.as_deref(), Some("https://graph.microsoft.com/beta"));
+        assert_eq!(s.collection, Collection::Upload);
+        assert!(s.read_only);
+        assert_eq!(s.page_size, 999);
+        assert!(
+            matches!(&s.sign_in, SignIn::ClientSecret { secret, .. } if secret.expose() == "s3cret-value")
+        );
+
+        let mut args = args_with(&path);
+        args.collection = Some(CollectionArg::DeviceManagement);
+        args.page_size = Some(50);
+        args.token = Some("tok".into());
+        let s = Settings::resolve(&args, None).unwrap();
+        assert_eq!(s.collection, Collection::DeviceManagement);
+        assert_eq!(s.page_size, 50);
+        assert_eq!(s.sign_in, SignIn::Token(Secret::new("tok")));
+
+        // The environment's secret wins over the profile's file.
+        let s = Settings::resolve(&args_with(&path), Some("from-env".into())).unwrap();
+        assert!(matches!(&s.sign_in, SignIn::ClientSecret { secret, .. } if secret.expose() == "from-env"));
+
+        // No profile at all: demo mode; a URL without credentials is refused.
+        let empty = dir.join("empty.toml");
+        std::fs::write(&empty, "").unwrap();
+        let s = Settings::resolve(&args_with(&empty), None).unwrap();
+        assert_eq!((s.sign_in, s.base_url, s.page_size, s.read_only), (SignIn::Demo, None, 999, false));
+        let mut args = args_with(&empty);
+        args.base_url = Some("https://graph.microsoft.com/v1.0".into());
+        let err = Settings::resolve(&args, None).unwrap_err().to_string();
+        assert!(err.contains("no credentials"), "{err}");
+        let mut args = args_with(&empty);
+        args.tenant = Some("t".into());
+        args.client_id = Some("c".into());
+        let s = Settings::resolve(&args, None).unwrap();
+        assert_eq!(s.sign_in, SignIn::DeviceCode { tenant: "t".into(), client_id: "c".into() });
+        assert_eq!(s.base_url.as_deref(), Some(GRAPH_V1));
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

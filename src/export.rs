@@ -199,23 +199,29 @@ pub fn parse_autopilot_csv(text: &str) -> Result<Vec<HardwareHashRow>, String> {
     Ok(rows)
 }
 
-/// Runs a listing into a writer page by page. `on_page` is told the running total (for a
-/// progress line). Returns how many devices were written.
+/// Runs a listing into a writer page by page, stopping after `limit` devices if given.
+/// `on_page` is told the running total and `@odata.count` (for a progress line). Returns how
+/// many devices were written.
 pub async fn export<W: Write>(
     client: &GraphClient,
     query: &ListQuery,
     format: ExportFormat,
+    limit: Option<u64>,
     out: W,
     mut on_page: impl FnMut(u64, Option<u64>),
 ) -> Result<u64, ExportError> {
     let mut writer = ExportWriter::begin(out, format, &query.select)?;
-    let mut pages = std::pin::pin!(client.list(query));
+    let mut pages = client.list(query);
     let mut total = None;
     while let Some(outcome) = pages.next().await {
         let page = outcome.result?;
         total = total.or(page.count);
-        writer.write_page(&page.devices)?;
+        let room = limit.map_or(usize::MAX, |l| usize::try_from(l - writer.written).unwrap_or(usize::MAX));
+        writer.write_page(&page.devices[..page.devices.len().min(room)])?;
         on_page(writer.written, total);
+        if limit.is_some_and(|l| writer.written >= l) {
+            break;
+        }
     }
     writer.finish()
 }

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod export;
 pub mod graph;
 pub mod server;

@@ -1,8 +1,14 @@
 //! Thin binary: parse the command line, set up logging, hand over to one mode.
 
-use autopilot_tui::cli::{Cli, CliError, Command, ServeArgs, default_log_file};
+use autopilot_tui::cli::{Cli, CliError, Command, FormatArg, ListArgs, ServeArgs, default_log_file};
+use autopilot_tui::config::Settings;
+use autopilot_tui::connect::{SignInProgress, connect};
+use autopilot_tui::export::{ExportFormat, export};
+use autopilot_tui::graph::auth::PollState;
+use autopilot_tui::graph::client::ListQuery;
 use autopilot_tui::server;
 use clap::Parser;
+use std::io::IsTerminal;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -19,14 +25,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     init_logging(cli.log_file.clone())?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Runtime)?;
     match cli.command {
-        Some(Command::Serve(args)) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(CliError::Runtime)?;
-            runtime.block_on(serve(args))
-        }
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::List(args)) => runtime.block_on(list(args)),
         None => {
             println!("The interactive app is not built yet. Try `autopilot-tui serve --help`.");
             Ok(())
@@ -44,6 +47,59 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     running.wait_with_shutdown(shutdown_signal()).await?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// The environment variable that holds a client secret (never a flag: shell history, `ps`).
+const CLIENT_SECRET_ENV: &str = "AUTOPILOT_TUI_CLIENT_SECRET";
+
+/// `list`: streams devices page by page to stdout; progress on stderr when it is a terminal.
+async fn list(args: ListArgs) -> Result<(), CliError> {
+    let settings = Settings::resolve(&args.connection, std::env::var(CLIENT_SECRET_ENV).ok())?;
+    let connection = connect(&settings, print_sign_in).await?;
+    let format = match args.format {
+        FormatArg::Json => ExportFormat::Json,
+        FormatArg::Csv => ExportFormat::Csv,
+        FormatArg::AutopilotCsv => ExportFormat::AutopilotCsv,
+    };
+    let progress = std::io::stderr().is_terminal();
+    let page_size = args.top.map_or(settings.page_size, |t| settings.page_size.min(t.clamp(1, 999) as u32));
+    let query = ListQuery {
+        select: args.select.clone(),
+        filter: args.filter.clone(),
+        top: Some(page_size),
+        order_by: None,
+        count: progress,
+    };
+    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = export(&connection.client, &query, format, args.top, stdout, |done, total| {
+        if progress {
+            match total {
+                Some(total) => eprint!("\r{done} of {total} devices"),
+                None => eprint!("\r{done} devices"),
+            }
+        }
+    })
+    .await;
+    if progress {
+        eprintln!();
+    }
+    let written = written?;
+    tracing::info!(written, "list finished");
+    Ok(())
+}
+
+/// The device code prompt for commands without a screen: on stderr, so stdout stays data.
+fn print_sign_in(progress: SignInProgress<'_>) {
+    match progress {
+        SignInProgress::Prompt(prompt) => eprintln!(
+            "To sign in, open {} and enter the code {} (waiting; Ctrl-C cancels).",
+            prompt.verification_uri, prompt.user_code
+        ),
+        SignInProgress::Polled(PollState::SlowedDown { interval }) => {
+            eprintln!("The identity platform asked to slow down; polling every {} s.", interval.as_secs())
+        }
+        SignInProgress::Polled(PollState::Pending { .. }) => {}
+    }
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM on Unix.

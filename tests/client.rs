@@ -1,6 +1,8 @@
 //! The Graph client against the embedded server (and a few hand-made misbehaving servers),
 //! over real HTTP on 127.0.0.1.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use autopilot_tui::graph::auth::Secret;
 use autopilot_tui::graph::client::{ClientConfig, Collection, GraphClient, ListQuery};
 use autopilot_tui::graph::error::GraphError;

@@ -2,6 +2,8 @@
 //! invalid edit refused, an error answer that keeps the draft, quit, and a panic; the terminal
 //! is restored every time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use autopilot_tui::server::{self, DataSet, RunningServer, ServeOptions};
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 use std::io::{Read, Write};

@@ -22,6 +22,18 @@ pub struct ServiceError {
     pub nested: Option<Value>,
 }
 
+impl std::fmt::Display for ServiceError {
+    /// `404 ResourceNotFound: message (request-id: ..., date: ...)`: what support asks for.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)?;
+        match (&self.request_id, &self.date) {
+            (Some(id), Some(date)) => write!(f, " (request-id: {id}, date: {date})"),
+            (Some(id), None) => write!(f, " (request-id: {id})"),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl ServiceError {
     /// Parses an error response. A body that is not Graph's error shape still gives a usable
     /// error: the code becomes the status and the message the start of the body.
@@ -73,7 +85,7 @@ pub fn nested_document(message: &str) -> Option<Value> {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GraphError {
     /// Graph answered with an error status.
-    #[error("{} {}: {}", .0.status, .0.code, .0.message)]
+    #[error("{}", .0)]
     Service(Box<ServiceError>),
     /// No answer: connection refused, reset, DNS, TLS.
     #[error("network error: {0}")]
