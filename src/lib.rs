@@ -1,3 +1,4 @@
 //! autopilot-tui: browse and edit Windows Autopilot imported device identities through Microsoft Graph.
 
 pub mod graph;
+pub mod tui;

@@ -1,0 +1,86 @@
+//! The PATCH confirmation (method, URL, exact body, old -> new) and the quit question.
+
+use crate::graph::model::{FieldKind, FieldValue};
+use crate::tui::model::{Confirm, Model};
+use crate::tui::views::device_form::short_binary;
+use crate::tui::views::response_view::json_line;
+use crate::tui::views::{Theme, centered, ellipsize};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+fn show(value: &FieldValue, kind: FieldKind, width: usize) -> String {
+    match value {
+        FieldValue::Text(None) => "null".to_string(),
+        FieldValue::Text(Some(t)) if kind == FieldKind::Binary => short_binary(t, width),
+        FieldValue::Text(Some(t)) => format!("\"{}\"", ellipsize(t, width.saturating_sub(2))),
+        other => other.to_text(),
+    }
+}
+
+/// Draws the confirmation box.
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
+    let theme = Theme::of(model);
+    let width = area.width.saturating_sub(4).min(110);
+    let inner_w = width.saturating_sub(4) as usize;
+    let mut lines = vec![
+        Line::from(vec![Span::styled("PATCH ", theme.heading()), Span::raw(c.url.clone())]),
+        Line::from(""),
+        Line::from(Span::styled("Changes (old → new)", theme.heading())),
+    ];
+    let half = inner_w.saturating_sub(22) / 2;
+    for ch in &c.body.changes {
+        let spec = ch.field.spec();
+        lines.push(Line::from(vec![
+            Span::raw(format!("  {:<16}", spec.label)),
+            Span::styled(show(&ch.old, spec.kind, half), theme.dim()),
+            Span::raw(" → "),
+            Span::styled(show(&ch.new, spec.kind, half), theme.dirty()),
+        ]));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("Body (Content-Type: application/json)", theme.heading())));
+    for l in c.body.to_pretty().lines() {
+        let l = if l.chars().count() > inner_w { ellipsize(l, inner_w) } else { l.to_string() };
+        lines.push(json_line(&l, theme));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled("⏎", theme.key()),
+        Span::raw(" send   "),
+        Span::styled("Esc", theme.key()),
+        Span::raw(" back to editing"),
+    ]));
+    let url_rows = (c.url.chars().count() + 6) / inner_w.max(1);
+    let height = (lines.len() + url_rows + 2) as u16;
+    let r = centered(area, width, height);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .title(Span::styled(" Send this change? ", theme.heading()))
+        .border_style(theme.key());
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), r);
+}
+
+/// Draws the quit question.
+pub fn draw_quit(frame: &mut Frame, area: Rect, model: &Model) {
+    let theme = Theme::of(model);
+    let n = model.unsaved_count();
+    let s = if n == 1 { "device has" } else { "devices have" };
+    let lines = vec![
+        Line::from(format!("{n} {s} unsaved changes.")),
+        Line::from("Quitting drops them."),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled("y", theme.key()),
+            Span::raw(" quit anyway   "),
+            Span::styled("n/Esc", theme.key()),
+            Span::raw(" stay"),
+        ]),
+    ];
+    let r = centered(area, 44, 6);
+    frame.render_widget(Clear, r);
+    let block =
+        Block::bordered().title(Span::styled(" Quit? ", theme.heading())).border_style(theme.invalid());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}
