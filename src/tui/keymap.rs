@@ -72,8 +72,8 @@ pub struct Binding {
     pub help: &'static str,
     /// The action.
     pub action: Action,
-    /// Shown in the hint bar (everything is in the help).
-    pub hint: bool,
+    /// The hint bar's short text; empty: only in the help.
+    pub hint: &'static str,
     /// Changes data: off in read-only mode.
     pub writes: bool,
 }
@@ -83,7 +83,7 @@ const fn b(
     label: &'static str,
     help: &'static str,
     action: Action,
-    hint: bool,
+    hint: &'static str,
 ) -> Binding {
     Binding { keys, label, help, action, hint, writes: false }
 }
@@ -93,95 +93,95 @@ const fn w(
     label: &'static str,
     help: &'static str,
     action: Action,
-    hint: bool,
+    hint: &'static str,
 ) -> Binding {
     Binding { keys, label, help, action, hint, writes: true }
 }
 
 /// Keys that work everywhere.
 pub static GLOBAL: &[Binding] =
-    &[b(&[ctrl('c')], "^C", "quit (asks when drafts are unsaved)", Action::Quit, false)];
+    &[b(&[ctrl('c')], "^C", "quit (asks when drafts are unsaved)", Action::Quit, "")];
 
 /// Device table.
 pub static TABLE: &[Binding] = &[
-    b(&[k(KeyCode::Up), c('k')], "↑/k", "previous device", Action::Up, false),
-    b(&[k(KeyCode::Down), c('j')], "↓/j", "next device", Action::Down, false),
-    b(&[k(KeyCode::PageUp), ctrl('b')], "PgUp", "page up", Action::PageUp, false),
-    b(&[k(KeyCode::PageDown), ctrl('f')], "PgDn", "page down", Action::PageDown, false),
-    b(&[k(KeyCode::Home), c('g')], "g/Home", "first device", Action::Top, false),
-    b(&[k(KeyCode::End), c('G')], "G/End", "last device", Action::Bottom, false),
-    b(&[k(KeyCode::Enter)], "⏎", "edit device", Action::Open, true),
-    b(&[c('/')], "/", "filter serial, tag, user, import id", Action::FilterStart, true),
-    b(&[k(KeyCode::Esc)], "Esc", "clear the filter", Action::Back, false),
-    b(&[c('S')], "S", "sort by serial (again: reverse)", Action::Sort(Column::Serial), false),
-    b(&[c('T')], "T", "sort by group tag", Action::Sort(Column::Tag), false),
-    b(&[c('U')], "U", "sort by assigned user", Action::Sort(Column::User), false),
-    b(&[c('I')], "I", "sort by import status", Action::Sort(Column::Status), false),
-    b(&[c('B')], "B", "sort by import (batch) id", Action::Sort(Column::ImportId), false),
-    b(&[c('P')], "P", "sort by product key", Action::Sort(Column::ProductKey), false),
-    b(&[c('D')], "D", "sort by device id", Action::Sort(Column::Id), false),
-    b(&[c('r'), ctrl('r')], "r", "reload", Action::Reload, true),
-    b(&[c('i')], "i", "inspect requests", Action::Inspect, true),
-    b(&[c('?')], "?", "help", Action::Help, true),
-    b(&[c('q')], "q", "quit", Action::Quit, true),
+    b(&[k(KeyCode::Up), c('k')], "↑/k", "previous device", Action::Up, "up"),
+    b(&[k(KeyCode::Down), c('j')], "↓/j", "next device", Action::Down, "down"),
+    b(&[k(KeyCode::PageUp), ctrl('b')], "PgUp", "page up", Action::PageUp, ""),
+    b(&[k(KeyCode::PageDown), ctrl('f')], "PgDn", "page down", Action::PageDown, ""),
+    b(&[k(KeyCode::Home), c('g')], "g/Home", "first device", Action::Top, ""),
+    b(&[k(KeyCode::End), c('G')], "G/End", "last device", Action::Bottom, ""),
+    b(&[k(KeyCode::Enter)], "⏎", "edit device", Action::Open, "edit"),
+    b(&[c('/')], "/", "filter serial, tag, user, import id", Action::FilterStart, "filter"),
+    b(&[k(KeyCode::Esc)], "Esc", "clear the filter", Action::Back, ""),
+    b(&[c('S')], "S", "sort by serial (again: reverse)", Action::Sort(Column::Serial), ""),
+    b(&[c('T')], "T", "sort by group tag", Action::Sort(Column::Tag), ""),
+    b(&[c('U')], "U", "sort by assigned user", Action::Sort(Column::User), ""),
+    b(&[c('I')], "I", "sort by import status", Action::Sort(Column::Status), ""),
+    b(&[c('B')], "B", "sort by import (batch) id", Action::Sort(Column::ImportId), ""),
+    b(&[c('P')], "P", "sort by product key", Action::Sort(Column::ProductKey), ""),
+    b(&[c('D')], "D", "sort by device id", Action::Sort(Column::Id), ""),
+    b(&[c('r'), ctrl('r')], "r", "reload", Action::Reload, "reload"),
+    b(&[c('i')], "i", "inspect requests", Action::Inspect, "requests"),
+    b(&[c('?')], "?", "help", Action::Help, "help"),
+    b(&[c('q')], "q", "quit", Action::Quit, "quit"),
 ];
 
 /// Typing the filter.
 pub static FILTER: &[Binding] = &[
-    b(&[k(KeyCode::Enter)], "⏎", "keep filter", Action::FilterAccept, true),
-    b(&[k(KeyCode::Esc)], "Esc", "clear filter", Action::Back, true),
-    b(&[k(KeyCode::Up)], "↑", "previous device", Action::Up, true),
-    b(&[k(KeyCode::Down)], "↓", "next device", Action::Down, true),
+    b(&[k(KeyCode::Enter)], "⏎", "keep filter", Action::FilterAccept, "keep filter"),
+    b(&[k(KeyCode::Esc)], "Esc", "clear filter", Action::Back, "clear"),
+    b(&[k(KeyCode::Up)], "↑", "previous device", Action::Up, "up"),
+    b(&[k(KeyCode::Down)], "↓", "next device", Action::Down, "down"),
 ];
 
 /// Edit form.
 pub static FORM: &[Binding] = &[
-    b(&[k(KeyCode::Tab), k(KeyCode::Down)], "Tab/↓", "next field", Action::NextField, true),
-    b(&[k(KeyCode::BackTab), k(KeyCode::Up)], "S-Tab/↑", "previous field", Action::PrevField, false),
-    w(&[ctrl('s')], "^S", "save (shows the PATCH first)", Action::Save, true),
-    w(&[ctrl('r'), ctrl('z')], "^R", "revert this field", Action::RevertField, true),
-    w(&[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, true),
-    w(&[], "←/→ Space", "choose import status", Action::Cycle, false),
-    b(&[ctrl('o')], "^O", "inspect requests", Action::Inspect, true),
-    b(&[k(KeyCode::F(1))], "F1", "help", Action::Help, true),
-    b(&[k(KeyCode::Esc)], "Esc", "back to table (draft kept)", Action::Back, true),
+    b(&[k(KeyCode::Tab), k(KeyCode::Down)], "Tab/↓", "next field", Action::NextField, "next field"),
+    b(&[k(KeyCode::BackTab), k(KeyCode::Up)], "S-Tab/↑", "previous field", Action::PrevField, ""),
+    w(&[ctrl('s')], "^S", "save (shows the PATCH first)", Action::Save, "save"),
+    w(&[ctrl('r'), ctrl('z')], "^R", "revert this field", Action::RevertField, "revert field"),
+    w(&[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, "revert all"),
+    w(&[], "←/→ Space", "choose import status", Action::Cycle, ""),
+    b(&[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
+    b(&[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
+    b(&[k(KeyCode::Esc)], "Esc", "back to table (draft kept)", Action::Back, "back"),
 ];
 
 /// PATCH confirmation.
 pub static CONFIRM: &[Binding] = &[
-    w(&[k(KeyCode::Enter)], "⏎", "send the PATCH", Action::ConfirmSend, true),
-    b(&[k(KeyCode::Esc), c('n')], "Esc", "back to editing", Action::Back, true),
+    w(&[k(KeyCode::Enter)], "⏎", "send the PATCH", Action::ConfirmSend, "send"),
+    b(&[k(KeyCode::Esc), c('n')], "Esc", "back to editing", Action::Back, "back to editing"),
 ];
 
 /// Quit confirmation.
 pub static QUIT_CONFIRM: &[Binding] = &[
-    b(&[c('y'), ctrl('c')], "y", "quit, dropping unsaved drafts", Action::QuitAnyway, true),
-    b(&[c('n'), k(KeyCode::Esc)], "n/Esc", "stay", Action::Back, true),
+    b(&[c('y'), ctrl('c')], "y", "quit, dropping unsaved drafts", Action::QuitAnyway, "quit anyway"),
+    b(&[c('n'), k(KeyCode::Esc)], "n/Esc", "stay", Action::Back, "stay"),
 ];
 
 /// Key help.
 pub static HELP: &[Binding] = &[
-    b(&[k(KeyCode::Up), c('k')], "↑/k", "scroll up", Action::Up, true),
-    b(&[k(KeyCode::Down), c('j')], "↓/j", "scroll down", Action::Down, true),
-    b(&[k(KeyCode::Esc), c('?'), c('q'), k(KeyCode::F(1))], "Esc", "close help", Action::Back, true),
+    b(&[k(KeyCode::Up), c('k')], "↑/k", "scroll up", Action::Up, "scroll"),
+    b(&[k(KeyCode::Down), c('j')], "↓/j", "scroll down", Action::Down, ""),
+    b(&[k(KeyCode::Esc), c('?'), c('q'), k(KeyCode::F(1))], "Esc", "close help", Action::Back, "close"),
 ];
 
 /// Response inspector.
 pub static INSPECTOR: &[Binding] = &[
-    b(&[k(KeyCode::Up), c('k')], "↑/k", "previous request", Action::Up, true),
-    b(&[k(KeyCode::Down), c('j')], "↓/j", "next request", Action::Down, true),
-    b(&[k(KeyCode::Home), c('g')], "g", "first request", Action::Top, false),
-    b(&[k(KeyCode::End), c('G')], "G", "last request", Action::Bottom, false),
-    b(&[k(KeyCode::PageUp), ctrl('u'), c('K')], "PgUp", "scroll details up", Action::ScrollUp, true),
+    b(&[k(KeyCode::Up), c('k')], "↑/k", "previous request", Action::Up, "older"),
+    b(&[k(KeyCode::Down), c('j')], "↓/j", "next request", Action::Down, "newer"),
+    b(&[k(KeyCode::Home), c('g')], "g", "first request", Action::Top, ""),
+    b(&[k(KeyCode::End), c('G')], "G", "last request", Action::Bottom, ""),
+    b(&[k(KeyCode::PageUp), ctrl('u'), c('K')], "PgUp", "scroll details up", Action::ScrollUp, ""),
     b(
         &[k(KeyCode::PageDown), ctrl('d'), c(' '), c('J')],
-        "PgDn",
+        "PgDn/Space",
         "scroll details down",
         Action::ScrollDown,
-        true,
+        "scroll",
     ),
-    b(&[c('?')], "?", "help", Action::Help, true),
-    b(&[k(KeyCode::Esc), c('q')], "Esc", "back", Action::Back, true),
+    b(&[c('?')], "?", "help", Action::Help, "help"),
+    b(&[k(KeyCode::Esc), c('q')], "Esc", "back", Action::Back, "back"),
 ];
 
 /// Editing keys of single-line editors (form fields and the filter).
@@ -286,17 +286,17 @@ pub fn resolve(ctx: Context, event: &KeyEvent) -> Option<Action> {
 /// The hint bar's items for a context: `(keys, what)`.
 pub fn hints(ctx: Context, read_only: bool) -> Vec<(&'static str, &'static str)> {
     let mut items: Vec<(&str, &str)> = Vec::new();
-    for bd in bindings(ctx).iter().filter(|bd| bd.hint) {
+    for bd in bindings(ctx).iter().filter(|bd| !bd.hint.is_empty()) {
         if read_only && bd.writes {
             if !items.contains(&("", "read-only: editing off")) {
                 items.push(("", "read-only: editing off"));
             }
             continue;
         }
-        items.push((bd.label, bd.help));
+        items.push((bd.label, bd.hint));
     }
     if ctx == Context::Table {
-        items.insert(2, ("S/T/U/I", "sort"));
+        items.insert(4, ("S/T/U/I/B/P/D", "sort"));
     }
     items
 }

@@ -469,15 +469,15 @@ pub fn problem(e: &GraphError, what: &str) -> Problem {
             .as_ref()
             .and_then(|n| n.get("Message").and_then(|m| m.as_str()).map(String::from))
             .unwrap_or_else(|| se.message.clone());
-        lines.push(format!("code: {}", se.code));
+        let id = se.request_id.as_deref().map(|r| format!(" · request-id: {r}")).unwrap_or_default();
+        let date = se.date.as_deref().map(|d| format!(" · date: {d}")).unwrap_or_default();
         lines.push(format!("message: {}", message.replace(['\r', '\n'], " ")));
-        format!("{what} failed: {} {}", se.status, se.code)
+        lines.push(format!("code: {}{id}{date}", se.code));
+        return Problem { title: format!("{what} failed: {} {}", se.status, se.code), lines };
     };
     if let Some(r) = &se.request_id {
-        let date = se.date.as_deref().map(|d| format!("  date: {d}")).unwrap_or_default();
-        lines.push(format!("request-id: {r}{date}"));
+        lines.push(format!("request-id: {r}"));
     }
-    lines.push("^O shows the full response".to_string());
     Problem { title, lines }
 }
 

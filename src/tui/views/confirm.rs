@@ -22,22 +22,41 @@ fn show(value: &FieldValue, kind: FieldKind, width: usize) -> String {
 /// Draws the confirmation box.
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
     let theme = Theme::of(model);
-    let width = area.width.saturating_sub(4).min(110);
-    let inner_w = width.saturating_sub(4) as usize;
-    let mut lines = vec![
-        Line::from(vec![Span::styled("PATCH ", theme.heading()), Span::raw(c.url.clone())]),
-        Line::from(""),
-        Line::from(Span::styled("Changes (old → new)", theme.heading())),
-    ];
-    let half = inner_w.saturating_sub(22) / 2;
+    let width = if area.width < 90 { area.width } else { (area.width - 8).min(110) };
+    let inner_w = width.saturating_sub(2) as usize;
+    let url_len = c.url.chars().count();
+    let (mut lines, url_rows) = if url_len + 6 <= inner_w {
+        (vec![Line::from(vec![Span::styled("PATCH ", theme.heading()), Span::raw(c.url.clone())])], 1)
+    } else {
+        let rows = 1 + url_len.div_ceil(inner_w.max(1));
+        (vec![Line::from(Span::styled("PATCH", theme.heading())), Line::from(c.url.clone())], rows)
+    };
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("Changes (old → new)", theme.heading())));
+    let fixed_rows = lines.len();
     for ch in &c.body.changes {
         let spec = ch.field.spec();
-        lines.push(Line::from(vec![
-            Span::raw(format!("  {:<16}", spec.label)),
-            Span::styled(show(&ch.old, spec.kind, half), theme.dim()),
-            Span::raw(" → "),
-            Span::styled(show(&ch.new, spec.kind, half), theme.dirty()),
-        ]));
+        let one_line = inner_w.saturating_sub(2 + 16 + 3) / 2;
+        let (old, new) = (show(&ch.old, spec.kind, one_line), show(&ch.new, spec.kind, one_line));
+        let fits = !old.ends_with('…') && !new.ends_with('…') && !old.contains('…');
+        if fits {
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {:<16}", spec.label)),
+                Span::styled(old, theme.dim()),
+                Span::raw(" → "),
+                Span::styled(new, theme.dirty()),
+            ]));
+        } else {
+            let room = inner_w.saturating_sub(2 + 16 + 5);
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {:<16}", spec.label)),
+                Span::styled(format!("old: {}", show(&ch.old, spec.kind, room)), theme.dim()),
+            ]));
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {:<16}", "")),
+                Span::styled(format!("new: {}", show(&ch.new, spec.kind, room)), theme.dirty()),
+            ]));
+        }
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Body (Content-Type: application/json)", theme.heading())));
@@ -45,19 +64,19 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
         let l = if l.chars().count() > inner_w { ellipsize(l, inner_w) } else { l.to_string() };
         lines.push(json_line(&l, theme));
     }
-    lines.push(Line::from(""));
-    lines.push(Line::from(vec![
-        Span::styled("⏎", theme.key()),
-        Span::raw(" send   "),
-        Span::styled("Esc", theme.key()),
-        Span::raw(" back to editing"),
-    ]));
-    let url_rows = (c.url.chars().count() + 6) / inner_w.max(1);
-    let height = (lines.len() + url_rows + 2) as u16;
+    let height = (lines.len() - fixed_rows + 2 + url_rows + 2) as u16;
     let r = centered(area, width, height);
     frame.render_widget(Clear, r);
+    let keys = Line::from(vec![
+        Span::raw(" "),
+        Span::styled("⏎", theme.key()),
+        Span::raw(" send  "),
+        Span::styled("Esc", theme.key()),
+        Span::raw(" back to editing "),
+    ]);
     let block = Block::bordered()
         .title(Span::styled(" Send this change? ", theme.heading()))
+        .title_bottom(keys)
         .border_style(theme.key());
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), r);
 }

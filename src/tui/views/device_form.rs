@@ -92,14 +92,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         return;
     }
 
-    let problem_lines = problem_lines(form, theme);
+    let problem_lines = problem_lines(form, theme, inner.width as usize);
     let problem_h = (problem_lines.len() as u16).min(inner.height / 2);
     let note_h = u16::from(inner.height > problem_h + 3);
     let fields_h = inner.height - problem_h - note_h;
     let fields = Rect { height: fields_h, ..inner };
     if problem_h > 0 {
         let r = Rect { y: inner.y + fields_h + note_h, height: problem_h, ..inner };
-        frame.render_widget(Paragraph::new(problem_lines).wrap(Wrap { trim: false }), r);
+        frame.render_widget(Paragraph::new(problem_lines), r);
     }
     let Some(draft) = draft else {
         let text = if form.fetching.is_some() {
@@ -112,7 +112,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         return;
     };
     if note_h == 1 {
-        let note = "Empty means null (all but Import status and Error code) · ● changed · ✗ refused";
+        let note = "Empty = null (not for Import status, Error code) · ● changed · ✗ refused";
         let r = Rect { y: inner.y + fields_h, height: 1, ..inner };
         frame.render_widget(
             Paragraph::new(Span::styled(ellipsize(note, inner.width as usize), theme.dim())),
@@ -222,6 +222,8 @@ fn draw_main(
         }
         Editor::Choice(current) => {
             if focused {
+                // The options are padded; start one column early so the text lines up.
+                spans.pop();
                 for s in ImportStatus::ALL {
                     let style = if s == *current { theme.selected() } else { theme.dim() };
                     spans.push(Span::styled(format!(" {s} "), style));
@@ -249,9 +251,20 @@ fn draw_main(
     }
 }
 
-fn problem_lines(form: &FormState, theme: Theme) -> Vec<Line<'static>> {
+fn problem_lines(form: &FormState, theme: Theme, width: usize) -> Vec<Line<'static>> {
     let Some(p) = &form.problem else { return Vec::new() };
-    let mut lines = vec![Line::from(Span::styled(format!("✗ {}", p.title), theme.invalid()))];
-    lines.extend(p.lines.iter().map(|l| Line::from(Span::raw(format!("  {l}")))));
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("✗ {}", p.title), theme.invalid()),
+        Span::styled("  ^O full response", theme.dim()),
+    ])];
+    // Wrapped here (not by the paragraph) so the box knows its height; continuation indented.
+    let room = width.saturating_sub(4).max(10);
+    for l in &p.lines {
+        let chars: Vec<char> = l.chars().collect();
+        for (i, chunk) in chars.chunks(room).enumerate() {
+            let indent = if i == 0 { "  " } else { "    " };
+            lines.push(Line::from(format!("{indent}{}", chunk.iter().collect::<String>())));
+        }
+    }
     lines
 }

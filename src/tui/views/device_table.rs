@@ -68,7 +68,9 @@ pub fn layout_columns(model: &Model, width: usize) -> (Vec<(Column, usize)>, usi
     let mut shown: Vec<Column> = Column::ALL.to_vec();
     let gaps = |n: usize| n.saturating_sub(1);
     // Hide the least important columns until the rest fit at a comfortable width.
-    let comfortable = |c: Column| ideal_of(c).min(limits(c).1);
+    // The import status (with its error code and name) is what admins scan for: keep it whole.
+    let comfortable =
+        |c: Column| if c == Column::Status { ideal_of(c) } else { ideal_of(c).min(limits(c).1) };
     while shown.len() > 4 && shown.iter().map(|c| comfortable(*c)).sum::<usize>() + gaps(shown.len()) > width
     {
         if let Some(drop) = PRIORITY.iter().rev().find(|c| shown.contains(c)) {
@@ -87,12 +89,23 @@ pub fn layout_columns(model: &Model, width: usize) -> (Vec<(Column, usize)>, usi
         widest.1 -= 1;
         used -= 1;
     }
-    // Room left: grow towards the ideal, most important first.
-    for c in PRIORITY {
-        if let Some(entry) = widths.iter_mut().find(|(x, _)| *x == c) {
-            let grow = ideal_of(c).saturating_sub(entry.1).min(width.saturating_sub(used));
-            entry.1 += grow;
-            used += grow;
+    // Room left: grow towards the ideal, a column at a time so the room is shared.
+    loop {
+        let mut grew = false;
+        for c in PRIORITY {
+            if used >= width {
+                break;
+            }
+            if let Some(entry) = widths.iter_mut().find(|(x, _)| *x == c)
+                && entry.1 < ideal_of(c)
+            {
+                entry.1 += 1;
+                used += 1;
+                grew = true;
+            }
+        }
+        if !grew || used >= width {
+            break;
         }
     }
     let hidden = Column::ALL.len() - widths.len();
@@ -127,10 +140,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), headings);
+    let used: usize = marker + columns.iter().map(|c| c.1 + 1).sum::<usize>();
     if hidden > 0 {
         let note = format!(" +{hidden} cols ");
         let w = note.chars().count() as u16;
-        if area.width > w + 20 {
+        if (area.width as usize) >= used + w as usize {
             frame.render_widget(
                 Paragraph::new(Span::styled(note, theme.dim())),
                 Rect { x: area.x + area.width - w, width: w, ..headings },

@@ -1,6 +1,6 @@
 //! The `?` overlay, generated from the key map.
 
-use crate::tui::event::EditOp;
+use crate::tui::event::{Action, Column, EditOp};
 use crate::tui::keymap::{Binding, Context, EDITING, GLOBAL, bindings, help_context};
 use crate::tui::model::Model;
 use crate::tui::views::{Theme, centered};
@@ -12,7 +12,28 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 fn section(lines: &mut Vec<Line<'static>>, title: &str, list: &[Binding], theme: Theme, read_only: bool) {
     lines.push(Line::from(Span::styled(title.to_string(), theme.heading())));
+    // The sort keys read best as one line.
+    let sorts: Vec<&Binding> = list.iter().filter(|bd| matches!(bd.action, Action::Sort(_))).collect();
+    let mut sort_done = false;
     for bd in list {
+        if let Action::Sort(_) = bd.action {
+            if !sort_done {
+                sort_done = true;
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {:<11}", "S T U …"), theme.key()),
+                    Span::raw("sort by a column; the same key again reverses"),
+                ]));
+                let each: Vec<String> = sorts
+                    .iter()
+                    .map(|bd| match bd.action {
+                        Action::Sort(c) => format!("{} {}", bd.label, column_word(c)),
+                        _ => String::new(),
+                    })
+                    .collect();
+                lines.push(Line::from(Span::styled(format!("  {:<11}{}", "", each.join("  ")), theme.dim())));
+            }
+            continue;
+        }
         let mut help = bd.help.to_string();
         if read_only && bd.writes {
             help.push_str(" (off: read-only)");
@@ -21,6 +42,18 @@ fn section(lines: &mut Vec<Line<'static>>, title: &str, list: &[Binding], theme:
             Span::styled(format!("  {:<11}", bd.label), theme.key()),
             Span::raw(help),
         ]));
+    }
+}
+
+fn column_word(c: Column) -> &'static str {
+    match c {
+        Column::Serial => "serial",
+        Column::Tag => "tag",
+        Column::User => "user",
+        Column::Status => "status",
+        Column::ImportId => "import id",
+        Column::ProductKey => "key",
+        Column::Id => "id",
     }
 }
 
@@ -90,12 +123,13 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, scroll: u16) {
     let theme = Theme::of(model);
     let lines = help_lines(model, theme);
     let height = (lines.len() as u16 + 2).min(area.height);
-    let r = centered(area, 64, height);
+    let r = centered(area, 72, height);
     let max_scroll = (lines.len() as u16 + 2).saturating_sub(height);
     frame.render_widget(Clear, r);
+    let more = if scroll < max_scroll { " ↓ more (j) ·" } else { "" };
     let block = Block::bordered()
         .title(Span::styled(" Keys ", theme.heading()))
-        .title_bottom(Line::from(Span::styled(" Esc closes · ↑/↓ scroll ", theme.dim())))
+        .title_bottom(Line::from(Span::styled(format!("{more} Esc closes "), theme.dim())))
         .border_style(theme.key());
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max_scroll), 0)), r);
 }

@@ -244,3 +244,20 @@ pub fn hint_line(items: &[(&str, &str)], theme: Theme, width: u16) -> Line<'stat
     }
     Line::from(spans)
 }
+
+/// The screen as text, one line per row, trailing spaces cut (for tests and snapshots).
+pub fn buffer_text(buffer: &ratatui::buffer::Buffer) -> String {
+    let area = buffer.area;
+    let mut out = String::new();
+    for y in area.y..area.y + area.height {
+        let mut line = String::new();
+        for x in area.x..area.x + area.width {
+            if let Some(cell) = buffer.cell((x, y)) {
+                line.push_str(cell.symbol());
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
