@@ -1,4 +1,6 @@
 //! autopilot-tui: browse and edit Windows Autopilot imported device identities through Microsoft Graph.
 
+pub mod cli;
 pub mod graph;
+pub mod server;
 pub mod tui;
