@@ -157,9 +157,15 @@ impl Draft {
             Editor::Choice(s) => FieldValue::Status(*s) != self.original.get(field),
             Editor::Text(area) => {
                 let text = editor_text(area);
+                let original = self.original.get(field);
+                // Untouched text is clean, also when the server sent "" where the editor can
+                // only show "" (a null and an empty string look the same on screen).
+                if text == original.to_text() {
+                    return false;
+                }
                 match parse_field(field.spec(), text) {
-                    Ok(v) => v != self.original.get(field),
-                    Err(_) => text != self.original.get(field).to_text(),
+                    Ok(v) => v != original,
+                    Err(_) => true,
                 }
             }
         }
@@ -351,6 +357,16 @@ mod tests {
         assert_eq!(d.dirty_count(), 2);
         d.revert_all();
         assert_eq!(d.dirty_count(), 0);
+    }
+
+    #[test]
+    fn empty_string_from_the_server_is_not_a_change() {
+        let mut dev = device();
+        dev.product_key = Some(String::new());
+        let mut d = Draft::new(dev);
+        assert!(!d.is_dirty_any());
+        type_text(&mut d, FieldId::GroupTag, "Lab");
+        assert_eq!(d.patch().unwrap().to_json(), json!({"groupTag": "Lab"}));
     }
 
     #[test]
