@@ -2,6 +2,8 @@
 //! talking real HTTP to the embedded Graph server on 127.0.0.1:0. Synchronised by waiting for
 //! the model/screen with a deadline, never by sleeping.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
+
 use autopilot_tui::graph::auth::Secret;
 use autopilot_tui::graph::client::{ClientConfig, GraphClient};
 use autopilot_tui::graph::model::FieldId;
