@@ -12,7 +12,7 @@ use tui_textarea::TextArea;
 /// How many requests the history keeps (older ones are dropped).
 pub const HISTORY_CAP: usize = 200;
 /// How much of a response body the history keeps per request.
-pub const BODY_CAP: usize = 64 * 1024;
+pub const BODY_CAP: usize = 32 * 1024;
 /// Page size asked of the listing (Intune pages hold up to about 1000 items).
 pub const LIST_PAGE_SIZE: u32 = 999;
 
@@ -120,8 +120,8 @@ pub struct HistoryEntry {
     pub exchange: Exchange,
     /// Request body pretty-printed (when JSON).
     pub request_pretty: Option<String>,
-    /// Response body pretty-printed when it is JSON and was kept whole, else as received.
-    pub response_pretty: String,
+    /// Response body pretty-printed when it is JSON and was kept whole (else the raw body shows).
+    pub response_pretty: Option<String>,
     /// The JSON document an Intune error nests in its message, pretty-printed.
     pub nested_pretty: Option<String>,
     /// Says the body was cut, and how large it was.
@@ -152,11 +152,7 @@ impl HistoryEntry {
                 .ok()
                 .and_then(|v| serde_json::to_string_pretty(&v).ok())
         };
-        let response_pretty = if body_note.is_some() {
-            exchange.response_body.clone()
-        } else {
-            pretty(&exchange.response_body).unwrap_or_else(|| exchange.response_body.clone())
-        };
+        let response_pretty = if body_note.is_some() { None } else { pretty(&exchange.response_body) };
         let request_pretty =
             exchange.request_body.as_deref().map(|b| pretty(b).unwrap_or_else(|| b.to_string()));
         let nested_pretty = serde_json::from_str::<serde_json::Value>(&exchange.response_body)
@@ -480,9 +476,11 @@ pub fn table_select() -> Vec<String> {
         .collect()
 }
 
-/// A device as the table keeps it: without the hardware hash (fetched when the form opens).
+/// A device as the table keeps it: without the hardware hash and unknown properties (the form
+/// fetches the whole device), so memory grows with the rows' text only.
 pub fn table_row(mut d: Device) -> Device {
     d.hardware_identifier = None;
-    d.extra.remove("@odata.context");
+    d.extra = serde_json::Map::new();
+    d.state.extra = serde_json::Map::new();
     d
 }

@@ -188,3 +188,23 @@ fn selection_visible_without_colour() {
     assert!(cell.modifier.contains(ratatui::style::Modifier::REVERSED));
     assert_eq!(cell.fg, ratatui::style::Color::Reset);
 }
+
+#[test]
+fn colours_when_colour_is_allowed() {
+    use ratatui::style::Color;
+    let mut m = table(80, 24);
+    m.no_color = false;
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| views::draw(f, &m)).unwrap();
+    let buf = t.backend().buffer();
+    let text = buffer_text(buf);
+    let row_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u16;
+    let col = text.lines().nth(1).unwrap().find("IMPORT STATUS").unwrap() as u16;
+    // Selected row: highlighted background; an error status: red; complete: green.
+    assert_eq!(buf.cell((3, row_of("PF3ABCDE"))).unwrap().bg, Color::Cyan);
+    assert_eq!(buf.cell((col, row_of("5CD1234XYZ"))).unwrap().fg, Color::Red);
+    assert_eq!(buf.cell((col, row_of("2UA7301FGH"))).unwrap().fg, Color::Green);
+    // The DEMO badge stands out.
+    let demo = text.lines().next().unwrap().find("DEMO").unwrap() as u16;
+    assert_eq!(buf.cell((demo, 0)).unwrap().bg, Color::Magenta);
+}

@@ -300,7 +300,8 @@ fn history_is_capped_and_big_bodies_are_cut() {
     m.record(exchange("GET", "/big", 200, None, &big));
     let e = &m.history[0];
     assert_eq!(e.exchange.response_body.len(), BODY_CAP);
-    assert!(e.body_note.as_ref().unwrap().contains("128 KB"));
+    assert!(e.body_note.as_ref().unwrap().contains("64 KB"));
+    assert!(e.response_pretty.is_none());
     for _ in 0..HISTORY_CAP + 5 {
         m.record(exchange("GET", "/x", 200, None, "{}"));
     }

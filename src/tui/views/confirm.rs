@@ -22,7 +22,7 @@ fn show(value: &FieldValue, kind: FieldKind, width: usize) -> String {
 /// Draws the confirmation box.
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
     let theme = Theme::of(model);
-    let width = if area.width < 90 { area.width } else { (area.width - 8).min(110) };
+    let width = if area.width < 90 { area.width } else { (area.width - 8).min(140) };
     let inner_w = width.saturating_sub(2) as usize;
     let url_len = c.url.chars().count();
     let (mut lines, url_rows) = if url_len + 6 <= inner_w {

@@ -260,11 +260,63 @@ fn problem_lines(form: &FormState, theme: Theme, width: usize) -> Vec<Line<'stat
     // Wrapped here (not by the paragraph) so the box knows its height; continuation indented.
     let room = width.saturating_sub(4).max(10);
     for l in &p.lines {
-        let chars: Vec<char> = l.chars().collect();
-        for (i, chunk) in chars.chunks(room).enumerate() {
+        for (i, chunk) in wrap_words(l, room).into_iter().enumerate() {
             let indent = if i == 0 { "  " } else { "    " };
-            lines.push(Line::from(format!("{indent}{}", chunk.iter().collect::<String>())));
+            lines.push(Line::from(format!("{indent}{chunk}")));
         }
     }
     lines
+}
+
+/// Greedy word wrap to `width` columns; a word longer than a line is cut hard.
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let used = line.chars().count();
+            let sep = usize::from(used > 0);
+            if used + sep + word.len() <= width {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                break;
+            }
+            if used > 0 {
+                out.push(std::mem::take(&mut line));
+                continue;
+            }
+            let rest = word.split_off(width);
+            out.push(word.iter().collect());
+            word = rest;
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_spaces_and_cuts_long_words() {
+        assert_eq!(wrap_words("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap_words("abcdefgh ij", 3), ["abc", "def", "gh", "ij"]);
+        assert_eq!(wrap_words("", 3), [""]);
+    }
+
+    #[test]
+    fn short_hash_keeps_both_ends_and_the_size() {
+        let h = crate::graph::validate::encode_binary(&[7u8; 4096]);
+        let s = short_binary(&h, 40);
+        assert!(s.ends_with("(4096 bytes)"), "{s}");
+        assert!(s.chars().count() <= 40);
+        assert_eq!(short_binary("%%", 40), "%% (not base64)");
+    }
 }

@@ -123,7 +123,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, scroll: u16) {
     let theme = Theme::of(model);
     let lines = help_lines(model, theme);
     let height = (lines.len() as u16 + 2).min(area.height);
-    let r = centered(area, 72, height);
+    let r = centered(area, 76, height);
     let max_scroll = (lines.len() as u16 + 2).saturating_sub(height);
     frame.render_widget(Clear, r);
     let more = if scroll < max_scroll { " ↓ more (j) ·" } else { "" };

@@ -2,7 +2,7 @@
 //! and what came back, JSON pretty-printed and coloured, scrollable.
 
 use crate::tui::model::{HISTORY_CAP, HistoryEntry, Model};
-use crate::tui::views::{Theme, clock, duration, ellipsize};
+use crate::tui::views::{Theme, clock, duration};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -56,10 +56,11 @@ fn detail(entry: &HistoryEntry) -> Vec<(Kind, String)> {
     if let Some(note) = &entry.body_note {
         out.push((Kind::Dim, format!("  ({note})")));
     }
-    if entry.response_pretty.is_empty() {
+    let body = entry.response_pretty.as_deref().unwrap_or(&ex.response_body);
+    if body.is_empty() {
         out.push((Kind::Dim, "  (empty)".into()));
     }
-    out.extend(entry.response_pretty.lines().map(|l| (Kind::Json, format!("  {l}"))));
+    out.extend(body.lines().map(|l| (Kind::Json, format!("  {l}"))));
     out
 }
 
@@ -122,6 +123,20 @@ pub fn json_line(line: &str, theme: Theme) -> Line<'static> {
     Line::from(spans)
 }
 
+/// The end of `text` in `width` columns (`…` in front when cut): paths differ at their end.
+fn left_cut(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::from("…");
+    out.extend(text.chars().skip(n - (width - 1)));
+    out
+}
+
 /// Draws the inspector screen.
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let theme = Theme::of(model);
@@ -153,7 +168,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Span::styled(head, base),
             Span::styled(status, if selected { base } else { theme.http(ex.status) }),
             Span::styled(tail, base),
-            Span::styled(ellipsize(&ex.path_and_query(), room), base),
+            Span::styled(left_cut(&ex.path_and_query(), room), base),
         ]);
         let r = Rect { y: inner.y + line_no as u16, height: 1, ..inner };
         frame.render_widget(Paragraph::new(line).style(base), r);
