@@ -293,6 +293,10 @@ pub fn hints(ctx: Context, read_only: bool) -> Vec<(&'static str, &'static str)>
             }
             continue;
         }
+        if read_only && bd.action == Action::Open {
+            items.push((bd.label, "view"));
+            continue;
+        }
         items.push((bd.label, bd.hint));
     }
     if ctx == Context::Table {

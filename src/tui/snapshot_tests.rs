@@ -164,11 +164,17 @@ fn form_help_and_read_only_table() {
     let mut m = table(80, 24);
     m.read_only = true;
     insta::assert_snapshot!("screen_table_read_only_80x24", render(&m));
+    open_first(&mut m);
+    typing(&mut m, "x");
+    insta::assert_snapshot!("screen_form_read_only_80x24", render(&m));
 }
 
 #[test]
 fn tiny_terminals_do_not_panic() {
-    for (w, h) in [(20, 5), (1, 1), (40, 10), (39, 30), (200, 9)] {
+    let widths = [1, 5, 20, 39, 40, 41, 55, 80, 200];
+    let heights = [1, 3, 5, 9, 10, 11, 14, 24, 60];
+    let sizes = widths.iter().flat_map(|w| heights.iter().map(move |h| (*w, *h)));
+    for (w, h) in sizes {
         for make in [table, filtered, dirty_form, confirm, inspector, help] {
             let m = make(w, h);
             let text = render(&m);

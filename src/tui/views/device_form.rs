@@ -72,7 +72,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let Some(form) = model.form.as_ref() else { return };
     let draft = model.drafts.get(&form.device_id);
     let changed = draft.map(Draft::dirty_count).unwrap_or(0);
-    let mut title = vec![Span::styled(format!(" Edit {} ", form.label), theme.heading())];
+    let verb = if model.read_only { "View" } else { "Edit" };
+    let mut title = vec![Span::styled(format!(" {verb} {} ", form.label), theme.heading())];
     if changed > 0 {
         let s = if changed == 1 { "" } else { "s" };
         title.push(Span::styled(format!("· {changed} field{s} changed "), theme.dirty()));
