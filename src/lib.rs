@@ -6,3 +6,4 @@ pub mod connect;
 pub mod export;
 pub mod graph;
 pub mod server;
+pub mod tui;

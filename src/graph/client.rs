@@ -211,6 +211,11 @@ impl ListQuery {
     }
 }
 
+/// One device's URL below a collection URL, the id percent-encoded as a path segment.
+pub fn item_url_in(collection_url: &str, id: &str) -> String {
+    format!("{collection_url}/{}", utf8_percent_encode(id, PATH_SEGMENT))
+}
+
 /// Quotes a string as an OData literal: `O'Brien` -> `'O''Brien'`.
 pub fn odata_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -283,7 +288,7 @@ impl GraphClient {
 
     /// One device's URL.
     pub fn item_url(&self, id: &str) -> String {
-        format!("{}/{}", self.collection_url(), utf8_percent_encode(id, PATH_SEGMENT))
+        item_url_in(&self.collection_url(), id)
     }
 
     /// The first page's URL for a query.

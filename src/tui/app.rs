@@ -1,0 +1,186 @@
+//! The run loop: select over terminal events, task messages and (only while something is
+//! pending) a spinner tick; apply `update`; run effects; draw once when the queue is drained
+//! and something changed.
+
+use crate::graph::client::GraphClient;
+use crate::tui::effects::Effects;
+use crate::tui::event::{Action, EditOp, Msg};
+use crate::tui::keymap::{Context, context, resolve};
+use crate::tui::model::Model;
+use crate::tui::terminal::TerminalGuard;
+use crate::tui::update::{self, Input};
+use crate::tui::views;
+use crossterm::event::Event;
+use futures_util::{FutureExt, Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::buffer::Buffer;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// What `main` hands the interactive app.
+#[derive(Debug)]
+pub struct AppOptions {
+    /// The Graph client (its config says the collection and read-only).
+    pub client: GraphClient,
+    /// `DEMO http://127.0.0.1:41234/v1.0` or the base URL, shown in the header.
+    pub target_label: String,
+    /// Running against the embedded demo server.
+    pub demo: bool,
+    /// Writes are off.
+    pub read_only: bool,
+    /// Where the log goes (main sets up tracing); shown nowhere, kept for messages.
+    pub log_path: Option<PathBuf>,
+}
+
+/// Why the app stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    /// Terminal I/O failed.
+    #[error("terminal: {0}")]
+    Io(#[from] std::io::Error),
+    /// Drawing failed.
+    #[error("drawing: {0}")]
+    Draw(String),
+}
+
+/// Runs the app in the real terminal until the user quits. The terminal is restored on every
+/// exit path, panics included.
+pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
+    let mut model = Model::new(opts.target_label, opts.demo, opts.read_only);
+    model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    tracing::info!(target = %model.target_label, read_only = model.read_only, log = ?opts.log_path, "tui start");
+    let mut guard = TerminalGuard::enter()?;
+    let events = crossterm::event::EventStream::new();
+    let result = run_loop(guard.terminal(), events, model, opts.client).await;
+    drop(guard);
+    tracing::info!(ok = result.is_ok(), "tui end");
+    result.map(|_| ())
+}
+
+/// The loop, generic over the terminal backend and the event source so tests can drive the
+/// whole app in process. Returns the final model when the user quits or the events end.
+pub async fn run_loop<B, S>(
+    terminal: &mut Terminal<B>,
+    events: S,
+    model: Model,
+    client: GraphClient,
+) -> Result<Model, TuiError>
+where
+    B: Backend,
+    S: Stream<Item = std::io::Result<Event>> + Unpin,
+{
+    run_loop_observed(terminal, events, model, client, |_, _| {}).await
+}
+
+/// [`run_loop`] that calls `on_draw` with the model and the screen after every draw (tests use
+/// it to wait for a state instead of sleeping).
+pub async fn run_loop_observed<B, S, F>(
+    terminal: &mut Terminal<B>,
+    mut events: S,
+    mut model: Model,
+    client: GraphClient,
+    mut on_draw: F,
+) -> Result<Model, TuiError>
+where
+    B: Backend,
+    S: Stream<Item = std::io::Result<Event>> + Unpin,
+    F: FnMut(&Model, &Buffer),
+{
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut effects = Effects::new(client.clone(), tx);
+    model.collection_url = client.collection_url();
+    if let Ok(size) = terminal.size() {
+        model.size = (size.width, size.height);
+    }
+    for effect in update::init(&mut model) {
+        effects.run(effect);
+    }
+    draw(terminal, &model, &mut on_draw)?;
+    let mut tick = tokio::time::interval(Duration::from_millis(150));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let mut changed = false;
+        let mut ended = false;
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => changed |= on_event(&mut model, event, &mut effects),
+                Some(Err(e)) => return Err(e.into()),
+                None => ended = true,
+            },
+            Some(msg) = rx.recv() => {
+                apply(&mut model, Input::Msg(msg), &mut effects);
+                changed = true;
+            }
+            _ = tick.tick(), if model.busy() => {
+                model.spinner = model.spinner.wrapping_add(1);
+                changed = true;
+            }
+        }
+        // Drain whatever else is already queued, then draw once.
+        while !ended && !model.quit {
+            let mut progressed = false;
+            while let Ok(msg) = rx.try_recv() {
+                apply(&mut model, Input::Msg(msg), &mut effects);
+                changed = true;
+                progressed = true;
+            }
+            match events.next().now_or_never() {
+                Some(Some(Ok(event))) => {
+                    changed |= on_event(&mut model, event, &mut effects);
+                    progressed = true;
+                }
+                Some(Some(Err(e))) => return Err(e.into()),
+                Some(None) => ended = true,
+                None => {}
+            }
+            if !progressed {
+                break;
+            }
+        }
+        if model.quit || ended {
+            return Ok(model);
+        }
+        if changed {
+            draw(terminal, &model, &mut on_draw)?;
+        }
+    }
+}
+
+fn draw<B: Backend, F: FnMut(&Model, &Buffer)>(
+    terminal: &mut Terminal<B>,
+    model: &Model,
+    on_draw: &mut F,
+) -> Result<(), TuiError> {
+    let frame = terminal.draw(|f| views::draw(f, model)).map_err(|e| TuiError::Draw(e.to_string()))?;
+    on_draw(model, frame.buffer);
+    Ok(())
+}
+
+fn apply(model: &mut Model, input: Input, effects: &mut Effects) {
+    for effect in update::update(model, input) {
+        effects.run(effect);
+    }
+}
+
+/// Turns a terminal event into an action (if any) and applies it. Returns whether to redraw.
+fn on_event(model: &mut Model, event: Event, effects: &mut Effects) -> bool {
+    let action = match event {
+        Event::Key(key) => resolve(context(model), &key),
+        Event::Paste(text) => match context(model) {
+            Context::Form => Some(Action::Edit(EditOp::Paste(text))),
+            Context::Filter => Some(Action::FilterEdit(EditOp::Paste(text))),
+            _ => None,
+        },
+        Event::Resize(w, h) => Some(Action::Resize(w, h)),
+        _ => None,
+    };
+    match action {
+        Some(action) => {
+            apply(model, Input::Action(action), effects);
+            true
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,179 @@
+//! What can happen to the app: an [`Action`] (what the user asked for, decoded by the key map),
+//! a [`Msg`] (what a background task reported), and the [`Effect`]s that `update` asks for.
+
+use crate::graph::client::{Exchange, ListQuery, Outcome, Page};
+use crate::graph::error::GraphError;
+use crate::graph::model::Device;
+use crate::graph::patch::PatchBody;
+
+/// A table column, also what the table can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Column {
+    /// Serial number.
+    Serial,
+    /// Group tag.
+    Tag,
+    /// Assigned user.
+    User,
+    /// Import status (with error code and name).
+    Status,
+    /// Import batch id.
+    ImportId,
+    /// Product key.
+    ProductKey,
+    /// Entity id.
+    Id,
+}
+
+/// A change to the text of a single-line editor (form field or filter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditOp {
+    /// Type one character.
+    Insert(char),
+    /// Paste text (bracketed paste); line breaks are handled per field.
+    Paste(String),
+    /// Delete the character before the cursor.
+    Backspace,
+    /// Delete the character under the cursor.
+    Delete,
+    /// Cursor left (in a choice field: previous value).
+    Left,
+    /// Cursor right (in a choice field: next value).
+    Right,
+    /// Cursor to the start.
+    Home,
+    /// Cursor to the end.
+    End,
+    /// Delete the word before the cursor.
+    DeleteWord,
+    /// Delete from the start to the cursor.
+    DeleteToStart,
+    /// Delete from the cursor to the end.
+    DeleteToEnd,
+}
+
+/// What the user asked for. The key map turns key presses into these; `update` gives them a
+/// meaning for the current screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the app (asks first when drafts are unsaved).
+    Quit,
+    /// Show or hide the key help.
+    Help,
+    /// Go back / close the top overlay / cancel.
+    Back,
+    /// The terminal has a new size.
+    Resize(u16, u16),
+    /// Move up one line (row, field, request).
+    Up,
+    /// Move down one line.
+    Down,
+    /// One page up.
+    PageUp,
+    /// One page down.
+    PageDown,
+    /// First line.
+    Top,
+    /// Last line.
+    Bottom,
+    /// Start typing a filter.
+    FilterStart,
+    /// Edit the filter text.
+    FilterEdit(EditOp),
+    /// Keep the filter and return to the rows.
+    FilterAccept,
+    /// Sort by a column (again: reverse the order).
+    Sort(Column),
+    /// Load the listing again.
+    Reload,
+    /// Open the selected device in the form (Enter).
+    Open,
+    /// Open the response inspector on the latest request.
+    Inspect,
+    /// Next form field.
+    NextField,
+    /// Previous form field.
+    PrevField,
+    /// Edit the focused form field.
+    Edit(EditOp),
+    /// Next value of a choice field (Space).
+    Cycle,
+    /// Put the focused field back to its original value.
+    RevertField,
+    /// Put every field back.
+    RevertAll,
+    /// Ask to save (opens the confirmation).
+    Save,
+    /// Send the confirmed PATCH.
+    ConfirmSend,
+    /// Quit despite unsaved drafts.
+    QuitAnyway,
+    /// Scroll the inspector's detail up.
+    ScrollUp,
+    /// Scroll the inspector's detail down.
+    ScrollDown,
+}
+
+/// What a background task reported. Each carries the request id it was started with; `update`
+/// drops answers to requests it no longer waits for.
+#[derive(Debug)]
+pub enum Msg {
+    /// One page of the listing.
+    Page {
+        /// Listing request id.
+        request_id: u64,
+        /// The page or the error that ended the listing.
+        outcome: Box<Outcome<Page>>,
+    },
+    /// The listing stream ended.
+    ListEnded {
+        /// Listing request id.
+        request_id: u64,
+    },
+    /// A device fetched whole for the form.
+    Fetched {
+        /// Fetch request id.
+        request_id: u64,
+        /// The device or the error.
+        outcome: Box<Outcome<Device>>,
+    },
+    /// The answer to a PATCH (and to the GET that follows a 204).
+    Patched {
+        /// Save request id.
+        request_id: u64,
+        /// The device that was patched.
+        device_id: String,
+        /// The PATCH exchange, then the follow-up GET's when there was one.
+        exchanges: Vec<Exchange>,
+        /// The device as the server now has it, or the error.
+        result: Box<Result<Device, GraphError>>,
+    },
+}
+
+/// Work `update` wants done outside the pure world. `effects.rs` runs each as a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// List the collection, page by page.
+    List {
+        /// Request id to tag the pages with.
+        request_id: u64,
+        /// Query options.
+        query: ListQuery,
+    },
+    /// Fetch one device whole.
+    Get {
+        /// Request id.
+        request_id: u64,
+        /// Device id.
+        device_id: String,
+    },
+    /// Send a PATCH of changed fields.
+    Patch {
+        /// Request id.
+        request_id: u64,
+        /// Device id.
+        device_id: String,
+        /// The body (exactly the changed properties).
+        body: PatchBody,
+    },
+}

@@ -1,0 +1,367 @@
+//! The one key map: keys -> [`Action`]s per context. The hint bar and the `?` help are drawn
+//! from these tables, so what the screen says is what the keys do.
+
+use crate::tui::event::{Action, Column, EditOp};
+use crate::tui::model::{Model, Overlay, Screen};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// Where the keys go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Device table.
+    Table,
+    /// Typing the table filter.
+    Filter,
+    /// Edit form.
+    Form,
+    /// PATCH confirmation.
+    Confirm,
+    /// Quit with unsaved drafts?
+    QuitConfirm,
+    /// Key help.
+    Help,
+    /// Response inspector.
+    Inspector,
+}
+
+impl Context {
+    /// Heading in the help.
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Table => "Device table",
+            Context::Filter => "Filter (after /)",
+            Context::Form => "Edit form",
+            Context::Confirm => "Confirm save",
+            Context::QuitConfirm => "Quit?",
+            Context::Help => "Help",
+            Context::Inspector => "Response inspector",
+        }
+    }
+}
+
+/// One key (modifiers beyond Shift must match; Shift is implied by an upper-case char).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    /// Key code.
+    pub code: KeyCode,
+    /// Ctrl / Alt.
+    pub mods: KeyModifiers,
+}
+
+const fn k(code: KeyCode) -> Key {
+    Key { code, mods: KeyModifiers::NONE }
+}
+const fn c(ch: char) -> Key {
+    Key { code: KeyCode::Char(ch), mods: KeyModifiers::NONE }
+}
+const fn ctrl(ch: char) -> Key {
+    Key { code: KeyCode::Char(ch), mods: KeyModifiers::CONTROL }
+}
+const fn alt(ch: char) -> Key {
+    Key { code: KeyCode::Char(ch), mods: KeyModifiers::ALT }
+}
+
+/// A binding: the keys, how the hint bar and help name them, and what they do.
+#[derive(Debug)]
+pub struct Binding {
+    /// Keys that trigger it.
+    pub keys: &'static [Key],
+    /// How keys are written on screen (`↑/k`).
+    pub label: &'static str,
+    /// What it does, for the hint bar and the help.
+    pub help: &'static str,
+    /// The action.
+    pub action: Action,
+    /// The hint bar's short text; empty: only in the help.
+    pub hint: &'static str,
+    /// Changes data: off in read-only mode.
+    pub writes: bool,
+}
+
+const fn b(
+    keys: &'static [Key],
+    label: &'static str,
+    help: &'static str,
+    action: Action,
+    hint: &'static str,
+) -> Binding {
+    Binding { keys, label, help, action, hint, writes: false }
+}
+
+const fn w(
+    keys: &'static [Key],
+    label: &'static str,
+    help: &'static str,
+    action: Action,
+    hint: &'static str,
+) -> Binding {
+    Binding { keys, label, help, action, hint, writes: true }
+}
+
+/// Keys that work everywhere.
+pub static GLOBAL: &[Binding] =
+    &[b(&[ctrl('c')], "^C", "quit (asks when drafts are unsaved)", Action::Quit, "")];
+
+/// Device table.
+pub static TABLE: &[Binding] = &[
+    b(&[k(KeyCode::Up), c('k')], "↑/k", "previous device", Action::Up, "up"),
+    b(&[k(KeyCode::Down), c('j')], "↓/j", "next device", Action::Down, "down"),
+    b(&[k(KeyCode::PageUp), ctrl('b')], "PgUp", "page up", Action::PageUp, ""),
+    b(&[k(KeyCode::PageDown), ctrl('f')], "PgDn", "page down", Action::PageDown, ""),
+    b(&[k(KeyCode::Home), c('g')], "g/Home", "first device", Action::Top, ""),
+    b(&[k(KeyCode::End), c('G')], "G/End", "last device", Action::Bottom, ""),
+    b(&[k(KeyCode::Enter)], "⏎", "edit device", Action::Open, "edit"),
+    b(&[c('/')], "/", "filter serial, tag, user, import id", Action::FilterStart, "filter"),
+    b(&[k(KeyCode::Esc)], "Esc", "clear the filter", Action::Back, ""),
+    b(&[c('S')], "S", "sort by serial (again: reverse)", Action::Sort(Column::Serial), ""),
+    b(&[c('T')], "T", "sort by group tag", Action::Sort(Column::Tag), ""),
+    b(&[c('U')], "U", "sort by assigned user", Action::Sort(Column::User), ""),
+    b(&[c('I')], "I", "sort by import status", Action::Sort(Column::Status), ""),
+    b(&[c('B')], "B", "sort by import (batch) id", Action::Sort(Column::ImportId), ""),
+    b(&[c('P')], "P", "sort by product key", Action::Sort(Column::ProductKey), ""),
+    b(&[c('D')], "D", "sort by device id", Action::Sort(Column::Id), ""),
+    b(&[c('r'), ctrl('r')], "r", "reload", Action::Reload, "reload"),
+    b(&[c('i')], "i", "inspect requests", Action::Inspect, "requests"),
+    b(&[c('?')], "?", "help", Action::Help, "help"),
+    b(&[c('q')], "q", "quit", Action::Quit, "quit"),
+];
+
+/// Typing the filter.
+pub static FILTER: &[Binding] = &[
+    b(&[k(KeyCode::Enter)], "⏎", "keep filter", Action::FilterAccept, "keep filter"),
+    b(&[k(KeyCode::Esc)], "Esc", "clear filter", Action::Back, "clear"),
+    b(&[k(KeyCode::Up)], "↑", "previous device", Action::Up, "up"),
+    b(&[k(KeyCode::Down)], "↓", "next device", Action::Down, "down"),
+];
+
+/// Edit form.
+pub static FORM: &[Binding] = &[
+    b(&[k(KeyCode::Tab), k(KeyCode::Down)], "Tab/↓", "next field", Action::NextField, "next field"),
+    b(&[k(KeyCode::BackTab), k(KeyCode::Up)], "S-Tab/↑", "previous field", Action::PrevField, ""),
+    w(&[ctrl('s')], "^S", "save (shows the PATCH first)", Action::Save, "save"),
+    w(&[ctrl('r'), ctrl('z')], "^R", "revert this field", Action::RevertField, "revert field"),
+    w(&[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, "revert all"),
+    w(&[], "←/→ Space", "choose import status", Action::Cycle, ""),
+    b(&[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
+    b(&[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
+    b(&[k(KeyCode::Esc)], "Esc", "back to table (draft kept)", Action::Back, "back"),
+];
+
+/// PATCH confirmation.
+pub static CONFIRM: &[Binding] = &[
+    w(&[k(KeyCode::Enter)], "⏎", "send the PATCH", Action::ConfirmSend, "send"),
+    b(&[k(KeyCode::Esc), c('n')], "Esc", "back to editing", Action::Back, "back to editing"),
+];
+
+/// Quit confirmation.
+pub static QUIT_CONFIRM: &[Binding] = &[
+    b(&[c('y'), ctrl('c')], "y", "quit, dropping unsaved drafts", Action::QuitAnyway, "quit anyway"),
+    b(&[c('n'), k(KeyCode::Esc)], "n/Esc", "stay", Action::Back, "stay"),
+];
+
+/// Key help.
+pub static HELP: &[Binding] = &[
+    b(&[k(KeyCode::Up), c('k')], "↑/k", "scroll up", Action::Up, "scroll"),
+    b(&[k(KeyCode::Down), c('j')], "↓/j", "scroll down", Action::Down, ""),
+    b(&[k(KeyCode::Esc), c('?'), c('q'), k(KeyCode::F(1))], "Esc", "close help", Action::Back, "close"),
+];
+
+/// Response inspector.
+pub static INSPECTOR: &[Binding] = &[
+    b(&[k(KeyCode::Up), c('k')], "↑/k", "previous request", Action::Up, "older"),
+    b(&[k(KeyCode::Down), c('j')], "↓/j", "next request", Action::Down, "newer"),
+    b(&[k(KeyCode::Home), c('g')], "g", "first request", Action::Top, ""),
+    b(&[k(KeyCode::End), c('G')], "G", "last request", Action::Bottom, ""),
+    b(&[k(KeyCode::PageUp), ctrl('u'), c('K')], "PgUp", "scroll details up", Action::ScrollUp, ""),
+    b(
+        &[k(KeyCode::PageDown), ctrl('d'), c(' '), c('J')],
+        "PgDn/Space",
+        "scroll details down",
+        Action::ScrollDown,
+        "scroll",
+    ),
+    b(&[c('?')], "?", "help", Action::Help, "help"),
+    b(&[k(KeyCode::Esc), c('q')], "Esc", "back", Action::Back, "back"),
+];
+
+/// Editing keys of single-line editors (form fields and the filter).
+pub static EDITING: &[(Key, EditOp)] = &[
+    (k(KeyCode::Backspace), EditOp::Backspace),
+    (ctrl('h'), EditOp::Backspace),
+    (k(KeyCode::Delete), EditOp::Delete),
+    (ctrl('d'), EditOp::Delete),
+    (k(KeyCode::Left), EditOp::Left),
+    (k(KeyCode::Right), EditOp::Right),
+    (k(KeyCode::Home), EditOp::Home),
+    (ctrl('a'), EditOp::Home),
+    (k(KeyCode::End), EditOp::End),
+    (ctrl('e'), EditOp::End),
+    (ctrl('w'), EditOp::DeleteWord),
+    (ctrl('u'), EditOp::DeleteToStart),
+    (ctrl('k'), EditOp::DeleteToEnd),
+];
+
+/// The bindings of a context.
+pub fn bindings(ctx: Context) -> &'static [Binding] {
+    match ctx {
+        Context::Table => TABLE,
+        Context::Filter => FILTER,
+        Context::Form => FORM,
+        Context::Confirm => CONFIRM,
+        Context::QuitConfirm => QUIT_CONFIRM,
+        Context::Help => HELP,
+        Context::Inspector => INSPECTOR,
+    }
+}
+
+/// Where keys go right now: the top overlay, else the screen.
+pub fn context(model: &Model) -> Context {
+    match &model.overlay {
+        Some(Overlay::QuitConfirm) => Context::QuitConfirm,
+        Some(Overlay::Confirm(_)) => Context::Confirm,
+        Some(Overlay::Help { .. }) => Context::Help,
+        None => match model.screen {
+            Screen::Table if model.filter_editing => Context::Filter,
+            Screen::Table => Context::Table,
+            Screen::Form => Context::Form,
+            Screen::Inspector => Context::Inspector,
+        },
+    }
+}
+
+/// The context whose keys the help explains (under the help overlay itself).
+pub fn help_context(model: &Model) -> Context {
+    match model.screen {
+        Screen::Table => Context::Table,
+        Screen::Form => Context::Form,
+        Screen::Inspector => Context::Inspector,
+    }
+}
+
+fn matches(key: &Key, event: &KeyEvent) -> bool {
+    let mods = event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match (key.code, event.code) {
+        (KeyCode::Char(a), KeyCode::Char(e)) => {
+            let e = if mods.contains(KeyModifiers::CONTROL) { e.to_ascii_lowercase() } else { e };
+            a == e && key.mods == mods
+        }
+        (KeyCode::BackTab, KeyCode::BackTab) => true,
+        (a, e) => a == e && key.mods == mods,
+    }
+}
+
+fn edit_op(event: &KeyEvent) -> Option<EditOp> {
+    if let Some((_, op)) = EDITING.iter().find(|(key, _)| matches(key, event)) {
+        return Some(op.clone());
+    }
+    match event.code {
+        KeyCode::Char(ch) if !event.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {
+            Some(EditOp::Insert(ch))
+        }
+        _ => None,
+    }
+}
+
+/// Turns a key press into an action for a context.
+pub fn resolve(ctx: Context, event: &KeyEvent) -> Option<Action> {
+    if event.kind == KeyEventKind::Release {
+        return None;
+    }
+    if let Some(bound) =
+        GLOBAL.iter().chain(bindings(ctx)).find(|bd| bd.keys.iter().any(|k| matches(k, event)))
+    {
+        // Ctrl-C on the quit question means "yes, really".
+        if ctx == Context::QuitConfirm && bound.action == Action::Quit {
+            return Some(Action::QuitAnyway);
+        }
+        return Some(bound.action.clone());
+    }
+    match ctx {
+        Context::Form => edit_op(event).map(Action::Edit),
+        Context::Filter => edit_op(event).map(Action::FilterEdit),
+        _ => None,
+    }
+}
+
+/// The hint bar's items for a context: `(keys, what)`.
+pub fn hints(ctx: Context, read_only: bool) -> Vec<(&'static str, &'static str)> {
+    let mut items: Vec<(&str, &str)> = Vec::new();
+    for bd in bindings(ctx).iter().filter(|bd| !bd.hint.is_empty()) {
+        if read_only && bd.writes {
+            if !items.contains(&("", "read-only: editing off")) {
+                items.push(("", "read-only: editing off"));
+            }
+            continue;
+        }
+        if read_only && bd.action == Action::Open {
+            items.push((bd.label, "view"));
+            continue;
+        }
+        items.push((bd.label, bd.hint));
+    }
+    if ctx == Context::Table {
+        items.insert(4, ("S/T/U/I/B/P/D", "sort"));
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn table_keys() {
+        let t = Context::Table;
+        assert_eq!(resolve(t, &key(KeyCode::Char('j'), KeyModifiers::NONE)), Some(Action::Down));
+        assert_eq!(
+            resolve(t, &key(KeyCode::Char('S'), KeyModifiers::SHIFT)),
+            Some(Action::Sort(Column::Serial))
+        );
+        assert_eq!(resolve(t, &key(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
+        assert_eq!(resolve(t, &key(KeyCode::Char('x'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn form_types_text_but_keeps_control_keys() {
+        let f = Context::Form;
+        assert_eq!(
+            resolve(f, &key(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Edit(EditOp::Insert('q')))
+        );
+        assert_eq!(
+            resolve(f, &key(KeyCode::Char('S'), KeyModifiers::SHIFT)),
+            Some(Action::Edit(EditOp::Insert('S')))
+        );
+        assert_eq!(resolve(f, &key(KeyCode::Char('s'), KeyModifiers::CONTROL)), Some(Action::Save));
+        assert_eq!(resolve(f, &key(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Action::PrevField));
+        assert_eq!(resolve(f, &key(KeyCode::Char('r'), KeyModifiers::ALT)), Some(Action::RevertAll));
+        assert_eq!(
+            resolve(f, &key(KeyCode::Backspace, KeyModifiers::NONE)),
+            Some(Action::Edit(EditOp::Backspace))
+        );
+    }
+
+    #[test]
+    fn every_binding_is_reachable() {
+        for ctx in [
+            Context::Table,
+            Context::Filter,
+            Context::Form,
+            Context::Confirm,
+            Context::QuitConfirm,
+            Context::Help,
+            Context::Inspector,
+        ] {
+            for bd in bindings(ctx) {
+                for k in bd.keys {
+                    let got = resolve(ctx, &KeyEvent::new(k.code, k.mods));
+                    assert!(got.is_some(), "{ctx:?} {}", bd.label);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The interactive app, The Elm Architecture: events become actions, `update` changes the
+//! model and asks for effects, effects report back as messages, views draw the model.
+
+pub mod app;
+pub mod draft;
+pub mod effects;
+pub mod event;
+pub mod keymap;
+pub mod model;
+pub mod terminal;
+pub mod update;
+pub mod views;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod snapshot_tests;
+
+pub use app::{AppOptions, TuiError, run, run_loop, run_loop_observed};

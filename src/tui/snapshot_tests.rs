@@ -1,0 +1,216 @@
+//! Every screen rendered into a `TestBackend` at 80x24 and 120x40, checked with insta.
+
+use crate::graph::error::{GraphError, ServiceError};
+use crate::graph::model::FieldId;
+use crate::tui::event::{Action, Column, EditOp, Msg};
+use crate::tui::fixtures::{self, exchange};
+use crate::tui::model::Model;
+use crate::tui::update::{Input, update};
+use crate::tui::views::{self, buffer_text};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn render(m: &Model) -> String {
+    let (w, h) = m.size;
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| views::draw(f, m)).unwrap();
+    buffer_text(t.backend().buffer())
+}
+
+fn act(m: &mut Model, a: Action) {
+    update(m, Input::Action(a));
+}
+
+fn typing(m: &mut Model, text: &str) {
+    for c in text.chars() {
+        act(m, Action::Edit(EditOp::Insert(c)));
+    }
+}
+
+fn open_first(m: &mut Model) {
+    let effects = update(m, Input::Action(Action::Open));
+    let Some(crate::tui::event::Effect::Get { request_id, device_id }) = effects.first() else { panic!() };
+    let device = fixtures::devices().into_iter().find(|d| &d.id == device_id).unwrap();
+    let path = format!("/deviceManagement/importedWindowsAutopilotDeviceIdentities/{device_id}");
+    let outcome = crate::graph::client::Outcome {
+        exchange: exchange("GET", &path, 200, None, &serde_json::to_string(&device).unwrap()),
+        result: Ok(device),
+    };
+    update(m, Input::Msg(Msg::Fetched { request_id: *request_id, outcome: Box::new(outcome) }));
+}
+
+fn table(w: u16, h: u16) -> Model {
+    let mut m = fixtures::model(w, h);
+    m.say(crate::tui::model::Level::Success, "Loaded 8 devices in 1 page");
+    m
+}
+
+fn filtered(w: u16, h: u16) -> Model {
+    let mut m = table(w, h);
+    act(&mut m, Action::Sort(Column::Serial));
+    act(&mut m, Action::FilterStart);
+    for c in "sales".chars() {
+        act(&mut m, Action::FilterEdit(EditOp::Insert(c)));
+    }
+    m
+}
+
+fn dirty_form(w: u16, h: u16) -> Model {
+    let mut m = table(w, h);
+    open_first(&mut m);
+    // Assigned user: invalid; group tag: changed; error code: invalid.
+    act(&mut m, Action::Edit(EditOp::DeleteToStart));
+    typing(&mut m, "ana.lopez");
+    act(&mut m, Action::NextField);
+    act(&mut m, Action::Edit(EditOp::DeleteToStart));
+    typing(&mut m, "Lab-Berlin");
+    for _ in 0..7 {
+        act(&mut m, Action::NextField);
+    }
+    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::DeviceErrorCode);
+    typing(&mut m, "x");
+    act(&mut m, Action::PrevField);
+    act(&mut m, Action::PrevField);
+    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::DeviceImportStatus);
+    act(&mut m, Action::Edit(EditOp::Right));
+    m
+}
+
+fn confirm(w: u16, h: u16) -> Model {
+    let mut m = table(w, h);
+    open_first(&mut m);
+    act(&mut m, Action::NextField);
+    act(&mut m, Action::Edit(EditOp::DeleteToStart));
+    typing(&mut m, "Lab");
+    for _ in 0..6 {
+        act(&mut m, Action::NextField);
+    }
+    act(&mut m, Action::Edit(EditOp::Insert('e')));
+    act(&mut m, Action::Save);
+    m
+}
+
+fn failed_save(w: u16, h: u16) -> Model {
+    let mut m = confirm(w, h);
+    let effects = update(&mut m, Input::Action(Action::ConfirmSend));
+    let Some(crate::tui::event::Effect::Patch { request_id, device_id, .. }) = effects.first() else {
+        panic!()
+    };
+    let body = r#"{"error":{"code":"BadRequest","message":"{\r\n  \"_version\": 3,\r\n  \"Message\": \"An error has occurred - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: 7f0b1c2d-0000-4000-8000-000000000000 - Url: https://fef.msub02.manage.microsoft.com/x\",\r\n  \"CustomApiErrorPhrase\": \"\",\r\n  \"RetryAfter\": null\r\n}","innerError":{"date":"2026-11-28T10:00:05","request-id":"9f8e7d6c-5b4a-4938-8271-605f4e3d2c1b","client-request-id":"11111111-2222-4333-8444-555555555555"}}}"#;
+    let se = ServiceError::from_response(400, &[], body);
+    let path = format!("/deviceManagement/importedWindowsAutopilotDeviceIdentities/{device_id}");
+    let ex = exchange(
+        "PATCH",
+        &path,
+        400,
+        Some(r#"{"groupTag":"Lab","state":{"deviceImportStatus":"error"}}"#),
+        body,
+    );
+    let result = Box::new(Err(GraphError::Service(Box::new(se))));
+    update(
+        &mut m,
+        Input::Msg(Msg::Patched {
+            request_id: *request_id,
+            device_id: device_id.clone(),
+            exchanges: vec![ex],
+            result,
+        }),
+    );
+    m
+}
+
+fn inspector(w: u16, h: u16) -> Model {
+    let mut m = failed_save(w, h);
+    act(&mut m, Action::Inspect);
+    m
+}
+
+fn help(w: u16, h: u16) -> Model {
+    let mut m = table(w, h);
+    act(&mut m, Action::Help);
+    m
+}
+
+macro_rules! screens {
+    ($($name:ident => $make:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                for (w, h) in [(80, 24), (120, 40)] {
+                    let m = $make(w, h);
+                    insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), render(&m));
+                }
+            }
+        )*
+    };
+}
+
+screens! {
+    screen_table => table,
+    screen_filtered_table => filtered,
+    screen_form_dirty_invalid => dirty_form,
+    screen_confirm => confirm,
+    screen_form_save_failed => failed_save,
+    screen_inspector => inspector,
+    screen_help => help,
+}
+
+#[test]
+fn form_help_and_read_only_table() {
+    let mut m = table(80, 24);
+    open_first(&mut m);
+    act(&mut m, Action::Help);
+    insta::assert_snapshot!("screen_form_help_80x24", render(&m));
+    let mut m = table(80, 24);
+    m.read_only = true;
+    insta::assert_snapshot!("screen_table_read_only_80x24", render(&m));
+    open_first(&mut m);
+    typing(&mut m, "x");
+    insta::assert_snapshot!("screen_form_read_only_80x24", render(&m));
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let widths = [1, 5, 20, 39, 40, 41, 55, 80, 200];
+    let heights = [1, 3, 5, 9, 10, 11, 14, 24, 60];
+    let sizes = widths.iter().flat_map(|w| heights.iter().map(move |h| (*w, *h)));
+    for (w, h) in sizes {
+        for make in [table, filtered, dirty_form, confirm, inspector, help] {
+            let m = make(w, h);
+            let text = render(&m);
+            if w < 40 || h < 10 {
+                assert!(text.contains("Terminal") || w < 10, "{w}x{h}: {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn selection_visible_without_colour() {
+    let m = table(80, 24);
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| views::draw(f, &m)).unwrap();
+    let cell = t.backend().buffer().cell((4, 2)).unwrap();
+    assert!(cell.modifier.contains(ratatui::style::Modifier::REVERSED));
+    assert_eq!(cell.fg, ratatui::style::Color::Reset);
+}
+
+#[test]
+fn colours_when_colour_is_allowed() {
+    use ratatui::style::Color;
+    let mut m = table(80, 24);
+    m.no_color = false;
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| views::draw(f, &m)).unwrap();
+    let buf = t.backend().buffer();
+    let text = buffer_text(buf);
+    let row_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u16;
+    let col = text.lines().nth(1).unwrap().find("IMPORT STATUS").unwrap() as u16;
+    // Selected row: highlighted background; an error status: red; complete: green.
+    assert_eq!(buf.cell((3, row_of("PF3ABCDE"))).unwrap().bg, Color::Cyan);
+    assert_eq!(buf.cell((col, row_of("5CD1234XYZ"))).unwrap().fg, Color::Red);
+    assert_eq!(buf.cell((col, row_of("2UA7301FGH"))).unwrap().fg, Color::Green);
+    // The DEMO badge stands out.
+    let demo = text.lines().next().unwrap().find("DEMO").unwrap() as u16;
+    assert_eq!(buf.cell((demo, 0)).unwrap().bg, Color::Magenta);
+}

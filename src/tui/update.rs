@@ -1,0 +1,485 @@
+//! `update`: the only place the model changes. Pure: takes an [`Action`] or a [`Msg`], changes
+//! the model, and returns the [`Effect`]s to run. No I/O, no clocks, no widgets.
+
+use crate::graph::client::ListQuery;
+use crate::graph::error::GraphError;
+use crate::graph::model::{Device, FIELDS, FieldId, FieldKind};
+use crate::tui::draft::{Draft, SaveBlock, apply_edit};
+use crate::tui::event::{Action, EditOp, Effect, Msg};
+use crate::tui::keymap::{Context, context};
+use crate::tui::model::{
+    Confirm, FormState, LIST_PAGE_SIZE, Level, Listing, Model, Overlay, Problem, Screen, table_row,
+    table_select,
+};
+use crate::tui::views::{device_table, response_view};
+
+/// What `update` consumes.
+#[derive(Debug)]
+pub enum Input {
+    /// From the user.
+    Action(Action),
+    /// From a task.
+    Msg(Msg),
+}
+
+/// Applies one input.
+pub fn update(model: &mut Model, input: Input) -> Vec<Effect> {
+    match input {
+        Input::Action(a) => action(model, a),
+        Input::Msg(m) => message(model, m),
+    }
+}
+
+/// The effects of starting the app: the first listing.
+pub fn init(model: &mut Model) -> Vec<Effect> {
+    start_listing(model)
+}
+
+/// The listing query: the table's properties only, big pages.
+pub fn list_query() -> ListQuery {
+    ListQuery { select: table_select(), top: Some(LIST_PAGE_SIZE), ..ListQuery::default() }
+}
+
+fn start_listing(model: &mut Model) -> Vec<Effect> {
+    let request_id = model.request_id();
+    model.listing = Listing { request_id, pages: 0, loading: true, error: None };
+    vec![Effect::List { request_id, query: list_query() }]
+}
+
+fn first_editable() -> FieldId {
+    FIELDS.iter().find(|f| f.editable).map(|f| f.id).unwrap_or(FieldId::Id)
+}
+
+const READ_ONLY: &str = "Read-only mode (--read-only): editing and saving are off";
+
+/// Applies a user action.
+pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Resize(w, h) => {
+            model.size = (w, h);
+            scroll_table(model);
+            return Vec::new();
+        }
+        Action::Quit => {
+            let unsaved = model.unsaved_count();
+            if unsaved > 0 {
+                model.overlay = Some(Overlay::QuitConfirm);
+            } else {
+                model.quit = true;
+            }
+            return Vec::new();
+        }
+        Action::QuitAnyway => {
+            model.quit = true;
+            return Vec::new();
+        }
+        _ => {}
+    }
+    match context(model) {
+        Context::QuitConfirm | Context::Confirm | Context::Help => overlay_action(model, action),
+        Context::Table | Context::Filter => table_action(model, action),
+        Context::Form => form_action(model, action),
+        Context::Inspector => {
+            inspector_action(model, action);
+            Vec::new()
+        }
+    }
+}
+
+fn overlay_action(model: &mut Model, action: Action) -> Vec<Effect> {
+    match (&mut model.overlay, action) {
+        (Some(Overlay::Help { scroll }), Action::Up) => *scroll = scroll.saturating_sub(1),
+        (Some(Overlay::Help { scroll }), Action::Down) => *scroll = scroll.saturating_add(1),
+        (Some(Overlay::Confirm(_)), Action::ConfirmSend) => return send(model),
+        (_, Action::Back | Action::Help) => model.overlay = None,
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn send(model: &mut Model) -> Vec<Effect> {
+    let Some(Overlay::Confirm(confirm)) = model.overlay.take() else {
+        return Vec::new();
+    };
+    if model.read_only {
+        model.say(Level::Warn, READ_ONLY);
+        return Vec::new();
+    }
+    let request_id = model.request_id();
+    let Some(form) = model.form.as_mut() else {
+        return Vec::new();
+    };
+    form.saving = Some(request_id);
+    form.problem = None;
+    model.say(Level::Info, format!("Saving: PATCH {}", confirm.url));
+    vec![Effect::Patch { request_id, device_id: confirm.device_id, body: confirm.body }]
+}
+
+fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
+    let page = device_table::body_height(model).max(1) as isize;
+    match action {
+        Action::Up => move_cursor(model, -1),
+        Action::Down => move_cursor(model, 1),
+        Action::PageUp => move_cursor(model, -page),
+        Action::PageDown => move_cursor(model, page),
+        Action::Top => move_cursor(model, isize::MIN / 2),
+        Action::Bottom => move_cursor(model, isize::MAX / 2),
+        Action::FilterStart => {
+            model.filter_editing = true;
+            scroll_table(model);
+        }
+        Action::FilterEdit(op) if apply_edit(&mut model.filter, &op, FieldKind::Text) => {
+            model.derive_view();
+            scroll_table(model);
+        }
+        Action::FilterAccept => {
+            model.filter_editing = false;
+            scroll_table(model);
+        }
+        Action::Back => {
+            let had = !model.filter_text().is_empty();
+            model.filter_editing = false;
+            if had {
+                model.filter = crate::tui::draft::line_editor("", "");
+                model.derive_view();
+                model.say(Level::Info, "Filter cleared");
+            }
+            scroll_table(model);
+        }
+        Action::Sort(column) => {
+            let desc = matches!(model.sort, Some((c, false)) if c == column);
+            model.sort = Some((column, desc));
+            model.derive_view();
+            scroll_table(model);
+            let dir = if desc { "descending" } else { "ascending" };
+            model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
+        }
+        Action::Reload => {
+            model.say(Level::Info, "Reloading…");
+            return start_listing(model);
+        }
+        Action::Open => return open_form(model),
+        Action::Inspect => open_inspector(model),
+        Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn move_cursor(model: &mut Model, delta: isize) {
+    if model.view.is_empty() {
+        model.cursor = 0;
+        return;
+    }
+    let last = model.view.len() as isize - 1;
+    model.cursor = (model.cursor as isize).saturating_add(delta).clamp(0, last) as usize;
+    scroll_table(model);
+}
+
+/// Keeps the selected row inside the visible part of the table.
+fn scroll_table(model: &mut Model) {
+    let height = device_table::body_height(model).max(1);
+    if model.cursor < model.offset {
+        model.offset = model.cursor;
+    } else if model.cursor >= model.offset + height {
+        model.offset = model.cursor + 1 - height;
+    }
+    let max_offset = model.view.len().saturating_sub(height);
+    model.offset = model.offset.min(max_offset);
+}
+
+fn open_form(model: &mut Model) -> Vec<Effect> {
+    let Some(device) = model.selected() else {
+        model.say(Level::Info, "No device selected");
+        return Vec::new();
+    };
+    let device_id = device.id.clone();
+    let label = device.serial_number.clone().unwrap_or_else(|| device_id.clone());
+    let mut form = FormState {
+        device_id: device_id.clone(),
+        label,
+        focus: first_editable(),
+        fetching: None,
+        saving: None,
+        problem: None,
+    };
+    model.screen = Screen::Form;
+    model.filter_editing = false;
+    if model.drafts.contains_key(&device_id) {
+        model.form = Some(form);
+        model.say(Level::Info, "Draft restored");
+        return Vec::new();
+    }
+    let request_id = model.request_id();
+    form.fetching = Some(request_id);
+    model.form = Some(form);
+    vec![Effect::Get { request_id, device_id }]
+}
+
+fn open_inspector(model: &mut Model) {
+    if model.history.is_empty() {
+        model.say(Level::Info, "No requests yet");
+        return;
+    }
+    model.inspector.back_to = if model.screen == Screen::Inspector { Screen::Table } else { model.screen };
+    model.inspector.selected = model.history.len() - 1;
+    model.inspector.scroll = 0;
+    model.screen = Screen::Inspector;
+}
+
+fn form_action(model: &mut Model, action: Action) -> Vec<Effect> {
+    let Some(form) = model.form.as_mut() else {
+        model.screen = Screen::Table;
+        return Vec::new();
+    };
+    let editable: Vec<FieldId> = FIELDS.iter().filter(|f| f.editable).map(|f| f.id).collect();
+    let pos = editable.iter().position(|f| *f == form.focus).unwrap_or(0);
+    match action {
+        Action::NextField => form.focus = editable[(pos + 1) % editable.len()],
+        Action::PrevField => form.focus = editable[(pos + editable.len() - 1) % editable.len()],
+        Action::Back => {
+            if form.saving.is_some() {
+                model.say(Level::Info, "Saving… wait for the answer");
+                return Vec::new();
+            }
+            let id = form.device_id.clone();
+            model.form = None;
+            model.screen = Screen::Table;
+            let dirty = model.drafts.get(&id).map(Draft::dirty_count).unwrap_or(0);
+            if dirty == 0 {
+                model.drafts.remove(&id);
+            } else {
+                let s = if dirty == 1 { "" } else { "s" };
+                model.say(
+                    Level::Info,
+                    format!("Draft kept: {dirty} unsaved change{s} (marked ● in the table)"),
+                );
+            }
+        }
+        Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
+        Action::Inspect => open_inspector(model),
+        Action::Edit(_) | Action::Cycle | Action::RevertField | Action::RevertAll | Action::Save
+            if model.read_only =>
+        {
+            model.say(Level::Warn, READ_ONLY);
+        }
+        Action::Edit(op) => edit_field(model, &op),
+        Action::Cycle => edit_field(model, &EditOp::Insert(' ')),
+        Action::RevertField => {
+            let focus = form.focus;
+            if let Some(d) = model.drafts.get_mut(&form.device_id) {
+                d.revert(focus);
+                model.say(Level::Info, format!("{} reverted", focus.spec().label));
+            }
+        }
+        Action::RevertAll => {
+            if let Some(d) = model.drafts.get_mut(&form.device_id) {
+                d.revert_all();
+                model.say(Level::Info, "All fields reverted");
+            }
+        }
+        Action::Save => return save(model),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn edit_field(model: &mut Model, op: &EditOp) {
+    let Some(form) = model.form.as_ref() else { return };
+    if form.saving.is_some() {
+        model.say(Level::Info, "Saving… wait for the answer");
+        return;
+    }
+    let focus = form.focus;
+    match model.drafts.get_mut(&form.device_id) {
+        Some(d) => {
+            d.edit(focus, op);
+        }
+        None => model.say(Level::Info, "Still loading the device"),
+    }
+}
+
+fn save(model: &mut Model) -> Vec<Effect> {
+    let Some(form) = model.form.as_ref() else { return Vec::new() };
+    if form.saving.is_some() {
+        model.say(Level::Info, "Already saving");
+        return Vec::new();
+    }
+    let device_id = form.device_id.clone();
+    let Some(draft) = model.drafts.get(&device_id) else {
+        model.say(Level::Info, "Still loading the device");
+        return Vec::new();
+    };
+    match draft.patch() {
+        Err(SaveBlock::NothingChanged) => model.say(Level::Info, "Nothing changed: nothing to send"),
+        Err(SaveBlock::Invalid(errors)) => {
+            if let (Some(form), Some(first)) = (model.form.as_mut(), errors.first()) {
+                form.focus = first.0;
+            }
+            let list: Vec<String> = errors.iter().map(|(f, e)| format!("{}: {e}", f.spec().label)).collect();
+            model.say(Level::Error, format!("Cannot save: {}", list.join("; ")));
+        }
+        Ok(body) => {
+            let url = model.item_url(&device_id);
+            model.overlay = Some(Overlay::Confirm(Confirm { device_id, url, body }));
+        }
+    }
+    Vec::new()
+}
+
+fn inspector_action(model: &mut Model, action: Action) {
+    let n = model.history.len();
+    let insp = &mut model.inspector;
+    let page = response_view::detail_height(model.size).max(1) as u16;
+    let before = insp.selected;
+    match action {
+        Action::Up => insp.selected = insp.selected.saturating_sub(1),
+        Action::Down => insp.selected = (insp.selected + 1).min(n.saturating_sub(1)),
+        Action::Top => insp.selected = 0,
+        Action::Bottom => insp.selected = n.saturating_sub(1),
+        Action::ScrollUp => insp.scroll = insp.scroll.saturating_sub(page),
+        Action::ScrollDown => insp.scroll = insp.scroll.saturating_add(page),
+        Action::Back => model.screen = insp.back_to,
+        Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
+        _ => {}
+    }
+    let insp = &mut model.inspector;
+    if insp.selected != before {
+        insp.scroll = 0;
+    }
+    if let Some(entry) = model.history.get(insp.selected) {
+        let max = response_view::detail_len(entry).saturating_sub(1) as u16;
+        insp.scroll = insp.scroll.min(max);
+    }
+}
+
+/// Applies a task's report.
+pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Page { request_id, outcome } => {
+            let outcome = *outcome;
+            model.record(outcome.exchange);
+            if request_id != model.listing.request_id || !model.listing.loading {
+                return Vec::new();
+            }
+            match outcome.result {
+                Ok(page) => {
+                    if model.listing.pages == 0 {
+                        model.rows.clear();
+                    }
+                    model.listing.pages += 1;
+                    model.rows.extend(page.devices.into_iter().map(table_row));
+                    model.derive_view();
+                    scroll_table(model);
+                }
+                Err(e) => {
+                    model.listing.loading = false;
+                    model.say(Level::Error, format!("Listing stopped: {e}"));
+                    model.listing.error = Some(e.to_string());
+                }
+            }
+        }
+        Msg::ListEnded { request_id } => {
+            if request_id == model.listing.request_id && model.listing.loading {
+                model.listing.loading = false;
+                let (n, p) = (model.rows.len(), model.listing.pages);
+                let pages = if p == 1 { "page" } else { "pages" };
+                model.say(Level::Success, format!("Loaded {n} devices in {p} {pages}"));
+            }
+        }
+        Msg::Fetched { request_id, outcome } => {
+            let outcome = *outcome;
+            model.record(outcome.exchange);
+            let Some(form) = model.form.as_mut().filter(|f| f.fetching == Some(request_id)) else {
+                return Vec::new();
+            };
+            form.fetching = None;
+            match outcome.result {
+                Ok(device) => {
+                    let id = form.device_id.clone();
+                    replace_row(model, &device);
+                    model.drafts.entry(id).or_insert_with(|| Draft::new(device));
+                }
+                Err(e) => {
+                    form.problem = Some(problem(&e, "Fetching the device"));
+                    model.say(Level::Error, format!("Could not fetch the device: {e}"));
+                }
+            }
+        }
+        Msg::Patched { request_id, device_id, exchanges, result } => {
+            for ex in exchanges {
+                model.record(ex);
+            }
+            let Some(form) = model.form.as_mut().filter(|f| f.saving == Some(request_id)) else {
+                return Vec::new();
+            };
+            form.saving = None;
+            match *result {
+                Ok(device) => {
+                    let changed: Vec<&str> = model
+                        .drafts
+                        .get(&device_id)
+                        .map(|d| d.dirty_fields().iter().map(|f| f.spec().json).collect())
+                        .unwrap_or_default();
+                    let label = device.serial_number.clone().unwrap_or_else(|| device_id.clone());
+                    model.say(Level::Success, format!("Saved {label}: {}", changed.join(", ")));
+                    replace_row(model, &device);
+                    model.drafts.insert(device_id, Draft::new(device));
+                }
+                Err(e) => {
+                    let p = problem(&e, "Saving");
+                    model.say(Level::Error, format!("{} (draft kept)", p.title));
+                    if let Some(form) = model.form.as_mut() {
+                        form.problem = Some(p);
+                    }
+                }
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn replace_row(model: &mut Model, device: &Device) {
+    if let Some(row) = model.rows.iter_mut().find(|d| d.id == device.id) {
+        *row = table_row(device.clone());
+        model.derive_view();
+        scroll_table(model);
+    }
+}
+
+/// Puts a failed call into words for the form.
+pub fn problem(e: &GraphError, what: &str) -> Problem {
+    let Some(se) = e.service() else {
+        return Problem { title: format!("{what} failed"), lines: vec![e.to_string()] };
+    };
+    let mut lines = Vec::new();
+    let title = if se.is_patch_route_missing() {
+        lines.push(
+            "This Graph service does not accept updates to imported Autopilot device identities:".to_string(),
+        );
+        lines.push(format!("it answered PATCH with {} \"{}\".", se.status, se.code));
+        lines.push(
+            "Your draft is kept. Devices that finished registering are edited as windowsAutopilotDeviceIdentity."
+                .to_string(),
+        );
+        "Updates refused by this Graph service".to_string()
+    } else {
+        let message = se
+            .nested
+            .as_ref()
+            .and_then(|n| n.get("Message").and_then(|m| m.as_str()).map(String::from))
+            .unwrap_or_else(|| se.message.clone());
+        let id = se.request_id.as_deref().map(|r| format!(" · request-id: {r}")).unwrap_or_default();
+        let date = se.date.as_deref().map(|d| format!(" · date: {d}")).unwrap_or_default();
+        lines.push(format!("message: {}", message.replace(['\r', '\n'], " ")));
+        lines.push(format!("code: {}{id}{date}", se.code));
+        return Problem { title: format!("{what} failed: {} {}", se.status, se.code), lines };
+    };
+    if let Some(r) = &se.request_id {
+        lines.push(format!("request-id: {r}"));
+    }
+    Problem { title, lines }
+}
+
+#[cfg(test)]
+mod tests;

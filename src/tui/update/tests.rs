@@ -1,0 +1,325 @@
+use super::*;
+use crate::graph::client::{Outcome, Page};
+use crate::graph::error::ServiceError;
+use crate::tui::event::Column;
+use crate::tui::fixtures::{self, exchange};
+use crate::tui::model::{BODY_CAP, HISTORY_CAP};
+use serde_json::json;
+
+fn act(m: &mut Model, a: Action) -> Vec<Effect> {
+    update(m, Input::Action(a))
+}
+
+fn msg(m: &mut Model, x: Msg) -> Vec<Effect> {
+    update(m, Input::Msg(x))
+}
+
+fn typing(m: &mut Model, text: &str) {
+    for c in text.chars() {
+        act(m, Action::Edit(EditOp::Insert(c)));
+    }
+}
+
+fn clear_field(m: &mut Model) {
+    act(m, Action::Edit(EditOp::End));
+    act(m, Action::Edit(EditOp::DeleteToStart));
+}
+
+/// Opens the selected device and answers its GET; returns the device id.
+fn open(m: &mut Model) -> String {
+    let effects = act(m, Action::Open);
+    let [Effect::Get { request_id, device_id }] = effects.as_slice() else { panic!("{effects:?}") };
+    let device = fixtures::devices().into_iter().find(|d| &d.id == device_id).unwrap();
+    let path = format!("/deviceManagement/importedWindowsAutopilotDeviceIdentities/{device_id}");
+    let outcome = Outcome { exchange: exchange("GET", &path, 200, None, "{}"), result: Ok(device) };
+    msg(m, Msg::Fetched { request_id: *request_id, outcome: Box::new(outcome) });
+    device_id.clone()
+}
+
+fn patch_effect(effects: &[Effect]) -> (u64, String, serde_json::Value) {
+    match effects {
+        [Effect::Patch { request_id, device_id, body }] => (*request_id, device_id.clone(), body.to_json()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn init_lists_with_select_and_big_pages() {
+    let mut m = Model::new("x", false, false);
+    let effects = init(&mut m);
+    let [Effect::List { request_id, query }] = effects.as_slice() else { panic!() };
+    assert_eq!(*request_id, m.listing.request_id);
+    assert_eq!(query.top, Some(999));
+    assert!(query.select.contains(&"serialNumber".to_string()));
+    assert!(!query.select.contains(&"hardwareIdentifier".to_string()));
+    assert!(m.listing.loading && m.busy());
+}
+
+#[test]
+fn pages_stream_in_and_stale_pages_are_dropped() {
+    let mut m = Model::new("x", false, false);
+    init(&mut m);
+    let first = m.listing.request_id;
+    let devices = fixtures::devices();
+    let page = |d: &[crate::graph::model::Device]| {
+        Box::new(Outcome {
+            exchange: exchange("GET", "/x", 200, None, "{}"),
+            result: Ok(Page { devices: d.to_vec(), next_link: None, count: None }),
+        })
+    };
+    msg(&mut m, Msg::Page { request_id: first, outcome: page(&devices[..3]) });
+    assert_eq!(m.view.len(), 3);
+    assert!(m.rows.iter().all(|d| d.hardware_identifier.is_none()), "the table keeps no hashes");
+    // A reload: pages of the old listing no longer count.
+    act(&mut m, Action::Reload);
+    msg(&mut m, Msg::Page { request_id: first, outcome: page(&devices[3..]) });
+    assert_eq!(m.rows.len(), 3);
+    let second = m.listing.request_id;
+    msg(&mut m, Msg::Page { request_id: second, outcome: page(&devices[..2]) });
+    msg(&mut m, Msg::Page { request_id: second, outcome: page(&devices[2..]) });
+    msg(&mut m, Msg::ListEnded { request_id: second });
+    assert_eq!(m.rows.len(), devices.len());
+    assert!(!m.listing.loading);
+    assert_eq!(m.toast.as_ref().unwrap().text, "Loaded 8 devices in 2 pages");
+    assert_eq!(m.history.len(), 4, "every exchange is recorded, stale ones too");
+}
+
+#[test]
+fn filter_as_you_type_and_escape_clears() {
+    let mut m = fixtures::model(80, 24);
+    act(&mut m, Action::FilterStart);
+    for c in "FINANCE".chars() {
+        act(&mut m, Action::FilterEdit(EditOp::Insert(c)));
+    }
+    let serials: Vec<_> = m.view.iter().map(|&i| m.rows[i].serial_number.clone().unwrap()).collect();
+    assert_eq!(serials, ["MXL9876543", "2UA7301FGH"]);
+    act(&mut m, Action::FilterAccept);
+    assert!(!m.filter_editing);
+    act(&mut m, Action::Back);
+    assert_eq!(m.view.len(), 8);
+    // Matches user and import id too.
+    act(&mut m, Action::FilterStart);
+    act(&mut m, Action::FilterEdit(EditOp::Paste("erik@".into())));
+    assert_eq!(m.view.len(), 1);
+}
+
+#[test]
+fn sort_toggles_direction_and_keeps_selection() {
+    let mut m = fixtures::model(80, 24);
+    act(&mut m, Action::Down);
+    let selected = m.selected().unwrap().id.clone();
+    act(&mut m, Action::Sort(Column::Serial));
+    assert_eq!(m.sort, Some((Column::Serial, false)));
+    assert_eq!(m.rows[m.view[0]].serial_number.as_deref(), Some("2UA7301FGH"));
+    assert_eq!(m.selected().unwrap().id, selected);
+    act(&mut m, Action::Sort(Column::Serial));
+    assert_eq!(m.sort, Some((Column::Serial, true)));
+    assert_eq!(m.rows[m.view[0]].serial_number.as_deref(), Some("R90LKQ2B"));
+    act(&mut m, Action::Sort(Column::Status));
+    assert_eq!(m.rows[m.view[0]].state.device_error_code, 806);
+}
+
+#[test]
+fn navigation_clamps_and_pages() {
+    let mut m = fixtures::model(80, 8);
+    act(&mut m, Action::Up);
+    assert_eq!(m.cursor, 0);
+    act(&mut m, Action::PageDown);
+    assert_eq!(m.cursor, 4);
+    act(&mut m, Action::Bottom);
+    assert_eq!(m.cursor, 7);
+    assert_eq!(m.offset, 4);
+    act(&mut m, Action::Top);
+    assert_eq!((m.cursor, m.offset), (0, 0));
+}
+
+#[test]
+fn edit_save_confirm_and_server_answer() {
+    let mut m = fixtures::model(80, 24);
+    let id = open(&mut m);
+    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::AssignedUserPrincipalName);
+    act(&mut m, Action::NextField);
+    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::GroupTag);
+    clear_field(&mut m);
+    typing(&mut m, "Lab");
+    assert_eq!(m.form_draft().unwrap().dirty_count(), 1);
+    assert!(act(&mut m, Action::Save).is_empty());
+    let Some(Overlay::Confirm(c)) = &m.overlay else { panic!("{:?}", m.overlay) };
+    assert_eq!(c.url, format!("{}/{id}", fixtures::COLLECTION));
+    assert_eq!(c.body.to_json(), json!({"groupTag": "Lab"}));
+    // Esc goes back to editing, draft untouched.
+    act(&mut m, Action::Back);
+    assert!(m.overlay.is_none());
+    assert_eq!(m.form_draft().unwrap().text(FieldId::GroupTag), "Lab");
+    act(&mut m, Action::Save);
+    let (request_id, device_id, body) = patch_effect(&act(&mut m, Action::ConfirmSend));
+    assert_eq!((device_id.as_str(), body), (id.as_str(), json!({"groupTag": "Lab"})));
+    assert!(m.busy());
+    // Typing while saving is refused (the draft must stay what was sent).
+    typing(&mut m, "x");
+    assert_eq!(m.form_draft().unwrap().text(FieldId::GroupTag), "Lab");
+
+    let mut answer = fixtures::devices().into_iter().find(|d| d.id == id).unwrap();
+    answer.group_tag = Some("Lab".into());
+    let ex = exchange("PATCH", "/x", 200, Some(r#"{"groupTag":"Lab"}"#), "{}");
+    msg(
+        &mut m,
+        Msg::Patched { request_id, device_id: id.clone(), exchanges: vec![ex], result: Box::new(Ok(answer)) },
+    );
+    let draft = m.form_draft().unwrap();
+    assert_eq!(draft.dirty_count(), 0);
+    assert_eq!(draft.original.group_tag.as_deref(), Some("Lab"));
+    let row = m.rows.iter().find(|d| d.id == id).unwrap();
+    assert_eq!(row.group_tag.as_deref(), Some("Lab"));
+    assert!(row.hardware_identifier.is_none());
+    assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: groupTag");
+    // Back to the table: a clean draft is dropped.
+    act(&mut m, Action::Back);
+    assert!(m.drafts.is_empty());
+    assert_eq!(m.screen, Screen::Table);
+}
+
+#[test]
+fn error_keeps_the_draft_and_shows_code_message_request_id() {
+    let mut m = fixtures::model(80, 24);
+    let id = open(&mut m);
+    typing(&mut m, "x");
+    act(&mut m, Action::Edit(EditOp::Backspace));
+    act(&mut m, Action::NextField);
+    typing(&mut m, "-2");
+    act(&mut m, Action::Save);
+    let (request_id, _, _) = patch_effect(&act(&mut m, Action::ConfirmSend));
+    let before: Vec<String> = FIELDS.iter().map(|f| m.form_draft().unwrap().text(f.id)).collect();
+    let body = r#"{"error":{"code":"BadRequest","message":"groupTag too long","innerError":{"date":"2026-11-28T10:00:00","request-id":"r-123"}}}"#;
+    let se = ServiceError::from_response(400, &[], body);
+    let ex = exchange("PATCH", "/x", 400, Some("{}"), body);
+    let result = Box::new(Err(GraphError::Service(Box::new(se))));
+    msg(&mut m, Msg::Patched { request_id, device_id: id, exchanges: vec![ex], result });
+    let after: Vec<String> = FIELDS.iter().map(|f| m.form_draft().unwrap().text(f.id)).collect();
+    assert_eq!(before, after);
+    let p = m.form.as_ref().unwrap().problem.clone().unwrap();
+    assert_eq!(p.title, "Saving failed: 400 BadRequest");
+    assert!(p.lines.iter().any(|l| l == "message: groupTag too long"));
+    assert!(p.lines.iter().any(|l| l.contains("request-id: r-123")));
+    assert!(!m.busy());
+}
+
+#[test]
+fn live_graph_refusal_is_explained() {
+    let body = r#"{"error":{"code":"No method match route template","message":"No OData route exists that match template ~/singleton/navigation/key with http verb PATCH for request /x."}}"#;
+    let e = GraphError::Service(Box::new(ServiceError::from_response(400, &[], body)));
+    let p = problem(&e, "Saving");
+    assert_eq!(p.title, "Updates refused by this Graph service");
+    assert!(p.lines[0].contains("does not accept updates to imported Autopilot device identities"));
+    assert!(p.lines.iter().any(|l| l.contains("draft is kept")));
+}
+
+#[test]
+fn nothing_changed_sends_nothing_and_invalid_blocks() {
+    let mut m = fixtures::model(80, 24);
+    open(&mut m);
+    assert!(act(&mut m, Action::Save).is_empty());
+    assert!(m.overlay.is_none());
+    assert_eq!(m.toast.as_ref().unwrap().text, "Nothing changed: nothing to send");
+    clear_field(&mut m);
+    typing(&mut m, "not-a-upn");
+    act(&mut m, Action::NextField);
+    act(&mut m, Action::Save);
+    assert!(m.overlay.is_none());
+    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::AssignedUserPrincipalName);
+    assert!(m.toast.as_ref().unwrap().text.starts_with("Cannot save: Assigned user"));
+}
+
+#[test]
+fn esc_keeps_the_draft_reopen_restores_quit_asks() {
+    let mut m = fixtures::model(80, 24);
+    let id = open(&mut m);
+    typing(&mut m, ".x");
+    act(&mut m, Action::Back);
+    assert_eq!(m.screen, Screen::Table);
+    assert!(m.has_unsaved(&id));
+    // Reopen: no fetch, same text.
+    assert!(act(&mut m, Action::Open).is_empty());
+    assert_eq!(m.form_draft().unwrap().text(FieldId::AssignedUserPrincipalName), "ana.lopez@contoso.com.x");
+    act(&mut m, Action::Back);
+    act(&mut m, Action::Quit);
+    assert_eq!(m.overlay, Some(Overlay::QuitConfirm));
+    assert!(!m.quit);
+    act(&mut m, Action::Back);
+    assert!(m.overlay.is_none());
+    act(&mut m, Action::Quit);
+    act(&mut m, Action::QuitAnyway);
+    assert!(m.quit);
+}
+
+#[test]
+fn revert_field_and_all() {
+    let mut m = fixtures::model(80, 24);
+    open(&mut m);
+    typing(&mut m, "zz");
+    act(&mut m, Action::NextField);
+    typing(&mut m, "zz");
+    assert_eq!(m.form_draft().unwrap().dirty_count(), 2);
+    act(&mut m, Action::RevertField);
+    assert_eq!(m.form_draft().unwrap().dirty_fields(), [FieldId::AssignedUserPrincipalName]);
+    act(&mut m, Action::RevertAll);
+    assert_eq!(m.form_draft().unwrap().dirty_count(), 0);
+}
+
+#[test]
+fn read_only_refuses_edits_and_saves() {
+    let mut m = fixtures::model(80, 24);
+    m.read_only = true;
+    open(&mut m);
+    typing(&mut m, "x");
+    assert_eq!(m.form_draft().unwrap().dirty_count(), 0);
+    assert!(m.toast.as_ref().unwrap().text.starts_with("Read-only mode"));
+    assert!(act(&mut m, Action::Save).is_empty());
+}
+
+#[test]
+fn stale_fetch_is_dropped() {
+    let mut m = fixtures::model(80, 24);
+    let effects = act(&mut m, Action::Open);
+    let [Effect::Get { request_id, .. }] = effects.as_slice() else { panic!() };
+    let request_id = *request_id;
+    act(&mut m, Action::Back);
+    act(&mut m, Action::Down);
+    act(&mut m, Action::Open);
+    let device = fixtures::devices().remove(0);
+    let outcome = Outcome { exchange: exchange("GET", "/x", 200, None, "{}"), result: Ok(device) };
+    msg(&mut m, Msg::Fetched { request_id, outcome: Box::new(outcome) });
+    assert!(m.drafts.is_empty());
+    assert!(m.form.as_ref().unwrap().fetching.is_some());
+}
+
+#[test]
+fn history_is_capped_and_big_bodies_are_cut() {
+    let mut m = Model::new("x", false, false);
+    let big = format!("{{\"value\": \"{}\"}}", "a".repeat(BODY_CAP * 2));
+    m.record(exchange("GET", "/big", 200, None, &big));
+    let e = &m.history[0];
+    assert_eq!(e.exchange.response_body.len(), BODY_CAP);
+    assert!(e.body_note.as_ref().unwrap().contains("64 KB"));
+    assert!(e.response_pretty.is_none());
+    for _ in 0..HISTORY_CAP + 5 {
+        m.record(exchange("GET", "/x", 200, None, "{}"));
+    }
+    assert_eq!(m.history.len(), HISTORY_CAP);
+    assert_eq!(m.history_dropped, 6);
+}
+
+#[test]
+fn inspector_browses_history() {
+    let mut m = fixtures::model(80, 24);
+    act(&mut m, Action::Inspect);
+    assert_eq!(m.screen, Screen::Table, "nothing to inspect yet");
+    m.record(exchange("GET", "/a", 200, None, "{}"));
+    m.record(exchange("PATCH", "/b", 400, Some("{}"), "{}"));
+    act(&mut m, Action::Inspect);
+    assert_eq!((m.screen, m.inspector.selected), (Screen::Inspector, 1));
+    act(&mut m, Action::Up);
+    assert_eq!(m.inspector.selected, 0);
+    act(&mut m, Action::Back);
+    assert_eq!(m.screen, Screen::Table);
+}

@@ -1,0 +1,105 @@
+//! The PATCH confirmation (method, URL, exact body, old -> new) and the quit question.
+
+use crate::graph::model::{FieldKind, FieldValue};
+use crate::tui::model::{Confirm, Model};
+use crate::tui::views::device_form::short_binary;
+use crate::tui::views::response_view::json_line;
+use crate::tui::views::{Theme, centered, ellipsize};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+fn show(value: &FieldValue, kind: FieldKind, width: usize) -> String {
+    match value {
+        FieldValue::Text(None) => "null".to_string(),
+        FieldValue::Text(Some(t)) if kind == FieldKind::Binary => short_binary(t, width),
+        FieldValue::Text(Some(t)) => format!("\"{}\"", ellipsize(t, width.saturating_sub(2))),
+        other => other.to_text(),
+    }
+}
+
+/// Draws the confirmation box.
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
+    let theme = Theme::of(model);
+    let width = if area.width < 90 { area.width } else { (area.width - 8).min(140) };
+    let inner_w = width.saturating_sub(2) as usize;
+    let url_len = c.url.chars().count();
+    let (mut lines, url_rows) = if url_len + 6 <= inner_w {
+        (vec![Line::from(vec![Span::styled("PATCH ", theme.heading()), Span::raw(c.url.clone())])], 1)
+    } else {
+        let rows = 1 + url_len.div_ceil(inner_w.max(1));
+        (vec![Line::from(Span::styled("PATCH", theme.heading())), Line::from(c.url.clone())], rows)
+    };
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("Changes (old → new)", theme.heading())));
+    let fixed_rows = lines.len();
+    for ch in &c.body.changes {
+        let spec = ch.field.spec();
+        let one_line = inner_w.saturating_sub(2 + 16 + 3) / 2;
+        let (old, new) = (show(&ch.old, spec.kind, one_line), show(&ch.new, spec.kind, one_line));
+        let fits = !old.ends_with('…') && !new.ends_with('…') && !old.contains('…');
+        if fits {
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {:<16}", spec.label)),
+                Span::styled(old, theme.dim()),
+                Span::raw(" → "),
+                Span::styled(new, theme.dirty()),
+            ]));
+        } else {
+            let room = inner_w.saturating_sub(2 + 16 + 5);
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {:<16}", spec.label)),
+                Span::styled(format!("old: {}", show(&ch.old, spec.kind, room)), theme.dim()),
+            ]));
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {:<16}", "")),
+                Span::styled(format!("new: {}", show(&ch.new, spec.kind, room)), theme.dirty()),
+            ]));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("Body (Content-Type: application/json)", theme.heading())));
+    for l in c.body.to_pretty().lines() {
+        let l = if l.chars().count() > inner_w { ellipsize(l, inner_w) } else { l.to_string() };
+        lines.push(json_line(&l, theme));
+    }
+    let height = (lines.len() - fixed_rows + 2 + url_rows + 2) as u16;
+    let r = centered(area, width, height);
+    frame.render_widget(Clear, r);
+    let keys = Line::from(vec![
+        Span::raw(" "),
+        Span::styled("⏎", theme.key()),
+        Span::raw(" send  "),
+        Span::styled("Esc", theme.key()),
+        Span::raw(" back to editing "),
+    ]);
+    let block = Block::bordered()
+        .title(Span::styled(" Send this change? ", theme.heading()))
+        .title_bottom(keys)
+        .border_style(theme.key());
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), r);
+}
+
+/// Draws the quit question.
+pub fn draw_quit(frame: &mut Frame, area: Rect, model: &Model) {
+    let theme = Theme::of(model);
+    let n = model.unsaved_count();
+    let s = if n == 1 { "device has" } else { "devices have" };
+    let lines = vec![
+        Line::from(format!("{n} {s} unsaved changes.")),
+        Line::from("Quitting drops them."),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled("y", theme.key()),
+            Span::raw(" quit anyway   "),
+            Span::styled("n/Esc", theme.key()),
+            Span::raw(" stay"),
+        ]),
+    ];
+    let r = centered(area, 44, 6);
+    frame.render_widget(Clear, r);
+    let block =
+        Block::bordered().title(Span::styled(" Quit? ", theme.heading())).border_style(theme.invalid());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}

@@ -1,0 +1,323 @@
+//! The edit form: one line per field in the field table's order, changed fields marked with
+//! their original value, validation shown on the field, and the last failure.
+
+use crate::graph::model::{FIELDS, FieldId, FieldKind, ImportStatus};
+use crate::graph::validate::decode_binary;
+use crate::tui::draft::{Draft, Editor};
+use crate::tui::model::{FormState, Model, human_bytes};
+use crate::tui::views::{Theme, ellipsize, spinner};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+const LABEL_W: usize = 16;
+/// Columns before the value: focus mark, dirty mark, space, label, space.
+const VALUE_X: u16 = 3 + LABEL_W as u16 + 1;
+
+/// A hash shown short: `AAECAwQF…8v+A== (4 KB, 4096 bytes)`.
+pub fn short_binary(text: &str, width: usize) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    let size = match decode_binary(text) {
+        Ok(bytes) => format!(" ({} bytes)", bytes.len()),
+        Err(_) => " (not base64)".to_string(),
+    };
+    let room = width.saturating_sub(size.chars().count());
+    let n = text.chars().count();
+    let shown = if n <= room {
+        text.to_string()
+    } else if room > 12 {
+        let tail: String = text.chars().skip(n - 8).collect();
+        format!("{}…{tail}", text.chars().take(room - 9).collect::<String>())
+    } else {
+        ellipsize(text, room)
+    };
+    format!("{shown}{size}")
+}
+
+fn shown_value(field: FieldId, text: &str, width: usize) -> String {
+    if field.spec().kind == FieldKind::Binary { short_binary(text, width) } else { ellipsize(text, width) }
+}
+
+enum Row {
+    Main(FieldId),
+    Was(FieldId),
+    Error(FieldId),
+    Note(FieldId),
+}
+
+fn rows_of(draft: &Draft, focus: FieldId) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for spec in FIELDS.iter() {
+        rows.push(Row::Main(spec.id));
+        if draft.is_dirty(spec.id) {
+            rows.push(Row::Was(spec.id));
+        }
+        if draft.error(spec.id).is_some() {
+            rows.push(Row::Error(spec.id));
+        }
+        if spec.id == focus && matches!(spec.kind, FieldKind::Binary) {
+            rows.push(Row::Note(spec.id));
+        }
+    }
+    rows
+}
+
+/// Draws the form screen.
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+    let theme = Theme::of(model);
+    let Some(form) = model.form.as_ref() else { return };
+    let draft = model.drafts.get(&form.device_id);
+    let changed = draft.map(Draft::dirty_count).unwrap_or(0);
+    let verb = if model.read_only { "View" } else { "Edit" };
+    let mut title = vec![Span::styled(format!(" {verb} {} ", form.label), theme.heading())];
+    if changed > 0 {
+        let s = if changed == 1 { "" } else { "s" };
+        title.push(Span::styled(format!("· {changed} field{s} changed "), theme.dirty()));
+    } else if draft.is_some() {
+        title.push(Span::styled("· no changes ", theme.dim()));
+    }
+    if form.saving.is_some() {
+        title.push(Span::styled(format!("· {} saving… ", spinner(model)), theme.dim()));
+    }
+    if model.read_only {
+        title.push(Span::styled("· read-only ", theme.badge_warn()));
+    }
+    let block = Block::bordered().title(Line::from(title)).border_style(theme.border());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width < 10 {
+        return;
+    }
+
+    let problem_lines = problem_lines(form, theme, inner.width as usize);
+    let problem_h = (problem_lines.len() as u16).min(inner.height / 2);
+    let note_h = u16::from(inner.height > problem_h + 3);
+    let fields_h = inner.height - problem_h - note_h;
+    let fields = Rect { height: fields_h, ..inner };
+    if problem_h > 0 {
+        let r = Rect { y: inner.y + fields_h + note_h, height: problem_h, ..inner };
+        frame.render_widget(Paragraph::new(problem_lines), r);
+    }
+    let Some(draft) = draft else {
+        let text = if form.fetching.is_some() {
+            format!("{} Fetching the whole device (with its hardware hash)…", spinner(model))
+        } else {
+            "The device could not be fetched. Esc goes back; the response is in the inspector (^O).".into()
+        };
+        frame
+            .render_widget(Paragraph::new(Span::styled(text, theme.dim())).wrap(Wrap { trim: true }), fields);
+        return;
+    };
+    if note_h == 1 {
+        let note = "Empty = null (not for Import status, Error code) · ● changed · ✗ refused";
+        let r = Rect { y: inner.y + fields_h, height: 1, ..inner };
+        frame.render_widget(
+            Paragraph::new(Span::styled(ellipsize(note, inner.width as usize), theme.dim())),
+            r,
+        );
+    }
+
+    let rows = rows_of(draft, form.focus);
+    let height = fields.height as usize;
+    let focus_first = rows.iter().position(|r| matches!(r, Row::Main(f) if *f == form.focus)).unwrap_or(0);
+    let focus_last = rows
+        .iter()
+        .rposition(|r| match r {
+            Row::Main(f) | Row::Was(f) | Row::Error(f) | Row::Note(f) => *f == form.focus,
+        })
+        .unwrap_or(focus_first);
+    let offset = (focus_last + 1).saturating_sub(height).min(focus_first);
+    let value_w = (inner.width.saturating_sub(VALUE_X)) as usize;
+    for (i, row) in rows.iter().skip(offset).take(height).enumerate() {
+        let r = Rect { y: fields.y + i as u16, height: 1, ..fields };
+        match row {
+            Row::Main(f) => draw_main(frame, r, model, draft, *f, *f == form.focus, value_w),
+            Row::Was(f) => {
+                let orig = draft.original.get(*f).to_text();
+                let orig = if orig.is_empty() && f.spec().nullable { "null".to_string() } else { orig };
+                let text = shown_value(*f, &orig, value_w.saturating_sub(5));
+                let line = Line::from(vec![
+                    Span::raw(" ".repeat(VALUE_X as usize)),
+                    Span::styled(format!("was: {text}"), theme.dim()),
+                ]);
+                frame.render_widget(Paragraph::new(line), r);
+            }
+            Row::Error(f) => {
+                let e = draft.error(*f).map(|e| e.to_string()).unwrap_or_default();
+                let line = Line::from(vec![
+                    Span::raw(" ".repeat(VALUE_X as usize)),
+                    Span::styled(format!("✗ {}", ellipsize(&e, value_w.saturating_sub(2))), theme.invalid()),
+                ]);
+                frame.render_widget(Paragraph::new(line), r);
+            }
+            Row::Note(f) => {
+                let text = draft.text(*f);
+                let size = match decode_binary(&text) {
+                    Ok(b) if !b.is_empty() => format!("{} decoded ({})", human_bytes(b.len()), b.len()),
+                    Ok(_) => "empty: null".to_string(),
+                    Err(_) => "does not decode".to_string(),
+                };
+                let note = format!("{size} · {} chars · ^U clears, then paste a new hash", text.len());
+                let line = Line::from(vec![
+                    Span::raw(" ".repeat(VALUE_X as usize)),
+                    Span::styled(ellipsize(&note, value_w), theme.dim()),
+                ]);
+                frame.render_widget(Paragraph::new(line), r);
+            }
+        }
+    }
+}
+
+fn draw_main(
+    frame: &mut Frame,
+    r: Rect,
+    model: &Model,
+    draft: &Draft,
+    field: FieldId,
+    focused: bool,
+    value_w: usize,
+) {
+    let theme = Theme::of(model);
+    let spec = field.spec();
+    let dirty = draft.is_dirty(field);
+    let invalid = draft.error(field).is_some();
+    let label_style = if focused {
+        theme.selected()
+    } else if invalid {
+        theme.invalid()
+    } else if dirty {
+        theme.dirty()
+    } else {
+        Style::new()
+    };
+    let mut spans = vec![
+        Span::styled(if focused { "▸" } else { " " }, theme.key()),
+        Span::styled(
+            if invalid {
+                "✗"
+            } else if dirty {
+                "●"
+            } else {
+                " "
+            },
+            if invalid { theme.invalid() } else { theme.dirty() },
+        ),
+        Span::raw(" "),
+        Span::styled(format!("{:<w$}", spec.label, w = LABEL_W), label_style),
+        Span::raw(" "),
+    ];
+    let value_rect = Rect { x: r.x + VALUE_X, width: value_w as u16, ..r };
+    match draft.editor(field) {
+        Editor::ReadOnly => {
+            let text = draft.text(field);
+            spans.push(Span::styled(
+                ellipsize(&text, value_w.saturating_sub(12)),
+                theme.dim().add_modifier(Modifier::ITALIC),
+            ));
+            spans.push(Span::styled("  read-only", theme.dim()));
+            frame.render_widget(Paragraph::new(Line::from(spans)), r);
+        }
+        Editor::Choice(current) => {
+            if focused {
+                // The options are padded; start one column early so the text lines up.
+                spans.pop();
+                for s in ImportStatus::ALL {
+                    let style = if s == *current { theme.selected() } else { theme.dim() };
+                    spans.push(Span::styled(format!(" {s} "), style));
+                }
+                spans.push(Span::styled("  ←/→", theme.key()));
+            } else {
+                spans.push(Span::styled(current.as_str(), theme.status(*current)));
+            }
+            frame.render_widget(Paragraph::new(Line::from(spans)), r);
+        }
+        Editor::Text(area) => {
+            frame.render_widget(Paragraph::new(Line::from(spans)), r);
+            if focused && !model.read_only {
+                frame.render_widget(&**area, value_rect);
+            } else {
+                let text = draft.text(field);
+                let line = if text.is_empty() && spec.nullable {
+                    Span::styled("null", theme.dim())
+                } else {
+                    Span::raw(shown_value(field, &text, value_w))
+                };
+                frame.render_widget(Paragraph::new(line), value_rect);
+            }
+        }
+    }
+}
+
+fn problem_lines(form: &FormState, theme: Theme, width: usize) -> Vec<Line<'static>> {
+    let Some(p) = &form.problem else { return Vec::new() };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("✗ {}", p.title), theme.invalid()),
+        Span::styled("  ^O full response", theme.dim()),
+    ])];
+    // Wrapped here (not by the paragraph) so the box knows its height; continuation indented.
+    let room = width.saturating_sub(4).max(10);
+    for l in &p.lines {
+        for (i, chunk) in wrap_words(l, room).into_iter().enumerate() {
+            let indent = if i == 0 { "  " } else { "    " };
+            lines.push(Line::from(format!("{indent}{chunk}")));
+        }
+    }
+    lines
+}
+
+/// Greedy word wrap to `width` columns; a word longer than a line is cut hard.
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let used = line.chars().count();
+            let sep = usize::from(used > 0);
+            if used + sep + word.len() <= width {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                break;
+            }
+            if used > 0 {
+                out.push(std::mem::take(&mut line));
+                continue;
+            }
+            let rest = word.split_off(width);
+            out.push(word.iter().collect());
+            word = rest;
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_spaces_and_cuts_long_words() {
+        assert_eq!(wrap_words("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap_words("abcdefgh ij", 3), ["abc", "def", "gh", "ij"]);
+        assert_eq!(wrap_words("", 3), [""]);
+    }
+
+    #[test]
+    fn short_hash_keeps_both_ends_and_the_size() {
+        let h = crate::graph::validate::encode_binary(&[7u8; 4096]);
+        let s = short_binary(&h, 40);
+        assert!(s.ends_with("(4096 bytes)"), "{s}");
+        assert!(s.chars().count() <= 40);
+        assert_eq!(short_binary("%%", 40), "%% (not base64)");
+    }
+}

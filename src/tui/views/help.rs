@@ -1,0 +1,135 @@
+//! The `?` overlay, generated from the key map.
+
+use crate::tui::event::{Action, Column, EditOp};
+use crate::tui::keymap::{Binding, Context, EDITING, GLOBAL, bindings, help_context};
+use crate::tui::model::Model;
+use crate::tui::views::{Theme, centered};
+use crossterm::event::KeyCode;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+
+fn section(lines: &mut Vec<Line<'static>>, title: &str, list: &[Binding], theme: Theme, read_only: bool) {
+    lines.push(Line::from(Span::styled(title.to_string(), theme.heading())));
+    // The sort keys read best as one line.
+    let sorts: Vec<&Binding> = list.iter().filter(|bd| matches!(bd.action, Action::Sort(_))).collect();
+    let mut sort_done = false;
+    for bd in list {
+        if let Action::Sort(_) = bd.action {
+            if !sort_done {
+                sort_done = true;
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {:<11}", "S T U …"), theme.key()),
+                    Span::raw("sort by a column; the same key again reverses"),
+                ]));
+                let each: Vec<String> = sorts
+                    .iter()
+                    .map(|bd| match bd.action {
+                        Action::Sort(c) => format!("{} {}", bd.label, column_word(c)),
+                        _ => String::new(),
+                    })
+                    .collect();
+                lines.push(Line::from(Span::styled(format!("  {:<11}{}", "", each.join("  ")), theme.dim())));
+            }
+            continue;
+        }
+        let mut help = bd.help.to_string();
+        if read_only && bd.writes {
+            help.push_str(" (off: read-only)");
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<11}", bd.label), theme.key()),
+            Span::raw(help),
+        ]));
+    }
+}
+
+fn column_word(c: Column) -> &'static str {
+    match c {
+        Column::Serial => "serial",
+        Column::Tag => "tag",
+        Column::User => "user",
+        Column::Status => "status",
+        Column::ImportId => "import id",
+        Column::ProductKey => "key",
+        Column::Id => "id",
+    }
+}
+
+fn edit_help(op: &EditOp) -> &'static str {
+    match op {
+        EditOp::Backspace => "delete before the cursor",
+        EditOp::Delete => "delete under the cursor",
+        EditOp::Left => "cursor left (status: previous value)",
+        EditOp::Right => "cursor right (status: next value)",
+        EditOp::Home => "to the start",
+        EditOp::End => "to the end",
+        EditOp::DeleteWord => "delete the word before",
+        EditOp::DeleteToStart => "delete to the start (clears the field)",
+        EditOp::DeleteToEnd => "delete to the end",
+        EditOp::Insert(_) | EditOp::Paste(_) => "type",
+    }
+}
+
+/// The help text for the current screen.
+pub fn help_lines(model: &Model, theme: Theme) -> Vec<Line<'static>> {
+    let ctx = help_context(model);
+    let mut lines = Vec::new();
+    section(&mut lines, ctx.title(), bindings(ctx), theme, model.read_only);
+    match ctx {
+        Context::Table => {
+            lines.push(Line::from(""));
+            section(&mut lines, Context::Filter.title(), bindings(Context::Filter), theme, false);
+        }
+        Context::Form => {
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled("Editing a field", theme.heading())));
+            let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+            for (key, op) in EDITING {
+                let name = match key.code {
+                    KeyCode::Char(c) => format!("^{}", c.to_ascii_uppercase()),
+                    KeyCode::Backspace => "Bksp".into(),
+                    KeyCode::Delete => "Del".into(),
+                    KeyCode::Left => "←".into(),
+                    KeyCode::Right => "→".into(),
+                    KeyCode::Home => "Home".into(),
+                    KeyCode::End => "End".into(),
+                    other => format!("{other:?}"),
+                };
+                let what = edit_help(op);
+                match groups.iter_mut().find(|g| g.0 == what) {
+                    Some(g) => g.1.push(name),
+                    None => groups.push((what, vec![name])),
+                }
+            }
+            for (what, keys) in groups {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {:<11}", keys.join("/")), theme.key()),
+                    Span::raw(what.to_string()),
+                ]));
+            }
+            lines.push(Line::from("  type to edit, paste works; an empty field is sent as null"));
+        }
+        _ => {}
+    }
+    lines.push(Line::from(""));
+    section(&mut lines, "Everywhere", GLOBAL, theme, false);
+    lines
+}
+
+/// Draws the help box.
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model, scroll: u16) {
+    let theme = Theme::of(model);
+    let lines = help_lines(model, theme);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let r = centered(area, 76, height);
+    let max_scroll = (lines.len() as u16 + 2).saturating_sub(height);
+    frame.render_widget(Clear, r);
+    let more = if scroll < max_scroll { " ↓ more (j) ·" } else { "" };
+    let block = Block::bordered()
+        .title(Span::styled(" Keys ", theme.heading()))
+        .title_bottom(Line::from(Span::styled(format!("{more} Esc closes "), theme.dim())))
+        .border_style(theme.key());
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max_scroll), 0)), r);
+}

@@ -1,0 +1,263 @@
+//! Drawing. Every function here reads the model and writes to the frame: no I/O, no state.
+
+pub mod confirm;
+pub mod device_form;
+pub mod device_table;
+pub mod help;
+pub mod response_view;
+pub mod status_bar;
+
+use crate::graph::model::ImportStatus;
+use crate::tui::model::{Level, Model, Overlay, Screen};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Smallest terminal the app draws into; below it a note says so.
+pub const MIN_SIZE: (u16, u16) = (40, 10);
+
+/// Styles, with or without colour (`NO_COLOR`): without, emphasis is bold/reverse/underline.
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    /// The theme of a model.
+    pub fn of(model: &Model) -> Theme {
+        Theme { color: !model.no_color }
+    }
+    fn pick(&self, colored: Style, plain: Style) -> Style {
+        if self.color { colored } else { plain }
+    }
+    /// The top bar.
+    pub fn header(&self) -> Style {
+        self.pick(
+            Style::new().bg(Color::Blue).fg(Color::White),
+            Style::new().add_modifier(Modifier::REVERSED),
+        )
+    }
+    /// A badge such as DEMO.
+    pub fn badge(&self) -> Style {
+        self.pick(
+            Style::new().bg(Color::Magenta).fg(Color::White).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD),
+        )
+    }
+    /// The READ-ONLY badge.
+    pub fn badge_warn(&self) -> Style {
+        self.pick(
+            Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+        )
+    }
+    /// The selected row or item.
+    pub fn selected(&self) -> Style {
+        self.pick(
+            Style::new().bg(Color::Cyan).fg(Color::Black).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        )
+    }
+    /// Column headings and section titles.
+    pub fn heading(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD),
+        )
+    }
+    /// Secondary text.
+    pub fn dim(&self) -> Style {
+        self.pick(Style::new().fg(Color::DarkGray), Style::new().add_modifier(Modifier::DIM))
+    }
+    /// A key name in hints and help.
+    pub fn key(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD),
+        )
+    }
+    /// A changed field.
+    pub fn dirty(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD),
+        )
+    }
+    /// A refused value.
+    pub fn invalid(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+        )
+    }
+    /// Borders.
+    pub fn border(&self) -> Style {
+        self.pick(Style::new().fg(Color::Gray), Style::new())
+    }
+    /// An import status.
+    pub fn status(&self, s: ImportStatus) -> Style {
+        if !self.color {
+            return if s == ImportStatus::Error {
+                Style::new().add_modifier(Modifier::BOLD)
+            } else {
+                Style::new()
+            };
+        }
+        match s {
+            ImportStatus::Complete => Style::new().fg(Color::Green),
+            ImportStatus::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ImportStatus::Pending | ImportStatus::Partial => Style::new().fg(Color::Yellow),
+            ImportStatus::Unknown => Style::new().fg(Color::Gray),
+        }
+    }
+    /// A status message.
+    pub fn level(&self, l: Level) -> Style {
+        if !self.color {
+            return match l {
+                Level::Error | Level::Warn => Style::new().add_modifier(Modifier::BOLD),
+                _ => Style::new(),
+            };
+        }
+        match l {
+            Level::Info => Style::new(),
+            Level::Success => Style::new().fg(Color::Green),
+            Level::Warn => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Level::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        }
+    }
+    /// An HTTP status code.
+    pub fn http(&self, status: Option<u16>) -> Style {
+        match status {
+            Some(200..=299) => self.pick(Style::new().fg(Color::Green), Style::new()),
+            _ => self.invalid(),
+        }
+    }
+    /// JSON object keys.
+    pub fn json_key(&self) -> Style {
+        self.pick(Style::new().fg(Color::Cyan), Style::new().add_modifier(Modifier::BOLD))
+    }
+    /// JSON strings.
+    pub fn json_string(&self) -> Style {
+        self.pick(Style::new().fg(Color::Green), Style::new())
+    }
+    /// JSON numbers, booleans and null.
+    pub fn json_literal(&self) -> Style {
+        self.pick(Style::new().fg(Color::Magenta), Style::new())
+    }
+}
+
+/// Draws the whole app.
+pub fn draw(frame: &mut Frame, model: &Model) {
+    let area = frame.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let note = format!(
+            "Terminal too small ({}x{}). Need {}x{}.",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        );
+        frame.render_widget(Paragraph::new(note).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [header, body, hints, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    status_bar::draw_header(frame, header, model);
+    match model.screen {
+        Screen::Table => device_table::draw(frame, body, model),
+        Screen::Form => device_form::draw(frame, body, model),
+        Screen::Inspector => response_view::draw(frame, body, model),
+    }
+    match &model.overlay {
+        Some(Overlay::Help { scroll }) => help::draw(frame, body, model, *scroll),
+        Some(Overlay::Confirm(c)) => confirm::draw(frame, body, model, c),
+        Some(Overlay::QuitConfirm) => confirm::draw_quit(frame, body, model),
+        None => {}
+    }
+    status_bar::draw_hints(frame, hints, model);
+    status_bar::draw_status(frame, status, model);
+}
+
+/// Cuts `text` to `width` columns, ending with `…` when cut. Control characters are shown as `�`
+/// so they can never move the cursor.
+pub fn ellipsize(text: &str, width: usize) -> String {
+    let clean = |c: char| if c.is_control() { '\u{fffd}' } else { c };
+    if text.chars().count() <= width {
+        return text.chars().map(clean).collect();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).map(clean).collect();
+    out.push('…');
+    out
+}
+
+/// A rectangle of at most `w` x `h` centred in `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+/// `10:00:05` (UTC) of a point in time.
+pub fn clock(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// `12 ms`, `1.20 s`.
+pub fn duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 { format!("{ms} ms") } else { format!("{:.2} s", d.as_secs_f64()) }
+}
+
+/// The spinner frame of a model.
+pub fn spinner(model: &Model) -> &'static str {
+    const FRAMES: [&str; 4] = ["◐", "◓", "◑", "◒"];
+    FRAMES[model.spinner % FRAMES.len()]
+}
+
+/// One `key desc` hint line.
+pub fn hint_line(items: &[(&str, &str)], theme: Theme, width: u16) -> Line<'static> {
+    use ratatui::text::Span;
+    let mut spans = Vec::new();
+    let mut used = 0usize;
+    for (i, (key, what)) in items.iter().enumerate() {
+        let len = key.chars().count() + what.chars().count() + 3;
+        if used + len > width as usize && i > 0 {
+            break;
+        }
+        spans.push(Span::raw(" "));
+        if !key.is_empty() {
+            spans.push(Span::styled(key.to_string(), theme.key()));
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(what.to_string(), theme.dim()));
+        spans.push(Span::raw(" "));
+        used += len;
+    }
+    Line::from(spans)
+}
+
+/// The screen as text, one line per row, trailing spaces cut (for tests and snapshots).
+pub fn buffer_text(buffer: &ratatui::buffer::Buffer) -> String {
+    let area = buffer.area;
+    let mut out = String::new();
+    for y in area.y..area.y + area.height {
+        let mut line = String::new();
+        for x in area.x..area.x + area.width {
+            if let Some(cell) = buffer.cell((x, y)) {
+                line.push_str(cell.symbol());
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,81 @@
+//! The header (target, DEMO and READ-ONLY badges, loading progress), the hint bar and the
+//! status message line.
+
+use crate::tui::keymap::{context, hints};
+use crate::tui::model::Model;
+use crate::tui::views::{Theme, ellipsize, hint_line, spinner};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// The right side of the header: how many devices, loading progress.
+pub fn progress(model: &Model) -> String {
+    let n = model.rows.len();
+    if model.listing.loading {
+        let pages = model.listing.pages;
+        if pages == 0 {
+            format!("{} loading devices…", spinner(model))
+        } else {
+            format!("{} {n} devices, page {} loading…", spinner(model), pages + 1)
+        }
+    } else if model.listing.error.is_some() {
+        format!("{n} devices (listing incomplete)")
+    } else {
+        format!("{n} devices")
+    }
+}
+
+/// Top line.
+pub fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
+    let theme = Theme::of(model);
+    frame.render_widget(Paragraph::new("").style(theme.header()), area);
+    let right = progress(model);
+    let mut spans =
+        vec![Span::styled(" autopilot-tui ", theme.header().add_modifier(ratatui::style::Modifier::BOLD))];
+    if model.demo {
+        spans.push(Span::styled(" DEMO ", theme.badge()));
+        spans.push(Span::styled(" ", theme.header()));
+    }
+    if model.read_only {
+        spans.push(Span::styled(" READ-ONLY ", theme.badge_warn()));
+        spans.push(Span::styled(" ", theme.header()));
+    }
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let room = (area.width as usize).saturating_sub(used + right.chars().count() + 2);
+    let target = model.target_label.strip_prefix("DEMO ").unwrap_or(&model.target_label);
+    spans.push(Span::styled(ellipsize(target, room), theme.header()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(
+        Paragraph::new(format!("{right} ")).style(theme.header()).alignment(Alignment::Right),
+        Rect { x: area.x + area.width.saturating_sub(right.chars().count() as u16 + 1), ..area },
+    );
+}
+
+/// The keys of the current screen.
+pub fn draw_hints(frame: &mut Frame, area: Rect, model: &Model) {
+    let theme = Theme::of(model);
+    let items = hints(context(model), model.read_only);
+    frame.render_widget(Paragraph::new(hint_line(&items, theme, area.width)), area);
+}
+
+/// What just happened.
+pub fn draw_status(frame: &mut Frame, area: Rect, model: &Model) {
+    let theme = Theme::of(model);
+    let unsaved = model.unsaved_count();
+    let right = if unsaved > 0 { format!("● {unsaved} unsaved ") } else { String::new() };
+    let room = (area.width as usize).saturating_sub(right.chars().count() + 1);
+    if let Some(t) = &model.toast {
+        let line = Line::from(Span::styled(
+            format!(" {}", ellipsize(&t.text, room.saturating_sub(1))),
+            theme.level(t.level),
+        ));
+        frame.render_widget(Paragraph::new(line), area);
+    }
+    if !right.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled(right, theme.dirty())).alignment(Alignment::Right),
+            area,
+        );
+    }
+}
