@@ -181,6 +181,9 @@ pub enum CliError {
     /// Connecting or signing in failed.
     #[error(transparent)]
     Connect(#[from] crate::connect::ConnectError),
+    /// The interactive app failed.
+    #[error(transparent)]
+    Tui(#[from] crate::tui::TuiError),
     /// `list` failed.
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),

@@ -1,15 +1,19 @@
 //! Thin binary: parse the command line, set up logging, hand over to one mode.
 
-use autopilot_tui::cli::{Cli, CliError, Command, FormatArg, ListArgs, ServeArgs, default_log_file};
+use autopilot_tui::cli::{
+    Cli, CliError, Command, ConnectionArgs, FormatArg, ListArgs, ServeArgs, default_log_file,
+};
 use autopilot_tui::config::Settings;
 use autopilot_tui::connect::{SignInProgress, connect};
 use autopilot_tui::export::{ExportFormat, export};
 use autopilot_tui::graph::auth::PollState;
 use autopilot_tui::graph::client::ListQuery;
 use autopilot_tui::server;
+use autopilot_tui::tui::{self, AppOptions};
 use clap::Parser;
 use std::io::IsTerminal;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -30,10 +34,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::List(args)) => runtime.block_on(list(args)),
-        None => {
-            println!("The interactive app is not built yet. Try `autopilot-tui serve --help`.");
-            Ok(())
-        }
+        None => runtime.block_on(interactive(cli.connection, cli.log_file.or_else(default_log_file))),
     }
 }
 
@@ -51,6 +52,25 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
 
 /// The environment variable that holds a client secret (never a flag: shell history, `ps`).
 const CLIENT_SECRET_ENV: &str = "AUTOPILOT_TUI_CLIENT_SECRET";
+
+/// The interactive app: demo mode without credentials, else the configured tenant.
+async fn interactive(args: ConnectionArgs, log_path: Option<PathBuf>) -> Result<(), CliError> {
+    let settings = Settings::resolve(&args, std::env::var(CLIENT_SECRET_ENV).ok())?;
+    let connection = connect(&settings, print_sign_in).await?;
+    let options = AppOptions {
+        client: connection.client.clone(),
+        target_label: connection.target_label.clone(),
+        demo: connection.is_demo(),
+        read_only: settings.read_only,
+        page_size: settings.page_size,
+        log_path,
+    };
+    let result = tui::run(options).await;
+    if let Some(server) = connection.demo_server {
+        server.shutdown().await;
+    }
+    Ok(result?)
+}
 
 /// `list`: streams devices page by page to stdout; progress on stderr when it is a terminal.
 async fn list(args: ListArgs) -> Result<(), CliError> {

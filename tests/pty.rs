@@ -33,6 +33,7 @@ impl PtyApp {
         cmd.env("XDG_STATE_HOME", log_dir.to_string_lossy().as_ref());
         cmd.env("XDG_CONFIG_HOME", log_dir.to_string_lossy().as_ref());
         cmd.env("TERM", "xterm-256color");
+        cmd.env("RUST_BACKTRACE", "0");
         cmd.env_remove("NO_COLOR");
         cmd.env_remove("AUTOPILOT_TUI_TOKEN");
         cmd.env_remove("AUTOPILOT_TUI_BASE_URL");
@@ -108,10 +109,12 @@ impl PtyApp {
 
     /// The terminal is back to normal: main screen, cursor shown, cooked mode.
     fn assert_restored(&self) {
-        let raw = self.raw.lock().unwrap().clone();
-        let tail = String::from_utf8_lossy(&raw[raw.len().saturating_sub(400)..]).into_owned();
-        assert!(tail.contains("\x1b[?1049l"), "alternate screen not left: {tail:?}");
-        assert!(tail.contains("\x1b[?25h"), "cursor not shown again: {tail:?}");
+        let raw = String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned();
+        let entered = raw.rfind("\x1b[?1049h").expect("the app used the alternate screen");
+        let after = &raw[entered..];
+        assert!(after.contains("\x1b[?1049l"), "alternate screen not left");
+        assert!(after.contains("\x1b[?25h"), "cursor not shown again");
+        assert!(after.contains("\x1b[?2004l"), "bracketed paste left on");
         assert!(!self.parser.lock().unwrap().screen().alternate_screen());
         let termios = self.termios();
         assert!(termios.contains("ICANON") && termios.contains("ECHO"), "raw mode left on: {termios}");
@@ -146,4 +149,103 @@ async fn some_serial(server: &RunningServer) -> String {
     let page: serde_json::Value =
         reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
     page["value"][2]["serialNumber"].as_str().unwrap().to_string()
+}
+
+/// Starts the binary against `server`, waits for the table.
+fn start_app(server: &RunningServer, extra_env: &[(&str, &str)]) -> PtyApp {
+    let base = server.base_url();
+    let app = PtyApp::spawn(&["--base-url", &base, "--token", TOKEN], extra_env, 40, 120);
+    app.wait_text("Loaded 250 devices");
+    app
+}
+
+/// Filters to `serial`, opens it, moves to the group tag and replaces it with `tag`.
+fn open_and_retag(app: &mut PtyApp, serial: &str, tag: &str) {
+    app.send("/");
+    app.send(serial);
+    app.wait_for("the filtered row", |s| s.contains(serial) && s.contains("1 of 250"));
+    app.send("\r"); // keep the filter
+    app.send("\r"); // open the device
+    app.wait_text("(4096 bytes)"); // the whole record has arrived
+    app.send("\t"); // from the first editable field (assigned user) to the group tag
+    app.send("\x05\x15"); // Ctrl-E, Ctrl-U: clear the field
+    app.send(tag);
+    app.wait_for("the edited tag", |s| s.contains(tag) && s.contains("1 field changed"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edit_refuse_invalid_save_and_quit() {
+    let server = serve(false).await;
+    let serial = some_serial(&server).await;
+    let mut app = start_app(&server, &[]);
+    open_and_retag(&mut app, &serial, "Lab-PTY");
+
+    // An invalid UPN is refused on the field and blocks saving; nothing is sent.
+    app.send("\x1b[Z"); // Shift-Tab back to the assigned user
+    app.send("\x05 not a upn");
+    app.wait_text("not a user principal name");
+    app.send("\x13"); // Ctrl-S
+    app.wait_text("Cannot save");
+    assert!(patches(&server).is_empty());
+
+    // Revert that field; save; the confirmation shows exactly the body; Enter sends it.
+    app.send("\x12"); // Ctrl-R
+    app.wait_for("the UPN reverted", |s| !s.contains("not a user principal name"));
+    app.send("\x13");
+    let confirm = app.wait_text("\"groupTag\": \"Lab-PTY\"");
+    assert!(confirm.contains("PATCH"), "{confirm}");
+    app.send("\r");
+    app.wait_text("Saved");
+    assert_eq!(patches(&server), vec![serde_json::json!({"groupTag": "Lab-PTY"})]);
+
+    // Back in the table the row shows the server's answer; quitting asks nothing (no drafts).
+    app.send("\x1b");
+    app.wait_for("the table row", |s| {
+        s.contains("Lab-PTY") && s.contains(&serial) && !s.contains("Hardware hash")
+    });
+    app.send("q");
+    let status = app.wait_exit();
+    assert!(status.success(), "{status:?}");
+    app.assert_restored();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_patch_keeps_the_draft_and_quit_asks() {
+    let server = serve(true).await;
+    let serial = some_serial(&server).await;
+    let mut app = start_app(&server, &[]);
+    // While the app runs the terminal is raw: the restore check below can fail.
+    assert!(!app.termios().contains("ICANON"), "{}", app.termios());
+    open_and_retag(&mut app, &serial, "Kept-Draft");
+    app.send("\x13");
+    app.wait_text("\"groupTag\": \"Kept-Draft\"");
+    app.send("\r");
+    let screen = app.wait_text("does not accept updates");
+    assert!(screen.contains("No method match route template"), "{screen}");
+    assert!(screen.contains("Kept-Draft") && screen.contains("1 field changed"), "draft lost:\n{screen}");
+    assert_eq!(patches(&server).len(), 1);
+
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains("Hardware hash"));
+    app.send("q");
+    app.wait_text("unsaved");
+    app.send("y");
+    let status = app.wait_exit();
+    assert!(status.success(), "{status:?}");
+    app.assert_restored();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_restores_the_terminal() {
+    let server = serve(false).await;
+    let mut app = start_app(&server, &[("AUTOPILOT_TUI_TEST_PANIC_KEY", "1")]);
+    app.send("\x1b[24~"); // F12
+    let status = app.wait_exit();
+    assert!(!status.success());
+    app.assert_restored();
+    let raw = String::from_utf8_lossy(&app.raw.lock().unwrap()).into_owned();
+    assert!(raw.contains("panic requested with F12"), "the panic message should reach the user");
+    server.shutdown().await;
 }

@@ -11,7 +11,7 @@ use crate::tui::terminal::TerminalGuard;
 use crate::tui::update::{self, Input};
 use crate::tui::views;
 use crossterm::event::Event;
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::buffer::Buffer;
@@ -30,6 +30,8 @@ pub struct AppOptions {
     pub demo: bool,
     /// Writes are off.
     pub read_only: bool,
+    /// `$top` of listing pages.
+    pub page_size: u32,
     /// Where the log goes (main sets up tracing); shown nowhere, kept for messages.
     pub log_path: Option<PathBuf>,
 }
@@ -49,10 +51,18 @@ pub enum TuiError {
 /// exit path, panics included.
 pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
     let mut model = Model::new(opts.target_label, opts.demo, opts.read_only);
+    model.page_size = opts.page_size;
     model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing::info!(target = %model.target_label, read_only = model.read_only, log = ?opts.log_path, "tui start");
     let mut guard = TerminalGuard::enter()?;
-    let events = crossterm::event::EventStream::new();
+    // A hidden switch for the pseudo-terminal test that proves a panic restores the terminal:
+    // with this variable set, F12 panics. Off unless the variable is present.
+    let panic_on_f12 = std::env::var_os("AUTOPILOT_TUI_TEST_PANIC_KEY").is_some();
+    let events = crossterm::event::EventStream::new().inspect(move |event| {
+        if panic_on_f12 && matches!(event, Ok(Event::Key(k)) if k.code == crossterm::event::KeyCode::F(12)) {
+            panic!("panic requested with F12 (AUTOPILOT_TUI_TEST_PANIC_KEY)");
+        }
+    });
     let result = run_loop(guard.terminal(), events, model, opts.client).await;
     drop(guard);
     tracing::info!(ok = result.is_ok(), "tui end");
@@ -126,7 +136,7 @@ where
                 changed = true;
                 progressed = true;
             }
-            match events.next().now_or_never() {
+            match next_ready(&mut events).await {
                 Some(Some(Ok(event))) => {
                     changed |= on_event(&mut model, event, &mut effects);
                     progressed = true;
@@ -145,6 +155,17 @@ where
         if changed {
             draw(terminal, &model, &mut on_draw)?;
         }
+    }
+}
+
+/// Polls the event stream once without waiting, with this task's own waker. crossterm's
+/// `EventStream` hands the waker of a pending poll to a background thread; a throwaway waker
+/// (as `now_or_never` uses) would leave the loop asleep after the next key press.
+async fn next_ready<S: Stream + Unpin>(events: &mut S) -> Option<Option<S::Item>> {
+    tokio::select! {
+        biased;
+        item = events.next() => Some(item),
+        () = std::future::ready(()) => None,
     }
 }
 

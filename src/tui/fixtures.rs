@@ -108,6 +108,7 @@ pub fn exchange(method: &str, path: &str, status: u16, request: Option<&str>, re
         duration: Duration::from_millis(42),
         client_request_id: "11111111-2222-4333-8444-555555555555".into(),
         transport_error: None,
+        attempts: 1,
     }
 }
 

@@ -14,7 +14,7 @@ pub const HISTORY_CAP: usize = 200;
 /// How much of a response body the history keeps per request.
 pub const BODY_CAP: usize = 32 * 1024;
 /// Page size asked of the listing (Intune pages hold up to about 1000 items).
-pub const LIST_PAGE_SIZE: u32 = 999;
+pub const LIST_PAGE_SIZE: u32 = crate::config::MAX_PAGE_SIZE;
 
 /// The main screen under any overlay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +195,8 @@ pub struct Model {
     pub demo: bool,
     /// Writes are off.
     pub read_only: bool,
+    /// `$top` of listing pages.
+    pub page_size: u32,
     /// `NO_COLOR` is set: style with bold/reverse only.
     pub no_color: bool,
     /// The collection URL the client reads and patches (the confirmation shows the full URL).
@@ -248,6 +250,7 @@ impl Model {
             target_label: target_label.into(),
             demo,
             read_only,
+            page_size: LIST_PAGE_SIZE,
             no_color: false,
             collection_url: String::new(),
             size: (80, 24),

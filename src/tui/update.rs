@@ -8,8 +8,7 @@ use crate::tui::draft::{Draft, SaveBlock, apply_edit};
 use crate::tui::event::{Action, EditOp, Effect, Msg};
 use crate::tui::keymap::{Context, context};
 use crate::tui::model::{
-    Confirm, FormState, LIST_PAGE_SIZE, Level, Listing, Model, Overlay, Problem, Screen, table_row,
-    table_select,
+    Confirm, FormState, Level, Listing, Model, Overlay, Problem, Screen, table_row, table_select,
 };
 use crate::tui::views::{device_table, response_view};
 
@@ -36,14 +35,14 @@ pub fn init(model: &mut Model) -> Vec<Effect> {
 }
 
 /// The listing query: the table's properties only, big pages.
-pub fn list_query() -> ListQuery {
-    ListQuery { select: table_select(), top: Some(LIST_PAGE_SIZE), ..ListQuery::default() }
+pub fn list_query(model: &Model) -> ListQuery {
+    ListQuery { select: table_select(), top: Some(model.page_size), ..ListQuery::default() }
 }
 
 fn start_listing(model: &mut Model) -> Vec<Effect> {
     let request_id = model.request_id();
     model.listing = Listing { request_id, pages: 0, loading: true, error: None };
-    vec![Effect::List { request_id, query: list_query() }]
+    vec![Effect::List { request_id, query: list_query(model) }]
 }
 
 fn first_editable() -> FieldId {
