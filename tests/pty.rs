@@ -123,6 +123,7 @@ async fn serve(strict: bool) -> RunningServer {
         strict,
         data: DataSet::Demo,
         page_size: 100,
+        ..ServeOptions::default()
     })
     .await
     .unwrap()
