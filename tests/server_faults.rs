@@ -30,7 +30,8 @@ async fn serve(devices: u64, page_size: usize, faults: FaultConfig) -> RunningSe
 }
 
 fn only(kind: &str) -> FaultConfig {
-    let mut config = FaultConfig { retry_after: Duration::from_millis(250), seed: 5, ..FaultConfig::default() };
+    let mut config =
+        FaultConfig { retry_after: Duration::from_millis(250), seed: 5, ..FaultConfig::default() };
     match kind {
         "429" => config.throttle = 1.0,
         "503" => config.unavailable = 1.0,
@@ -51,9 +52,8 @@ struct Reply {
 }
 
 async fn send(server: &RunningServer, method: reqwest::Method, path: &str, body: Option<&Value>) -> Reply {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", server.base_url()))
-        .bearer_auth(TOKEN);
+    let mut request =
+        reqwest::Client::new().request(method, format!("{}{path}", server.base_url())).bearer_auth(TOKEN);
     if let Some(body) = body {
         request = request.json(body);
     }
@@ -61,8 +61,7 @@ async fn send(server: &RunningServer, method: reqwest::Method, path: &str, body:
         Err(e) => Reply { status: None, retry_after: None, body: Err(e.to_string()) },
         Ok(response) => {
             let status = Some(response.status().as_u16());
-            let retry_after =
-                response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
             let body = response.text().await.map_err(|e| e.to_string());
             Reply { status, retry_after, body }
         }
@@ -111,7 +110,10 @@ async fn status_faults_at_rate_one() {
     assert!(with_header > 0 && without_header > 0, "{with_header} with, {without_header} without");
     let journal = server.journal();
     assert_eq!(
-        journal.iter().filter(|r| matches!(r.fault, Some(FaultKind::Unavailable { retry_after: true }))).count(),
+        journal
+            .iter()
+            .filter(|r| matches!(r.fault, Some(FaultKind::Unavailable { retry_after: true })))
+            .count(),
         with_header
     );
 
@@ -170,7 +172,9 @@ async fn truncated_and_malformed_bodies_are_undecodable_200s() {
         );
     }
     let faults = faults_of(&server);
-    assert!(faults.contains(&Some(FaultKind::TruncatedBody)) && faults.contains(&Some(FaultKind::MalformedBody)));
+    assert!(
+        faults.contains(&Some(FaultKind::TruncatedBody)) && faults.contains(&Some(FaultKind::MalformedBody))
+    );
     // An answer with no body (DELETE's 204) has nothing to garble and goes out unfaulted.
     let id = serde_json::from_str::<Value>(&whole).unwrap()["value"][0]["id"].as_str().unwrap().to_string();
     let reply = send(&server, reqwest::Method::DELETE, &format!("{DEVICES}/{id}"), None).await;
@@ -190,8 +194,10 @@ async fn group_tag(server: &RunningServer, id: &str) -> Option<String> {
 async fn faulted_patches_change_the_store_only_when_they_reached_the_handler() {
     let server = serve(40, 40, FaultConfig::default()).await;
     let page: Value =
-        serde_json::from_str(&send(&server, reqwest::Method::GET, DEVICES, None).await.body.unwrap()).unwrap();
-    let ids: Vec<String> = page["value"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().into()).collect();
+        serde_json::from_str(&send(&server, reqwest::Method::GET, DEVICES, None).await.body.unwrap())
+            .unwrap();
+    let ids: Vec<String> =
+        page["value"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().into()).collect();
     let before: Vec<Option<String>> = {
         let mut tags = Vec::new();
         for id in &ids {
@@ -210,18 +216,31 @@ async fn faulted_patches_change_the_store_only_when_they_reached_the_handler() {
     };
     server.set_faults(before_handling).unwrap();
     for id in &ids[..10] {
-        let reply =
-            send(&server, reqwest::Method::PATCH, &format!("{DEVICES}/{id}"), Some(&json!({"groupTag": "Never"})))
-                .await;
+        let reply = send(
+            &server,
+            reqwest::Method::PATCH,
+            &format!("{DEVICES}/{id}"),
+            Some(&json!({"groupTag": "Never"})),
+        )
+        .await;
         assert!(matches!(reply.status, Some(429 | 500 | 503)), "{:?}", reply.status);
     }
     // Drops and garbled bodies: half the drops before handling, the rest after.
-    let after = FaultConfig { drop_connection: 0.5, truncate_body: 0.25, malformed_body: 0.25, ..FaultConfig::default() };
+    let after = FaultConfig {
+        drop_connection: 0.5,
+        truncate_body: 0.25,
+        malformed_body: 0.25,
+        ..FaultConfig::default()
+    };
     server.set_faults(after).unwrap();
     for id in &ids[10..] {
-        let reply =
-            send(&server, reqwest::Method::PATCH, &format!("{DEVICES}/{id}"), Some(&json!({"groupTag": "Maybe"})))
-                .await;
+        let reply = send(
+            &server,
+            reqwest::Method::PATCH,
+            &format!("{DEVICES}/{id}"),
+            Some(&json!({"groupTag": "Maybe"})),
+        )
+        .await;
         assert!(reply.body.is_err() || serde_json::from_str::<Value>(reply.body.as_ref().unwrap()).is_err());
     }
     server.set_faults(FaultConfig::default()).unwrap();
@@ -266,8 +285,11 @@ async fn the_client_rides_out_every_fault_at_once() {
     let server = serve(500, 50, faults.clone()).await;
     let mut config = ClientConfig::new(server.base_url(), Secret::new(TOKEN));
     // 60% of requests fail; 25 tries make a request that never gets through vanishingly rare.
-    config.retry =
-        RetryPolicy { max_attempts: 25, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(20) };
+    config.retry = RetryPolicy {
+        max_attempts: 25,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(20),
+    };
     let client = GraphClient::new(config).unwrap();
 
     let outcomes: Vec<_> = client.list(&ListQuery::default()).collect().await;
@@ -307,8 +329,10 @@ async fn the_client_rides_out_every_fault_at_once() {
     assert!(kinds.len() >= 7, "every kind of fault happened: {kinds:?}");
     let mut succeeded = 0;
     for (id, ok) in &results {
-        let patches: Vec<&RecordedRequest> =
-            journal.iter().filter(|r| r.method == "PATCH" && r.path_and_query.ends_with(id.as_str())).collect();
+        let patches: Vec<&RecordedRequest> = journal
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path_and_query.ends_with(id.as_str()))
+            .collect();
         let bodies: HashSet<&Vec<u8>> = patches.iter().map(|r| &r.body).collect();
         assert_eq!(bodies.len(), 1, "{id}: every retry sent the same body");
         let delivered = patches.iter().filter(|r| r.fault.is_none()).count();
