@@ -304,7 +304,7 @@ async fn the_client_rides_out_every_fault_at_once() {
     assert!(outcomes.iter().any(|o| o.exchange.attempts > 1), "faults made the client retry");
 
     // PATCH 120 devices, 4 at a time.
-    let targets: Vec<String> = listed.iter().step_by(4).cloned().take(120).collect();
+    let targets: Vec<String> = listed.iter().step_by(4).take(120).cloned().collect();
     let results: Vec<(String, bool)> = futures_util::stream::iter(targets.clone())
         .map(|id| {
             let client = client.clone();
