@@ -1,11 +1,14 @@
 //! The command-line surface (clap derive): no subcommand opens the TUI; `serve` runs the
 //! embedded Graph server; `list` streams devices for scripts.
 
+use crate::server::faults::{FaultConfig, LatencyRange};
+use crate::server::oauth::{ClientSecretSource, OAuthConfig};
 use crate::server::{DEFAULT_PAGE_SIZE, DataSet, ServeOptions, ServerError};
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Browse and edit Windows Autopilot imported device identities through Microsoft Graph.
 #[derive(Debug, Parser)]
@@ -137,6 +140,93 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, value_name = "K",
           value_parser = clap::value_parser!(u16).range(1..=999).map(usize::from))]
     pub page_size: usize,
+    /// Share of Graph requests answered 429 TooManyRequests with Retry-After (0 to 1).
+    #[arg(long = "fault-429", value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
+          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+    pub fault_429: f64,
+    /// Share of Graph requests answered 503 serviceNotAvailable, half of them with Retry-After.
+    #[arg(long = "fault-503", value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
+          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+    pub fault_503: f64,
+    /// Share of Graph requests answered 500 InternalServerError.
+    #[arg(long = "fault-500", value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
+          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+    pub fault_500: f64,
+    /// Share of Graph requests whose connection is closed without an answer (half before the
+    /// request is handled, half after: a PATCH may be applied with its answer lost).
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
+          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+    pub fault_drop: f64,
+    /// Share of successful Graph answers whose JSON body is cut in half (after handling).
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
+          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+    pub fault_truncate: f64,
+    /// Share of successful Graph answers whose JSON body is made invalid (after handling).
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
+          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+    pub fault_malformed: f64,
+    /// Retry-After sent with injected 429s and 503s, in seconds (fractions such as 0.25 allowed).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_seconds,
+          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+    pub fault_retry_after: f64,
+    /// Latency added to every Graph request, in milliseconds: fixed (50) or a range (0-5).
+    #[arg(
+        long,
+        value_name = "MIN[-MAX]",
+        help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)"
+    )]
+    pub fault_latency_ms: Option<LatencyRange>,
+    /// Seed of the fault sequence: the same seed and requests give the same faults.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 0,
+        help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)"
+    )]
+    pub fault_seed: u64,
+    /// The only client id the sign-in imitation accepts (default: any).
+    #[arg(long, value_name = "ID", help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)")]
+    pub oauth_client_id: Option<String>,
+    /// A file holding the client secret that client credentials must present (default: any).
+    #[arg(long, value_name = "PATH", help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)")]
+    pub oauth_client_secret_file: Option<PathBuf>,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 3600,
+        help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)"
+    )]
+    pub token_lifetime: u64,
+    /// Lifetime of device codes, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 900,
+        help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)"
+    )]
+    pub device_code_lifetime: u64,
+    /// Polling interval handed out with device codes, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600),
+          help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)")]
+    pub device_code_interval: u64,
+}
+
+/// A rate: a number from 0 to 1.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!("'{text}' is not a rate from 0 to 1")),
+    }
+}
+
+/// A non-negative number of seconds, fractions allowed.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("'{text}' is not a number of seconds from 0 to 86400")),
+    }
 }
 
 impl ServeArgs {
@@ -151,6 +241,27 @@ impl ServeArgs {
                 None => DataSet::Demo,
             },
             page_size: self.page_size,
+            faults: FaultConfig {
+                throttle: self.fault_429,
+                unavailable: self.fault_503,
+                internal_error: self.fault_500,
+                drop_connection: self.fault_drop,
+                truncate_body: self.fault_truncate,
+                malformed_body: self.fault_malformed,
+                retry_after: Duration::from_secs_f64(self.fault_retry_after),
+                latency: self.fault_latency_ms,
+                seed: self.fault_seed,
+            },
+            oauth: OAuthConfig {
+                client_id: self.oauth_client_id.clone(),
+                // The secret itself never is a flag value (shell history, `ps`); the server
+                // reads the file when it starts.
+                client_secret: self.oauth_client_secret_file.clone().map(ClientSecretSource::File),
+                token_lifetime: Duration::from_secs(self.token_lifetime),
+                device_code_lifetime: Duration::from_secs(self.device_code_lifetime),
+                poll_interval: Duration::from_secs(self.device_code_interval),
+                slow_down_first_poll: false,
+            },
         }
     }
 }
@@ -227,5 +338,61 @@ mod tests {
         assert_eq!(opts.page_size, 7);
         assert!(Cli::try_parse_from(["autopilot-tui", "serve", "--page-size", "1000"]).is_err());
         assert!(Cli::parse_from(["autopilot-tui"]).command.is_none());
+        assert!(!opts.faults.is_active());
+    }
+
+    #[test]
+    fn serve_fault_and_sign_in_flags() {
+        let cli = Cli::parse_from([
+            "autopilot-tui",
+            "serve",
+            "--fault-429",
+            "0.2",
+            "--fault-503",
+            "0.1",
+            "--fault-500",
+            "0.05",
+            "--fault-drop",
+            "0.05",
+            "--fault-truncate",
+            "0.05",
+            "--fault-malformed",
+            "0.05",
+            "--fault-retry-after",
+            "0.25",
+            "--fault-latency-ms",
+            "0-5",
+            "--fault-seed",
+            "42",
+            "--oauth-client-id",
+            "app-1",
+            "--oauth-client-secret-file",
+            "/run/secret",
+            "--token-lifetime",
+            "60",
+            "--device-code-lifetime",
+            "120",
+            "--device-code-interval",
+            "1",
+        ]);
+        let Some(Command::Serve(args)) = cli.command else { panic!("serve expected") };
+        let opts = args.to_options();
+        assert_eq!(opts.faults.throttle, 0.2);
+        assert_eq!(opts.faults.retry_after, Duration::from_millis(250));
+        assert_eq!(opts.faults.latency.map(|l| l.max), Some(Duration::from_millis(5)));
+        assert_eq!(opts.faults.seed, 42);
+        assert!(opts.faults.validate().is_ok());
+        assert_eq!(opts.oauth.client_id.as_deref(), Some("app-1"));
+        assert_eq!(opts.oauth.client_secret, Some(ClientSecretSource::File("/run/secret".into())));
+        assert_eq!(opts.oauth.token_lifetime, Duration::from_secs(60));
+        assert_eq!(opts.oauth.poll_interval, Duration::from_secs(1));
+        for bad in [
+            ["--fault-429", "1.5"],
+            ["--fault-drop", "x"],
+            ["--fault-retry-after", "-1"],
+            ["--fault-latency-ms", "9-1"],
+        ] {
+            assert!(Cli::try_parse_from(["autopilot-tui", "serve", bad[0], bad[1]]).is_err(), "{bad:?}");
+        }
     }
 }

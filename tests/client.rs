@@ -22,6 +22,7 @@ async fn serve(data: DataSet, page_size: usize, strict: bool) -> RunningServer {
         strict,
         data,
         page_size,
+        ..ServeOptions::default()
     })
     .await
     .unwrap()

@@ -128,6 +128,7 @@ async fn serve(strict: bool) -> RunningServer {
         strict,
         data: DataSet::Demo,
         page_size: 100,
+        ..ServeOptions::default()
     })
     .await
     .unwrap()

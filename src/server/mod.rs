@@ -2,12 +2,17 @@
 //! (axum), used by demo mode and by every test. See `graph-autopilot.md` for the behaviour.
 
 pub mod data;
+pub mod faults;
+pub mod oauth;
 pub mod odata;
 mod routes;
 pub mod store;
 
+use faults::{FaultConfig, FaultKind};
+use oauth::{DeviceLoginError, OAuthConfig, OAuthState};
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use store::Store;
 use tokio::sync::oneshot;
@@ -35,7 +40,7 @@ pub enum DataSet {
 }
 
 /// How to run the server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// Where to listen; port 0 picks a free port.
     pub addr: SocketAddr,
@@ -47,6 +52,25 @@ pub struct ServeOptions {
     pub data: DataSet,
     /// Devices per page without `$top` (1 to 999).
     pub page_size: usize,
+    /// Opt-in faults on the Graph routes (off by default).
+    pub faults: FaultConfig,
+    /// The identity platform imitation (clients, secret, lifetimes).
+    pub oauth: OAuthConfig,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    // The accepted token is a secret: say whether there is one, never what it is.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("strict", &self.strict)
+            .field("data", &self.data)
+            .field("page_size", &self.page_size)
+            .field("faults", &self.faults)
+            .field("oauth", &self.oauth)
+            .finish()
+    }
 }
 
 impl Default for ServeOptions {
@@ -57,6 +81,8 @@ impl Default for ServeOptions {
             strict: false,
             data: DataSet::Demo,
             page_size: DEFAULT_PAGE_SIZE,
+            faults: FaultConfig::default(),
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -70,8 +96,44 @@ pub struct RecordedRequest {
     pub path_and_query: String,
     /// Request headers in order; `Authorization` is redacted to its scheme.
     pub headers: Vec<(String, String)>,
-    /// The request body.
+    /// The request body; on the sign-in routes, secret form fields are `[redacted]`.
     pub body: Vec<u8>,
+    /// The fault injected into this request, if any.
+    pub fault: Option<FaultKind>,
+}
+
+impl RecordedRequest {
+    /// Whether the request reached its handler (unfaulted, or faulted only after handling),
+    /// i.e. whether a PATCH among them may have changed the store.
+    pub fn reached_handler(&self) -> bool {
+        self.fault.is_none_or(FaultKind::reached_handler)
+    }
+}
+
+/// The journal: requests in arrival order, each with a sequence number so a fault decided
+/// later can be marked on its entry.
+#[derive(Debug, Default)]
+struct Journal {
+    entries: VecDeque<RecordedRequest>,
+    /// Sequence number of `entries[0]`.
+    first_seq: u64,
+}
+
+impl Journal {
+    fn push(&mut self, entry: RecordedRequest) -> u64 {
+        if self.entries.len() >= JOURNAL_CAPACITY {
+            self.entries.pop_front();
+            self.first_seq += 1;
+        }
+        self.entries.push_back(entry);
+        self.first_seq + self.entries.len() as u64 - 1
+    }
+
+    fn mark_fault(&mut self, seq: u64, fault: FaultKind) {
+        if let Some(entry) = seq.checked_sub(self.first_seq).and_then(|i| self.entries.get_mut(i as usize)) {
+            entry.fault = Some(fault);
+        }
+    }
 }
 
 /// Why the server could not start or run.
@@ -97,14 +159,30 @@ pub enum ServerError {
 }
 
 /// What every request handler shares.
-#[derive(Debug)]
 struct AppState {
     store: RwLock<Store>,
-    journal: Mutex<VecDeque<RecordedRequest>>,
+    journal: Mutex<Journal>,
     token: Option<String>,
     strict: bool,
     page_size: usize,
     addr: SocketAddr,
+    faults: RwLock<FaultConfig>,
+    /// Requests seen by the fault layer: the index of each request's fault draw.
+    fault_counter: AtomicU64,
+    oauth: Mutex<OAuthState>,
+}
+
+impl std::fmt::Debug for AppState {
+    // Leaves out the token and the devices; the sign-in state shows counts only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("addr", &self.addr)
+            .field("strict", &self.strict)
+            .field("page_size", &self.page_size)
+            .field("faults", &self.faults)
+            .field("oauth", &self.oauth)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A server running on a tokio task. Dropping it starts a graceful shutdown too.
@@ -130,7 +208,47 @@ impl RunningServer {
     /// Every request received so far (up to [`JOURNAL_CAPACITY`]), oldest first.
     pub fn journal(&self) -> Vec<RecordedRequest> {
         let journal = self.state.journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        journal.iter().cloned().collect()
+        journal.entries.iter().cloned().collect()
+    }
+
+    /// The identity platform root to sign in against: `http://127.0.0.1:PORT` (the authority
+    /// base; endpoints are `{base}/{tenant}/oauth2/v2.0/...`).
+    pub fn authority_base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Replaces the fault settings (and restarts the fault sequence of the seed).
+    pub fn set_faults(&self, faults: FaultConfig) -> Result<(), ServerError> {
+        faults.validate().map_err(ServerError::InvalidOptions)?;
+        *self.state.faults.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+        self.state.fault_counter.store(0, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Approves the pending device code sign-in with this user code (as the user would at the
+    /// verification page).
+    pub fn approve_device_code(&self, user_code: &str) -> Result<(), DeviceLoginError> {
+        self.oauth().decide(user_code, true)
+    }
+
+    /// Declines the pending device code sign-in with this user code.
+    pub fn decline_device_code(&self, user_code: &str) -> Result<(), DeviceLoginError> {
+        self.oauth().decide(user_code, false)
+    }
+
+    /// Revokes every access token issued so far: Graph answers 401 to them. Refresh tokens and
+    /// client credentials still work, so a client can renew.
+    pub fn revoke_tokens(&self) {
+        self.oauth().revoke_access_tokens();
+    }
+
+    /// Revokes every refresh token issued so far: renewal by refresh fails with `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self) {
+        self.oauth().revoke_refresh_tokens();
+    }
+
+    fn oauth(&self) -> std::sync::MutexGuard<'_, OAuthState> {
+        self.state.oauth.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server task.
@@ -179,6 +297,9 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
     if opts.token.as_deref().is_some_and(str::is_empty) {
         return Err(ServerError::InvalidOptions("the token must not be empty".into()));
     }
+    opts.faults.validate().map_err(ServerError::InvalidOptions)?;
+    let faults_on = opts.faults.is_active();
+    let oauth = OAuthState::new(opts.oauth).map_err(ServerError::InvalidOptions)?;
     let store = Store::new(&opts.data)?;
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
@@ -190,11 +311,14 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
     }
     let state = Arc::new(AppState {
         store: RwLock::new(store),
-        journal: Mutex::new(VecDeque::new()),
+        journal: Mutex::new(Journal::default()),
         token: opts.token,
         strict: opts.strict,
         page_size: opts.page_size,
         addr,
+        faults: RwLock::new(opts.faults),
+        fault_counter: AtomicU64::new(0),
+        oauth: Mutex::new(oauth),
     });
     let app = routes::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();
@@ -206,6 +330,6 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
             })
             .await
     });
-    tracing::info!(%addr, strict = state.strict, "embedded Graph server listening");
+    tracing::info!(%addr, strict = state.strict, faults_on, "embedded Graph server listening");
     Ok(RunningServer { addr, state, stop: Some(stop), task })
 }

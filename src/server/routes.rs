@@ -1,9 +1,11 @@
 //! The endpoints of `graph-autopilot.md` section 2, under `/v1.0` and `/beta`, and the Graph
 //! conventions every response follows (headers, error shape, authentication, journal).
 
+use super::faults::{self, FaultKind};
+use super::oauth::{self, TokenStatus};
 use super::odata::{CollectionQuery, Selection};
 use super::store::StoreError;
-use super::{AppState, JOURNAL_CAPACITY, RecordedRequest};
+use super::{AppState, RecordedRequest};
 use crate::graph::model::{
     DEVICE_ODATA_TYPE, Device, FIELDS, FieldKind, FieldPlace, ImportStatus, STATE_ODATA_TYPE,
 };
@@ -37,6 +39,8 @@ fn device_type_name() -> &'static str {
 
 /// The routes, wrapped in the Graph conventions layer.
 pub(super) fn router(state: Arc<AppState>) -> Router {
+    // Faults sit inside the conventions layer, so faulted answers are journaled and shaped
+    // like Graph's; `route_layer` keeps them off unknown routes.
     let api = Router::new()
         .route(DEVICES, get(list).post(create))
         .route(&format!("{DEVICES}/$count"), get(count))
@@ -44,13 +48,16 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .route(&format!("{DEVICES}/microsoft.graph.import"), post(import))
         .route(&format!("{DEVICES}/{{id}}"), get(get_one).patch(patch).delete(delete))
         .route(UPLOAD_DEVICES, get(list))
-        .route(&format!("{UPLOAD_DEVICES}/{{id}}"), get(get_one).patch(patch).delete(delete));
+        .route(&format!("{UPLOAD_DEVICES}/{{id}}"), get(get_one).patch(patch).delete(delete))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), faults::inject));
     Router::new()
         .nest("/v1.0", api.clone())
         .nest("/beta", api)
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), graph_conventions))
-        .with_state(state)
+        .with_state(Arc::clone(&state))
+        // The sign-in routes bring their own layer: Entra's error shape, redacted journal.
+        .merge(oauth::router(state))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -66,7 +73,8 @@ pub(super) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+    /// An error with this status, Graph `code` and message.
+    pub(super) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
         ApiError { status, code: code.to_string(), message: message.into() }
     }
 
@@ -120,7 +128,7 @@ fn error_body(error: &ApiError, ids: &RequestIds) -> Value {
 }
 
 /// `2026-11-28T10:00:00`: the UTC timestamp format of `innerError.date`.
-fn graph_timestamp(now: SystemTime) -> String {
+pub(super) fn graph_timestamp(now: SystemTime) -> String {
     let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rest) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -162,7 +170,7 @@ async fn graph_conventions(State(app): State<Arc<AppState>>, request: Request, n
         // Bodies only at debug level: hashes make them large.
         tracing::debug!(%method, path = %path_and_query, body = %String::from_utf8_lossy(&recorded_body), "request body");
     }
-    record(&app, &parts.method, &path_and_query, &parts.headers, recorded_body);
+    let journal_seq = record(&app, &parts.method, &path_and_query, &parts.headers, recorded_body);
 
     let mut response = match body {
         Err(_) => ApiError::new(
@@ -177,6 +185,10 @@ async fn graph_conventions(State(app): State<Arc<AppState>>, request: Request, n
         },
     };
 
+    let fault = response.extensions_mut().remove::<FaultKind>();
+    if let Some(fault) = fault {
+        app.journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).mark_fault(journal_seq, fault);
+    }
     let error = match response.extensions_mut().remove::<ApiError>() {
         Some(error) => Some(error),
         None if !response.status().is_success() && !is_json(response.headers()) => {
@@ -188,7 +200,9 @@ async fn graph_conventions(State(app): State<Arc<AppState>>, request: Request, n
         let keep: Vec<(HeaderName, HeaderValue)> = response
             .headers()
             .iter()
-            .filter(|(name, _)| *name == header::ALLOW || *name == header::WWW_AUTHENTICATE)
+            .filter(|(name, _)| {
+                *name == header::ALLOW || *name == header::WWW_AUTHENTICATE || *name == header::RETRY_AFTER
+            })
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
         response = json_response(error.status, &error_body(&error, &ids));
@@ -222,6 +236,7 @@ async fn graph_conventions(State(app): State<Arc<AppState>>, request: Request, n
         status = response.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         request_id = %ids.request_id,
+        fault = fault.map(|f| f.to_string()),
         "request"
     );
     response
@@ -241,7 +256,14 @@ fn framework_error(status: StatusCode, method: &Method) -> ApiError {
     }
 }
 
-fn record(app: &AppState, method: &Method, path_and_query: &str, headers: &HeaderMap, body: Vec<u8>) {
+/// Adds a request to the journal (`Authorization` redacted); gives back its sequence number.
+pub(super) fn record(
+    app: &AppState,
+    method: &Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+) -> u64 {
     let headers = headers
         .iter()
         .map(|(name, value)| {
@@ -263,12 +285,9 @@ fn record(app: &AppState, method: &Method, path_and_query: &str, headers: &Heade
         path_and_query: path_and_query.to_string(),
         headers,
         body,
+        fault: None,
     };
-    let mut journal = app.journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if journal.len() >= JOURNAL_CAPACITY {
-        journal.pop_front();
-    }
-    journal.push_back(entry);
+    app.journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(entry)
 }
 
 fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -281,11 +300,27 @@ fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     if token.is_empty() {
         return Err(ApiError::unauthorized("Access token is empty."));
     }
-    match &app.token {
-        Some(expected) if expected != token => {
+    if app.token.as_deref() == Some(token) {
+        return Ok(());
+    }
+    // Tokens the sign-in imitation issued work until they expire or are revoked, whether or not
+    // a fixed token was configured.
+    let status = app.oauth.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).token_status(token);
+    match status {
+        TokenStatus::Valid => Ok(()),
+        TokenStatus::Expired => {
+            Err(ApiError::unauthorized("Lifetime validation failed, the token is expired."))
+        }
+        TokenStatus::Revoked => {
+            Err(ApiError::unauthorized("Access token validation failure. The token was revoked."))
+        }
+        TokenStatus::Forged => {
+            Err(ApiError::unauthorized("Access token validation failure. Invalid signature."))
+        }
+        TokenStatus::Foreign if app.token.is_some() => {
             Err(ApiError::unauthorized("Access token validation failure. Invalid audience."))
         }
-        _ => Ok(()),
+        TokenStatus::Foreign => Ok(()),
     }
 }
 
