@@ -10,7 +10,6 @@ use crate::graph::retry::{Failure, RetryPolicy, parse_retry_after};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -299,40 +298,67 @@ impl GraphClient {
 
     /// Lists the collection as a stream of pages, following `@odata.nextLink` until the last
     /// page. After an error the stream ends; a next link already followed ends it with
-    /// [`GraphError::RepeatedNextLink`].
+    /// [`GraphError::RepeatedNextLink`] after the page that carried it.
+    ///
+    /// Pages are fetched ahead by a background task: the next page's request leaves as soon as
+    /// this page's next link is known, before this page's devices are decoded, so decoding and
+    /// the consumer's work overlap the server's. Dropping the stream stops the task.
     pub fn list(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page>> {
+        // Two pages in the channel keep the fetcher ahead without holding more in memory.
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
         let client = self.clone();
         let first = self.list_url(query);
-        let seen: HashSet<String> = HashSet::new();
-        futures_util::stream::unfold(Some((first, seen)), move |state| {
-            let client = client.clone();
-            async move {
-                let (url, mut seen) = state?;
-                seen.insert(url.clone());
-                let outcome = client.get_page(&url).await;
-                let next = match &outcome.result {
-                    Ok(page) => page.next_link.clone(),
-                    Err(_) => return Some((outcome, None)),
-                };
-                match next {
-                    Some(link) if seen.contains(&link) => {
-                        let repeated = Outcome {
-                            exchange: outcome.exchange.clone(),
-                            result: Err(GraphError::RepeatedNextLink(link)),
-                        };
-                        Some((repeated, None))
-                    }
-                    Some(link) => Some((outcome, Some((link, seen)))),
-                    None => Some((outcome, None)),
+        tokio::spawn(async move { client.fetch_pages(first, tx).await });
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|page| (page, rx)) })
+            .boxed()
+    }
+
+    /// The task behind [`GraphClient::list`].
+    async fn fetch_pages(&self, first: String, tx: tokio::sync::mpsc::Sender<Outcome<Page>>) {
+        let mut seen = HashSet::from([first.clone()]);
+        let mut ahead = Some(self.fetch_raw_page(first));
+        while let Some(fetch) = ahead.take() {
+            let Ok(Outcome { exchange, result }) = fetch.await else { return };
+            let raw = match result {
+                Ok(raw) => raw,
+                Err(e) => {
+                    let _ = tx.send(Outcome { exchange, result: Err(e) }).await;
+                    return;
+                }
+            };
+            let mut repeated = None;
+            if let Some(link) = &raw.next_link {
+                if seen.insert(link.clone()) {
+                    ahead = Some(self.fetch_raw_page(link.clone()));
+                } else {
+                    repeated = Some(link.clone());
                 }
             }
-        })
-        .boxed()
+            let result = raw.decode();
+            let failed = result.is_err();
+            let stop = |ahead: Option<tokio::task::JoinHandle<_>>| ahead.inspect(|h| h.abort());
+            if tx.send(Outcome { exchange: exchange.clone(), result }).await.is_err() || failed {
+                stop(ahead);
+                return;
+            }
+            if let Some(link) = repeated {
+                let _ = tx.send(Outcome { exchange, result: Err(GraphError::RepeatedNextLink(link)) }).await;
+                return;
+            }
+        }
+    }
+
+    /// Starts fetching one page; the body is checked to be a whole JSON page (so a cut-off
+    /// answer is retried) but its devices are not decoded yet.
+    fn fetch_raw_page(&self, url: String) -> tokio::task::JoinHandle<Outcome<RawPage>> {
+        let client = self.clone();
+        tokio::spawn(async move { client.send("GET", &url, None, RawPage::check).await })
     }
 
     /// Fetches one page by its full URL (a first page or a next link).
     pub async fn get_page(&self, url: &str) -> Outcome<Page> {
-        self.send("GET", url, None, parse_page).await
+        let Outcome { exchange, result } = self.send("GET", url, None, RawPage::check).await;
+        Outcome { exchange, result: result.and_then(|raw| raw.decode()) }
     }
 
     /// Fetches one device whole (with its hardware hash).
@@ -557,16 +583,40 @@ fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
 }
 
-fn parse_page(body: &str) -> Result<Page, GraphError> {
-    let mut doc: serde_json::Map<String, Value> = serde_json::from_str(body)
-        .map_err(|e| GraphError::Decode(format!("page is not a JSON object: {e}")))?;
-    let value =
-        doc.remove("value").ok_or_else(|| GraphError::Decode("page has no \"value\" array".into()))?;
-    let devices: Vec<Device> =
-        serde_json::from_value(value).map_err(|e| GraphError::Decode(format!("page \"value\": {e}")))?;
-    let next_link = doc.get("@odata.nextLink").and_then(Value::as_str).map(String::from);
-    let count = doc.get("@odata.count").and_then(Value::as_u64);
-    Ok(Page { devices, next_link, count })
+/// A page's skeleton: the devices stay raw JSON until [`RawPage::decode`].
+#[derive(serde::Deserialize)]
+struct PageSkeleton<'a> {
+    #[serde(borrow)]
+    value: &'a serde_json::value::RawValue,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+    #[serde(rename = "@odata.count")]
+    count: Option<u64>,
+}
+
+/// A page as received: the whole body, known to be a well-formed page, and its links.
+struct RawPage {
+    body: String,
+    next_link: Option<String>,
+    count: Option<u64>,
+}
+
+impl RawPage {
+    /// Checks that `body` is a whole page (a cheap scan that allocates no devices).
+    fn check(body: &str) -> Result<RawPage, GraphError> {
+        let skeleton: PageSkeleton<'_> =
+            serde_json::from_str(body).map_err(|e| GraphError::Decode(format!("not a page: {e}")))?;
+        Ok(RawPage { body: body.to_string(), next_link: skeleton.next_link, count: skeleton.count })
+    }
+
+    /// Decodes the devices.
+    fn decode(self) -> Result<Page, GraphError> {
+        let skeleton: PageSkeleton<'_> =
+            serde_json::from_str(&self.body).map_err(|e| GraphError::Decode(format!("not a page: {e}")))?;
+        let devices: Vec<Device> = serde_json::from_str(skeleton.value.get())
+            .map_err(|e| GraphError::Decode(format!("page \"value\": {e}")))?;
+        Ok(Page { devices, next_link: self.next_link, count: self.count })
+    }
 }
 
 fn parse_device(body: &str) -> Result<Device, GraphError> {
