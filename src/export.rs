@@ -1,7 +1,7 @@
 //! `autopilot-tui list`: devices streamed page by page to a writer as JSON, CSV, or the
 //! Autopilot hardware-hash CSV that the Intune portal imports (spec section 5).
 
-use crate::graph::client::{GraphClient, ListQuery};
+use crate::graph::client::{GraphClient, ListQuery, Outcome, Page};
 use crate::graph::error::GraphError;
 use crate::graph::model::{Device, FIELDS, FieldId};
 use futures_util::StreamExt;
@@ -88,6 +88,21 @@ impl<W: Write> ExportWriter<W> {
                 }
                 ExportFormat::AutopilotCsv => writeln!(self.out, "{}", autopilot_csv_row(device)?)?,
             }
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes one page of devices as the server sent them (JSON only: no decoding, no
+    /// encoding again, which is most of the cost of a large export).
+    pub fn write_raw_page(
+        &mut self,
+        devices: &[Box<serde_json::value::RawValue>],
+    ) -> Result<(), ExportError> {
+        debug_assert_eq!(self.format, ExportFormat::Json);
+        for device in devices {
+            self.out.write_all(if self.written == 0 { b"\n" } else { b",\n" })?;
+            self.out.write_all(device.get().as_bytes())?;
             self.written += 1;
         }
         Ok(())
@@ -208,16 +223,32 @@ pub async fn export<W: Write>(
     format: ExportFormat,
     limit: Option<u64>,
     out: W,
-    mut on_page: impl FnMut(u64, Option<u64>),
+    on_page: impl FnMut(u64, Option<u64>),
 ) -> Result<u64, ExportError> {
-    let mut writer = ExportWriter::begin(out, format, &query.select)?;
-    let mut pages = client.list(query);
+    let writer = ExportWriter::begin(out, format, &query.select)?;
+    match format {
+        ExportFormat::Json => {
+            write_pages(client.list_raw(query), writer, limit, on_page, ExportWriter::write_raw_page).await
+        }
+        ExportFormat::Csv | ExportFormat::AutopilotCsv => {
+            write_pages(client.list(query), writer, limit, on_page, ExportWriter::write_page).await
+        }
+    }
+}
+
+async fn write_pages<W: Write, T>(
+    mut pages: futures_util::stream::BoxStream<'static, Outcome<Page<T>>>,
+    mut writer: ExportWriter<W>,
+    limit: Option<u64>,
+    mut on_page: impl FnMut(u64, Option<u64>),
+    write: fn(&mut ExportWriter<W>, &[T]) -> Result<(), ExportError>,
+) -> Result<u64, ExportError> {
     let mut total = None;
     while let Some(outcome) = pages.next().await {
         let page = outcome.result?;
         total = total.or(page.count);
         let room = limit.map_or(usize::MAX, |l| usize::try_from(l - writer.written).unwrap_or(usize::MAX));
-        writer.write_page(&page.devices[..page.devices.len().min(room)])?;
+        write(&mut writer, &page.devices[..page.devices.len().min(room)])?;
         on_page(writer.written, total);
         if limit.is_some_and(|l| writer.written >= l) {
             break;

@@ -10,6 +10,7 @@ use crate::graph::retry::{Failure, RetryPolicy, parse_retry_after};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde_json::value::RawValue;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -134,11 +135,12 @@ pub struct Outcome<T> {
     pub result: Result<T, GraphError>,
 }
 
-/// One page of a listing.
+/// One page of a listing: decoded devices, or (from [`GraphClient::list_raw`]) each device's
+/// JSON exactly as the server sent it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Page {
+pub struct Page<T = Device> {
     /// The devices on this page.
-    pub devices: Vec<Device>,
+    pub devices: Vec<T>,
     /// `@odata.nextLink`, when more pages exist.
     pub next_link: Option<String>,
     /// `@odata.count`, when `$count=true` was asked.
@@ -304,41 +306,61 @@ impl GraphClient {
     /// this page's next link is known, before this page's devices are decoded, so decoding and
     /// the consumer's work overlap the server's. Dropping the stream stops the task.
     pub fn list(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page>> {
+        self.list_decoded(query, |items| serde_json::from_str(items))
+    }
+
+    /// [`GraphClient::list`] with each device left as the JSON the server sent (for exports
+    /// that pass devices through without decoding and encoding them again).
+    pub fn list_raw(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page<Box<RawValue>>>> {
+        self.list_decoded(query, |items| serde_json::from_str(items))
+    }
+
+    fn list_decoded<T: Send + 'static>(
+        &self,
+        query: &ListQuery,
+        decode: fn(&str) -> serde_json::Result<Vec<T>>,
+    ) -> BoxStream<'static, Outcome<Page<T>>> {
         // Two pages in the channel keep the fetcher ahead without holding more in memory.
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let client = self.clone();
         let first = self.list_url(query);
-        tokio::spawn(async move { client.fetch_pages(first, tx).await });
+        tokio::spawn(async move { client.fetch_pages(first, decode, tx).await });
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|page| (page, rx)) })
             .boxed()
     }
 
     /// The task behind [`GraphClient::list`].
-    async fn fetch_pages(&self, first: String, tx: tokio::sync::mpsc::Sender<Outcome<Page>>) {
+    async fn fetch_pages<T>(
+        &self,
+        first: String,
+        decode: fn(&str) -> serde_json::Result<Vec<T>>,
+        tx: tokio::sync::mpsc::Sender<Outcome<Page<T>>>,
+    ) {
         let mut seen = HashSet::from([first.clone()]);
         let mut ahead = Some(self.fetch_raw_page(first));
         while let Some(fetch) = ahead.take() {
             let Ok(Outcome { exchange, result }) = fetch.await else { return };
-            let raw = match result {
-                Ok(raw) => raw,
+            let links = match result {
+                Ok(links) => links,
                 Err(e) => {
                     let _ = tx.send(Outcome { exchange, result: Err(e) }).await;
                     return;
                 }
             };
             let mut repeated = None;
-            if let Some(link) = &raw.next_link {
+            if let Some(link) = &links.next_link {
                 if seen.insert(link.clone()) {
                     ahead = Some(self.fetch_raw_page(link.clone()));
                 } else {
                     repeated = Some(link.clone());
                 }
             }
-            let result = raw.decode();
+            let result = links.decode(&exchange.response_body, decode);
             let failed = result.is_err();
-            let stop = |ahead: Option<tokio::task::JoinHandle<_>>| ahead.inspect(|h| h.abort());
-            if tx.send(Outcome { exchange: exchange.clone(), result }).await.is_err() || failed {
-                stop(ahead);
+            if failed || tx.send(Outcome { exchange: exchange.clone(), result }).await.is_err() {
+                if let Some(fetch) = ahead {
+                    fetch.abort();
+                }
                 return;
             }
             if let Some(link) = repeated {
@@ -350,15 +372,17 @@ impl GraphClient {
 
     /// Starts fetching one page; the body is checked to be a whole JSON page (so a cut-off
     /// answer is retried) but its devices are not decoded yet.
-    fn fetch_raw_page(&self, url: String) -> tokio::task::JoinHandle<Outcome<RawPage>> {
+    fn fetch_raw_page(&self, url: String) -> tokio::task::JoinHandle<Outcome<PageLinks>> {
         let client = self.clone();
-        tokio::spawn(async move { client.send("GET", &url, None, RawPage::check).await })
+        tokio::spawn(async move { client.send("GET", &url, None, PageLinks::check).await })
     }
 
     /// Fetches one page by its full URL (a first page or a next link).
     pub async fn get_page(&self, url: &str) -> Outcome<Page> {
-        let Outcome { exchange, result } = self.send("GET", url, None, RawPage::check).await;
-        Outcome { exchange, result: result.and_then(|raw| raw.decode()) }
+        let Outcome { exchange, result } = self.send("GET", url, None, PageLinks::check).await;
+        let result = result
+            .and_then(|links| links.decode(&exchange.response_body, |items| serde_json::from_str(items)));
+        Outcome { exchange, result }
     }
 
     /// Fetches one device whole (with its hardware hash).
@@ -403,7 +427,7 @@ impl GraphClient {
         loop {
             let (mut exchange, text) = self.send_once(method, url, body.clone(), &token).await;
             exchange.attempts = attempt;
-            let result = text.and_then(|t| decode(&t));
+            let result = text.and_then(|()| decode(&exchange.response_body));
             if exchange.status == Some(401) && !renewed {
                 // Renew once and try again at once; a second 401 is the user's to see.
                 if let Some(next) = self.config.token.renew(&token).await {
@@ -462,7 +486,7 @@ impl GraphClient {
         url: &str,
         body: Option<String>,
         token: &Secret,
-    ) -> (Exchange, Result<String, GraphError>) {
+    ) -> (Exchange, Result<(), GraphError>) {
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut request_headers = vec![
             ("Authorization".to_string(), REDACTED_BEARER.to_string()),
@@ -505,7 +529,7 @@ impl GraphClient {
         token: &Secret,
         client_request_id: &str,
         exchange: &mut Exchange,
-    ) -> Result<String, GraphError> {
+    ) -> Result<(), GraphError> {
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| GraphError::Url(e.to_string()))?;
         let mut request = self
@@ -525,15 +549,19 @@ impl GraphClient {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let text = response.text().await.map_err(|e| transport_error(e, self.config.timeout, exchange))?;
-        exchange.response_body = text.clone();
+        let bytes = response.bytes().await.map_err(|e| transport_error(e, self.config.timeout, exchange))?;
+        // The body is kept once, in the exchange; decoding reads it from there (pages are MBs).
+        exchange.response_body = match String::from_utf8(Vec::from(bytes)) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
         if (200..300).contains(&status) {
-            Ok(text)
+            Ok(())
         } else {
             Err(GraphError::Service(Box::new(ServiceError::from_response(
                 status,
                 &exchange.response_headers,
-                &text,
+                &exchange.response_body,
             ))))
         }
     }
@@ -583,40 +611,44 @@ fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
 }
 
-/// A page's skeleton: the devices stay raw JSON until [`RawPage::decode`].
+/// A page's skeleton: the devices stay raw JSON until they are decoded.
 #[derive(serde::Deserialize)]
 struct PageSkeleton<'a> {
     #[serde(borrow)]
-    value: &'a serde_json::value::RawValue,
+    value: &'a RawValue,
     #[serde(rename = "@odata.nextLink")]
     next_link: Option<String>,
     #[serde(rename = "@odata.count")]
     count: Option<u64>,
 }
 
-/// A page as received: the whole body, known to be a well-formed page, and its links.
-struct RawPage {
-    body: String,
+/// What a page says besides its devices; having one means the body is a well-formed page.
+struct PageLinks {
     next_link: Option<String>,
     count: Option<u64>,
 }
 
-impl RawPage {
-    /// Checks that `body` is a whole page (a cheap scan that allocates no devices).
-    fn check(body: &str) -> Result<RawPage, GraphError> {
-        let skeleton: PageSkeleton<'_> =
-            serde_json::from_str(body).map_err(|e| GraphError::Decode(format!("not a page: {e}")))?;
-        Ok(RawPage { body: body.to_string(), next_link: skeleton.next_link, count: skeleton.count })
+impl PageLinks {
+    /// Checks that `body` is a whole page (a scan that allocates no devices).
+    fn check(body: &str) -> Result<PageLinks, GraphError> {
+        let skeleton = skeleton(body)?;
+        Ok(PageLinks { next_link: skeleton.next_link, count: skeleton.count })
     }
 
-    /// Decodes the devices.
-    fn decode(self) -> Result<Page, GraphError> {
-        let skeleton: PageSkeleton<'_> =
-            serde_json::from_str(&self.body).map_err(|e| GraphError::Decode(format!("not a page: {e}")))?;
-        let devices: Vec<Device> = serde_json::from_str(skeleton.value.get())
+    /// Decodes the page's devices from its body.
+    fn decode<T>(
+        self,
+        body: &str,
+        items: fn(&str) -> serde_json::Result<Vec<T>>,
+    ) -> Result<Page<T>, GraphError> {
+        let devices = items(skeleton(body)?.value.get())
             .map_err(|e| GraphError::Decode(format!("page \"value\": {e}")))?;
         Ok(Page { devices, next_link: self.next_link, count: self.count })
     }
+}
+
+fn skeleton(body: &str) -> Result<PageSkeleton<'_>, GraphError> {
+    serde_json::from_str(body).map_err(|e| GraphError::Decode(format!("not a page: {e}")))
 }
 
 fn parse_device(body: &str) -> Result<Device, GraphError> {
