@@ -53,7 +53,10 @@ fn exchange() -> Exchange {
 
 fn page_msg(request_id: u64, devices: Vec<Device>) -> Input {
     let page = Page { devices, next_link: None, count: None };
-    Input::Msg(Msg::Page { request_id, outcome: Box::new(Outcome { exchange: exchange(), result: Ok(page) }) })
+    Input::Msg(Msg::Page {
+        request_id,
+        outcome: Box::new(Outcome { exchange: exchange(), result: Ok(page) }),
+    })
 }
 
 fn act(model: &mut Model, action: Action) {
@@ -231,7 +234,11 @@ fn table(c: &mut Criterion) {
             let mut g = c.benchmark_group("load_pages_of_999");
             g.sampling_mode(SamplingMode::Flat).sample_size(10);
             g.bench_function(BenchmarkId::from_parameter(&size), |b| {
-                b.iter_batched(|| rows.clone(), |rows| black_box(loaded_model(&rows, PAGE)), BatchSize::PerIteration)
+                b.iter_batched(
+                    || rows.clone(),
+                    |rows| black_box(loaded_model(&rows, PAGE)),
+                    BatchSize::PerIteration,
+                )
             });
             g.finish();
         }
