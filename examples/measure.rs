@@ -503,7 +503,7 @@ fn main() -> Res<()> {
     let (im, imin, imax) = stats(cpu);
     println!("Machine: {}", machine());
     println!(
-        "Data: `serve --devices {n} --seed 1` (separate release process, peak RSS {:.0} MB), {} pages of {PAGE}; {} repetitions each; list and curl alternate.\n",
+        "Data: `serve --devices {n} --seed 1` (separate release process, peak RSS {:.0} MiB), {} pages of {PAGE}; {} repetitions each; list and curl alternate.\n",
         serve_rss as f64 / 1024.0,
         urls.len(),
         opts.reps
@@ -534,11 +534,11 @@ fn main() -> Res<()> {
         pass(missed == 0 && !keys.is_empty() && kmax < 100.0)
     );
     println!(
-        "| Peak RSS of the app, {n} rows loaded (VmHWM) | {sm:.1} MB | {smin:.1} MB | {smax:.1} MB | < 80 MB | {} |",
+        "| Peak RSS of the app, {n} rows loaded (VmHWM) | {sm:.1} MiB | {smin:.1} MiB | {smax:.1} MiB | < 80 MB | {} |",
         pass(sm < 80.0)
     );
     println!(
-        "| RSS of the app after loading (VmRSS, for comparison) | {nm:.1} MB | {nmin:.1} MB | {nmax:.1} MB | | |"
+        "| RSS of the app after loading (VmRSS, for comparison) | {nm:.1} MiB | {nmin:.1} MiB | {nmax:.1} MiB | | |"
     );
     println!(
         "| Idle CPU, {n} rows loaded, over {} s | {im:.2}% | {imin:.2}% | {imax:.2}% | < 1% of a core | {} |",
