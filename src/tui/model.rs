@@ -1,12 +1,14 @@
 //! What the screen shows: device rows (with the filtered/sorted view as indices), the open
 //! form and drafts, overlays, the request history and the status message.
 
+use crate::graph::auth::PollState;
 use crate::graph::client::Exchange;
 use crate::graph::model::{Device, FieldId, ImportStatus};
 use crate::tui::draft::{Draft, line_editor};
-use crate::tui::event::Column;
+use crate::tui::event::{Column, SignInPrompt};
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 use tui_textarea::TextArea;
 
 /// How many requests the history keeps (older ones are dropped).
@@ -25,6 +27,196 @@ pub enum Screen {
     Form,
     /// The response inspector.
     Inspector,
+    /// The device code sign-in (before anything is listed).
+    SignIn,
+}
+
+/// Where the device code sign-in stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInState {
+    /// The sign-in task's request id.
+    pub request_id: u64,
+    /// The code to show, once the identity platform gave one.
+    pub prompt: Option<SignInPrompt>,
+    /// The last poll's answer.
+    pub poll: Option<PollState>,
+    /// Why it stopped, in words for the user (r starts again).
+    pub failed: Option<String>,
+}
+
+/// A request that failed and waits before its next try (the status line counts down).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryWait {
+    /// The waiting operation's request id.
+    pub request_id: u64,
+    /// `GET`, `PATCH`.
+    pub method: String,
+    /// `429 Too Many Requests`, `no answer within 30 s`, ...
+    pub reason: String,
+    /// The attempt that failed (1 = the first).
+    pub attempt: u32,
+    /// When the next try goes out.
+    pub until: Instant,
+}
+
+impl RetryWait {
+    /// `throttled (429 Too Many Requests)`: what happened, in the words admins search for.
+    pub fn what(&self) -> String {
+        let kind = match self.reason.split(' ').next() {
+            Some("429") => "throttled",
+            Some("503") => "service unavailable",
+            Some("500" | "502" | "504") => "server error",
+            _ => "request failed",
+        };
+        format!("{kind} ({})", self.reason)
+    }
+}
+
+/// Per-row search keys and the order of all rows under the current sort, kept in step with
+/// `Model::rows` so a filter keystroke is one pass over precomputed lowercase text and never
+/// sorts. Built when rows arrive; appended rows are merged into the order.
+#[derive(Debug, Default)]
+pub struct RowIndex {
+    /// Lowercased serial, tag, user and import id of each row, separated by `\u{1f}`.
+    keys: Vec<Box<str>>,
+    /// Sort keys of each row for `sort` (empty when unsorted).
+    sort_keys: Vec<SortKey>,
+    /// Every row index in display order.
+    order: Vec<usize>,
+    /// The sort `order` was built for.
+    sort: Option<(Column, bool)>,
+}
+
+/// A row's sort key for one column: cheap to compare (no per-comparison lowercasing).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct SortKey {
+    group: u8,
+    num: i64,
+    text: Box<str>,
+}
+
+impl SortKey {
+    fn of(column: Column, d: &Device) -> SortKey {
+        match column {
+            Column::Status => SortKey {
+                group: status_rank(d.state.device_import_status),
+                num: i64::from(d.state.device_error_code),
+                text: Box::from(""),
+            },
+            other => match d.text(other.field()).filter(|t| !t.is_empty()) {
+                Some(t) => SortKey { group: 0, num: 0, text: t.to_ascii_lowercase().into_boxed_str() },
+                None => SortKey { group: 1, num: 0, text: Box::from("") },
+            },
+        }
+    }
+}
+
+/// The search key of a row: what the filter matches, lowercased once.
+fn search_key(d: &Device) -> Box<str> {
+    let mut key = String::new();
+    for v in [&d.serial_number, &d.group_tag, &d.assigned_user_principal_name, &d.import_id] {
+        if let Some(t) = v {
+            key.push_str(&t.to_lowercase());
+        }
+        key.push('\u{1f}');
+    }
+    key.into_boxed_str()
+}
+
+impl RowIndex {
+    /// Forgets everything (the rows were replaced).
+    pub fn clear(&mut self) {
+        *self = RowIndex::default();
+    }
+
+    /// Brings the index up to date with `rows` and `sort`: keys for new rows, the order
+    /// re-sorted when the sort changed, new rows merged in otherwise.
+    pub fn sync(&mut self, rows: &[Device], sort: Option<(Column, bool)>) {
+        if self.keys.len() > rows.len() {
+            self.clear();
+        }
+        let old = self.keys.len();
+        self.keys.extend(rows[old..].iter().map(search_key));
+        if sort != self.sort || self.order.len() > rows.len() {
+            self.sort = sort;
+            self.sort_keys = match sort {
+                Some((c, _)) => rows.iter().map(|d| SortKey::of(c, d)).collect(),
+                None => Vec::new(),
+            };
+            self.order = (0..rows.len()).collect();
+            self.sort_range(0);
+            return;
+        }
+        let have = self.order.len();
+        if have == rows.len() {
+            return;
+        }
+        if let Some((c, _)) = sort {
+            self.sort_keys.extend(rows[have..].iter().map(|d| SortKey::of(c, d)));
+        }
+        self.order.extend(have..rows.len());
+        self.sort_range(have);
+    }
+
+    /// Updates one replaced row (after a save): its key, and its place in the order.
+    pub fn replace(&mut self, i: usize, d: &Device) {
+        if let Some(k) = self.keys.get_mut(i) {
+            *k = search_key(d);
+        }
+        if let (Some((c, _)), Some(k)) = (self.sort, self.sort_keys.get_mut(i)) {
+            *k = SortKey::of(c, d);
+            let mut order = std::mem::take(&mut self.order);
+            order.sort_unstable_by(|&a, &b| self.cmp_rows(a, b));
+            self.order = order;
+        }
+    }
+
+    fn cmp_rows(&self, a: usize, b: usize) -> Ordering {
+        let o = match (self.sort_keys.get(a), self.sort_keys.get(b)) {
+            (Some(x), Some(y)) => x.cmp(y),
+            _ => Ordering::Equal,
+        };
+        let o = if matches!(self.sort, Some((_, true))) { o.reverse() } else { o };
+        // Ties keep the server's order, whatever the direction.
+        o.then(a.cmp(&b))
+    }
+
+    /// Sorts `order[from..]` and merges it into the sorted `order[..from]`.
+    fn sort_range(&mut self, from: usize) {
+        if self.sort.is_none() {
+            return;
+        }
+        let mut tail = self.order.split_off(from);
+        tail.sort_unstable_by(|&a, &b| self.cmp_rows(a, b));
+        let tail = tail;
+        if from == 0 {
+            self.order = tail;
+            return;
+        }
+        let head = std::mem::take(&mut self.order);
+        let mut merged = Vec::with_capacity(head.len() + tail.len());
+        let (mut i, mut j) = (0, 0);
+        while i < head.len() && j < tail.len() {
+            if self.cmp_rows(tail[j], head[i]) == Ordering::Less {
+                merged.push(tail[j]);
+                j += 1;
+            } else {
+                merged.push(head[i]);
+                i += 1;
+            }
+        }
+        merged.extend_from_slice(&head[i..]);
+        merged.extend_from_slice(&tail[j..]);
+        self.order = merged;
+    }
+
+    /// The rows whose key holds `needle` (lowercased), in display order.
+    pub fn filter(&self, needle: &str) -> Vec<usize> {
+        if needle.is_empty() {
+            return self.order.clone();
+        }
+        self.order.iter().copied().filter(|&i| self.keys.get(i).is_some_and(|k| k.contains(needle))).collect()
+    }
 }
 
 /// A box drawn over the screen that takes the keys until closed.
@@ -109,6 +301,8 @@ pub struct FormState {
     pub fetching: Option<u64>,
     /// PATCH in flight.
     pub saving: Option<u64>,
+    /// Every failed attempt of the save in flight was a 429 refusal (so a cancel is safe).
+    pub refused_only: bool,
     /// Last failure.
     pub problem: Option<Problem>,
 }
@@ -239,6 +433,20 @@ pub struct Model {
     pub next_request: u64,
     /// Spinner frame (advances only while something is pending).
     pub spinner: usize,
+    /// The clock as of the last tick (countdowns are drawn from it; `update` reads no clock).
+    pub now: Instant,
+    /// A request waiting to be tried again (throttled, unavailable, lost connection).
+    pub retry: Option<RetryWait>,
+    /// The device code sign-in, while it runs or after it failed.
+    pub sign_in: Option<SignInState>,
+    /// The `:` command line editor.
+    pub command: TextArea<'static>,
+    /// The command line takes the keys.
+    pub command_editing: bool,
+    /// The Graph `$filter` the listing runs with (`:serial PF3`), if any.
+    pub server_filter: Option<String>,
+    /// Search keys and sorted order of `rows` (see [`RowIndex`]).
+    pub index: RowIndex,
     /// Leave the loop.
     pub quit: bool,
 }
@@ -272,6 +480,13 @@ impl Model {
             toast: None,
             next_request: 1,
             spinner: 0,
+            now: Instant::now(),
+            retry: None,
+            sign_in: None,
+            command: line_editor("", ""),
+            command_editing: false,
+            server_filter: None,
+            index: RowIndex::default(),
             quit: false,
         }
     }
@@ -308,9 +523,17 @@ impl Model {
         self.drafts.values().filter(|d| d.is_dirty_any()).count()
     }
 
-    /// Something is in flight (the spinner may tick).
+    /// Something is in flight or counting down (the clock ticks only then).
     pub fn busy(&self) -> bool {
-        self.listing.loading || self.form.as_ref().is_some_and(|f| f.fetching.is_some() || f.saving.is_some())
+        self.listing.loading
+            || self.retry.is_some()
+            || self.form.as_ref().is_some_and(|f| f.fetching.is_some() || f.saving.is_some())
+            || self.sign_in.as_ref().is_some_and(|s| s.failed.is_none())
+    }
+
+    /// How long until `at`, by the model's clock.
+    pub fn remaining(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.now)
     }
 
     /// The open form's draft.
@@ -333,24 +556,28 @@ impl Model {
         }
     }
 
-    /// Recomputes the view (filter, then sort) and keeps the selected device selected.
+    /// Recomputes the view (filter over the sorted order) and keeps the selected device
+    /// selected. Costs one pass over precomputed keys; sorting happens only when the sort
+    /// changes (and new rows are merged in), see [`RowIndex`].
     pub fn derive_view(&mut self) {
-        let keep = self.selected().map(|d| d.id.clone());
+        let keep = self.view.get(self.cursor).copied();
+        self.index.sync(&self.rows, self.sort);
         let needle = self.filter_text().to_lowercase();
-        let rows = &self.rows;
-        let mut view: Vec<usize> =
-            (0..rows.len()).filter(|&i| needle.is_empty() || matches_filter(&rows[i], &needle)).collect();
-        if let Some((column, desc)) = self.sort {
-            view.sort_by(|&a, &b| {
-                let o = compare(column, &rows[a], &rows[b]);
-                if desc { o.reverse() } else { o }
-            });
-        }
-        self.view = view;
+        self.view = self.index.filter(&needle);
+        // Row indices are stable while rows are only appended or replaced in place.
         self.cursor = keep
-            .and_then(|id| self.view.iter().position(|&i| self.rows[i].id == id))
+            .and_then(|row| self.view.iter().position(|&i| i == row))
             .unwrap_or(0)
             .min(self.view.len().saturating_sub(1));
+    }
+
+    /// Replaces the rows (a new listing's first page).
+    pub fn clear_rows(&mut self) {
+        self.rows.clear();
+        self.index.clear();
+        self.view.clear();
+        self.cursor = 0;
+        self.offset = 0;
     }
 }
 
