@@ -346,7 +346,10 @@ fn a_retry_wait_counts_down_and_esc_cancels_the_listing_keeping_rows() {
     });
     msg(&mut m, Msg::Page { request_id: id, outcome: page });
     let t0 = std::time::Instant::now();
-    msg(&mut m, Msg::Retrying { request_id: id, notice: notice("GET", "429 Too Many Requests", 1, 2100), at: t0 });
+    msg(
+        &mut m,
+        Msg::Retrying { request_id: id, notice: notice("GET", "429 Too Many Requests", 1, 2100), at: t0 },
+    );
     let r = m.retry.clone().unwrap();
     assert_eq!(r.what(), "throttled (429 Too Many Requests)");
     assert_eq!(m.remaining(r.until), std::time::Duration::from_millis(2100));
@@ -354,7 +357,10 @@ fn a_retry_wait_counts_down_and_esc_cancels_the_listing_keeping_rows() {
     msg(&mut m, Msg::Tick(t0 + std::time::Duration::from_millis(1000)));
     assert_eq!(m.remaining(r.until), std::time::Duration::from_millis(1100));
     // A stale listing's wait is ignored.
-    msg(&mut m, Msg::Retrying { request_id: 999, notice: notice("GET", "503 Service Unavailable", 1, 5), at: t0 });
+    msg(
+        &mut m,
+        Msg::Retrying { request_id: 999, notice: notice("GET", "503 Service Unavailable", 1, 5), at: t0 },
+    );
     assert_eq!(m.retry.as_ref().unwrap().request_id, id);
     // Esc cancels: the task is stopped, the rows stay, r lists again.
     act(&mut m, Action::FilterStart);
@@ -382,7 +388,10 @@ fn cancelling_a_save_keeps_the_draft_and_says_what_may_have_happened() {
         let (id, _, _) = patch_effect(&act(&mut m, Action::ConfirmSend));
         let t0 = std::time::Instant::now();
         for (n, reason) in reasons.iter().enumerate() {
-            msg(&mut m, Msg::Retrying { request_id: id, notice: notice("PATCH", reason, n as u32 + 1, 500), at: t0 });
+            msg(
+                &mut m,
+                Msg::Retrying { request_id: id, notice: notice("PATCH", reason, n as u32 + 1, 500), at: t0 },
+            );
         }
         assert!(m.retry.is_some());
         assert_eq!(act(&mut m, Action::Back), vec![Effect::Cancel { request_id: id }]);
@@ -392,7 +401,15 @@ fn cancelling_a_save_keeps_the_draft_and_says_what_may_have_happened() {
         assert!(m.toast.as_ref().unwrap().text.contains(applied_words), "{:?}", m.toast);
         // A late answer of the cancelled save changes nothing.
         let device = fixtures::devices().remove(0);
-        msg(&mut m, Msg::Patched { request_id: id, device_id: device.id.clone(), exchanges: vec![], result: Box::new(Ok(device)) });
+        msg(
+            &mut m,
+            Msg::Patched {
+                request_id: id,
+                device_id: device.id.clone(),
+                exchanges: vec![],
+                result: Box::new(Ok(device)),
+            },
+        );
         assert_eq!(m.form_draft().unwrap().dirty_count(), 1);
     }
 }
@@ -436,11 +453,20 @@ fn sign_in_shows_the_prompt_polls_and_failures_offer_a_restart() {
         interval: std::time::Duration::from_secs(5),
     };
     msg(&mut m, Msg::SignInPrompt { request_id: id, prompt });
-    msg(&mut m, Msg::SignInPolled { request_id: id, state: PollState::SlowedDown { interval: std::time::Duration::from_secs(10) } });
+    msg(
+        &mut m,
+        Msg::SignInPolled {
+            request_id: id,
+            state: PollState::SlowedDown { interval: std::time::Duration::from_secs(10) },
+        },
+    );
     assert_eq!(poll_words(m.sign_in.as_ref().unwrap().poll), "asked to slow down: polling every 10 s");
     assert_eq!(act(&mut m, Action::SignInAgain), vec![], "no restart while waiting");
     msg(&mut m, Msg::SignedIn { request_id: id, result: Box::new(Err(AuthError::Declined)) });
-    assert_eq!(m.sign_in.as_ref().unwrap().failed.as_deref(), Some("Sign-in was declined at the verification page."));
+    assert_eq!(
+        m.sign_in.as_ref().unwrap().failed.as_deref(),
+        Some("Sign-in was declined at the verification page.")
+    );
     let again = act(&mut m, Action::SignInAgain);
     assert!(matches!(again.as_slice(), [Effect::SignIn { request_id }] if *request_id != id));
     // Esc on the sign-in screen quits.
@@ -460,7 +486,8 @@ fn index_merges_appended_pages_into_the_sort_and_follows_saves() {
     let serials = |m: &Model| -> Vec<String> {
         m.view.iter().map(|&i| m.rows[i].serial_number.clone().unwrap_or_default()).collect()
     };
-    let mut expected: Vec<String> = devices.iter().map(|d| d.serial_number.clone().unwrap_or_default()).collect();
+    let mut expected: Vec<String> =
+        devices.iter().map(|d| d.serial_number.clone().unwrap_or_default()).collect();
     expected.sort_by_key(|s| s.to_ascii_lowercase());
     assert_eq!(serials(&m), expected);
     // A saved row moves to its new place.
