@@ -68,6 +68,15 @@ impl Effects {
             self.stop(request_id);
             return;
         }
+        if let Effect::Sort { generation, job } = effect {
+            tracing::debug!(generation, rows = job.len(), "sorting off the draw path");
+            tokio::spawn(async move {
+                if let Ok(sorted) = tokio::task::spawn_blocking(move || job.run()).await {
+                    let _ = tx.send(Msg::Sorted { generation, sorted: Box::new(sorted) });
+                }
+            });
+            return;
+        }
         if let Effect::SignIn { request_id } = effect {
             let Some(sign_in) = self.sign_in.clone() else {
                 tracing::warn!("sign-in asked for without a sign-in to run");
@@ -86,6 +95,7 @@ impl Effects {
             | Effect::Get { request_id, .. }
             | Effect::Patch { request_id, .. } => *request_id,
             Effect::Cancel { request_id } | Effect::SignIn { request_id } => *request_id,
+            Effect::Sort { generation, .. } => *generation,
         };
         let Some(client) = self.client_for(request_id) else {
             tracing::warn!(request_id, "a Graph request before sign-in finished; dropped");
@@ -134,7 +144,7 @@ impl Effects {
                         tx.send(Msg::Patched { request_id, device_id, exchanges, result: Box::new(result) });
                 });
             }
-            Effect::Cancel { .. } | Effect::SignIn { .. } => {}
+            Effect::Cancel { .. } | Effect::SignIn { .. } | Effect::Sort { .. } => {}
         }
     }
 }

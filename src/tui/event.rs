@@ -167,6 +167,13 @@ pub enum Msg {
         /// When the wait started.
         at: Instant,
     },
+    /// A sort that ran off the draw path finished.
+    Sorted {
+        /// The sort's generation (only the latest is installed).
+        generation: u64,
+        /// The rows in their new order.
+        sorted: Box<crate::tui::model::SortedRows>,
+    },
     /// The clock advanced (only sent while a countdown or spinner is on screen).
     Tick(Instant),
     /// The device code sign-in has a code to show.
@@ -238,6 +245,13 @@ pub enum Effect {
     Cancel {
         /// The request id whose task stops.
         request_id: u64,
+    },
+    /// Sort the rows off the draw path.
+    Sort {
+        /// The sort's generation.
+        generation: u64,
+        /// The rows' keys.
+        job: crate::tui::model::SortJob,
     },
     /// Run the device code sign-in: ask for a code, then poll until the user signs in.
     SignIn {

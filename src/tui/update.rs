@@ -10,8 +10,8 @@ use crate::tui::draft::{Draft, SaveBlock, apply_edit};
 use crate::tui::event::{Action, EditOp, Effect, Msg};
 use crate::tui::keymap::{Context, context};
 use crate::tui::model::{
-    Confirm, FormState, Level, Listing, Model, Overlay, Problem, RetryWait, Screen, SignInState, table_row,
-    table_select,
+    ASYNC_SORT_ROWS, Confirm, FormState, Level, Listing, Model, Overlay, Problem, RetryWait, Screen,
+    SignInState, SortJob, table_row, table_select,
 };
 use crate::tui::views::{device_table, response_view};
 
@@ -267,9 +267,19 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Sort(column) => {
             let desc = matches!(model.sort, Some((c, false)) if c == column);
             model.sort = Some((column, desc));
+            let dir = if desc { "descending" } else { "ascending" };
+            if model.rows.len() >= ASYNC_SORT_ROWS {
+                // Big tables sort off the draw path; the rows keep their order until it is done.
+                let generation = model.request_id();
+                model.sort_pending = Some(generation);
+                model.say(
+                    Level::Info,
+                    format!("Sorting {} devices by {}…", model.rows.len(), column.title().to_lowercase()),
+                );
+                return vec![Effect::Sort { generation, job: SortJob::new(&model.rows, (column, desc)) }];
+            }
             model.derive_view();
             scroll_table(model);
-            let dir = if desc { "descending" } else { "ascending" };
             model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
         }
         Action::Reload if model.server_filter.is_some() => return server_filter(model, None),
@@ -596,6 +606,21 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 until: at + notice.wait,
             });
         }
+        Msg::Sorted { generation, sorted } => {
+            if model.sort_pending != Some(generation) {
+                return Vec::new();
+            }
+            model.sort_pending = None;
+            let sorted = *sorted;
+            model.index.install(&model.rows, sorted);
+            model.view_of = None;
+            model.derive_view();
+            scroll_table(model);
+            if let Some((column, desc)) = model.sort {
+                let dir = if desc { "descending" } else { "ascending" };
+                model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
+            }
+        }
         Msg::Tick(now) => {
             model.now = now;
             model.spinner = model.spinner.wrapping_add(1);
@@ -666,9 +691,9 @@ fn clear_retry(model: &mut Model, request_id: u64) {
 }
 
 fn replace_row(model: &mut Model, device: &Device) {
-    if let Some(i) = model.rows.iter().position(|d| d.id == device.id) {
+    if let Some(i) = model.rows.iter().position(|r| r.id == device.id) {
         model.rows[i] = table_row(device.clone());
-        model.index.replace(i, &model.rows[i]);
+        model.index.replace(&model.rows);
         model.derive_view();
         scroll_table(model);
     }
