@@ -77,6 +77,7 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
     model.page_size = opts.page_size;
     model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing::info!(target = %model.target_label, read_only = model.read_only, log = ?opts.log_path, "tui start");
+    let terminated = termination();
     let mut guard = TerminalGuard::enter()?;
     // A hidden switch for the pseudo-terminal test that proves a panic restores the terminal:
     // with this variable set, F12 panics. Off unless the variable is present.
@@ -88,7 +89,7 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
     });
     // SIGTERM or SIGHUP (the terminal went away) end the events like a quit, so the guard
     // below restores the terminal on the way out.
-    let events = events.take_until(Box::pin(termination()));
+    let events = events.take_until(Box::pin(terminated));
     let result = run_loop_observed(guard.terminal(), events, model, opts.session, |_, _| {}).await;
     drop(guard);
     tracing::info!(ok = result.is_ok(), "tui end");
@@ -96,22 +97,27 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
 }
 
 /// Resolves on SIGTERM or SIGHUP (never elsewhere, or when the handlers cannot be set up).
-async fn termination() {
+/// The handlers are installed at once, before the terminal is switched to raw mode, so there is
+/// no moment when a signal would kill the app with the terminal left raw.
+fn termination() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
-            (Ok(mut term), Ok(mut hup)) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM: leaving"),
-                    _ = hup.recv() => tracing::info!("SIGHUP: leaving"),
+        let handlers = (signal(SignalKind::terminate()), signal(SignalKind::hangup()));
+        async move {
+            match handlers {
+                (Ok(mut term), Ok(mut hup)) => {
+                    tokio::select! {
+                        _ = term.recv() => tracing::info!("SIGTERM: leaving"),
+                        _ = hup.recv() => tracing::info!("SIGHUP: leaving"),
+                    }
                 }
+                _ => std::future::pending::<()>().await,
             }
-            _ => std::future::pending::<()>().await,
         }
     }
     #[cfg(not(unix))]
-    std::future::pending::<()>().await
+    std::future::pending::<()>()
 }
 
 /// The loop, generic over the terminal backend and the event source so tests can drive the
