@@ -204,6 +204,11 @@ screens! {
 }
 
 #[test]
+fn wide_table_shows_every_column() {
+    insta::assert_snapshot!("screen_table_160x50", render(&filtered(160, 50)));
+}
+
+#[test]
 fn form_help_and_read_only_table() {
     let mut m = table(80, 24);
     open_first(&mut m);
