@@ -477,7 +477,8 @@ pub struct FormState {
     pub fetching: Option<u64>,
     /// PATCH in flight.
     pub saving: Option<u64>,
-    /// Every failed attempt of the save in flight was a 429 refusal (so a cancel is safe).
+    /// Every failed attempt of the save in flight was a 429 refusal (with a retry wait still
+    /// running, a cancel then changes nothing on the server).
     pub refused_only: bool,
     /// Last failure.
     pub problem: Option<Problem>,

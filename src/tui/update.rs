@@ -82,7 +82,12 @@ fn cancel_listing(model: &mut Model) -> Vec<Effect> {
 fn cancel_save(model: &mut Model) -> Vec<Effect> {
     let Some(form) = model.form.as_mut() else { return Vec::new() };
     let Some(request_id) = form.saving.take() else { return Vec::new() };
-    let refused_only = form.refused_only;
+    // Nothing was applied only if every attempt so far was refused with 429 (answered before
+    // the handler) and the client is still waiting, well before it sends the next one.
+    let waiting = model.retry.as_ref().filter(|r| r.request_id == request_id).is_some_and(|r| {
+        r.until.saturating_duration_since(model.now) > std::time::Duration::from_millis(250)
+    });
+    let refused_only = form.refused_only && waiting;
     model.retry = None;
     let text = if refused_only {
         "Save cancelled; draft kept. Graph had refused every attempt (429), so nothing was applied"
