@@ -112,15 +112,7 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
             scroll_table(model);
             return Vec::new();
         }
-        Action::Quit => {
-            let unsaved = model.unsaved_count();
-            if unsaved > 0 {
-                model.overlay = Some(Overlay::QuitConfirm);
-            } else {
-                model.quit = true;
-            }
-            return Vec::new();
-        }
+        Action::Quit => return action_quit(model),
         Action::QuitAnyway => {
             model.quit = true;
             return Vec::new();
