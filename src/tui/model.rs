@@ -765,6 +765,14 @@ impl Model {
             .min(self.view.len().saturating_sub(1));
     }
 
+    /// Sorts at once on this thread, whatever the size (benchmarks and tests; the app sorts
+    /// big tables off the draw path through `Action::Sort`).
+    pub fn sort_now(&mut self, sort: Option<(Column, bool)>) {
+        self.sort = sort;
+        self.sort_pending = None;
+        self.derive_view();
+    }
+
     /// Replaces the rows (a new listing's first page).
     pub fn clear_rows(&mut self) {
         self.rows.clear();
