@@ -1,5 +1,7 @@
 //! From resolved [`Settings`] to a ready [`GraphClient`]: start the embedded demo server, or
-//! sign in (client credentials, device code) and wrap the tokens in a renewing source.
+//! sign in (client credentials, device code) and wrap the tokens in a renewing source. The
+//! device code flow can also be handed over unfinished ([`Prepared::SignIn`]) so the TUI shows
+//! the code on its own screen and builds the client once the user has signed in.
 
 use crate::config::{Settings, SignIn};
 use crate::graph::auth::{
@@ -27,6 +29,68 @@ impl Connection {
     }
 }
 
+/// A device code sign-in that has not started: everything needed to ask for a code, poll, and
+/// build the client afterwards. Holds no secret.
+#[derive(Debug, Clone)]
+pub struct DeviceCodeSignIn {
+    http: reqwest::Client,
+    authority: Authority,
+    client_id: String,
+    /// The client's settings; the token source is filled in after sign-in.
+    config: ClientConfig,
+    /// What the header shows (the base URL).
+    pub target_label: String,
+}
+
+impl DeviceCodeSignIn {
+    /// A sign-in against `authority` for `client_id`; the client is built from `config`.
+    pub fn new(
+        http: reqwest::Client,
+        authority: Authority,
+        client_id: String,
+        config: ClientConfig,
+    ) -> DeviceCodeSignIn {
+        let target_label = config.base_url.clone();
+        DeviceCodeSignIn { http, authority, client_id, config, target_label }
+    }
+
+    /// Step 1: a code for the user.
+    pub async fn request_code(&self) -> Result<DeviceCodePrompt, AuthError> {
+        auth::request_device_code(&self.http, &self.authority, &self.client_id).await
+    }
+
+    /// Step 2: polls until the user signs in, then builds the client with a renewing token.
+    /// Cancel by dropping the future.
+    pub async fn finish(
+        &self,
+        prompt: &DeviceCodePrompt,
+        on_poll: impl FnMut(PollState),
+    ) -> Result<GraphClient, AuthError> {
+        let first =
+            auth::poll_device_code(&self.http, &self.authority, &self.client_id, prompt, on_poll).await?;
+        let manager = TokenManager::new(
+            self.http.clone(),
+            self.authority.clone(),
+            self.client_id.clone(),
+            Grant::DeviceCode,
+            first,
+        );
+        let mut config = self.config.clone();
+        config.token = TokenSource::Managed(Arc::new(manager));
+        // The URL was checked when the sign-in was prepared, so this only fails if the HTTP
+        // stack cannot start; say so in the sign-in's words.
+        GraphClient::new(config).map_err(|e| AuthError::Transport(e.to_string()))
+    }
+}
+
+/// A connection, or a device code sign-in still to run (the TUI runs it on its own screen).
+pub enum Prepared {
+    /// Ready to talk to Graph.
+    Ready(Connection),
+    /// The user must sign in first.
+    SignIn(DeviceCodeSignIn),
+}
+
 /// Why no connection could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -41,12 +105,27 @@ pub enum ConnectError {
     Graph(#[from] GraphError),
 }
 
-/// Connects as the settings say. `on_device_code` shows the device code prompt (the TUI draws
-/// it; `list` prints it to stderr) and is told of each poll.
+/// Connects as the settings say. `on_device_code` shows the device code prompt (`list` prints
+/// it to stderr) and is told of each poll.
 pub async fn connect(
     settings: &Settings,
     mut on_device_code: impl FnMut(SignInProgress<'_>),
 ) -> Result<Connection, ConnectError> {
+    match prepare(settings).await? {
+        Prepared::Ready(connection) => Ok(connection),
+        Prepared::SignIn(sign_in) => {
+            let prompt = sign_in.request_code().await?;
+            on_device_code(SignInProgress::Prompt(&prompt));
+            let client =
+                sign_in.finish(&prompt, |state| on_device_code(SignInProgress::Polled(state))).await?;
+            Ok(Connection { client, demo_server: None, target_label: sign_in.target_label })
+        }
+    }
+}
+
+/// Everything up to the device code prompt: the demo server, a static token, client
+/// credentials; a device code sign-in is returned unstarted.
+pub async fn prepare(settings: &Settings) -> Result<Prepared, ConnectError> {
     let (base_url, token, demo_server) = match &settings.sign_in {
         SignIn::Demo => {
             // A random token per run: the embedded server is on loopback, but other local users
@@ -79,24 +158,24 @@ pub async fn connect(
         SignIn::DeviceCode { tenant, client_id } => {
             let http = auth_http(settings)?;
             let authority = Authority { base: settings.authority.clone(), tenant: tenant.clone() };
-            let prompt = auth::request_device_code(&http, &authority, client_id).await?;
-            on_device_code(SignInProgress::Prompt(&prompt));
-            let first = auth::poll_device_code(&http, &authority, client_id, &prompt, |state| {
-                on_device_code(SignInProgress::Polled(state))
-            })
-            .await?;
-            let manager = TokenManager::new(http, authority, client_id.clone(), Grant::DeviceCode, first);
-            (base(settings), TokenSource::Managed(Arc::new(manager)), None)
+            let config = client_config(settings, base(settings), TokenSource::Static(Secret::new("")));
+            // Check the URL now, before the user signs in for nothing.
+            GraphClient::new(config.clone())?;
+            return Ok(Prepared::SignIn(DeviceCodeSignIn::new(http, authority, client_id.clone(), config)));
         }
     };
-    let mut config = ClientConfig::new(base_url.clone(), Secret::new(""));
+    let client = GraphClient::new(client_config(settings, base_url.clone(), token))?;
+    let target_label = if demo_server.is_some() { format!("DEMO {base_url}") } else { base_url };
+    Ok(Prepared::Ready(Connection { client, demo_server, target_label }))
+}
+
+fn client_config(settings: &Settings, base_url: String, token: TokenSource) -> ClientConfig {
+    let mut config = ClientConfig::new(base_url, Secret::new(""));
     config.token = token;
     config.collection = settings.collection;
     config.read_only = settings.read_only;
     config.timeout = settings.timeout;
-    let client = GraphClient::new(config)?;
-    let target_label = if demo_server.is_some() { format!("DEMO {base_url}") } else { base_url };
-    Ok(Connection { client, demo_server, target_label })
+    config
 }
 
 /// What the device code flow reports while it waits for the user.

@@ -4,12 +4,12 @@ use autopilot_tui::cli::{
     Cli, CliError, Command, ConnectionArgs, FormatArg, ListArgs, ServeArgs, default_log_file,
 };
 use autopilot_tui::config::Settings;
-use autopilot_tui::connect::{SignInProgress, connect};
+use autopilot_tui::connect::{Prepared, SignInProgress, connect, prepare};
 use autopilot_tui::export::{ExportFormat, export};
 use autopilot_tui::graph::auth::PollState;
 use autopilot_tui::graph::client::ListQuery;
 use autopilot_tui::server;
-use autopilot_tui::tui::{self, AppOptions};
+use autopilot_tui::tui::{self, AppOptions, Session};
 use clap::Parser;
 use std::io::IsTerminal;
 use std::io::Write;
@@ -53,20 +53,27 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
 /// The environment variable that holds a client secret (never a flag: shell history, `ps`).
 const CLIENT_SECRET_ENV: &str = "AUTOPILOT_TUI_CLIENT_SECRET";
 
-/// The interactive app: demo mode without credentials, else the configured tenant.
+/// The interactive app: demo mode without credentials, else the configured tenant. A device
+/// code sign-in runs inside the app, on its own screen.
 async fn interactive(args: ConnectionArgs, log_path: Option<PathBuf>) -> Result<(), CliError> {
     let settings = Settings::resolve(&args, std::env::var(CLIENT_SECRET_ENV).ok())?;
-    let connection = connect(&settings, print_sign_in).await?;
+    let (session, target_label, demo_server) = match prepare(&settings).await? {
+        Prepared::Ready(c) => (Session::Client(c.client), c.target_label, c.demo_server),
+        Prepared::SignIn(s) => {
+            let label = s.target_label.clone();
+            (Session::DeviceCode(s), label, None)
+        }
+    };
     let options = AppOptions {
-        client: connection.client.clone(),
-        target_label: connection.target_label.clone(),
-        demo: connection.is_demo(),
+        session,
+        target_label,
+        demo: demo_server.is_some(),
         read_only: settings.read_only,
         page_size: settings.page_size,
         log_path,
     };
     let result = tui::run(options).await;
-    if let Some(server) = connection.demo_server {
+    if let Some(server) = demo_server {
         server.shutdown().await;
     }
     Ok(result?)

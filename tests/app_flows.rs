@@ -4,156 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
 
-use autopilot_tui::graph::auth::Secret;
-use autopilot_tui::graph::client::{ClientConfig, GraphClient};
+mod common;
+
 use autopilot_tui::graph::model::FieldId;
 use autopilot_tui::server::{DataSet, RunningServer, ServeOptions, start};
-use autopilot_tui::tui::model::{Model, Overlay, Screen};
-use autopilot_tui::tui::views::buffer_text;
-use autopilot_tui::tui::{TuiError, run_loop_observed};
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use std::time::Duration;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-
-/// What a test can see after each draw.
-#[derive(Debug, Clone, Default)]
-struct Seen {
-    screen_text: String,
-    screen: Option<Screen>,
-    loading: bool,
-    rows: usize,
-    view: usize,
-    /// (id, serial) of every 10th row, to pick a device from.
-    sample: Vec<(String, String)>,
-    selected: Option<(String, Option<String>)>,
-    form_ready: bool,
-    saving: bool,
-    confirm: bool,
-    quit_question: bool,
-    toast: String,
-    dirty: usize,
-    problem: Option<String>,
-}
-
-fn observe(m: &Model, text: String) -> Seen {
-    Seen {
-        screen_text: text,
-        screen: Some(m.screen),
-        loading: m.listing.loading,
-        rows: m.rows.len(),
-        view: m.view.len(),
-        sample: m
-            .rows
-            .iter()
-            .step_by(10)
-            .map(|d| (d.id.clone(), d.serial_number.clone().unwrap_or_default()))
-            .collect(),
-        selected: m.selected().map(|d| (d.id.clone(), d.group_tag.clone())),
-        form_ready: m.form_draft().is_some() && m.form.as_ref().is_some_and(|f| f.fetching.is_none()),
-        saving: m.form.as_ref().is_some_and(|f| f.saving.is_some()),
-        confirm: matches!(m.overlay, Some(Overlay::Confirm(_))),
-        quit_question: matches!(m.overlay, Some(Overlay::QuitConfirm)),
-        toast: m.toast.as_ref().map(|t| t.text.clone()).unwrap_or_default(),
-        dirty: m.form_draft().map(|d| d.dirty_count()).unwrap_or(0),
-        problem: m.form.as_ref().and_then(|f| f.problem.as_ref()).map(|p| p.title.clone()),
-    }
-}
-
-struct App {
-    keys: mpsc::UnboundedSender<std::io::Result<Event>>,
-    seen: watch::Receiver<Seen>,
-    task: JoinHandle<Result<Model, TuiError>>,
-}
-
-impl App {
-    fn start(server: &RunningServer) -> App {
-        let client =
-            GraphClient::new(ClientConfig::new(server.base_url(), Secret::new("test-token"))).unwrap();
-        let (keys, mut rx) = mpsc::unbounded_channel::<std::io::Result<Event>>();
-        let events = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        let (tx, seen) = watch::channel(Seen::default());
-        let model = Model::new(format!("TEST {}", server.base_url()), false, false);
-        let task = tokio::spawn(async move {
-            let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-            run_loop_observed(&mut terminal, events, model, client, move |m, buf| {
-                tx.send_replace(observe(m, buffer_text(buf)));
-            })
-            .await
-        });
-        App { keys, seen, task }
-    }
-
-    fn key(&self, code: KeyCode, mods: KeyModifiers) {
-        self.keys.send(Ok(Event::Key(KeyEvent::new(code, mods)))).unwrap();
-    }
-
-    fn press(&self, code: KeyCode) {
-        self.key(code, KeyModifiers::NONE);
-    }
-
-    fn ctrl(&self, c: char) {
-        self.key(KeyCode::Char(c), KeyModifiers::CONTROL);
-    }
-
-    fn typing(&self, text: &str) {
-        for c in text.chars() {
-            self.press(KeyCode::Char(c));
-        }
-    }
-
-    /// Waits until the screen satisfies `what`, or fails with the last screen.
-    async fn until(&mut self, label: &str, what: impl Fn(&Seen) -> bool) -> Seen {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            {
-                let now = self.seen.borrow_and_update();
-                if what(&now) {
-                    return now.clone();
-                }
-            }
-            match tokio::time::timeout_at(deadline, self.seen.changed()).await {
-                Ok(Ok(())) => {}
-                _ => {
-                    panic!("timed out waiting for {label}; last screen:\n{}", self.seen.borrow().screen_text)
-                }
-            }
-        }
-    }
-
-    async fn finish(self) -> Model {
-        let App { keys, task, .. } = self;
-        drop(keys);
-        tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap().unwrap()
-    }
-}
+use autopilot_tui::tui::model::Screen;
+use common::{App, open_by_filter};
+use crossterm::event::{Event, KeyCode};
 
 async fn server(strict: bool) -> RunningServer {
     start(ServeOptions { strict, data: DataSet::Demo, ..ServeOptions::default() }).await.unwrap()
-}
-
-/// Filters to a device by serial and opens it; returns its id.
-async fn open_by_filter(app: &mut App) -> (String, String) {
-    let listed = app.until("the listing", |s| !s.loading && s.rows > 20).await;
-    let (id, serial) = listed.sample[2].clone();
-    app.press(KeyCode::Char('/'));
-    app.typing(&serial.to_lowercase());
-    app.press(KeyCode::Enter);
-    let filtered = app.until("the filter", |s| s.view < listed.rows && s.screen_text.contains(&serial)).await;
-    // Walk to the device if the filter matched more than one.
-    for _ in 0..filtered.view {
-        if app.seen.borrow().selected.as_ref().is_some_and(|s| s.0 == id) {
-            break;
-        }
-        app.press(KeyCode::Down);
-        app.until("a move", |_| true).await;
-    }
-    app.until("the device selected", |s| s.selected.as_ref().is_some_and(|x| x.0 == id)).await;
-    app.press(KeyCode::Enter);
-    app.until("the form", |s| s.form_ready).await;
-    (id, serial)
 }
 
 #[tokio::test]
@@ -248,4 +108,213 @@ async fn paste_into_the_filter_and_resize_redraws() {
     app.press(KeyCode::Char('q'));
     app.finish().await;
     server.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in inside the app, and secrets never on screen
+
+use autopilot_tui::connect::DeviceCodeSignIn;
+use autopilot_tui::graph::auth::{self, Authority, Grant, Secret, TokenManager, TokenSource};
+use autopilot_tui::graph::client::{ClientConfig, GraphClient};
+use autopilot_tui::server::oauth::{ClientSecretSource, OAuthConfig};
+use autopilot_tui::tui::model::Model;
+use std::sync::Arc;
+use std::time::Duration;
+
+const TENANT: &str = "contoso.onmicrosoft.com";
+const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+/// What the identity platform imitation's tokens and device codes start with.
+const SECRET_PREFIXES: [&str; 3] = ["imitation-access.", "imitation-refresh.", "imitation-devicecode."];
+
+async fn oauth_server(oauth: OAuthConfig) -> RunningServer {
+    start(ServeOptions { data: DataSet::Demo, oauth, ..ServeOptions::default() }).await.unwrap()
+}
+
+fn authority(server: &RunningServer) -> Authority {
+    Authority { base: server.authority_base(), tenant: TENANT.to_string() }
+}
+
+fn device_code_sign_in(server: &RunningServer) -> DeviceCodeSignIn {
+    let config = ClientConfig::new(server.base_url(), Secret::new(""));
+    DeviceCodeSignIn::new(reqwest::Client::new(), authority(server), CLIENT_ID.to_string(), config)
+}
+
+/// No secret (or anything shaped like one) on any screen drawn, in the inspector's exchanges,
+/// or in the model's debug form.
+fn assert_no_secret(screens: &[String], model: &Model, secrets: &[&str]) {
+    let mut seen = screens.join("\n");
+    for h in &model.history {
+        seen.push_str(&format!("{:?}", h.exchange));
+        seen.push_str(h.request_pretty.as_deref().unwrap_or(""));
+        seen.push_str(h.response_pretty.as_deref().unwrap_or(""));
+    }
+    seen.push_str(&format!("{:?}", model.sign_in));
+    for s in SECRET_PREFIXES.iter().chain(secrets) {
+        assert!(!seen.contains(s), "{s} appeared on screen or in the inspector");
+    }
+    assert!(screens.len() > 3, "the screens were observed");
+}
+
+#[tokio::test]
+async fn device_code_sign_in_on_its_own_screen_then_the_table_loads() {
+    let server =
+        oauth_server(OAuthConfig { poll_interval: Duration::from_secs(1), ..OAuthConfig::default() }).await;
+    let mut app = App::with_session(&server, device_code_sign_in(&server));
+    let shown = app.until("the code", |s| s.user_code.is_some()).await;
+    let code = shown.user_code.clone().unwrap();
+    assert_eq!(shown.screen, Some(Screen::SignIn));
+    assert!(shown.screen_text.contains(&code), "{}", shown.screen_text);
+    assert!(shown.screen_text.contains("Esc/q cancel and quit"), "{}", shown.screen_text);
+    let polling = app.until("a poll", |s| s.screen_text.contains("waiting for you to sign in")).await;
+    assert!(polling.screen_text.contains("code expires in 1"), "{}", polling.screen_text);
+    server.approve_device_code(&code).unwrap();
+    let table =
+        app.until("the table", |s| s.screen == Some(Screen::Table) && !s.loading && s.rows > 20).await;
+    assert!(table.screen_text.contains("Loaded"), "{}", table.screen_text);
+    // The device code and the tokens went only to the identity platform and Graph.
+    let sign_in_requests = server.journal().iter().filter(|r| r.path_and_query.contains("/oauth2/")).count();
+    assert!(sign_in_requests >= 2);
+    app.press(KeyCode::Char('q'));
+    let screens = app.screens.lock().unwrap().clone();
+    let model = app.finish().await;
+    assert!(
+        model.history.iter().all(|h| !h.exchange.url.contains("/oauth2/")),
+        "sign-in stays out of the inspector"
+    );
+    assert_no_secret(&screens, &model, &[]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn declined_sign_in_says_so_and_r_starts_again_esc_quits() {
+    let server =
+        oauth_server(OAuthConfig { poll_interval: Duration::from_secs(1), ..OAuthConfig::default() }).await;
+    let mut app = App::with_session(&server, device_code_sign_in(&server));
+    let first = app.until("the code", |s| s.user_code.is_some()).await.user_code.unwrap();
+    server.decline_device_code(&first).unwrap();
+    let failed = app.until("the refusal", |s| s.sign_in_failed.is_some()).await;
+    assert!(failed.screen_text.contains("declined at the verification page"), "{}", failed.screen_text);
+    assert!(failed.screen_text.contains("r starts the sign-in again"), "{}", failed.screen_text);
+    app.press(KeyCode::Char('r'));
+    let again = app.until("a new code", |s| s.user_code.as_ref().is_some_and(|c| *c != first)).await;
+    assert!(again.sign_in_failed.is_none());
+    app.press(KeyCode::Esc);
+    let screens = app.screens.lock().unwrap().clone();
+    let model = app.finish().await;
+    assert!(model.quit && model.rows.is_empty());
+    assert_no_secret(&screens, &model, &[]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_sign_in_code_says_so() {
+    let oauth = OAuthConfig {
+        poll_interval: Duration::from_secs(1),
+        device_code_lifetime: Duration::from_secs(2),
+        ..OAuthConfig::default()
+    };
+    let server = oauth_server(oauth).await;
+    let mut app = App::with_session(&server, device_code_sign_in(&server));
+    let failed = app.until("the expiry", |s| s.sign_in_failed.is_some()).await;
+    assert!(failed.screen_text.contains("The code expired"), "{}", failed.screen_text);
+    app.press(KeyCode::Char('q'));
+    assert!(app.finish().await.quit);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_credentials_and_static_token_never_show_their_secrets() {
+    let secret = "s3cr3t-client-value-xyz";
+    let oauth = OAuthConfig {
+        client_secret: Some(ClientSecretSource::Value(Secret::new(secret))),
+        ..OAuthConfig::default()
+    };
+    let server = start(ServeOptions {
+        data: DataSet::Demo,
+        oauth,
+        token: Some("fixed-static-token-abc".into()),
+        ..ServeOptions::default()
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let first =
+        auth::client_credentials(&http, &authority(&server), CLIENT_ID, &Secret::new(secret)).await.unwrap();
+    let manager = TokenManager::new(
+        http,
+        authority(&server),
+        CLIENT_ID.into(),
+        Grant::ClientSecret(Secret::new(secret)),
+        first,
+    );
+    let mut config = ClientConfig::new(server.base_url(), Secret::new(""));
+    config.token = TokenSource::Managed(Arc::new(manager));
+    let managed = GraphClient::new(config).unwrap();
+    let fixed = GraphClient::new(ClientConfig::new(server.base_url(), Secret::new("fixed-static-token-abc")))
+        .unwrap();
+    for client in [managed, fixed] {
+        let mut app = App::with_session(&server, client);
+        app.until("the listing", |s| !s.loading && s.rows > 20).await;
+        app.press(KeyCode::Char('i'));
+        app.until("the inspector", |s| s.screen == Some(Screen::Inspector)).await;
+        app.press(KeyCode::Char('q'));
+        let screens = app.screens.lock().unwrap().clone();
+        let model = app.finish().await;
+        assert!(
+            screens.iter().any(|s| s.contains("Bearer [redacted]")),
+            "the inspector shows the header redacted"
+        );
+        assert_no_secret(&screens, &model, &[secret, "fixed-static-token-abc"]);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn colon_serial_runs_a_server_filter_and_esc_lists_everything_again() {
+    let server = server(false).await;
+    let mut app = App::start(&server);
+    let listed = app.until("the listing", |s| !s.loading && s.rows > 20).await;
+    let serial = listed.sample[3].1.clone();
+    let part = &serial[1..5];
+    app.press(KeyCode::Char(':'));
+    app.typing(&format!("serial {part}"));
+    app.press(KeyCode::Enter);
+    let expr = format!("contains(serialNumber,'{part}')");
+    let found = app
+        .until("the server's matches", |s| {
+            s.server_filter.as_deref() == Some(&expr) && !s.loading && s.rows < listed.rows
+        })
+        .await;
+    assert!(found.screen_text.contains(&format!("server filter: {expr}")), "{}", found.screen_text);
+    assert!(found.screen_text.contains(&serial), "{}", found.screen_text);
+    assert!(
+        last_get(&server).contains(&format!("$filter=contains(serialNumber,'{part}')")),
+        "{}",
+        last_get(&server)
+    );
+    app.press(KeyCode::Esc);
+    let all = app
+        .until("everything again", |s| s.server_filter.is_none() && !s.loading && s.rows == listed.rows)
+        .await;
+    assert!(!all.screen_text.contains("server filter"));
+    // :status error asks for failed imports only.
+    app.press(KeyCode::Char(':'));
+    app.typing("status error");
+    app.press(KeyCode::Enter);
+    let errors = app.until("the failed imports", |s| s.server_filter.is_some() && !s.loading).await;
+    assert!(errors.rows > 0 && errors.rows < listed.rows, "{}", errors.screen_text);
+    assert!(
+        last_get(&server).contains("$filter=state/deviceImportStatus eq 'error'"),
+        "{}",
+        last_get(&server)
+    );
+    app.press(KeyCode::Char('q'));
+    app.finish().await;
+    server.shutdown().await;
+}
+
+/// The last GET the server received, its path and query percent-decoded.
+fn last_get(server: &RunningServer) -> String {
+    let asked = server.journal().into_iter().rfind(|r| r.method == "GET").unwrap();
+    percent_encoding::percent_decode_str(&asked.path_and_query).decode_utf8_lossy().into_owned()
 }

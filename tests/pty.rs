@@ -250,3 +250,60 @@ async fn a_panic_restores_the_terminal() {
     assert!(raw.contains("panic requested with F12"), "the panic message should reach the user");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_and_sighup_restore_the_terminal() {
+    let server = serve(false).await;
+    for signal in ["-TERM", "-HUP"] {
+        let mut app = start_app(&server, &[]);
+        let pid = app.child.process_id().expect("the child's pid");
+        let sent = std::process::Command::new("kill").arg(signal).arg(pid.to_string()).status().unwrap();
+        assert!(sent.success());
+        let status = app.wait_exit();
+        assert!(status.success(), "{signal}: {status:?}");
+        app.assert_restored();
+        let raw = String::from_utf8_lossy(&app.raw.lock().unwrap()).into_owned();
+        assert!(!raw.contains("panicked"), "{signal}: {raw}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_code_sign_in_in_the_app_then_the_table() {
+    let server = server::start(ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data: DataSet::Demo,
+        page_size: 100,
+        oauth: server::oauth::OAuthConfig { poll_interval: Duration::from_secs(1), ..Default::default() },
+        ..ServeOptions::default()
+    })
+    .await
+    .unwrap();
+    let (base, authority) = (server.base_url(), server.authority_base());
+    let args = [
+        "--base-url",
+        &base,
+        "--tenant",
+        "contoso.onmicrosoft.com",
+        "--client-id",
+        "pty-client",
+        "--authority",
+        &authority,
+    ];
+    let mut app = PtyApp::spawn(&args, &[], 30, 100);
+    let screen = app.wait_for("the code", |s| s.contains("Code  ") && s.contains("code expires in"));
+    let code = screen
+        .lines()
+        .find_map(|l| l.split("Code  ").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap_or("").to_string())
+        .unwrap();
+    server.approve_device_code(&code).unwrap();
+    app.wait_text("Loaded 250 devices");
+    app.send("q");
+    let status = app.wait_exit();
+    assert!(status.success(), "{status:?}");
+    app.assert_restored();
+    let raw = String::from_utf8_lossy(&app.raw.lock().unwrap()).into_owned();
+    assert!(!raw.contains("imitation-"), "a token or device code reached the terminal");
+    server.shutdown().await;
+}

@@ -2,11 +2,12 @@
 //! pending) a spinner tick; apply `update`; run effects; draw once when the queue is drained
 //! and something changed.
 
+use crate::connect::DeviceCodeSignIn;
 use crate::graph::client::GraphClient;
 use crate::tui::effects::Effects;
 use crate::tui::event::{Action, EditOp, Msg};
 use crate::tui::keymap::{Context, context, resolve};
-use crate::tui::model::Model;
+use crate::tui::model::{Model, Screen};
 use crate::tui::terminal::TerminalGuard;
 use crate::tui::update::{self, Input};
 use crate::tui::views;
@@ -19,11 +20,33 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// How the app reaches Graph: a ready client, or a device code sign-in to run first on the
+/// sign-in screen (the client is built when it succeeds).
+#[derive(Debug)]
+pub enum Session {
+    /// Ready to list.
+    Client(GraphClient),
+    /// Sign in first.
+    DeviceCode(DeviceCodeSignIn),
+}
+
+impl From<GraphClient> for Session {
+    fn from(client: GraphClient) -> Session {
+        Session::Client(client)
+    }
+}
+
+impl From<DeviceCodeSignIn> for Session {
+    fn from(sign_in: DeviceCodeSignIn) -> Session {
+        Session::DeviceCode(sign_in)
+    }
+}
+
 /// What `main` hands the interactive app.
 #[derive(Debug)]
 pub struct AppOptions {
-    /// The Graph client (its config says the collection and read-only).
-    pub client: GraphClient,
+    /// The Graph client (its config says the collection and read-only), or the sign-in.
+    pub session: Session,
     /// `DEMO http://127.0.0.1:41234/v1.0` or the base URL, shown in the header.
     pub target_label: String,
     /// Running against the embedded demo server.
@@ -54,6 +77,7 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
     model.page_size = opts.page_size;
     model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing::info!(target = %model.target_label, read_only = model.read_only, log = ?opts.log_path, "tui start");
+    let terminated = termination();
     let mut guard = TerminalGuard::enter()?;
     // A hidden switch for the pseudo-terminal test that proves a panic restores the terminal:
     // with this variable set, F12 panics. Off unless the variable is present.
@@ -63,10 +87,37 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
             panic!("panic requested with F12 (AUTOPILOT_TUI_TEST_PANIC_KEY)");
         }
     });
-    let result = run_loop(guard.terminal(), events, model, opts.client).await;
+    // SIGTERM or SIGHUP (the terminal went away) end the events like a quit, so the guard
+    // below restores the terminal on the way out.
+    let events = events.take_until(Box::pin(terminated));
+    let result = run_loop_observed(guard.terminal(), events, model, opts.session, |_, _| {}).await;
     drop(guard);
     tracing::info!(ok = result.is_ok(), "tui end");
     result.map(|_| ())
+}
+
+/// Resolves on SIGTERM or SIGHUP (never elsewhere, or when the handlers cannot be set up).
+/// The handlers are installed at once, before the terminal is switched to raw mode, so there is
+/// no moment when a signal would kill the app with the terminal left raw.
+fn termination() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let handlers = (signal(SignalKind::terminate()), signal(SignalKind::hangup()));
+        async move {
+            match handlers {
+                (Ok(mut term), Ok(mut hup)) => {
+                    tokio::select! {
+                        _ = term.recv() => tracing::info!("SIGTERM: leaving"),
+                        _ = hup.recv() => tracing::info!("SIGHUP: leaving"),
+                    }
+                }
+                _ => std::future::pending::<()>().await,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>()
 }
 
 /// The loop, generic over the terminal backend and the event source so tests can drive the
@@ -75,13 +126,13 @@ pub async fn run_loop<B, S>(
     terminal: &mut Terminal<B>,
     events: S,
     model: Model,
-    client: GraphClient,
+    session: impl Into<Session>,
 ) -> Result<Model, TuiError>
 where
     B: Backend,
     S: Stream<Item = std::io::Result<Event>> + Unpin,
 {
-    run_loop_observed(terminal, events, model, client, |_, _| {}).await
+    run_loop_observed(terminal, events, model, session, |_, _| {}).await
 }
 
 /// [`run_loop`] that calls `on_draw` with the model and the screen after every draw (tests use
@@ -90,7 +141,7 @@ pub async fn run_loop_observed<B, S, F>(
     terminal: &mut Terminal<B>,
     mut events: S,
     mut model: Model,
-    client: GraphClient,
+    session: impl Into<Session>,
     mut on_draw: F,
 ) -> Result<Model, TuiError>
 where
@@ -99,8 +150,16 @@ where
     F: FnMut(&Model, &Buffer),
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let mut effects = Effects::new(client.clone(), tx);
-    model.collection_url = client.collection_url();
+    let mut effects = match session.into() {
+        Session::Client(client) => {
+            model.collection_url = client.collection_url();
+            Effects::new(client, tx)
+        }
+        Session::DeviceCode(sign_in) => {
+            model.screen = Screen::SignIn;
+            Effects::signing_in(sign_in, tx)
+        }
+    };
     if let Ok(size) = terminal.size() {
         model.size = (size.width, size.height);
     }
@@ -124,7 +183,7 @@ where
                 changed = true;
             }
             _ = tick.tick(), if model.busy() => {
-                model.spinner = model.spinner.wrapping_add(1);
+                apply(&mut model, Input::Msg(Msg::Tick(std::time::Instant::now())), &mut effects);
                 changed = true;
             }
         }
@@ -180,6 +239,13 @@ fn draw<B: Backend, F: FnMut(&Model, &Buffer)>(
 }
 
 fn apply(model: &mut Model, input: Input, effects: &mut Effects) {
+    // A finished sign-in hands its client to the effect runner; `update` sees the message too
+    // and starts the listing, which then finds the client in place.
+    if let Input::Msg(Msg::SignedIn { result, .. }) = &input
+        && let Ok(client) = result.as_ref()
+    {
+        effects.set_client(client.clone());
+    }
     for effect in update::update(model, input) {
         effects.run(effect);
     }
@@ -192,6 +258,7 @@ fn on_event(model: &mut Model, event: Event, effects: &mut Effects) -> bool {
         Event::Paste(text) => match context(model) {
             Context::Form => Some(Action::Edit(EditOp::Paste(text))),
             Context::Filter => Some(Action::FilterEdit(EditOp::Paste(text))),
+            Context::Command => Some(Action::CommandEdit(EditOp::Paste(text))),
             _ => None,
         },
         Event::Resize(w, h) => Some(Action::Resize(w, h)),

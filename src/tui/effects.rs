@@ -1,38 +1,114 @@
 //! Runs [`Effect`]s as tokio tasks. A task talks to Graph and sends a [`Msg`] back tagged with
-//! its request id; it never touches the model or a widget.
+//! its request id; it never touches the model or a widget. Each task's client tells the loop
+//! of retry waits (as [`Msg::Retrying`]), and a task can be stopped by its request id.
 
+use crate::connect::DeviceCodeSignIn;
 use crate::graph::client::GraphClient;
-use crate::tui::event::{Effect, Msg};
+use crate::tui::event::{Effect, Msg, SignInPrompt};
 use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 /// Spawns effect tasks; a new listing cancels the one before it.
 #[derive(Debug)]
 pub struct Effects {
-    client: GraphClient,
+    client: Option<GraphClient>,
+    sign_in: Option<DeviceCodeSignIn>,
     tx: UnboundedSender<Msg>,
-    listing: Option<JoinHandle<()>>,
+    /// Running tasks by request id (finished ones are pruned as new ones start).
+    tasks: HashMap<u64, JoinHandle<()>>,
+    /// The listing's request id (a new listing stops it).
+    listing: Option<u64>,
 }
 
 impl Effects {
     /// A runner that reports on `tx`.
     pub fn new(client: GraphClient, tx: UnboundedSender<Msg>) -> Effects {
-        Effects { client, tx, listing: None }
+        Effects { client: Some(client), sign_in: None, tx, tasks: HashMap::new(), listing: None }
+    }
+
+    /// A runner that must sign in first ([`Effect::SignIn`]); Graph effects wait for the client.
+    pub fn signing_in(sign_in: DeviceCodeSignIn, tx: UnboundedSender<Msg>) -> Effects {
+        Effects { client: None, sign_in: Some(sign_in), tx, tasks: HashMap::new(), listing: None }
+    }
+
+    /// Hands over the client a finished sign-in built.
+    pub fn set_client(&mut self, client: GraphClient) {
+        self.client = Some(client);
+    }
+
+    /// A client for one request id: it reports its retry waits tagged with that id.
+    fn client_for(&self, request_id: u64) -> Option<GraphClient> {
+        let tx = self.tx.clone();
+        let observer = Arc::new(move |notice| {
+            let _ = tx.send(Msg::Retrying { request_id, notice, at: Instant::now() });
+        });
+        self.client.clone().map(|c| c.with_retry_observer(observer))
+    }
+
+    fn spawn(&mut self, request_id: u64, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.retain(|_, t| !t.is_finished());
+        self.tasks.insert(request_id, tokio::spawn(task));
+    }
+
+    fn stop(&mut self, request_id: u64) {
+        if let Some(task) = self.tasks.remove(&request_id) {
+            task.abort();
+        }
     }
 
     /// Starts one effect.
     pub fn run(&mut self, effect: Effect) {
-        let client = self.client.clone();
         let tx = self.tx.clone();
+        if let Effect::Cancel { request_id } = effect {
+            tracing::info!(request_id, "cancelled by the user");
+            self.stop(request_id);
+            return;
+        }
+        if let Effect::Sort { generation, job } = effect {
+            tracing::debug!(generation, rows = job.len(), "sorting off the draw path");
+            tokio::spawn(async move {
+                if let Ok(sorted) = tokio::task::spawn_blocking(move || job.run()).await {
+                    let _ = tx.send(Msg::Sorted { generation, sorted: Box::new(sorted) });
+                }
+            });
+            return;
+        }
+        if let Effect::SignIn { request_id } = effect {
+            let Some(sign_in) = self.sign_in.clone() else {
+                tracing::warn!("sign-in asked for without a sign-in to run");
+                return;
+            };
+            // One sign-in at a time: starting again stops the last one.
+            let running: Vec<u64> = self.tasks.keys().copied().collect();
+            for id in running {
+                self.stop(id);
+            }
+            self.spawn(request_id, sign_in_task(sign_in, request_id, tx));
+            return;
+        }
+        let request_id = match &effect {
+            Effect::List { request_id, .. }
+            | Effect::Get { request_id, .. }
+            | Effect::Patch { request_id, .. } => *request_id,
+            Effect::Cancel { request_id } | Effect::SignIn { request_id } => *request_id,
+            Effect::Sort { generation, .. } => *generation,
+        };
+        let Some(client) = self.client_for(request_id) else {
+            tracing::warn!(request_id, "a Graph request before sign-in finished; dropped");
+            return;
+        };
         match effect {
             Effect::List { request_id, query } => {
-                if let Some(previous) = self.listing.take() {
-                    previous.abort();
+                if let Some(previous) = self.listing.replace(request_id) {
+                    self.stop(previous);
                 }
                 tracing::debug!(request_id, "listing");
                 let stream = client.list(&query);
-                self.listing = Some(tokio::spawn(async move {
+                self.spawn(request_id, async move {
                     let mut stream = std::pin::pin!(stream);
                     while let Some(outcome) = stream.next().await {
                         if tx.send(Msg::Page { request_id, outcome: Box::new(outcome) }).is_err() {
@@ -40,18 +116,18 @@ impl Effects {
                         }
                     }
                     let _ = tx.send(Msg::ListEnded { request_id });
-                }));
+                });
             }
             Effect::Get { request_id, device_id } => {
                 tracing::debug!(request_id, %device_id, "get");
-                tokio::spawn(async move {
+                self.spawn(request_id, async move {
                     let outcome = client.get(&device_id).await;
                     let _ = tx.send(Msg::Fetched { request_id, outcome: Box::new(outcome) });
                 });
             }
             Effect::Patch { request_id, device_id, body } => {
                 tracing::info!(request_id, %device_id, fields = ?body.properties.keys().collect::<Vec<_>>(), "patch");
-                tokio::spawn(async move {
+                self.spawn(request_id, async move {
                     let outcome = client.patch(&device_id, &body).await;
                     let mut exchanges = vec![outcome.exchange];
                     let result = match outcome.result {
@@ -68,14 +144,44 @@ impl Effects {
                         tx.send(Msg::Patched { request_id, device_id, exchanges, result: Box::new(result) });
                 });
             }
+            Effect::Cancel { .. } | Effect::SignIn { .. } | Effect::Sort { .. } => {}
         }
     }
 }
 
+/// The device code flow: a code to show, polls reported as they answer, then the client.
+/// The device code and the tokens stay inside this task and the client's token source.
+async fn sign_in_task(sign_in: DeviceCodeSignIn, request_id: u64, tx: UnboundedSender<Msg>) {
+    let prompt = match sign_in.request_code().await {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = tx.send(Msg::SignedIn { request_id, result: Box::new(Err(e)) });
+            return;
+        }
+    };
+    tracing::info!(request_id, "device code sign-in: waiting for the user");
+    let shown = SignInPrompt {
+        user_code: prompt.user_code.clone(),
+        verification_uri: prompt.verification_uri.clone(),
+        message: prompt.message.clone(),
+        expires_at: prompt.expires_at,
+        interval: prompt.interval,
+    };
+    let _ = tx.send(Msg::SignInPrompt { request_id, prompt: shown });
+    let polled = tx.clone();
+    let result = sign_in
+        .finish(&prompt, move |state| {
+            let _ = polled.send(Msg::SignInPolled { request_id, state });
+        })
+        .await;
+    tracing::info!(request_id, ok = result.is_ok(), "device code sign-in finished");
+    let _ = tx.send(Msg::SignedIn { request_id, result: Box::new(result) });
+}
+
 impl Drop for Effects {
     fn drop(&mut self) {
-        if let Some(listing) = self.listing.take() {
-            listing.abort();
+        for (_, task) in self.tasks.drain() {
+            task.abort();
         }
     }
 }

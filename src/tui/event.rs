@@ -1,10 +1,12 @@
 //! What can happen to the app: an [`Action`] (what the user asked for, decoded by the key map),
 //! a [`Msg`] (what a background task reported), and the [`Effect`]s that `update` asks for.
 
-use crate::graph::client::{Exchange, ListQuery, Outcome, Page};
+use crate::graph::auth::{AuthError, PollState};
+use crate::graph::client::{Exchange, GraphClient, ListQuery, Outcome, Page, RetryNotice};
 use crate::graph::error::GraphError;
 use crate::graph::model::Device;
 use crate::graph::patch::PatchBody;
+use std::time::{Duration, Instant};
 
 /// A table column, also what the table can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,6 +114,14 @@ pub enum Action {
     ScrollUp,
     /// Scroll the inspector's detail down.
     ScrollDown,
+    /// Open the `:` command line (server-side search).
+    CommandStart,
+    /// Edit the command line.
+    CommandEdit(EditOp),
+    /// Run the command line.
+    CommandRun,
+    /// Start the sign-in again after it failed.
+    SignInAgain,
 }
 
 /// What a background task reported. Each carries the request id it was started with; `update`
@@ -148,6 +158,61 @@ pub enum Msg {
         /// The device as the server now has it, or the error.
         result: Box<Result<Device, GraphError>>,
     },
+    /// A request of this operation failed and the client waits before trying again.
+    Retrying {
+        /// The operation's request id.
+        request_id: u64,
+        /// What failed and how long the wait is.
+        notice: RetryNotice,
+        /// When the wait started.
+        at: Instant,
+    },
+    /// A sort that ran off the draw path finished.
+    Sorted {
+        /// The sort's generation (only the latest is installed).
+        generation: u64,
+        /// The rows in their new order.
+        sorted: Box<crate::tui::model::SortedRows>,
+    },
+    /// The clock advanced (only sent while a countdown or spinner is on screen).
+    Tick(Instant),
+    /// The device code sign-in has a code to show.
+    SignInPrompt {
+        /// Sign-in request id.
+        request_id: u64,
+        /// The code and where to enter it.
+        prompt: SignInPrompt,
+    },
+    /// A poll of the device code sign-in answered "not yet".
+    SignInPolled {
+        /// Sign-in request id.
+        request_id: u64,
+        /// Pending, or asked to slow down.
+        state: PollState,
+    },
+    /// The sign-in finished: a client that sends the signed-in user's token, or why not.
+    SignedIn {
+        /// Sign-in request id.
+        request_id: u64,
+        /// The client (the run loop hands it to the effect runner) or the failure.
+        result: Box<Result<GraphClient, AuthError>>,
+    },
+}
+
+/// What the device code prompt shows, without the device code itself (which never leaves the
+/// effect task).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInPrompt {
+    /// The code to type at the verification page.
+    pub user_code: String,
+    /// The verification page.
+    pub verification_uri: String,
+    /// The identity platform's own sentence about both.
+    pub message: String,
+    /// When the code stops working.
+    pub expires_at: Instant,
+    /// The polling interval.
+    pub interval: Duration,
 }
 
 /// Work `update` wants done outside the pure world. `effects.rs` runs each as a task.
@@ -175,5 +240,22 @@ pub enum Effect {
         device_id: String,
         /// The body (exactly the changed properties).
         body: PatchBody,
+    },
+    /// Stop the task of a request (a listing, fetch or save the user cancelled).
+    Cancel {
+        /// The request id whose task stops.
+        request_id: u64,
+    },
+    /// Sort the rows off the draw path.
+    Sort {
+        /// The sort's generation.
+        generation: u64,
+        /// The rows' keys.
+        job: crate::tui::model::SortJob,
+    },
+    /// Run the device code sign-in: ask for a code, then poll until the user signs in.
+    SignIn {
+        /// Sign-in request id.
+        request_id: u64,
     },
 }

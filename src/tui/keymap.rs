@@ -22,6 +22,10 @@ pub enum Context {
     Help,
     /// Response inspector.
     Inspector,
+    /// Device code sign-in screen.
+    SignIn,
+    /// Typing a `:` command.
+    Command,
 }
 
 impl Context {
@@ -35,6 +39,8 @@ impl Context {
             Context::QuitConfirm => "Quit?",
             Context::Help => "Help",
             Context::Inspector => "Response inspector",
+            Context::SignIn => "Sign-in",
+            Context::Command => "Command line (after :)",
         }
     }
 }
@@ -112,7 +118,7 @@ pub static TABLE: &[Binding] = &[
     b(&[k(KeyCode::End), c('G')], "G/End", "last device", Action::Bottom, ""),
     b(&[k(KeyCode::Enter)], "⏎", "edit device", Action::Open, "edit"),
     b(&[c('/')], "/", "filter serial, tag, user, import id", Action::FilterStart, "filter"),
-    b(&[k(KeyCode::Esc)], "Esc", "clear the filter", Action::Back, ""),
+    b(&[k(KeyCode::Esc)], "Esc", "clear filter; end server search; stop listing", Action::Back, ""),
     b(&[c('S')], "S", "sort by serial (again: reverse)", Action::Sort(Column::Serial), ""),
     b(&[c('T')], "T", "sort by group tag", Action::Sort(Column::Tag), ""),
     b(&[c('U')], "U", "sort by assigned user", Action::Sort(Column::User), ""),
@@ -122,6 +128,7 @@ pub static TABLE: &[Binding] = &[
     b(&[c('D')], "D", "sort by device id", Action::Sort(Column::Id), ""),
     b(&[c('r'), ctrl('r')], "r", "reload", Action::Reload, "reload"),
     b(&[c('i')], "i", "inspect requests", Action::Inspect, "requests"),
+    b(&[c(':')], ":", "server search (commands below)", Action::CommandStart, "search"),
     b(&[c('?')], "?", "help", Action::Help, "help"),
     b(&[c('q')], "q", "quit", Action::Quit, "quit"),
 ];
@@ -134,6 +141,24 @@ pub static FILTER: &[Binding] = &[
     b(&[k(KeyCode::Down)], "↓", "next device", Action::Down, "down"),
 ];
 
+/// Typing a `:` command.
+pub static COMMAND: &[Binding] = &[
+    b(&[k(KeyCode::Enter)], "⏎", "run the command", Action::CommandRun, "run"),
+    b(&[k(KeyCode::Esc)], "Esc", "close the command line", Action::Back, "cancel"),
+];
+
+/// Device code sign-in.
+pub static SIGN_IN: &[Binding] = &[
+    b(
+        &[c('r'), k(KeyCode::Enter)],
+        "r/⏎",
+        "start the sign-in again (after it failed)",
+        Action::SignInAgain,
+        "sign in again",
+    ),
+    b(&[k(KeyCode::Esc), c('q')], "Esc/q", "cancel and quit", Action::Back, "cancel and quit"),
+];
+
 /// Edit form.
 pub static FORM: &[Binding] = &[
     b(&[k(KeyCode::Tab), k(KeyCode::Down)], "Tab/↓", "next field", Action::NextField, "next field"),
@@ -144,7 +169,13 @@ pub static FORM: &[Binding] = &[
     w(&[], "←/→ Space", "choose import status", Action::Cycle, ""),
     b(&[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
     b(&[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
-    b(&[k(KeyCode::Esc)], "Esc", "back to table (draft kept)", Action::Back, "back"),
+    b(
+        &[k(KeyCode::Esc)],
+        "Esc",
+        "back to table (draft kept); while saving: cancel the save",
+        Action::Back,
+        "back",
+    ),
 ];
 
 /// PATCH confirmation.
@@ -211,6 +242,8 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::QuitConfirm => QUIT_CONFIRM,
         Context::Help => HELP,
         Context::Inspector => INSPECTOR,
+        Context::SignIn => SIGN_IN,
+        Context::Command => COMMAND,
     }
 }
 
@@ -221,10 +254,12 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::Confirm(_)) => Context::Confirm,
         Some(Overlay::Help { .. }) => Context::Help,
         None => match model.screen {
+            Screen::Table if model.command_editing => Context::Command,
             Screen::Table if model.filter_editing => Context::Filter,
             Screen::Table => Context::Table,
             Screen::Form => Context::Form,
             Screen::Inspector => Context::Inspector,
+            Screen::SignIn => Context::SignIn,
         },
     }
 }
@@ -235,6 +270,7 @@ pub fn help_context(model: &Model) -> Context {
         Screen::Table => Context::Table,
         Screen::Form => Context::Form,
         Screen::Inspector => Context::Inspector,
+        Screen::SignIn => Context::SignIn,
     }
 }
 
@@ -279,6 +315,7 @@ pub fn resolve(ctx: Context, event: &KeyEvent) -> Option<Action> {
     match ctx {
         Context::Form => edit_op(event).map(Action::Edit),
         Context::Filter => edit_op(event).map(Action::FilterEdit),
+        Context::Command => edit_op(event).map(Action::CommandEdit),
         _ => None,
     }
 }
@@ -355,6 +392,8 @@ mod tests {
             Context::QuitConfirm,
             Context::Help,
             Context::Inspector,
+            Context::SignIn,
+            Context::Command,
         ] {
             for bd in bindings(ctx) {
                 for k in bd.keys {

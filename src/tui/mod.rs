@@ -2,6 +2,7 @@
 //! model and asks for effects, effects report back as messages, views draw the model.
 
 pub mod app;
+pub mod command;
 pub mod draft;
 pub mod effects;
 pub mod event;
@@ -16,4 +17,4 @@ mod fixtures;
 #[cfg(test)]
 mod snapshot_tests;
 
-pub use app::{AppOptions, TuiError, run, run_loop, run_loop_observed};
+pub use app::{AppOptions, Session, TuiError, run, run_loop, run_loop_observed};

@@ -131,6 +131,51 @@ fn help(w: u16, h: u16) -> Model {
     m
 }
 
+fn sign_in(w: u16, h: u16) -> Model {
+    let mut m = Model::new("https://graph.microsoft.com/v1.0", false, false);
+    m.no_color = true;
+    m.size = (w, h);
+    m.screen = crate::tui::model::Screen::SignIn;
+    crate::tui::update::init(&mut m);
+    let request_id = m.sign_in.as_ref().unwrap().request_id;
+    let prompt = crate::tui::event::SignInPrompt {
+        user_code: "HX7KQ2PL".into(),
+        verification_uri: "https://microsoft.com/devicelogin".into(),
+        message: "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code HX7KQ2PL to authenticate.".into(),
+        expires_at: m.now + std::time::Duration::from_secs(899),
+        interval: std::time::Duration::from_secs(5),
+    };
+    update(&mut m, Input::Msg(Msg::SignInPrompt { request_id, prompt }));
+    let slow = crate::graph::auth::PollState::SlowedDown { interval: std::time::Duration::from_secs(10) };
+    update(&mut m, Input::Msg(Msg::SignInPolled { request_id, state: slow }));
+    m
+}
+
+fn sign_in_declined(w: u16, h: u16) -> Model {
+    let mut m = sign_in(w, h);
+    let request_id = m.sign_in.as_ref().unwrap().request_id;
+    let declined = Box::new(Err(crate::graph::auth::AuthError::Declined));
+    update(&mut m, Input::Msg(Msg::SignedIn { request_id, result: declined }));
+    m
+}
+
+fn throttled(w: u16, h: u16) -> Model {
+    let mut m = table(w, h);
+    m.listing.loading = true;
+    let request_id = m.listing.request_id;
+    let notice = crate::graph::client::RetryNotice {
+        method: "GET".into(),
+        url: "http://127.0.0.1:41234/v1.0/x".into(),
+        attempt: 1,
+        wait: std::time::Duration::from_millis(2100),
+        reason: "429 Too Many Requests".into(),
+    };
+    let at = m.now;
+    update(&mut m, Input::Msg(Msg::Retrying { request_id, notice, at }));
+    m.server_filter = Some("contains(serialNumber,'PF3')".into());
+    m
+}
+
 macro_rules! screens {
     ($($name:ident => $make:ident),* $(,)?) => {
         $(
@@ -153,6 +198,14 @@ screens! {
     screen_form_save_failed => failed_save,
     screen_inspector => inspector,
     screen_help => help,
+    screen_sign_in => sign_in,
+    screen_sign_in_declined => sign_in_declined,
+    screen_throttled => throttled,
+}
+
+#[test]
+fn wide_table_shows_every_column() {
+    insta::assert_snapshot!("screen_table_160x50", render(&filtered(160, 50)));
 }
 
 #[test]

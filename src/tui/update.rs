@@ -1,14 +1,17 @@
 //! `update`: the only place the model changes. Pure: takes an [`Action`] or a [`Msg`], changes
 //! the model, and returns the [`Effect`]s to run. No I/O, no clocks, no widgets.
 
+use crate::graph::auth::{AuthError, PollState};
 use crate::graph::client::ListQuery;
 use crate::graph::error::GraphError;
 use crate::graph::model::{Device, FIELDS, FieldId, FieldKind};
+use crate::tui::command::{self, Command};
 use crate::tui::draft::{Draft, SaveBlock, apply_edit};
 use crate::tui::event::{Action, EditOp, Effect, Msg};
 use crate::tui::keymap::{Context, context};
 use crate::tui::model::{
-    Confirm, FormState, Level, Listing, Model, Overlay, Problem, Screen, table_row, table_select,
+    ASYNC_SORT_ROWS, Confirm, FormState, Level, Listing, Model, Overlay, Problem, RetryWait, Screen,
+    SignInState, SortJob, table_row, table_select,
 };
 use crate::tui::views::{device_table, response_view};
 
@@ -29,20 +32,70 @@ pub fn update(model: &mut Model, input: Input) -> Vec<Effect> {
     }
 }
 
-/// The effects of starting the app: the first listing.
+/// The effects of starting the app: the first listing, or the sign-in when the model starts
+/// on the sign-in screen.
 pub fn init(model: &mut Model) -> Vec<Effect> {
+    if model.screen == Screen::SignIn {
+        return start_sign_in(model);
+    }
     start_listing(model)
 }
 
-/// The listing query: the table's properties only, big pages.
+/// The listing query: the table's properties only, big pages, and the server filter if any.
 pub fn list_query(model: &Model) -> ListQuery {
-    ListQuery { select: table_select(), top: Some(model.page_size), ..ListQuery::default() }
+    ListQuery {
+        select: table_select(),
+        top: Some(model.page_size),
+        filter: model.server_filter.clone(),
+        ..ListQuery::default()
+    }
 }
 
 fn start_listing(model: &mut Model) -> Vec<Effect> {
     let request_id = model.request_id();
+    // The effect runner stops the previous listing when this one starts.
+    let previous = model.listing.request_id;
+    clear_retry(model, previous);
     model.listing = Listing { request_id, pages: 0, loading: true, error: None };
     vec![Effect::List { request_id, query: list_query(model) }]
+}
+
+fn start_sign_in(model: &mut Model) -> Vec<Effect> {
+    let request_id = model.request_id();
+    model.screen = Screen::SignIn;
+    model.sign_in = Some(SignInState { request_id, prompt: None, poll: None, failed: None });
+    vec![Effect::SignIn { request_id }]
+}
+
+/// Stops the listing where it is: the rows so far stay, `r` lists again.
+fn cancel_listing(model: &mut Model) -> Vec<Effect> {
+    let request_id = model.listing.request_id;
+    model.listing.loading = false;
+    model.retry = None;
+    let (n, p) = (model.rows.len(), model.listing.pages);
+    model.listing.error = Some("cancelled".into());
+    model.say(Level::Warn, format!("Listing cancelled after {p} pages: {n} devices shown, r lists again"));
+    vec![Effect::Cancel { request_id }]
+}
+
+/// Stops a save: the draft stays; whether the PATCH reached Graph is said as far as known.
+fn cancel_save(model: &mut Model) -> Vec<Effect> {
+    let Some(form) = model.form.as_mut() else { return Vec::new() };
+    let Some(request_id) = form.saving.take() else { return Vec::new() };
+    // Nothing was applied only if every attempt so far was refused with 429 (answered before
+    // the handler) and the client is still waiting, well before it sends the next one.
+    let waiting = model.retry.as_ref().filter(|r| r.request_id == request_id).is_some_and(|r| {
+        r.until.saturating_duration_since(model.now) > std::time::Duration::from_millis(250)
+    });
+    let refused_only = form.refused_only && waiting;
+    model.retry = None;
+    let text = if refused_only {
+        "Save cancelled; draft kept. Graph had refused every attempt (429), so nothing was applied"
+    } else {
+        "Save cancelled; draft kept. A PATCH had been sent: it may or may not have been applied (r in the table reloads to check)"
+    };
+    model.say(Level::Warn, text);
+    vec![Effect::Cancel { request_id }]
 }
 
 fn first_editable() -> FieldId {
@@ -59,15 +112,7 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
             scroll_table(model);
             return Vec::new();
         }
-        Action::Quit => {
-            let unsaved = model.unsaved_count();
-            if unsaved > 0 {
-                model.overlay = Some(Overlay::QuitConfirm);
-            } else {
-                model.quit = true;
-            }
-            return Vec::new();
-        }
+        Action::Quit => return action_quit(model),
         Action::QuitAnyway => {
             model.quit = true;
             return Vec::new();
@@ -76,6 +121,8 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
     }
     match context(model) {
         Context::QuitConfirm | Context::Confirm | Context::Help => overlay_action(model, action),
+        Context::SignIn => sign_in_action(model, action),
+        Context::Command => command_action(model, action),
         Context::Table | Context::Filter => table_action(model, action),
         Context::Form => form_action(model, action),
         Context::Inspector => {
@@ -83,6 +130,63 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+fn sign_in_action(model: &mut Model, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Back => model.quit = true,
+        Action::SignInAgain if model.sign_in.as_ref().is_some_and(|s| s.failed.is_some()) => {
+            return start_sign_in(model);
+        }
+        Action::SignInAgain => model.say(Level::Info, "Still waiting for you to sign in"),
+        Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
+    match action {
+        Action::CommandEdit(op) => {
+            apply_edit(&mut model.command, &op, FieldKind::Text);
+        }
+        Action::Back => {
+            model.command_editing = false;
+            model.command = crate::tui::draft::line_editor("", "");
+        }
+        Action::CommandRun => {
+            let line = crate::tui::draft::editor_text(&model.command).to_string();
+            model.command_editing = false;
+            model.command = crate::tui::draft::line_editor("", "");
+            match command::parse(&line) {
+                Ok(Command::Quit) => return action_quit(model),
+                Ok(Command::All) => return server_filter(model, None),
+                Ok(Command::ServerFilter(f)) => return server_filter(model, Some(f)),
+                Err(e) => model.say(Level::Warn, e),
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn action_quit(model: &mut Model) -> Vec<Effect> {
+    if model.unsaved_count() > 0 {
+        model.overlay = Some(Overlay::QuitConfirm);
+    } else {
+        model.quit = true;
+    }
+    Vec::new()
+}
+
+/// Lists again with (or without) a Graph `$filter`; the rows are replaced by its matches.
+fn server_filter(model: &mut Model, filter: Option<String>) -> Vec<Effect> {
+    match &filter {
+        Some(f) => model.say(Level::Info, format!("Searching on the server: {f}")),
+        None => model.say(Level::Info, "Listing every device again"),
+    }
+    model.server_filter = filter;
+    start_listing(model)
 }
 
 fn overlay_action(model: &mut Model, action: Action) -> Vec<Effect> {
@@ -109,6 +213,7 @@ fn send(model: &mut Model) -> Vec<Effect> {
         return Vec::new();
     };
     form.saving = Some(request_id);
+    form.refused_only = true;
     form.problem = None;
     model.say(Level::Info, format!("Saving: PATCH {}", confirm.url));
     vec![Effect::Patch { request_id, device_id: confirm.device_id, body: confirm.body }]
@@ -135,6 +240,9 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
             model.filter_editing = false;
             scroll_table(model);
         }
+        Action::Back if model.retry.as_ref().is_some_and(|r| r.request_id == model.listing.request_id) => {
+            return cancel_listing(model);
+        }
         Action::Back => {
             let had = !model.filter_text().is_empty();
             model.filter_editing = false;
@@ -142,17 +250,36 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 model.filter = crate::tui::draft::line_editor("", "");
                 model.derive_view();
                 model.say(Level::Info, "Filter cleared");
+            } else if model.server_filter.is_some() {
+                return server_filter(model, None);
+            } else if model.listing.loading {
+                return cancel_listing(model);
             }
             scroll_table(model);
+        }
+        Action::CommandStart => {
+            model.filter_editing = false;
+            model.command_editing = true;
         }
         Action::Sort(column) => {
             let desc = matches!(model.sort, Some((c, false)) if c == column);
             model.sort = Some((column, desc));
+            let dir = if desc { "descending" } else { "ascending" };
+            if model.rows.len() >= ASYNC_SORT_ROWS {
+                // Big tables sort off the draw path; the rows keep their order until it is done.
+                let generation = model.request_id();
+                model.sort_pending = Some(generation);
+                model.say(
+                    Level::Info,
+                    format!("Sorting {} devices by {}…", model.rows.len(), column.title().to_lowercase()),
+                );
+                return vec![Effect::Sort { generation, job: SortJob::new(&model.rows, (column, desc)) }];
+            }
             model.derive_view();
             scroll_table(model);
-            let dir = if desc { "descending" } else { "ascending" };
             model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
         }
+        Action::Reload if model.server_filter.is_some() => return server_filter(model, None),
         Action::Reload => {
             model.say(Level::Info, "Reloading…");
             return start_listing(model);
@@ -200,6 +327,7 @@ fn open_form(model: &mut Model) -> Vec<Effect> {
         focus: first_editable(),
         fetching: None,
         saving: None,
+        refused_only: true,
         problem: None,
     };
     model.screen = Screen::Form;
@@ -238,12 +366,20 @@ fn form_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::PrevField => form.focus = editable[(pos + editable.len() - 1) % editable.len()],
         Action::Back => {
             if form.saving.is_some() {
-                model.say(Level::Info, "Saving… wait for the answer");
-                return Vec::new();
+                return cancel_save(model);
             }
+            let fetching = form.fetching;
             let id = form.device_id.clone();
             model.form = None;
             model.screen = Screen::Table;
+            if let Some(request_id) = fetching {
+                if model.retry.as_ref().is_some_and(|r| r.request_id == request_id) {
+                    model.retry = None;
+                }
+                model.drafts.remove(&id);
+                model.say(Level::Info, "Stopped loading the device");
+                return vec![Effect::Cancel { request_id }];
+            }
             let dirty = model.drafts.get(&id).map(Draft::dirty_count).unwrap_or(0);
             if dirty == 0 {
                 model.drafts.remove(&id);
@@ -361,10 +497,11 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             if request_id != model.listing.request_id || !model.listing.loading {
                 return Vec::new();
             }
+            clear_retry(model, request_id);
             match outcome.result {
                 Ok(page) => {
                     if model.listing.pages == 0 {
-                        model.rows.clear();
+                        model.clear_rows();
                     }
                     model.listing.pages += 1;
                     model.rows.extend(page.devices.into_iter().map(table_row));
@@ -373,13 +510,19 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 }
                 Err(e) => {
                     model.listing.loading = false;
-                    model.say(Level::Error, format!("Listing stopped: {e}"));
+                    let kept = if model.rows.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; the {} devices loaded stay", model.rows.len())
+                    };
+                    model.say(Level::Error, format!("Listing stopped: {e}{kept} (r lists again)"));
                     model.listing.error = Some(e.to_string());
                 }
             }
         }
         Msg::ListEnded { request_id } => {
             if request_id == model.listing.request_id && model.listing.loading {
+                clear_retry(model, request_id);
                 model.listing.loading = false;
                 let (n, p) = (model.rows.len(), model.listing.pages);
                 let pages = if p == 1 { "page" } else { "pages" };
@@ -389,6 +532,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Fetched { request_id, outcome } => {
             let outcome = *outcome;
             model.record(outcome.exchange);
+            clear_retry(model, request_id);
             let Some(form) = model.form.as_mut().filter(|f| f.fetching == Some(request_id)) else {
                 return Vec::new();
             };
@@ -409,6 +553,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             for ex in exchanges {
                 model.record(ex);
             }
+            clear_retry(model, request_id);
             let Some(form) = model.form.as_mut().filter(|f| f.saving == Some(request_id)) else {
                 return Vec::new();
             };
@@ -434,13 +579,118 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 }
             }
         }
+        Msg::Retrying { request_id, notice, at } => {
+            let ours = request_id == model.listing.request_id && model.listing.loading
+                || model
+                    .form
+                    .as_ref()
+                    .is_some_and(|f| f.fetching == Some(request_id) || f.saving == Some(request_id));
+            if !ours {
+                return Vec::new();
+            }
+            if let Some(form) = model.form.as_mut().filter(|f| f.saving == Some(request_id))
+                && !notice.reason.starts_with("429")
+            {
+                // Anything but a throttling refusal may have reached the handler.
+                form.refused_only = false;
+            }
+            model.now = at;
+            model.retry = Some(RetryWait {
+                request_id,
+                method: notice.method,
+                reason: notice.reason,
+                attempt: notice.attempt,
+                until: at + notice.wait,
+            });
+        }
+        Msg::Sorted { generation, sorted } => {
+            if model.sort_pending != Some(generation) {
+                return Vec::new();
+            }
+            model.sort_pending = None;
+            let sorted = *sorted;
+            model.index.install(&model.rows, sorted);
+            model.view_of = None;
+            model.derive_view();
+            scroll_table(model);
+            if let Some((column, desc)) = model.sort {
+                let dir = if desc { "descending" } else { "ascending" };
+                model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
+            }
+        }
+        Msg::Tick(now) => {
+            model.now = now;
+            model.spinner = model.spinner.wrapping_add(1);
+        }
+        Msg::SignInPrompt { request_id, prompt } => {
+            if let Some(s) = model.sign_in.as_mut().filter(|s| s.request_id == request_id) {
+                s.prompt = Some(prompt);
+            }
+        }
+        Msg::SignInPolled { request_id, state } => {
+            if let Some(s) = model.sign_in.as_mut().filter(|s| s.request_id == request_id) {
+                s.poll = Some(state);
+            }
+        }
+        Msg::SignedIn { request_id, result } => {
+            if model.sign_in.as_ref().is_none_or(|s| s.request_id != request_id) {
+                return Vec::new();
+            }
+            match *result {
+                Ok(client) => {
+                    model.collection_url = client.collection_url();
+                    model.sign_in = None;
+                    model.screen = Screen::Table;
+                    model.say(Level::Success, "Signed in");
+                    return start_listing(model);
+                }
+                Err(e) => {
+                    if let Some(s) = model.sign_in.as_mut() {
+                        s.failed = Some(sign_in_failure(&e));
+                    }
+                }
+            }
+        }
     }
     Vec::new()
 }
 
+/// A failed sign-in in words for the user (the error never holds a secret).
+pub fn sign_in_failure(e: &AuthError) -> String {
+    match e {
+        AuthError::Declined => "Sign-in was declined at the verification page.".into(),
+        AuthError::Expired => "The code expired before sign-in finished.".into(),
+        AuthError::BadVerificationCode => "The identity platform did not recognise the code.".into(),
+        other => {
+            let mut text = other.to_string();
+            if let Some(c) = text.get(..1) {
+                text = c.to_uppercase() + &text[1..];
+            }
+            text
+        }
+    }
+}
+
+/// The sign-in's poll state in words.
+pub fn poll_words(state: Option<PollState>) -> String {
+    match state {
+        None | Some(PollState::Pending { .. }) => "waiting for you to sign in…".into(),
+        Some(PollState::SlowedDown { interval }) => {
+            format!("asked to slow down: polling every {} s", interval.as_secs())
+        }
+    }
+}
+
+fn clear_retry(model: &mut Model, request_id: u64) {
+    if model.retry.as_ref().is_some_and(|r| r.request_id == request_id) {
+        model.retry = None;
+    }
+}
+
 fn replace_row(model: &mut Model, device: &Device) {
-    if let Some(row) = model.rows.iter_mut().find(|d| d.id == device.id) {
-        *row = table_row(device.clone());
+    if let Some(i) = model.rows.iter().position(|r| r.id == device.id) {
+        model.rows[i] = table_row(device.clone());
+        model.index.replace(&model.rows);
         model.derive_view();
         scroll_table(model);
     }

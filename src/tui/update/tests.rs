@@ -69,7 +69,7 @@ fn pages_stream_in_and_stale_pages_are_dropped() {
     };
     msg(&mut m, Msg::Page { request_id: first, outcome: page(&devices[..3]) });
     assert_eq!(m.view.len(), 3);
-    assert!(m.rows.iter().all(|d| d.hardware_identifier.is_none()), "the table keeps no hashes");
+    // The table keeps no hashes: a row has no such field (see `Row`).
     // A reload: pages of the old listing no longer count.
     act(&mut m, Action::Reload);
     msg(&mut m, Msg::Page { request_id: first, outcome: page(&devices[3..]) });
@@ -171,7 +171,6 @@ fn edit_save_confirm_and_server_answer() {
     assert_eq!(draft.original.group_tag.as_deref(), Some("Lab"));
     let row = m.rows.iter().find(|d| d.id == id).unwrap();
     assert_eq!(row.group_tag.as_deref(), Some("Lab"));
-    assert!(row.hardware_identifier.is_none());
     assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: groupTag");
     // Back to the table: a clean draft is dropped.
     act(&mut m, Action::Back);
@@ -322,4 +321,220 @@ fn inspector_browses_history() {
     assert_eq!(m.inspector.selected, 0);
     act(&mut m, Action::Back);
     assert_eq!(m.screen, Screen::Table);
+}
+
+fn notice(method: &str, reason: &str, attempt: u32, wait_ms: u64) -> crate::graph::client::RetryNotice {
+    crate::graph::client::RetryNotice {
+        method: method.into(),
+        url: "http://127.0.0.1:1/v1.0/x".into(),
+        attempt,
+        wait: std::time::Duration::from_millis(wait_ms),
+        reason: reason.into(),
+    }
+}
+
+#[test]
+fn a_retry_wait_counts_down_and_esc_cancels_the_listing_keeping_rows() {
+    let mut m = Model::new("x", false, false);
+    init(&mut m);
+    let id = m.listing.request_id;
+    let devices = fixtures::devices();
+    let page = Box::new(Outcome {
+        exchange: exchange("GET", "/x", 200, None, "{}"),
+        result: Ok(Page { devices: devices[..3].to_vec(), next_link: Some("n".into()), count: None }),
+    });
+    msg(&mut m, Msg::Page { request_id: id, outcome: page });
+    let t0 = std::time::Instant::now();
+    msg(
+        &mut m,
+        Msg::Retrying { request_id: id, notice: notice("GET", "429 Too Many Requests", 1, 2100), at: t0 },
+    );
+    let r = m.retry.clone().unwrap();
+    assert_eq!(r.what(), "throttled (429 Too Many Requests)");
+    assert_eq!(m.remaining(r.until), std::time::Duration::from_millis(2100));
+    assert!(m.busy(), "the clock ticks while a countdown shows");
+    msg(&mut m, Msg::Tick(t0 + std::time::Duration::from_millis(1000)));
+    assert_eq!(m.remaining(r.until), std::time::Duration::from_millis(1100));
+    // A stale listing's wait is ignored.
+    msg(
+        &mut m,
+        Msg::Retrying { request_id: 999, notice: notice("GET", "503 Service Unavailable", 1, 5), at: t0 },
+    );
+    assert_eq!(m.retry.as_ref().unwrap().request_id, id);
+    // Esc cancels: the task is stopped, the rows stay, r lists again.
+    act(&mut m, Action::FilterStart);
+    act(&mut m, Action::FilterEdit(EditOp::Insert('x')));
+    act(&mut m, Action::FilterAccept);
+    let effects = act(&mut m, Action::Back);
+    assert_eq!(effects, vec![Effect::Cancel { request_id: id }]);
+    assert!(m.retry.is_none() && !m.listing.loading && !m.busy());
+    assert_eq!(m.rows.len(), 3);
+    assert!(m.toast.as_ref().unwrap().text.contains("Listing cancelled"), "{:?}", m.toast);
+    assert!(matches!(act(&mut m, Action::Reload).as_slice(), [Effect::List { .. }]));
+}
+
+#[test]
+fn cancelling_a_save_keeps_the_draft_and_says_what_may_have_happened() {
+    for (reasons, applied_words) in [
+        (&["429 Too Many Requests"][..], "nothing was applied"),
+        (&["429 Too Many Requests", "connection closed"][..], "may or may not"),
+        (&[][..], "may or may not"),
+    ] {
+        let mut m = fixtures::model(80, 24);
+        open(&mut m);
+        act(&mut m, Action::NextField);
+        typing(&mut m, "-x");
+        act(&mut m, Action::Save);
+        let (id, _, _) = patch_effect(&act(&mut m, Action::ConfirmSend));
+        let t0 = std::time::Instant::now();
+        for (n, reason) in reasons.iter().enumerate() {
+            msg(
+                &mut m,
+                Msg::Retrying { request_id: id, notice: notice("PATCH", reason, n as u32 + 1, 500), at: t0 },
+            );
+        }
+        assert_eq!(m.retry.is_some(), !reasons.is_empty());
+        assert_eq!(act(&mut m, Action::Back), vec![Effect::Cancel { request_id: id }]);
+        let form = m.form.as_ref().unwrap();
+        assert!(form.saving.is_none(), "the form is usable again");
+        assert_eq!(m.form_draft().unwrap().dirty_count(), 1, "the draft is kept");
+        assert!(m.toast.as_ref().unwrap().text.contains(applied_words), "{:?}", m.toast);
+        // A late answer of the cancelled save changes nothing.
+        let device = fixtures::devices().remove(0);
+        msg(
+            &mut m,
+            Msg::Patched {
+                request_id: id,
+                device_id: device.id.clone(),
+                exchanges: vec![],
+                result: Box::new(Ok(device)),
+            },
+        );
+        assert_eq!(m.form_draft().unwrap().dirty_count(), 1);
+    }
+}
+
+#[test]
+fn server_search_commands_list_with_a_filter_and_esc_returns() {
+    let mut m = fixtures::model(80, 24);
+    act(&mut m, Action::CommandStart);
+    assert_eq!(context(&m), Context::Command);
+    for c in "serial o'b".chars() {
+        act(&mut m, Action::CommandEdit(EditOp::Insert(c)));
+    }
+    let effects = act(&mut m, Action::CommandRun);
+    let [Effect::List { query, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!(query.filter.as_deref(), Some("contains(serialNumber,'o''b')"));
+    assert_eq!(m.server_filter.as_deref(), Some("contains(serialNumber,'o''b')"));
+    assert_eq!(context(&m), Context::Table);
+    // Esc (no local filter) goes back to the full listing.
+    let effects = act(&mut m, Action::Back);
+    let [Effect::List { query, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!(query.filter, None);
+    // An unknown command says so and lists nothing.
+    act(&mut m, Action::CommandStart);
+    act(&mut m, Action::CommandEdit(EditOp::Paste("nope".into())));
+    assert!(act(&mut m, Action::CommandRun).is_empty());
+    assert!(m.toast.as_ref().unwrap().text.contains("unknown command"));
+}
+
+#[test]
+fn sign_in_shows_the_prompt_polls_and_failures_offer_a_restart() {
+    let mut m = Model::new("x", false, false);
+    m.screen = Screen::SignIn;
+    let effects = init(&mut m);
+    let [Effect::SignIn { request_id }] = effects.as_slice() else { panic!("{effects:?}") };
+    let id = *request_id;
+    let prompt = crate::tui::event::SignInPrompt {
+        user_code: "ABCD2345".into(),
+        verification_uri: "https://microsoft.com/devicelogin".into(),
+        message: "To sign in, use a web browser".into(),
+        expires_at: m.now + std::time::Duration::from_secs(900),
+        interval: std::time::Duration::from_secs(5),
+    };
+    msg(&mut m, Msg::SignInPrompt { request_id: id, prompt });
+    msg(
+        &mut m,
+        Msg::SignInPolled {
+            request_id: id,
+            state: PollState::SlowedDown { interval: std::time::Duration::from_secs(10) },
+        },
+    );
+    assert_eq!(poll_words(m.sign_in.as_ref().unwrap().poll), "asked to slow down: polling every 10 s");
+    assert_eq!(act(&mut m, Action::SignInAgain), vec![], "no restart while waiting");
+    msg(&mut m, Msg::SignedIn { request_id: id, result: Box::new(Err(AuthError::Declined)) });
+    assert_eq!(
+        m.sign_in.as_ref().unwrap().failed.as_deref(),
+        Some("Sign-in was declined at the verification page.")
+    );
+    let again = act(&mut m, Action::SignInAgain);
+    assert!(matches!(again.as_slice(), [Effect::SignIn { request_id }] if *request_id != id));
+    // Esc on the sign-in screen quits.
+    act(&mut m, Action::Back);
+    assert!(m.quit);
+}
+
+#[test]
+fn index_merges_appended_pages_into_the_sort_and_follows_saves() {
+    let mut m = Model::new("x", false, false);
+    let full = fixtures::devices();
+    let devices: Vec<_> = full.iter().cloned().map(crate::tui::model::table_row).collect();
+    m.sort = Some((Column::Serial, false));
+    m.rows.extend(devices[..4].iter().cloned());
+    m.derive_view();
+    m.rows.extend(devices[4..].iter().cloned());
+    m.derive_view();
+    let serials = |m: &Model| -> Vec<String> {
+        m.view.iter().map(|&i| m.rows[i].serial_number.clone().unwrap_or_default()).collect()
+    };
+    let mut expected: Vec<String> =
+        devices.iter().map(|d| d.serial_number.clone().unwrap_or_default()).collect();
+    expected.sort_by_key(|s| s.to_ascii_lowercase());
+    assert_eq!(serials(&m), expected);
+    // A saved row moves to its new place.
+    let mut renamed = full[0].clone();
+    renamed.serial_number = Some("0000FIRST".into());
+    replace_row(&mut m, &renamed);
+    assert_eq!(serials(&m)[0], "0000FIRST");
+    // The filter matches the new text, case-insensitively.
+    act(&mut m, Action::FilterStart);
+    act(&mut m, Action::FilterEdit(EditOp::Paste("0000first".into())));
+    assert_eq!(m.view.len(), 1);
+}
+
+#[test]
+fn big_tables_sort_off_the_draw_path_and_stale_sorts_are_dropped() {
+    use crate::tui::model::ASYNC_SORT_ROWS;
+    let mut m = Model::new("x", false, false);
+    m.rows = (0..ASYNC_SORT_ROWS as u64)
+        .map(|i| crate::tui::model::table_row(crate::server::data::generated_device(5, i, false)))
+        .collect();
+    m.derive_view();
+    let unsorted = m.view.clone();
+    let job = |effects: Vec<Effect>| match effects.into_iter().next() {
+        Some(Effect::Sort { generation, job }) => (generation, job),
+        other => panic!("{other:?}"),
+    };
+    let (old, old_job) = job(act(&mut m, Action::Sort(Column::Serial)));
+    assert_eq!(m.view, unsorted, "the rows keep their order until the sort is done");
+    let (new, new_job) = job(act(&mut m, Action::Sort(Column::Serial)));
+    msg(&mut m, Msg::Sorted { generation: old, sorted: Box::new(old_job.run()) });
+    assert_eq!(m.view, unsorted, "a stale sort is dropped");
+    msg(&mut m, Msg::Sorted { generation: new, sorted: Box::new(new_job.run()) });
+    let serials: Vec<String> = m
+        .view
+        .iter()
+        .map(|&i| m.rows[i].serial_number.clone().unwrap_or_default().to_ascii_lowercase())
+        .collect();
+    assert!(serials.windows(2).all(|w| w[0] >= w[1]), "descending after the second press");
+    assert_eq!(m.sort_pending, None);
+    // Filtering works on the sorted order.
+    act(&mut m, Action::FilterStart);
+    act(&mut m, Action::FilterEdit(EditOp::Insert('a')));
+    let kept: Vec<String> = m
+        .view
+        .iter()
+        .map(|&i| m.rows[i].serial_number.clone().unwrap_or_default().to_ascii_lowercase())
+        .collect();
+    assert!(kept.windows(2).all(|w| w[0] >= w[1]));
 }

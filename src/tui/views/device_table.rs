@@ -16,8 +16,9 @@ pub fn body_height(model: &Model) -> usize {
     (model.size.1 as usize).saturating_sub(4 + filter)
 }
 
+/// The bottom line of the table shows the `/` filter or the `:` command line.
 fn show_filter(model: &Model) -> bool {
-    model.filter_editing || !model.filter_text().is_empty()
+    model.command_editing || model.filter_editing || !model.filter_text().is_empty()
 }
 
 /// Narrowest a column gets before another column is hidden, widest it gets, and the order in
@@ -28,7 +29,9 @@ fn limits(c: Column) -> (usize, usize, usize) {
         Column::Serial => (8, 12, 24),
         Column::Tag => (6, 10, 24),
         Column::User => (8, 16, 34),
-        Column::Status => (8, 16, 40),
+        // Capped so a long error name cannot starve the user and tag columns; the cut name
+        // keeps its code (`error 808 ZtdDeviceAssignedTo…`) and the form shows it whole.
+        Column::Status => (8, 16, 30),
         Column::ImportId => (6, 10, 38),
         Column::ProductKey => (6, 10, 29),
         Column::Id => (8, 13, 36),
@@ -68,11 +71,18 @@ pub fn layout_columns(model: &Model, width: usize) -> (Vec<(Column, usize)>, usi
     let mut shown: Vec<Column> = Column::ALL.to_vec();
     let gaps = |n: usize| n.saturating_sub(1);
     // Hide the least important columns until the rest fit at a comfortable width.
-    // The import status (with its error code and name) is what admins scan for: keep it whole.
-    let comfortable =
-        |c: Column| if c == Column::Status { ideal_of(c) } else { ideal_of(c).min(limits(c).1) };
+    let comfortable = |c: Column| ideal_of(c).min(limits(c).1);
     while shown.len() > 4 && shown.iter().map(|c| comfortable(*c)).sum::<usize>() + gaps(shown.len()) > width
     {
+        if let Some(drop) = PRIORITY.iter().rev().find(|c| shown.contains(c)) {
+            shown.retain(|c| c != drop);
+        }
+    }
+    // The four columns admins scan (serial, status, tag, user) get their whole (capped) width
+    // before an id column is shown at all.
+    let key = |c: &Column| PRIORITY[..4].contains(c);
+    let wanted = |c: Column| if key(&c) { ideal_of(c) } else { comfortable(c) };
+    while shown.len() > 4 && shown.iter().map(|c| wanted(*c)).sum::<usize>() + gaps(shown.len()) > width {
         if let Some(drop) = PRIORITY.iter().rev().find(|c| shown.contains(c)) {
             shown.retain(|c| c != drop);
         }
@@ -89,23 +99,26 @@ pub fn layout_columns(model: &Model, width: usize) -> (Vec<(Column, usize)>, usi
         widest.1 -= 1;
         used -= 1;
     }
-    // Room left: grow towards the ideal, a column at a time so the room is shared.
-    loop {
-        let mut grew = false;
-        for c in PRIORITY {
-            if used >= width {
+    // Room left: grow towards the ideal, a column at a time so the room is shared; the key
+    // columns first, then the rest.
+    for group in [&PRIORITY[..4], &PRIORITY[4..]] {
+        loop {
+            let mut grew = false;
+            for &c in group {
+                if used >= width {
+                    break;
+                }
+                if let Some(entry) = widths.iter_mut().find(|(x, _)| *x == c)
+                    && entry.1 < ideal_of(c)
+                {
+                    entry.1 += 1;
+                    used += 1;
+                    grew = true;
+                }
+            }
+            if !grew || used >= width {
                 break;
             }
-            if let Some(entry) = widths.iter_mut().find(|(x, _)| *x == c)
-                && entry.1 < ideal_of(c)
-            {
-                entry.1 += 1;
-                used += 1;
-                grew = true;
-            }
-        }
-        if !grew || used >= width {
-            break;
         }
     }
     let hidden = Column::ALL.len() - widths.len();
@@ -169,6 +182,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             format!("Could not list devices: {e}  (r reloads, i shows the response)")
         } else if !model.filter_text().is_empty() {
             format!("No device matches \"{}\"  (Esc clears the filter)", model.filter_text())
+        } else if let Some(f) = &model.server_filter {
+            if model.listing.loading {
+                format!("Searching on the server: {f}…")
+            } else {
+                format!("No device matches the server filter {f}  (Esc or :all lists everything)")
+            }
         } else {
             "No devices in this collection.".to_string()
         };
@@ -198,7 +217,13 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), line_area);
     }
 
-    if filter_line {
+    if model.command_editing {
+        let y = area.y + area.height - 1;
+        let line_area = Rect { y, height: 1, ..area };
+        frame.render_widget(Paragraph::new(Span::styled(" : ", theme.key())), line_area);
+        let text_area = Rect { x: area.x + 3, width: area.width.saturating_sub(3), ..line_area };
+        frame.render_widget(&model.command, text_area);
+    } else if filter_line {
         let y = area.y + area.height - 1;
         let line_area = Rect { y, height: 1, ..area };
         let count = format!("  {} of {} ", model.view.len(), model.rows.len());

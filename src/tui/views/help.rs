@@ -81,6 +81,14 @@ pub fn help_lines(model: &Model, theme: Theme) -> Vec<Line<'static>> {
         Context::Table => {
             lines.push(Line::from(""));
             section(&mut lines, Context::Filter.title(), bindings(Context::Filter), theme, false);
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled("Commands (after :)", theme.heading())));
+            for (usage, what) in crate::tui::command::COMMANDS {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {usage:<15}"), theme.key()),
+                    Span::raw(what.to_string()),
+                ]));
+            }
         }
         Context::Form => {
             lines.push(Line::from(""));

@@ -5,6 +5,7 @@ pub mod device_form;
 pub mod device_table;
 pub mod help;
 pub mod response_view;
+pub mod sign_in;
 pub mod status_bar;
 
 use crate::graph::model::ImportStatus;
@@ -172,6 +173,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Screen::Table => device_table::draw(frame, body, model),
         Screen::Form => device_form::draw(frame, body, model),
         Screen::Inspector => response_view::draw(frame, body, model),
+        Screen::SignIn => sign_in::draw(frame, body, model),
     }
     match &model.overlay {
         Some(Overlay::Help { scroll }) => help::draw(frame, body, model, *scroll),

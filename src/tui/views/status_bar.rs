@@ -12,6 +12,9 @@ use ratatui::widgets::Paragraph;
 /// The right side of the header: how many devices, loading progress.
 pub fn progress(model: &Model) -> String {
     let n = model.rows.len();
+    if model.screen == crate::tui::model::Screen::SignIn {
+        return "signing in".to_string();
+    }
     if model.listing.loading {
         let pages = model.listing.pages;
         if pages == 0 {
@@ -41,6 +44,10 @@ pub fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
         spans.push(Span::styled(" READ-ONLY ", theme.badge_warn()));
         spans.push(Span::styled(" ", theme.header()));
     }
+    if let Some(f) = &model.server_filter {
+        spans.push(Span::styled(format!(" server filter: {f} "), theme.badge()));
+        spans.push(Span::styled(" ", theme.header()));
+    }
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let room = (area.width as usize).saturating_sub(used + right.chars().count() + 2);
     let target = model.target_label.strip_prefix("DEMO ").unwrap_or(&model.target_label);
@@ -55,7 +62,11 @@ pub fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
 /// The keys of the current screen.
 pub fn draw_hints(frame: &mut Frame, area: Rect, model: &Model) {
     let theme = Theme::of(model);
-    let items = hints(context(model), model.read_only);
+    let mut items = hints(context(model), model.read_only);
+    if model.sign_in.as_ref().is_some_and(|s| s.failed.is_none()) {
+        // Starting again is only offered once the sign-in has stopped.
+        items.retain(|(_, what)| *what != "sign in again");
+    }
     frame.render_widget(Paragraph::new(hint_line(&items, theme, area.width)), area);
 }
 
@@ -65,7 +76,17 @@ pub fn draw_status(frame: &mut Frame, area: Rect, model: &Model) {
     let unsaved = model.unsaved_count();
     let right = if unsaved > 0 { format!("● {unsaved} unsaved ") } else { String::new() };
     let room = (area.width as usize).saturating_sub(right.chars().count() + 1);
-    if let Some(t) = &model.toast {
+    if let Some(r) = &model.retry {
+        // A live countdown while a request waits to be tried again; Esc cancels it.
+        let secs = model.remaining(r.until).as_secs_f64();
+        let text =
+            format!("{}, retrying in {secs:.1} s (attempt {} failed) · Esc cancels", r.what(), r.attempt);
+        let line = Line::from(Span::styled(
+            format!(" {}", ellipsize(&text, room.saturating_sub(1))),
+            theme.level(crate::tui::model::Level::Warn),
+        ));
+        frame.render_widget(Paragraph::new(line), area);
+    } else if let Some(t) = &model.toast {
         let line = Line::from(Span::styled(
             format!(" {}", ellipsize(&t.text, room.saturating_sub(1))),
             theme.level(t.level),
