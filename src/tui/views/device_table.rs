@@ -44,8 +44,8 @@ const PRIORITY: [Column; 7] = [
     Column::Status,
     Column::Tag,
     Column::User,
-    Column::ImportId,
     Column::Id,
+    Column::ImportId,
     Column::ProductKey,
 ];
 
@@ -67,7 +67,8 @@ pub fn layout_columns(model: &Model, width: usize) -> (Vec<(Column, usize)>, usi
             }
         }
     }
-    let ideal_of = |c: Column| ideal[Column::ALL.iter().position(|x| *x == c).unwrap_or(0)].min(limits(c).2);
+    let uncapped = |c: Column| ideal[Column::ALL.iter().position(|x| *x == c).unwrap_or(0)];
+    let ideal_of = |c: Column| uncapped(c).min(limits(c).2);
     let mut shown: Vec<Column> = Column::ALL.to_vec();
     let gaps = |n: usize| n.saturating_sub(1);
     // Hide the least important columns until the rest fit at a comfortable width.
@@ -99,28 +100,31 @@ pub fn layout_columns(model: &Model, width: usize) -> (Vec<(Column, usize)>, usi
         widest.1 -= 1;
         used -= 1;
     }
-    // Room left: grow towards the ideal, a column at a time so the room is shared; the key
-    // columns first, then the rest.
-    for group in [&PRIORITY[..4], &PRIORITY[4..]] {
-        loop {
-            let mut grew = false;
-            for &c in group {
-                if used >= width {
+    // Room left: grow towards the ideal. The key columns share it a character at a time; the
+    // id columns then take it in order of importance, each whole before the next (a cut GUID
+    // is of no use to copy); last, a long error name may pass its cap.
+    let mut grow = |group: &[Column], share: bool, goal: &dyn Fn(Column) -> usize| loop {
+        let mut grew = false;
+        for &c in group {
+            while used < width
+                && let Some(entry) = widths.iter_mut().find(|(x, _)| *x == c)
+                && entry.1 < goal(c)
+            {
+                entry.1 += 1;
+                used += 1;
+                grew = true;
+                if share {
                     break;
                 }
-                if let Some(entry) = widths.iter_mut().find(|(x, _)| *x == c)
-                    && entry.1 < ideal_of(c)
-                {
-                    entry.1 += 1;
-                    used += 1;
-                    grew = true;
-                }
-            }
-            if !grew || used >= width {
-                break;
             }
         }
-    }
+        if !grew || used >= width {
+            break;
+        }
+    };
+    grow(&PRIORITY[..4], true, &ideal_of);
+    grow(&PRIORITY[4..], false, &ideal_of);
+    grow(&[Column::Status], false, &uncapped);
     let hidden = Column::ALL.len() - widths.len();
     (widths, hidden)
 }
