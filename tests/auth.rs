@@ -374,10 +374,12 @@ async fn a_401_renews_once_and_a_second_401_is_an_error() {
         first,
     ));
     let client = graph(&server, TokenSource::Managed(manager));
-    assert!(client.list(&ListQuery::default()).next().await.unwrap().result.is_ok());
+    // One page holds the whole demo set, so the listing fetches nothing ahead.
+    let one_page = ListQuery { top: Some(999), ..ListQuery::default() };
+    assert!(client.list(&one_page).next().await.unwrap().result.is_ok());
 
     server.revoke_tokens();
-    let outcome = client.list(&ListQuery::default()).next().await.unwrap();
+    let outcome = client.list(&one_page).next().await.unwrap();
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     assert_eq!(outcome.exchange.attempts, 2, "the 401, then the retry with a renewed token");
     let statuses: Vec<String> = server
@@ -390,9 +392,9 @@ async fn a_401_renews_once_and_a_second_401_is_an_error() {
     assert_eq!(
         statuses,
         [
-            "GET importedWindowsAutopilotDeviceIdentities",
+            "GET importedWindowsAutopilotDeviceIdentities?$top=999",
             "POST token",
-            "GET importedWindowsAutopilotDeviceIdentities"
+            "GET importedWindowsAutopilotDeviceIdentities?$top=999"
         ]
     );
 
@@ -407,7 +409,7 @@ async fn a_401_renews_once_and_a_second_401_is_an_error() {
         first,
     );
     let client = graph(&dead, TokenSource::Managed(Arc::new(manager)));
-    let outcome = client.list(&ListQuery::default()).next().await.unwrap();
+    let outcome = client.list(&one_page).next().await.unwrap();
     assert_eq!(
         outcome.result.unwrap_err().service().map(|e| (e.status, e.code.clone())),
         Some((401, "InvalidAuthenticationToken".into()))
