@@ -1,7 +1,7 @@
 //! `autopilot-tui list`: devices streamed page by page to a writer as JSON, CSV, or the
 //! Autopilot hardware-hash CSV that the Intune portal imports (spec section 5).
 
-use crate::graph::client::{GraphClient, ListQuery, Outcome, Page};
+use crate::graph::client::{GraphClient, ListQuery, Outcome, Page, RawDevice};
 use crate::graph::error::GraphError;
 use crate::graph::model::{Device, FIELDS, FieldId};
 use futures_util::StreamExt;
@@ -70,7 +70,7 @@ impl<W: Write> ExportWriter<W> {
     }
 
     /// Writes one page of devices.
-    pub fn write_page(&mut self, devices: &[Device]) -> Result<(), ExportError> {
+    pub fn write_page(&mut self, devices: &[Device], _body: &str) -> Result<(), ExportError> {
         for device in devices {
             match self.format {
                 ExportFormat::Json => {
@@ -94,15 +94,13 @@ impl<W: Write> ExportWriter<W> {
     }
 
     /// Writes one page of devices as the server sent them (JSON only: no decoding, no
-    /// encoding again, which is most of the cost of a large export).
-    pub fn write_raw_page(
-        &mut self,
-        devices: &[Box<serde_json::value::RawValue>],
-    ) -> Result<(), ExportError> {
+    /// encoding again, which is most of the cost of a large export). `devices` are byte ranges
+    /// of `body` (see [`GraphClient::list_raw`]).
+    pub fn write_raw_page(&mut self, devices: &[RawDevice], body: &str) -> Result<(), ExportError> {
         debug_assert_eq!(self.format, ExportFormat::Json);
         for device in devices {
             self.out.write_all(if self.written == 0 { b"\n" } else { b",\n" })?;
-            self.out.write_all(device.get().as_bytes())?;
+            self.out.write_all(body.as_bytes().get(device.clone()).unwrap_or_default())?;
             self.written += 1;
         }
         Ok(())
@@ -236,19 +234,22 @@ pub async fn export<W: Write>(
     }
 }
 
+/// How one page of `T` is written, given the page's response body.
+type WritePage<W, T> = fn(&mut ExportWriter<W>, &[T], &str) -> Result<(), ExportError>;
+
 async fn write_pages<W: Write, T>(
     mut pages: futures_util::stream::BoxStream<'static, Outcome<Page<T>>>,
     mut writer: ExportWriter<W>,
     limit: Option<u64>,
     mut on_page: impl FnMut(u64, Option<u64>),
-    write: fn(&mut ExportWriter<W>, &[T]) -> Result<(), ExportError>,
+    write: WritePage<W, T>,
 ) -> Result<u64, ExportError> {
     let mut total = None;
     while let Some(outcome) = pages.next().await {
         let page = outcome.result?;
         total = total.or(page.count);
         let room = limit.map_or(usize::MAX, |l| usize::try_from(l - writer.written).unwrap_or(usize::MAX));
-        write(&mut writer, &page.devices[..page.devices.len().min(room)])?;
+        write(&mut writer, &page.devices[..page.devices.len().min(room)], &outcome.exchange.response_body)?;
         on_page(writer.written, total);
         if limit.is_some_and(|l| writer.written >= l) {
             break;
@@ -276,7 +277,7 @@ mod tests {
     fn render(format: ExportFormat, columns: &[String], devices: &[Device]) -> Result<String, ExportError> {
         let mut out = Vec::new();
         let mut w = ExportWriter::begin(&mut out, format, columns)?;
-        w.write_page(devices)?;
+        w.write_page(devices, "")?;
         w.finish()?;
         Ok(String::from_utf8(out).unwrap())
     }

@@ -306,82 +306,87 @@ impl GraphClient {
     /// this page's next link is known, before this page's devices are decoded, so decoding and
     /// the consumer's work overlap the server's. Dropping the stream stops the task.
     pub fn list(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page>> {
-        self.list_decoded(query, |items| serde_json::from_str(items))
+        self.list_with(query, CheckedPage::whole_array, decode_devices)
     }
 
-    /// [`GraphClient::list`] with each device left as the JSON the server sent (for exports
-    /// that pass devices through without decoding and encoding them again).
-    pub fn list_raw(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page<Box<RawValue>>>> {
-        self.list_decoded(query, |items| serde_json::from_str(items))
+    /// [`GraphClient::list`] with each device left as the JSON the server sent: a
+    /// [`RawDevice`] is the byte range of one device in the page's
+    /// `exchange.response_body` (for exports that pass devices through untouched).
+    pub fn list_raw(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page<RawDevice>>> {
+        self.list_with(query, CheckedPage::each_item, |_, items| Ok(items))
     }
 
-    fn list_decoded<T: Send + 'static>(
+    fn list_with<P: Send + 'static, T: Send + 'static>(
         &self,
         query: &ListQuery,
-        decode: fn(&str) -> serde_json::Result<Vec<T>>,
+        check: fn(&str) -> Result<CheckedPage<P>, GraphError>,
+        finish: fn(&str, P) -> Result<Vec<T>, GraphError>,
     ) -> BoxStream<'static, Outcome<Page<T>>> {
         // Two pages in the channel keep the fetcher ahead without holding more in memory.
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let client = self.clone();
         let first = self.list_url(query);
-        tokio::spawn(async move { client.fetch_pages(first, decode, tx).await });
+        tokio::spawn(async move { client.fetch_pages(first, check, finish, tx).await });
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|page| (page, rx)) })
             .boxed()
     }
 
     /// The task behind [`GraphClient::list`].
-    async fn fetch_pages<T>(
+    async fn fetch_pages<P: Send + 'static, T>(
         &self,
         first: String,
-        decode: fn(&str) -> serde_json::Result<Vec<T>>,
+        check: fn(&str) -> Result<CheckedPage<P>, GraphError>,
+        finish: fn(&str, P) -> Result<Vec<T>, GraphError>,
         tx: tokio::sync::mpsc::Sender<Outcome<Page<T>>>,
     ) {
+        let fetch = |url: String| {
+            let client = self.clone();
+            // The body is checked to be a whole page inside `send`, so a cut-off answer is retried.
+            tokio::spawn(async move { client.send("GET", &url, None, check).await })
+        };
         let mut seen = HashSet::from([first.clone()]);
-        let mut ahead = Some(self.fetch_raw_page(first));
-        while let Some(fetch) = ahead.take() {
-            let Ok(Outcome { exchange, result }) = fetch.await else { return };
-            let links = match result {
-                Ok(links) => links,
+        let mut ahead = Some(fetch(first));
+        while let Some(fetching) = ahead.take() {
+            let Ok(Outcome { exchange, result }) = fetching.await else { return };
+            let checked = match result {
+                Ok(checked) => checked,
                 Err(e) => {
                     let _ = tx.send(Outcome { exchange, result: Err(e) }).await;
                     return;
                 }
             };
             let mut repeated = None;
-            if let Some(link) = &links.next_link {
+            if let Some(link) = &checked.next_link {
                 if seen.insert(link.clone()) {
-                    ahead = Some(self.fetch_raw_page(link.clone()));
+                    ahead = Some(fetch(link.clone()));
                 } else {
-                    repeated = Some(link.clone());
+                    repeated = Some((link.clone(), exchange.clone()));
                 }
             }
-            let result = links.decode(&exchange.response_body, decode);
+            let CheckedPage { next_link, count, payload } = checked;
+            let result =
+                finish(&exchange.response_body, payload).map(|devices| Page { devices, next_link, count });
             let failed = result.is_err();
-            if failed || tx.send(Outcome { exchange: exchange.clone(), result }).await.is_err() {
-                if let Some(fetch) = ahead {
-                    fetch.abort();
+            if failed || tx.send(Outcome { exchange, result }).await.is_err() {
+                if let Some(fetching) = ahead {
+                    fetching.abort();
                 }
                 return;
             }
-            if let Some(link) = repeated {
+            if let Some((link, exchange)) = repeated {
                 let _ = tx.send(Outcome { exchange, result: Err(GraphError::RepeatedNextLink(link)) }).await;
                 return;
             }
         }
     }
 
-    /// Starts fetching one page; the body is checked to be a whole JSON page (so a cut-off
-    /// answer is retried) but its devices are not decoded yet.
-    fn fetch_raw_page(&self, url: String) -> tokio::task::JoinHandle<Outcome<PageLinks>> {
-        let client = self.clone();
-        tokio::spawn(async move { client.send("GET", &url, None, PageLinks::check).await })
-    }
-
     /// Fetches one page by its full URL (a first page or a next link).
     pub async fn get_page(&self, url: &str) -> Outcome<Page> {
-        let Outcome { exchange, result } = self.send("GET", url, None, PageLinks::check).await;
-        let result = result
-            .and_then(|links| links.decode(&exchange.response_body, |items| serde_json::from_str(items)));
+        let Outcome { exchange, result } = self.send("GET", url, None, CheckedPage::whole_array).await;
+        let result = result.and_then(|c| {
+            let devices = decode_devices(&exchange.response_body, c.payload)?;
+            Ok(Page { devices, next_link: c.next_link, count: c.count })
+        });
         Outcome { exchange, result }
     }
 
@@ -611,44 +616,58 @@ fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
 }
 
-/// A page's skeleton: the devices stay raw JSON until they are decoded.
+/// One device of [`GraphClient::list_raw`]: the byte range of its JSON object in the page's
+/// `exchange.response_body`.
+pub type RawDevice = std::ops::Range<usize>;
+
+/// A page's skeleton, parsed in one pass without decoding a device.
 #[derive(serde::Deserialize)]
-struct PageSkeleton<'a> {
-    #[serde(borrow)]
-    value: &'a RawValue,
+struct PageSkeleton<V> {
+    value: V,
     #[serde(rename = "@odata.nextLink")]
     next_link: Option<String>,
     #[serde(rename = "@odata.count")]
     count: Option<u64>,
 }
 
-/// What a page says besides its devices; having one means the body is a well-formed page.
-struct PageLinks {
+/// What a page says besides its devices, and where its devices are; having one means the
+/// body is a well-formed page.
+struct CheckedPage<P> {
     next_link: Option<String>,
     count: Option<u64>,
+    payload: P,
 }
 
-impl PageLinks {
-    /// Checks that `body` is a whole page (a scan that allocates no devices).
-    fn check(body: &str) -> Result<PageLinks, GraphError> {
-        let skeleton = skeleton(body)?;
-        Ok(PageLinks { next_link: skeleton.next_link, count: skeleton.count })
-    }
-
-    /// Decodes the page's devices from its body.
-    fn decode<T>(
-        self,
-        body: &str,
-        items: fn(&str) -> serde_json::Result<Vec<T>>,
-    ) -> Result<Page<T>, GraphError> {
-        let devices = items(skeleton(body)?.value.get())
-            .map_err(|e| GraphError::Decode(format!("page \"value\": {e}")))?;
-        Ok(Page { devices, next_link: self.next_link, count: self.count })
+impl CheckedPage<RawDevice> {
+    /// Checks the page; the payload is the range of the whole `value` array.
+    fn whole_array(body: &str) -> Result<Self, GraphError> {
+        let page: PageSkeleton<&RawValue> = skeleton(body)?;
+        Ok(CheckedPage { next_link: page.next_link, count: page.count, payload: range_in(body, page.value) })
     }
 }
 
-fn skeleton(body: &str) -> Result<PageSkeleton<'_>, GraphError> {
+impl CheckedPage<Vec<RawDevice>> {
+    /// Checks the page; the payload is the range of each device.
+    fn each_item(body: &str) -> Result<Self, GraphError> {
+        let page: PageSkeleton<Vec<&RawValue>> = skeleton(body)?;
+        let payload = page.value.iter().map(|item| range_in(body, item)).collect();
+        Ok(CheckedPage { next_link: page.next_link, count: page.count, payload })
+    }
+}
+
+fn skeleton<'a, V: serde::Deserialize<'a>>(body: &'a str) -> Result<PageSkeleton<V>, GraphError> {
     serde_json::from_str(body).map_err(|e| GraphError::Decode(format!("not a page: {e}")))
+}
+
+/// Where a borrowed piece of `body` lies in it.
+fn range_in(body: &str, part: &RawValue) -> RawDevice {
+    let start = part.get().as_ptr() as usize - body.as_ptr() as usize;
+    start..start + part.get().len()
+}
+
+fn decode_devices(body: &str, array: RawDevice) -> Result<Vec<Device>, GraphError> {
+    let text = body.get(array).unwrap_or("[]");
+    serde_json::from_str(text).map_err(|e| GraphError::Decode(format!("page \"value\": {e}")))
 }
 
 fn parse_device(body: &str) -> Result<Device, GraphError> {
