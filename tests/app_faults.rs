@@ -21,17 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 fn every_fault(seed: u64) -> FaultConfig {
-    FaultConfig {
-        throttle: 0.1,
-        unavailable: 0.1,
-        internal_error: 0.1,
-        drop_connection: 0.1,
-        truncate_body: 0.1,
-        malformed_body: 0.1,
-        retry_after: Duration::from_millis(10),
-        latency: Some(LatencyRange { min: Duration::ZERO, max: Duration::from_millis(5) }),
-        seed,
-    }
+    FaultConfig::every_kind(0.1, seed)
 }
 
 fn patient_client(base_url: String) -> GraphClient {

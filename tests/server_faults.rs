@@ -7,7 +7,7 @@ use autopilot_tui::graph::auth::Secret;
 use autopilot_tui::graph::client::{ClientConfig, GraphClient, ListQuery};
 use autopilot_tui::graph::patch::PatchBody;
 use autopilot_tui::graph::retry::RetryPolicy;
-use autopilot_tui::server::faults::{FaultConfig, FaultKind, LatencyRange};
+use autopilot_tui::server::faults::{FaultConfig, FaultKind};
 use autopilot_tui::server::{self, DataSet, RecordedRequest, RunningServer, ServeOptions};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -271,17 +271,7 @@ async fn faulted_patches_change_the_store_only_when_they_reached_the_handler() {
 
 #[tokio::test]
 async fn the_client_rides_out_every_fault_at_once() {
-    let faults = FaultConfig {
-        throttle: 0.1,
-        unavailable: 0.1,
-        internal_error: 0.1,
-        drop_connection: 0.1,
-        truncate_body: 0.1,
-        malformed_body: 0.1,
-        retry_after: Duration::from_millis(10),
-        latency: Some(LatencyRange { min: Duration::ZERO, max: Duration::from_millis(5) }),
-        seed: 2026,
-    };
+    let faults = FaultConfig::every_kind(0.1, 2026);
     let server = serve(500, 50, faults.clone()).await;
     let mut config = ClientConfig::new(server.base_url(), Secret::new(TOKEN));
     // 60% of requests fail; 25 tries make a request that never gets through vanishingly rare.

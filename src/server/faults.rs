@@ -59,6 +59,22 @@ pub struct FaultConfig {
 }
 
 impl FaultConfig {
+    /// Every fault kind at `rate` (six kinds, so `rate` is at most 1/6), a short `Retry-After`
+    /// and 0-5 ms of latency: the stress setting of the fault-run tests.
+    pub fn every_kind(rate: f64, seed: u64) -> FaultConfig {
+        FaultConfig {
+            throttle: rate,
+            unavailable: rate,
+            internal_error: rate,
+            drop_connection: rate,
+            truncate_body: rate,
+            malformed_body: rate,
+            retry_after: Duration::from_millis(10),
+            latency: Some(LatencyRange { min: Duration::ZERO, max: Duration::from_millis(5) }),
+            seed,
+        }
+    }
+
     /// Whether any fault or latency is switched on.
     pub fn is_active(&self) -> bool {
         self.total_rate() > 0.0 || self.latency.is_some()
