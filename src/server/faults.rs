@@ -347,17 +347,10 @@ async fn rewrite_body(answer: Response, kind: FaultKind) -> Result<Response, Res
 mod tests {
     use super::*;
 
+    /// Every kind at `rate`, with the default `Retry-After` and no latency.
     fn every(rate: f64) -> FaultConfig {
-        FaultConfig {
-            throttle: rate,
-            unavailable: rate,
-            internal_error: rate,
-            drop_connection: rate,
-            truncate_body: rate,
-            malformed_body: rate,
-            seed: 7,
-            ..FaultConfig::default()
-        }
+        let off = FaultConfig::default();
+        FaultConfig { retry_after: off.retry_after, latency: off.latency, ..FaultConfig::every_kind(rate, 7) }
     }
 
     #[test]
