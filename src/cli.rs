@@ -118,6 +118,11 @@ pub struct ListArgs {
     pub connection: ConnectionArgs,
 }
 
+/// `serve --help` heading of the fault flags.
+const FAULTS_HEADING: &str = "Faults (Graph routes only; the rates are shares and add up to at most 1)";
+/// `serve --help` heading of the sign-in imitation's flags.
+const SIGN_IN_HEADING: &str = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)";
+
 /// Options of `autopilot-tui serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -142,38 +147,38 @@ pub struct ServeArgs {
     pub page_size: usize,
     /// Share of Graph requests answered 429 TooManyRequests with Retry-After (0 to 1).
     #[arg(long = "fault-429", value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
-          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+          help_heading = FAULTS_HEADING)]
     pub fault_429: f64,
     /// Share of Graph requests answered 503 serviceNotAvailable, half of them with Retry-After.
     #[arg(long = "fault-503", value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
-          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+          help_heading = FAULTS_HEADING)]
     pub fault_503: f64,
     /// Share of Graph requests answered 500 InternalServerError.
     #[arg(long = "fault-500", value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
-          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+          help_heading = FAULTS_HEADING)]
     pub fault_500: f64,
     /// Share of Graph requests whose connection is closed without an answer (half before the
     /// request is handled, half after: a PATCH may be applied with its answer lost).
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
-          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+          help_heading = FAULTS_HEADING)]
     pub fault_drop: f64,
     /// Share of successful Graph answers whose JSON body is cut in half (after handling).
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
-          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+          help_heading = FAULTS_HEADING)]
     pub fault_truncate: f64,
     /// Share of successful Graph answers whose JSON body is made invalid (after handling).
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
-          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+          help_heading = FAULTS_HEADING)]
     pub fault_malformed: f64,
     /// Retry-After sent with injected 429s and 503s, in seconds (fractions such as 0.25 allowed).
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_seconds,
-          help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)")]
+          help_heading = FAULTS_HEADING)]
     pub fault_retry_after: f64,
     /// Latency added to every Graph request, in milliseconds: fixed (50) or a range (0-5).
     #[arg(
         long,
         value_name = "MIN[-MAX]",
-        help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)"
+        help_heading = FAULTS_HEADING
     )]
     pub fault_latency_ms: Option<LatencyRange>,
     /// Seed of the fault sequence: the same seed and requests give the same faults.
@@ -181,21 +186,21 @@ pub struct ServeArgs {
         long,
         value_name = "S",
         default_value_t = 0,
-        help_heading = "Faults (Graph routes only; the rates are shares and add up to at most 1)"
+        help_heading = FAULTS_HEADING
     )]
     pub fault_seed: u64,
     /// The only client id the sign-in imitation accepts (default: any).
-    #[arg(long, value_name = "ID", help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)")]
+    #[arg(long, value_name = "ID", help_heading = SIGN_IN_HEADING)]
     pub oauth_client_id: Option<String>,
     /// A file holding the client secret that client credentials must present (default: any).
-    #[arg(long, value_name = "PATH", help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)")]
+    #[arg(long, value_name = "PATH", help_heading = SIGN_IN_HEADING)]
     pub oauth_client_secret_file: Option<PathBuf>,
     /// Lifetime of issued access tokens, in seconds.
     #[arg(
         long,
         value_name = "SECONDS",
         default_value_t = 3600,
-        help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)"
+        help_heading = SIGN_IN_HEADING
     )]
     pub token_lifetime: u64,
     /// Lifetime of device codes, in seconds.
@@ -203,13 +208,13 @@ pub struct ServeArgs {
         long,
         value_name = "SECONDS",
         default_value_t = 900,
-        help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)"
+        help_heading = SIGN_IN_HEADING
     )]
     pub device_code_lifetime: u64,
     /// Polling interval handed out with device codes, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=3600),
-          help_heading = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)")]
+          help_heading = SIGN_IN_HEADING)]
     pub device_code_interval: u64,
 }
 

@@ -22,13 +22,6 @@ pub struct Connection {
     pub target_label: String,
 }
 
-impl Connection {
-    /// True in demo mode.
-    pub fn is_demo(&self) -> bool {
-        self.demo_server.is_some()
-    }
-}
-
 /// A device code sign-in that has not started: everything needed to ask for a code, poll, and
 /// build the client afterwards. Holds no secret.
 #[derive(Debug, Clone)]

@@ -70,7 +70,7 @@ impl<W: Write> ExportWriter<W> {
     }
 
     /// Writes one page of devices.
-    pub fn write_page(&mut self, devices: &[Device], _body: &str) -> Result<(), ExportError> {
+    pub fn write_page(&mut self, devices: &[Device]) -> Result<(), ExportError> {
         for device in devices {
             match self.format {
                 ExportFormat::Json => {
@@ -229,7 +229,8 @@ pub async fn export<W: Write>(
             write_pages(client.list_raw(query), writer, limit, on_page, ExportWriter::write_raw_page).await
         }
         ExportFormat::Csv | ExportFormat::AutopilotCsv => {
-            write_pages(client.list(query), writer, limit, on_page, ExportWriter::write_page).await
+            write_pages(client.list(query), writer, limit, on_page, |w, devices, _| w.write_page(devices))
+                .await
         }
     }
 }
@@ -277,7 +278,7 @@ mod tests {
     fn render(format: ExportFormat, columns: &[String], devices: &[Device]) -> Result<String, ExportError> {
         let mut out = Vec::new();
         let mut w = ExportWriter::begin(&mut out, format, columns)?;
-        w.write_page(devices, "")?;
+        w.write_page(devices)?;
         w.finish()?;
         Ok(String::from_utf8(out).unwrap())
     }

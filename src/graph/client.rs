@@ -304,7 +304,8 @@ impl GraphClient {
     ///
     /// Pages are fetched ahead by a background task: the next page's request leaves as soon as
     /// this page's next link is known, before this page's devices are decoded, so decoding and
-    /// the consumer's work overlap the server's. Dropping the stream stops the task.
+    /// the consumer's work overlap the server's. Dropping the stream stops the task at its next
+    /// page; a page already requested ahead is still fetched, then dropped.
     pub fn list(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page>> {
         self.list_with(query, CheckedPage::whole_array, decode_devices)
     }
@@ -378,16 +379,6 @@ impl GraphClient {
                 return;
             }
         }
-    }
-
-    /// Fetches one page by its full URL (a first page or a next link).
-    pub async fn get_page(&self, url: &str) -> Outcome<Page> {
-        let Outcome { exchange, result } = self.send("GET", url, None, CheckedPage::whole_array).await;
-        let result = result.and_then(|c| {
-            let devices = decode_devices(&exchange.response_body, c.payload)?;
-            Ok(Page { devices, next_link: c.next_link, count: c.count })
-        });
-        Outcome { exchange, result }
     }
 
     /// Fetches one device whole (with its hardware hash).
