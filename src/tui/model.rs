@@ -785,26 +785,6 @@ impl Model {
     }
 }
 
-/// Case-insensitive substring test of ASCII-lowercased `needle` in `hay`.
-pub fn contains_ci(hay: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    if hay.is_ascii() && needle.is_ascii() {
-        let (h, n) = (hay.as_bytes(), needle.as_bytes());
-        h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-    } else {
-        hay.to_lowercase().contains(needle)
-    }
-}
-
-/// Whether a device matches a lowercased filter: serial, tag, user or import id.
-pub fn matches_filter(d: &Row, needle: &str) -> bool {
-    [&d.serial_number, &d.group_tag, &d.assigned_user_principal_name, &d.import_id]
-        .into_iter()
-        .any(|v| v.as_deref().is_some_and(|t| contains_ci(t, needle)))
-}
-
 fn cmp_ci(a: Option<&str>, b: Option<&str>) -> Ordering {
     match (a.filter(|s| !s.is_empty()), b.filter(|s| !s.is_empty())) {
         (Some(a), Some(b)) => {
