@@ -305,14 +305,9 @@ pub enum CliError {
     Export(#[from] crate::export::ExportError),
 }
 
-/// The default log file: `$XDG_STATE_HOME/autopilot-tui/autopilot-tui.log`, falling back to
-/// `~/.local/state/...`; `None` when neither variable is set.
+/// The default log file: `autopilot-tui.log` in the state directory ([`crate::paths::state_dir`]).
 pub fn default_log_file() -> Option<PathBuf> {
-    let state_home = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))?;
-    Some(state_home.join("autopilot-tui").join("autopilot-tui.log"))
+    Some(crate::paths::state_dir()?.join("autopilot-tui.log"))
 }
 
 #[cfg(test)]

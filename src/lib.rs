@@ -5,5 +5,6 @@ pub mod config;
 pub mod connect;
 pub mod export;
 pub mod graph;
+pub mod paths;
 pub mod server;
 pub mod tui;

@@ -7,6 +7,7 @@
 mod common;
 
 use autopilot_tui::graph::model::FieldId;
+use autopilot_tui::server::faults::{FaultConfig, LatencyRange};
 use autopilot_tui::server::{DataSet, RunningServer, ServeOptions, start};
 use autopilot_tui::tui::model::Screen;
 use common::{App, open_by_filter};
@@ -317,4 +318,33 @@ async fn colon_serial_runs_a_server_filter_and_esc_lists_everything_again() {
 fn last_get(server: &RunningServer) -> String {
     let asked = server.journal().into_iter().rfind(|r| r.method == "GET").unwrap();
     percent_encoding::percent_decode_str(&asked.path_and_query).decode_utf8_lossy().into_owned()
+}
+
+#[tokio::test]
+async fn ctrl_c_while_a_save_is_in_flight_says_it_may_have_reached_the_server() {
+    let server = server(false).await;
+    let mut app = App::start(&server);
+    open_by_filter(&mut app).await;
+    app.press(KeyCode::Tab);
+    app.typing("-slow");
+    // From here on every request waits: the PATCH stays in flight while the user quits.
+    server
+        .set_faults(FaultConfig {
+            latency: Some(LatencyRange { min: Duration::from_secs(30), max: Duration::from_secs(30) }),
+            ..FaultConfig::default()
+        })
+        .unwrap();
+    app.ctrl('s');
+    app.until("the confirmation", |s| s.confirm).await;
+    app.press(KeyCode::Enter);
+    app.until("the save in flight", |s| s.saving).await;
+    app.ctrl('c');
+    let asked = app.until("the quit question", |s| s.quit_question).await;
+    assert!(asked.screen_text.contains("may have reached the server"), "{}", asked.screen_text);
+    assert!(!asked.screen_text.contains("Quitting drops them"), "{}", asked.screen_text);
+    app.ctrl('c');
+    let model = app.finish().await;
+    assert!(model.quit);
+    // The server is dropped, not shut down: its graceful stop would wait out the latency.
+    drop(server);
 }

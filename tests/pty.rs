@@ -252,9 +252,9 @@ async fn a_panic_restores_the_terminal() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sigterm_and_sighup_restore_the_terminal() {
+async fn sigterm_sighup_sigint_and_sigquit_restore_the_terminal() {
     let server = serve(false).await;
-    for signal in ["-TERM", "-HUP"] {
+    for signal in ["-TERM", "-HUP", "-INT", "-QUIT"] {
         let mut app = start_app(&server, &[]);
         let pid = app.child.process_id().expect("the child's pid");
         let sent = std::process::Command::new("kill").arg(signal).arg(pid.to_string()).status().unwrap();
@@ -265,6 +265,118 @@ async fn sigterm_and_sighup_restore_the_terminal() {
         let raw = String::from_utf8_lossy(&app.raw.lock().unwrap()).into_owned();
         assert!(!raw.contains("panicked"), "{signal}: {raw}");
     }
+    server.shutdown().await;
+}
+
+/// The process state letter from `/proc` (`T` when stopped).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) S ...`: the state follows the last parenthesis.
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next())
+}
+
+fn kill(signal: &str, pid: u32) {
+    let sent = std::process::Command::new("kill").arg(signal).arg(pid.to_string()).status().unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_z_suspends_with_the_terminal_restored_and_fg_redraws() {
+    let server = serve(false).await;
+    let mut app = start_app(&server, &[]);
+    let pid = app.child.process_id().expect("the child's pid");
+    app.send("\x1a"); // Ctrl-Z
+    let start = Instant::now();
+    while process_state(pid) != Some('T') {
+        assert!(start.elapsed() < DEADLINE, "the app did not stop: {:?}", process_state(pid));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Stopped with the shell's terminal back: main screen, cursor shown, cooked mode.
+    app.assert_restored();
+    let before = app.raw.lock().unwrap().len();
+    kill("-CONT", pid); // what `fg` sends
+    app.wait_for("the table drawn again", |s| s.contains("SERIAL") && s.contains("devices"));
+    assert!(app.parser.lock().unwrap().screen().alternate_screen(), "the app took the screen back");
+    assert!(!app.termios().contains("ICANON"), "raw mode again: {}", app.termios());
+    let redrawn = String::from_utf8_lossy(&app.raw.lock().unwrap()[before..]).into_owned();
+    assert!(redrawn.contains("\x1b[?1049h") && redrawn.contains("SERIAL"), "not redrawn whole");
+    app.send("q");
+    let status = app.wait_exit();
+    assert!(status.success(), "{status:?}");
+    app.assert_restored();
+    server.shutdown().await;
+}
+
+/// Where the pty tests' state directory puts recovery files.
+fn recovery_files() -> Vec<std::path::PathBuf> {
+    let dir =
+        std::env::temp_dir().join(format!("autopilot-tui-pty-{}", std::process::id())).join("autopilot-tui");
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("recovered-drafts-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_keeps_unsaved_drafts_and_the_next_start_restores_them() {
+    let server = serve(false).await;
+    let serial = some_serial(&server).await;
+    let target_files = || {
+        recovery_files()
+            .into_iter()
+            .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(&server.base_url())))
+            .collect::<Vec<_>>()
+    };
+    let mut app = start_app(&server, &[]);
+    open_and_retag(&mut app, &serial, "Recovered-Tag");
+    let pid = app.child.process_id().expect("the child's pid");
+    kill("-TERM", pid);
+    let status = app.wait_exit();
+    assert!(status.success(), "{status:?}");
+    app.assert_restored();
+    let raw = String::from_utf8_lossy(&app.raw.lock().unwrap()).into_owned();
+    assert!(raw.contains("1 unsaved draft(s) kept in"), "the user is told where the draft went");
+    let files = target_files();
+    assert_eq!(files.len(), 1, "one recovery file for this target");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.contains("Recovered-Tag") && text.contains("SIGTERM"), "{text}");
+    assert!(!text.contains(TOKEN), "the token reached the recovery file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert!(patches(&server).is_empty());
+
+    // The next start offers the draft back; y restores it, and saving sends exactly it.
+    let mut app = start_app(&server, &[]);
+    app.wait_text("Restore unsaved drafts?");
+    app.send("y");
+    app.wait_text("1 draft restored");
+    app.send("/");
+    app.send(&serial);
+    app.wait_for("the filtered row", |s| s.contains(&serial) && s.contains("1 of 250"));
+    app.send("\r\r");
+    app.wait_for("the restored draft", |s| s.contains("Recovered-Tag") && s.contains("1 field changed"));
+    assert!(target_files().is_empty(), "the recovery file is gone once restored");
+    app.send("\x13");
+    app.wait_text("\"groupTag\": \"Recovered-Tag\"");
+    app.send("\r");
+    app.wait_text("Saved");
+    assert_eq!(patches(&server), vec![serde_json::json!({"groupTag": "Recovered-Tag"})]);
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains("Hardware hash"));
+    app.send("q");
+    let status = app.wait_exit();
+    assert!(status.success(), "{status:?}");
+    app.assert_restored();
     server.shutdown().await;
 }
 

@@ -1,5 +1,5 @@
-//! The run loop: select over terminal events, task messages and (only while something is
-//! pending) a spinner tick; apply `update`; run effects; draw once when the queue is drained
+//! The run loop: select over terminal events, task messages, signals and (only while something
+//! is pending) a spinner tick; apply `update`; run effects; draw once when the queue is drained
 //! and something changed.
 
 use crate::connect::DeviceCodeSignIn;
@@ -7,8 +7,9 @@ use crate::graph::client::GraphClient;
 use crate::tui::effects::Effects;
 use crate::tui::event::{Action, EditOp, Msg};
 use crate::tui::keymap::{Context, context, resolve};
-use crate::tui::model::{Model, Screen};
-use crate::tui::terminal::TerminalGuard;
+use crate::tui::model::{Level, Model, Overlay, RecoveryOffer, Screen};
+use crate::tui::recovery::{self, RecoveryError};
+use crate::tui::terminal::{self, TerminalGuard};
 use crate::tui::update::{self, Input};
 use crate::tui::views;
 use crossterm::event::Event;
@@ -71,13 +72,17 @@ pub enum TuiError {
 }
 
 /// Runs the app in the real terminal until the user quits. The terminal is restored on every
-/// exit path, panics included.
+/// exit path, panics and signals included; a signal that ends the app with unsaved drafts
+/// writes them to the recovery file first, and the next start offers them back.
 pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
     let mut model = Model::new(opts.target_label, opts.demo, opts.read_only);
     model.page_size = opts.page_size;
     model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing::info!(target = %model.target_label, read_only = model.read_only, log = ?opts.log_path, "tui start");
-    let terminated = termination();
+    let recovery_target = recovery_target(&model);
+    offer_recovery(&mut model, &recovery_target);
+    // Handlers first, before raw mode: no moment when a signal would leave the terminal raw.
+    let signals = os_signals();
     let mut guard = TerminalGuard::enter()?;
     // A hidden switch for the pseudo-terminal test that proves a panic restores the terminal:
     // with this variable set, F12 panics. Off unless the variable is present.
@@ -87,37 +92,121 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
             panic!("panic requested with F12 (AUTOPILOT_TUI_TEST_PANIC_KEY)");
         }
     });
-    // SIGTERM or SIGHUP (the terminal went away) end the events like a quit, so the guard
-    // below restores the terminal on the way out.
-    let events = events.take_until(Box::pin(terminated));
-    let result = run_loop_observed(guard.terminal(), events, model, opts.session, |_, _| {}).await;
+    let host = Host {
+        signals: Box::pin(signals),
+        suspend: Box::new(terminal::suspend),
+        on_draw: Box::new(|_, _| {}),
+    };
+    let result = run_hosted(guard.terminal(), events, model, opts.session, host).await;
     drop(guard);
     tracing::info!(ok = result.is_ok(), "tui end");
-    result.map(|_| ())
+    let model = result?;
+    if let Some(signal) = model.ended_by {
+        save_for_recovery(&model, &recovery_target, signal);
+    }
+    Ok(())
 }
 
-/// Resolves on SIGTERM or SIGHUP (never elsewhere, or when the handlers cannot be set up).
-/// The handlers are installed at once, before the terminal is switched to raw mode, so there is
-/// no moment when a signal would kill the app with the terminal left raw.
-fn termination() -> impl Future<Output = ()> {
+/// Which target a recovery file belongs to: the demo data is the same on every start (its
+/// port is not), a real tenant is its Graph root.
+fn recovery_target(model: &Model) -> String {
+    if model.demo { "demo".to_string() } else { model.target_label.clone() }
+}
+
+/// Puts the offer to restore drafts of an earlier session on screen, if there are any.
+fn offer_recovery(model: &mut Model, target: &str) {
+    let found = recovery::default_path(target).and_then(|path| Ok((recovery::read(&path, target)?, path)));
+    match found {
+        Ok((Some(saved), path)) => {
+            tracing::info!(path = %path.display(), drafts = saved.drafts.len(), "recovered drafts found");
+            model.overlay = Some(Overlay::Restore(Box::new(RecoveryOffer { path, recovery: saved })));
+        }
+        Ok((None, _)) | Err(RecoveryError::NoStateDir) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "recovery file not read");
+            model.say(Level::Warn, format!("Unsaved drafts of an earlier session could not be read: {e}"));
+        }
+    }
+}
+
+/// Writes the unsaved drafts of a session a signal ended; says where on stderr (the terminal
+/// is restored by now) and in the log.
+fn save_for_recovery(model: &Model, target: &str, signal: &str) {
+    let Some(saved) = recovery::Recovery::of_drafts(&model.drafts, target, signal) else { return };
+    let written =
+        recovery::default_path(target).and_then(|path| recovery::write(&path, &saved).map(|()| path));
+    match written {
+        Ok(path) => {
+            tracing::info!(path = %path.display(), drafts = saved.drafts.len(), signal, "unsaved drafts written for recovery");
+            eprintln!(
+                "autopilot-tui: ended by {signal}; {} unsaved draft(s) kept in {}; the next start offers them back",
+                saved.drafts.len(),
+                path.display()
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, signal, "unsaved drafts could not be written for recovery");
+            eprintln!("autopilot-tui: ended by {signal}; unsaved drafts could not be kept: {e}");
+        }
+    }
+}
+
+/// A signal from outside, as the run loop sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OsSignal {
+    /// SIGTERM, SIGHUP, SIGINT or SIGQUIT: leave (unsaved drafts are kept for recovery).
+    Terminate(&'static str),
+    /// SIGTSTP: hand the terminal back and stop until `fg`.
+    Suspend,
+}
+
+/// The signals the app handles, as a stream. The handlers are installed when this is called.
+fn os_signals() -> impl Stream<Item = OsSignal> + Send {
+    let (tx, mut rx) = mpsc::unbounded_channel::<OsSignal>();
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let handlers = (signal(SignalKind::terminate()), signal(SignalKind::hangup()));
-        async move {
-            match handlers {
-                (Ok(mut term), Ok(mut hup)) => {
-                    tokio::select! {
-                        _ = term.recv() => tracing::info!("SIGTERM: leaving"),
-                        _ = hup.recv() => tracing::info!("SIGHUP: leaving"),
-                    }
+        let kinds = [
+            (SignalKind::terminate(), OsSignal::Terminate("SIGTERM")),
+            (SignalKind::hangup(), OsSignal::Terminate("SIGHUP")),
+            (SignalKind::interrupt(), OsSignal::Terminate("SIGINT")),
+            (SignalKind::quit(), OsSignal::Terminate("SIGQUIT")),
+            (SignalKind::from_raw(signal_hook::consts::SIGTSTP), OsSignal::Suspend),
+        ];
+        for (kind, what) in kinds {
+            match signal(kind) {
+                Ok(mut incoming) => {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        while incoming.recv().await.is_some() {
+                            if tx.send(what).is_err() {
+                                return;
+                            }
+                        }
+                    });
                 }
-                _ => std::future::pending::<()>().await,
+                Err(error) => tracing::warn!(?what, %error, "signal handler not installed"),
             }
         }
     }
-    #[cfg(not(unix))]
-    std::future::pending::<()>()
+    drop(tx);
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Hands the terminal back to the shell and returns once the app is resumed.
+pub type Suspend<'a, B> = Box<dyn FnMut(&mut Terminal<B>) -> std::io::Result<()> + Send + 'a>;
+/// Told of every frame drawn: the model and the screen.
+pub type DrawObserver<'a> = Box<dyn FnMut(&Model, &Buffer) + Send + 'a>;
+
+/// What the loop needs from where it runs, beyond events: signals, how to suspend, and a
+/// callback after every draw (tests wait on it instead of sleeping).
+pub struct Host<'a, B: Backend> {
+    /// Signals from outside (none in tests).
+    pub signals: std::pin::Pin<Box<dyn Stream<Item = OsSignal> + Send + 'a>>,
+    /// Hands the terminal back and returns once resumed (Ctrl-Z, SIGTSTP).
+    pub suspend: Suspend<'a, B>,
+    /// Called with the model and the screen after every draw.
+    pub on_draw: DrawObserver<'a>,
 }
 
 /// The loop, generic over the terminal backend and the event source so tests can drive the
@@ -139,15 +228,41 @@ where
 /// it to wait for a state instead of sleeping).
 pub async fn run_loop_observed<B, S, F>(
     terminal: &mut Terminal<B>,
-    mut events: S,
-    mut model: Model,
+    events: S,
+    model: Model,
     session: impl Into<Session>,
-    mut on_draw: F,
+    on_draw: F,
 ) -> Result<Model, TuiError>
 where
     B: Backend,
     S: Stream<Item = std::io::Result<Event>> + Unpin,
-    F: FnMut(&Model, &Buffer),
+    F: FnMut(&Model, &Buffer) + Send,
+{
+    let host = Host {
+        signals: Box::pin(futures_util::stream::pending()),
+        // Nothing to hand back in process: the full redraw that follows is what is left to see.
+        suspend: Box::new(|terminal: &mut Terminal<B>| {
+            let size = terminal.size().map_err(|e| std::io::Error::other(e.to_string()))?;
+            let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+            terminal.resize(area).map_err(|e| std::io::Error::other(e.to_string()))
+        }),
+        on_draw: Box::new(on_draw),
+    };
+    run_hosted(terminal, events, model, session, host).await
+}
+
+/// The loop with its host: returns the final model when the user quits, a signal ends it, or
+/// the events end.
+pub async fn run_hosted<B, S>(
+    terminal: &mut Terminal<B>,
+    mut events: S,
+    mut model: Model,
+    session: impl Into<Session>,
+    mut host: Host<'_, B>,
+) -> Result<Model, TuiError>
+where
+    B: Backend,
+    S: Stream<Item = std::io::Result<Event>> + Unpin,
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut effects = match session.into() {
@@ -166,15 +281,20 @@ where
     for effect in update::init(&mut model) {
         effects.run(effect);
     }
-    draw(terminal, &model, &mut on_draw)?;
+    draw(terminal, &model, &mut host.on_draw)?;
     let mut tick = tokio::time::interval(Duration::from_millis(150));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let mut changed = false;
         let mut ended = false;
+        let mut suspend = false;
         tokio::select! {
             event = events.next() => match event {
-                Some(Ok(event)) => changed |= on_event(&mut model, event, &mut effects),
+                Some(Ok(event)) => match on_event(&mut model, event, &mut effects) {
+                    Handled::Redraw => changed = true,
+                    Handled::Suspend => suspend = true,
+                    Handled::Nothing => {}
+                },
                 Some(Err(e)) => return Err(e.into()),
                 None => ended = true,
             },
@@ -182,13 +302,20 @@ where
                 apply(&mut model, Input::Msg(msg), &mut effects);
                 changed = true;
             }
+            Some(signal) = host.signals.next() => match signal {
+                OsSignal::Terminate(name) => {
+                    tracing::info!(signal = name, "leaving");
+                    apply(&mut model, Input::Action(Action::Terminated(name)), &mut effects);
+                }
+                OsSignal::Suspend => suspend = true,
+            },
             _ = tick.tick(), if model.busy() => {
                 apply(&mut model, Input::Msg(Msg::Tick(std::time::Instant::now())), &mut effects);
                 changed = true;
             }
         }
         // Drain whatever else is already queued, then draw once.
-        while !ended && !model.quit {
+        while !ended && !model.quit && !suspend {
             let mut progressed = false;
             while let Ok(msg) = rx.try_recv() {
                 apply(&mut model, Input::Msg(msg), &mut effects);
@@ -197,7 +324,11 @@ where
             }
             match next_ready(&mut events).await {
                 Some(Some(Ok(event))) => {
-                    changed |= on_event(&mut model, event, &mut effects);
+                    match on_event(&mut model, event, &mut effects) {
+                        Handled::Redraw => changed = true,
+                        Handled::Suspend => suspend = true,
+                        Handled::Nothing => {}
+                    }
                     progressed = true;
                 }
                 Some(Some(Err(e))) => return Err(e.into()),
@@ -211,8 +342,12 @@ where
         if model.quit || ended {
             return Ok(model);
         }
+        if suspend {
+            (host.suspend)(terminal)?;
+            changed = true;
+        }
         if changed {
-            draw(terminal, &model, &mut on_draw)?;
+            draw(terminal, &model, &mut host.on_draw)?;
         }
     }
 }
@@ -228,10 +363,10 @@ async fn next_ready<S: Stream + Unpin>(events: &mut S) -> Option<Option<S::Item>
     }
 }
 
-fn draw<B: Backend, F: FnMut(&Model, &Buffer)>(
+fn draw<B: Backend>(
     terminal: &mut Terminal<B>,
     model: &Model,
-    on_draw: &mut F,
+    on_draw: &mut DrawObserver<'_>,
 ) -> Result<(), TuiError> {
     let frame = terminal.draw(|f| views::draw(f, model)).map_err(|e| TuiError::Draw(e.to_string()))?;
     on_draw(model, frame.buffer);
@@ -251,8 +386,18 @@ fn apply(model: &mut Model, input: Input, effects: &mut Effects) {
     }
 }
 
-/// Turns a terminal event into an action (if any) and applies it. Returns whether to redraw.
-fn on_event(model: &mut Model, event: Event, effects: &mut Effects) -> bool {
+/// What became of a terminal event.
+enum Handled {
+    /// Applied: draw again.
+    Redraw,
+    /// Ctrl-Z: the host suspends, then everything is drawn again.
+    Suspend,
+    /// Nothing to do.
+    Nothing,
+}
+
+/// Turns a terminal event into an action (if any) and applies it.
+fn on_event(model: &mut Model, event: Event, effects: &mut Effects) -> Handled {
     let action = match event {
         Event::Key(key) => resolve(context(model), &key),
         Event::Paste(text) => match context(model) {
@@ -265,10 +410,11 @@ fn on_event(model: &mut Model, event: Event, effects: &mut Effects) -> bool {
         _ => None,
     };
     match action {
+        Some(Action::Suspend) => Handled::Suspend,
         Some(action) => {
             apply(model, Input::Action(action), effects);
-            true
+            Handled::Redraw
         }
-        None => false,
+        None => Handled::Nothing,
     }
 }

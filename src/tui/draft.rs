@@ -233,6 +233,20 @@ impl Draft {
         *self = Draft::new(self.original.clone());
     }
 
+    /// Replaces a field's text as if the user had typed it (a choice field takes the value
+    /// spelled exactly; anything else leaves it as it was).
+    pub fn set_text(&mut self, field: FieldId, text: &str) {
+        match self.editor_mut(field) {
+            Editor::ReadOnly => {}
+            Editor::Text(area) => **area = line_editor(text, if field.spec().nullable { "null" } else { "" }),
+            Editor::Choice(s) => {
+                if let Some(parsed) = ImportStatus::parse(text) {
+                    *s = parsed;
+                }
+            }
+        }
+    }
+
     /// Applies an edit to a field. Returns whether the text changed.
     pub fn edit(&mut self, field: FieldId, op: &EditOp) -> bool {
         let kind = field.spec().kind;

@@ -77,6 +77,19 @@ impl Effects {
             });
             return;
         }
+        if let Effect::ForgetRecovery { path } = effect {
+            tokio::spawn(async move {
+                let removed = tokio::task::spawn_blocking(move || crate::tui::recovery::remove(&path)).await;
+                let error = match removed {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
+                };
+                tracing::warn!(%error, "recovery file not removed");
+                let _ = tx.send(Msg::RecoveryKept { error });
+            });
+            return;
+        }
         if let Effect::SignIn { request_id } = effect {
             let Some(sign_in) = self.sign_in.clone() else {
                 tracing::warn!("sign-in asked for without a sign-in to run");
@@ -96,6 +109,7 @@ impl Effects {
             | Effect::Patch { request_id, .. } => *request_id,
             Effect::Cancel { request_id } | Effect::SignIn { request_id } => *request_id,
             Effect::Sort { generation, .. } => *generation,
+            Effect::ForgetRecovery { .. } => return,
         };
         let Some(client) = self.client_for(request_id) else {
             tracing::warn!(request_id, "a Graph request before sign-in finished; dropped");
@@ -144,7 +158,10 @@ impl Effects {
                         tx.send(Msg::Patched { request_id, device_id, exchanges, result: Box::new(result) });
                 });
             }
-            Effect::Cancel { .. } | Effect::SignIn { .. } | Effect::Sort { .. } => {}
+            Effect::Cancel { .. }
+            | Effect::SignIn { .. }
+            | Effect::Sort { .. }
+            | Effect::ForgetRecovery { .. } => {}
         }
     }
 }

@@ -122,6 +122,14 @@ pub enum Action {
     CommandRun,
     /// Start the sign-in again after it failed.
     SignInAgain,
+    /// Hand the terminal back to the shell until `fg` (Ctrl-Z); the run loop's host does it.
+    Suspend,
+    /// A signal ended the app (`SIGTERM`, ...): leave, keeping unsaved drafts for recovery.
+    Terminated(&'static str),
+    /// Take back the drafts an earlier session left unsaved.
+    RestoreDrafts,
+    /// Drop the drafts an earlier session left unsaved.
+    DiscardDrafts,
 }
 
 /// What a background task reported. Each carries the request id it was started with; `update`
@@ -190,6 +198,11 @@ pub enum Msg {
         /// Pending, or asked to slow down.
         state: PollState,
     },
+    /// The recovery file could not be deleted (it will be offered again on the next start).
+    RecoveryKept {
+        /// Why.
+        error: String,
+    },
     /// The sign-in finished: a client that sends the signed-in user's token, or why not.
     SignedIn {
         /// Sign-in request id.
@@ -257,5 +270,10 @@ pub enum Effect {
     SignIn {
         /// Sign-in request id.
         request_id: u64,
+    },
+    /// Delete the recovery file (its drafts were restored or discarded).
+    ForgetRecovery {
+        /// The file.
+        path: std::path::PathBuf,
     },
 }

@@ -26,6 +26,8 @@ pub enum Context {
     SignIn,
     /// Typing a `:` command.
     Command,
+    /// Restore the drafts of an earlier session?
+    Restore,
 }
 
 impl Context {
@@ -41,6 +43,7 @@ impl Context {
             Context::Inspector => "Response inspector",
             Context::SignIn => "Sign-in",
             Context::Command => "Command line (after :)",
+            Context::Restore => "Restore drafts?",
         }
     }
 }
@@ -105,8 +108,10 @@ const fn w(
 }
 
 /// Keys that work everywhere.
-pub static GLOBAL: &[Binding] =
-    &[b(&[ctrl('c')], "^C", "quit (asks when drafts are unsaved)", Action::Quit, "")];
+pub static GLOBAL: &[Binding] = &[
+    b(&[ctrl('c')], "^C", "quit (asks when drafts are unsaved)", Action::Quit, ""),
+    b(&[ctrl('z')], "^Z", "suspend to the shell (fg resumes)", Action::Suspend, ""),
+];
 
 /// Device table.
 pub static TABLE: &[Binding] = &[
@@ -164,7 +169,7 @@ pub static FORM: &[Binding] = &[
     b(&[k(KeyCode::Tab), k(KeyCode::Down)], "Tab/↓", "next field", Action::NextField, "next field"),
     b(&[k(KeyCode::BackTab), k(KeyCode::Up)], "S-Tab/↑", "previous field", Action::PrevField, ""),
     w(&[ctrl('s')], "^S", "save (shows the PATCH first)", Action::Save, "save"),
-    w(&[ctrl('r'), ctrl('z')], "^R", "revert this field", Action::RevertField, "revert field"),
+    w(&[ctrl('r')], "^R", "revert this field", Action::RevertField, "revert field"),
     w(&[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, "revert all"),
     w(&[], "←/→ Space", "choose import status", Action::Cycle, ""),
     b(&[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
@@ -188,6 +193,13 @@ pub static CONFIRM: &[Binding] = &[
 pub static QUIT_CONFIRM: &[Binding] = &[
     b(&[c('y'), ctrl('c')], "y", "quit, dropping unsaved drafts", Action::QuitAnyway, "quit anyway"),
     b(&[c('n'), k(KeyCode::Esc)], "n/Esc", "stay", Action::Back, "stay"),
+];
+
+/// The offer to restore an earlier session's unsaved drafts.
+pub static RESTORE: &[Binding] = &[
+    b(&[c('y'), k(KeyCode::Enter)], "y/⏎", "restore the drafts", Action::RestoreDrafts, "restore"),
+    b(&[c('n')], "n", "discard them for good", Action::DiscardDrafts, "discard"),
+    b(&[k(KeyCode::Esc)], "Esc", "decide later (offered again next start)", Action::Back, "later"),
 ];
 
 /// Key help.
@@ -244,6 +256,7 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::Inspector => INSPECTOR,
         Context::SignIn => SIGN_IN,
         Context::Command => COMMAND,
+        Context::Restore => RESTORE,
     }
 }
 
@@ -253,6 +266,7 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::QuitConfirm) => Context::QuitConfirm,
         Some(Overlay::Confirm(_)) => Context::Confirm,
         Some(Overlay::Help { .. }) => Context::Help,
+        Some(Overlay::Restore(_)) => Context::Restore,
         None => match model.screen {
             Screen::Table if model.command_editing => Context::Command,
             Screen::Table if model.filter_editing => Context::Filter,
@@ -394,6 +408,7 @@ mod tests {
             Context::Inspector,
             Context::SignIn,
             Context::Command,
+            Context::Restore,
         ] {
             for bd in bindings(ctx) {
                 for k in bd.keys {

@@ -8,6 +8,7 @@ pub mod effects;
 pub mod event;
 pub mod keymap;
 pub mod model;
+pub mod recovery;
 pub mod terminal;
 pub mod update;
 pub mod views;
@@ -17,4 +18,4 @@ mod fixtures;
 #[cfg(test)]
 mod snapshot_tests;
 
-pub use app::{AppOptions, Session, TuiError, run, run_loop, run_loop_observed};
+pub use app::{AppOptions, Host, OsSignal, Session, TuiError, run, run_hosted, run_loop, run_loop_observed};

@@ -407,6 +407,17 @@ pub enum Overlay {
     Confirm(Confirm),
     /// Quit with unsaved drafts?
     QuitConfirm,
+    /// Restore the drafts an earlier session left unsaved?
+    Restore(Box<RecoveryOffer>),
+}
+
+/// Drafts an earlier session left unsaved, found at start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveryOffer {
+    /// The recovery file (deleted once the user decides).
+    pub path: std::path::PathBuf,
+    /// What it holds.
+    pub recovery: crate::tui::recovery::Recovery,
 }
 
 /// What the confirmation shows and, on Enter, sends.
@@ -631,6 +642,8 @@ pub struct Model {
     pub view_of: Option<(String, IndexState)>,
     /// Leave the loop.
     pub quit: bool,
+    /// The signal that ended the app, if one did (its unsaved drafts are then kept for recovery).
+    pub ended_by: Option<&'static str>,
 }
 
 impl Model {
@@ -672,6 +685,7 @@ impl Model {
             view_of: None,
             sort_pending: None,
             quit: false,
+            ended_by: None,
         }
     }
 

@@ -117,10 +117,17 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
             model.quit = true;
             return Vec::new();
         }
+        Action::Terminated(signal) => {
+            model.ended_by = Some(signal);
+            model.quit = true;
+            return Vec::new();
+        }
         _ => {}
     }
     match context(model) {
-        Context::QuitConfirm | Context::Confirm | Context::Help => overlay_action(model, action),
+        Context::QuitConfirm | Context::Confirm | Context::Help | Context::Restore => {
+            overlay_action(model, action)
+        }
         Context::SignIn => sign_in_action(model, action),
         Context::Command => command_action(model, action),
         Context::Table | Context::Filter => table_action(model, action),
@@ -194,10 +201,32 @@ fn overlay_action(model: &mut Model, action: Action) -> Vec<Effect> {
         (Some(Overlay::Help { scroll }), Action::Up) => *scroll = scroll.saturating_sub(1),
         (Some(Overlay::Help { scroll }), Action::Down) => *scroll = scroll.saturating_add(1),
         (Some(Overlay::Confirm(_)), Action::ConfirmSend) => return send(model),
+        (Some(Overlay::Restore(_)), Action::RestoreDrafts) => return decide_recovery(model, true),
+        (Some(Overlay::Restore(_)), Action::DiscardDrafts) => return decide_recovery(model, false),
+        (Some(Overlay::Restore(_)), Action::Back) => {
+            model.overlay = None;
+            model.say(Level::Info, "Unsaved drafts of the earlier session kept for the next start");
+        }
         (_, Action::Back | Action::Help) => model.overlay = None,
         _ => {}
     }
     Vec::new()
+}
+
+/// Restores (or drops) the drafts of an earlier session; either way the file goes.
+fn decide_recovery(model: &mut Model, restore: bool) -> Vec<Effect> {
+    let Some(Overlay::Restore(offer)) = model.overlay.take() else { return Vec::new() };
+    let n = offer.recovery.drafts.len();
+    if restore {
+        for draft in offer.recovery.restore() {
+            model.drafts.insert(draft.original.id.clone(), draft);
+        }
+        let s = if n == 1 { "" } else { "s" };
+        model.say(Level::Success, format!("{n} draft{s} restored (marked ● in the table; Enter opens one)"));
+    } else {
+        model.say(Level::Info, format!("Discarded {n} unsaved draft(s) of the earlier session"));
+    }
+    vec![Effect::ForgetRecovery { path: offer.path }]
 }
 
 fn send(model: &mut Model) -> Vec<Effect> {
@@ -617,6 +646,9 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 let dir = if desc { "descending" } else { "ascending" };
                 model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
             }
+        }
+        Msg::RecoveryKept { error } => {
+            model.say(Level::Warn, format!("The recovery file stays (offered again next start): {error}"));
         }
         Msg::Tick(now) => {
             model.now = now;

@@ -538,3 +538,42 @@ fn big_tables_sort_off_the_draw_path_and_stale_sorts_are_dropped() {
         .collect();
     assert!(kept.windows(2).all(|w| w[0] >= w[1]));
 }
+
+fn offer(m: &mut Model) {
+    let mut draft = Draft::new(fixtures::devices().remove(0));
+    draft.set_text(FieldId::GroupTag, "Recovered");
+    let drafts = std::collections::HashMap::from([(draft.original.id.clone(), draft)]);
+    let recovery = crate::tui::recovery::Recovery::of_drafts(&drafts, "demo", "SIGHUP").unwrap();
+    let path = std::path::PathBuf::from("/state/recovered-drafts-x.json");
+    m.overlay = Some(Overlay::Restore(Box::new(crate::tui::model::RecoveryOffer { path, recovery })));
+}
+
+#[test]
+fn recovered_drafts_restore_discard_or_wait() {
+    let mut m = fixtures::model(120, 40);
+    offer(&mut m);
+    let effects = act(&mut m, Action::RestoreDrafts);
+    assert!(matches!(effects.as_slice(), [Effect::ForgetRecovery { .. }]), "{effects:?}");
+    assert_eq!(m.unsaved_count(), 1);
+    assert!(m.overlay.is_none());
+
+    let mut m = fixtures::model(120, 40);
+    offer(&mut m);
+    let effects = act(&mut m, Action::DiscardDrafts);
+    assert!(matches!(effects.as_slice(), [Effect::ForgetRecovery { .. }]), "{effects:?}");
+    assert_eq!(m.unsaved_count(), 0);
+
+    // Esc decides nothing: the file stays for the next start.
+    let mut m = fixtures::model(120, 40);
+    offer(&mut m);
+    assert!(act(&mut m, Action::Back).is_empty());
+    assert!(m.overlay.is_none() && m.unsaved_count() == 0);
+}
+
+#[test]
+fn a_signal_quits_and_remembers_which() {
+    let mut m = fixtures::model(120, 40);
+    act(&mut m, Action::Terminated("SIGTERM"));
+    assert!(m.quit);
+    assert_eq!(m.ended_by, Some("SIGTERM"));
+}

@@ -1,7 +1,7 @@
 //! The PATCH confirmation (method, URL, exact body, old -> new) and the quit question.
 
-use crate::graph::model::{FieldKind, FieldValue};
-use crate::tui::model::{Confirm, Model};
+use crate::graph::model::{FieldId, FieldKind, FieldValue};
+use crate::tui::model::{Confirm, Model, RecoveryOffer};
 use crate::tui::views::device_form::short_binary;
 use crate::tui::views::response_view::json_line;
 use crate::tui::views::{Theme, centered, ellipsize};
@@ -81,25 +81,84 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), r);
 }
 
-/// Draws the quit question.
+/// Draws the quit question. A save still in flight is named: its change may already have
+/// reached the server, so "drops" would not be the truth for it.
 pub fn draw_quit(frame: &mut Frame, area: Rect, model: &Model) {
     let theme = Theme::of(model);
     let n = model.unsaved_count();
     let s = if n == 1 { "device has" } else { "devices have" };
-    let lines = vec![
-        Line::from(format!("{n} {s} unsaved changes.")),
-        Line::from("Quitting drops them."),
-        Line::from(""),
-        Line::from(vec![
-            Span::styled("y", theme.key()),
-            Span::raw(" quit anyway   "),
-            Span::styled("n/Esc", theme.key()),
-            Span::raw(" stay"),
-        ]),
-    ];
-    let r = centered(area, 44, 6);
+    let mut lines = vec![Line::from(format!("{n} {s} unsaved changes."))];
+    match model.form.as_ref().filter(|f| f.saving.is_some()) {
+        Some(form) => {
+            lines.push(Line::from(format!("The save of {} is in flight:", form.label)));
+            lines.push(Line::from("it may have reached the server."));
+            if n > 1 {
+                lines.push(Line::from("Quitting drops the other drafts."));
+            }
+        }
+        None => lines.push(Line::from("Quitting drops them.")),
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled("y", theme.key()),
+        Span::raw(" quit anyway   "),
+        Span::styled("n/Esc", theme.key()),
+        Span::raw(" stay"),
+    ]));
+    let r = centered(area, 44, lines.len() as u16 + 2);
     frame.render_widget(Clear, r);
     let block =
         Block::bordered().title(Span::styled(" Quit? ", theme.heading())).border_style(theme.invalid());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+/// Draws the offer to restore an earlier session's unsaved drafts.
+pub fn draw_restore(frame: &mut Frame, area: Rect, model: &Model, offer: &RecoveryOffer) {
+    let theme = Theme::of(model);
+    let rec = &offer.recovery;
+    let (n, fields) = (rec.drafts.len(), rec.field_count());
+    let when = httpdate::fmt_http_date(rec.saved_time());
+    let width = area.width.min(72);
+    let inner = width.saturating_sub(2) as usize;
+    let mut lines = vec![
+        Line::from(format!(
+            "{n} unsaved draft{} ({fields} changed field{}) kept when {} ended",
+            if n == 1 { "" } else { "s" },
+            if fields == 1 { "" } else { "s" },
+            ellipsize(&rec.reason, 10)
+        )),
+        Line::from(Span::styled(format!("the last session, {when}."), theme.dim())),
+        Line::from(""),
+    ];
+    let shown = rec.drafts.len().min(usize::from(area.height.saturating_sub(9)).max(1));
+    for d in rec.drafts.iter().take(shown) {
+        let serial = d.original.serial_number.as_deref().unwrap_or(&d.original.id);
+        let changed: Vec<&str> = d
+            .edits
+            .keys()
+            .map(|path| FieldId::from_path(path).map_or(path.as_str(), |f| f.spec().label))
+            .collect();
+        lines.push(Line::from(ellipsize(&format!("  {serial}: {}", changed.join(", ")), inner)));
+    }
+    if rec.drafts.len() > shown {
+        lines.push(Line::from(Span::styled(
+            format!("  … and {} more", rec.drafts.len() - shown),
+            theme.dim(),
+        )));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled("y", theme.key()),
+        Span::raw(" restore   "),
+        Span::styled("n", theme.key()),
+        Span::raw(" discard   "),
+        Span::styled("Esc", theme.key()),
+        Span::raw(" decide later"),
+    ]));
+    let r = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .title(Span::styled(" Restore unsaved drafts? ", theme.heading()))
+        .border_style(theme.key());
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }

@@ -179,6 +179,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Some(Overlay::Help { scroll }) => help::draw(frame, body, model, *scroll),
         Some(Overlay::Confirm(c)) => confirm::draw(frame, body, model, c),
         Some(Overlay::QuitConfirm) => confirm::draw_quit(frame, body, model),
+        Some(Overlay::Restore(offer)) => confirm::draw_restore(frame, body, model, offer),
         None => {}
     }
     status_bar::draw_hints(frame, hints, model);
