@@ -10,8 +10,10 @@ pub enum Command {
     ServerFilter(String),
     /// List everything again (no `$filter`).
     All,
-    /// Leave the app.
+    /// Leave the app (asks when drafts are unsaved).
     Quit,
+    /// Leave at once, dropping unsaved drafts (`:q!`).
+    QuitNow,
 }
 
 /// The commands, for the help: `(usage, what it does)`.
@@ -22,7 +24,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":status STATUS", "server search: import status is unknown/pending/partial/complete/error"),
     (":filter ODATA", "server search with your own $filter expression"),
     (":all", "list everything again (also Esc or r)"),
-    (":q", "quit"),
+    (":q", "quit (asks when drafts are unsaved); :q! quits without asking"),
 ];
 
 /// Parses a command line (without the `:`).
@@ -55,7 +57,8 @@ pub fn parse(line: &str) -> Result<Command, String> {
             Err(":filter needs an OData expression, e.g. :filter startswith(serialNumber,'PF')".into())
         }
         "all" | "" => Ok(Command::All),
-        "q" | "quit" | "q!" => Ok(Command::Quit),
+        "q" | "quit" => Ok(Command::Quit),
+        "q!" | "quit!" => Ok(Command::QuitNow),
         other => {
             Err(format!("unknown command :{other} (try :serial, :tag, :user, :status, :all; ? lists them)"))
         }
@@ -80,6 +83,7 @@ mod tests {
         );
         assert_eq!(parse("all"), Ok(Command::All));
         assert_eq!(parse("q"), Ok(Command::Quit));
+        assert_eq!(parse("q!"), Ok(Command::QuitNow));
         assert!(parse("serial").is_err());
         assert!(parse("status done").is_err());
         assert!(parse("frobnicate").is_err());

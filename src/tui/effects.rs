@@ -90,6 +90,14 @@ impl Effects {
             });
             return;
         }
+        if let Effect::SaveExchange { name, text } = effect {
+            tokio::spawn(async move {
+                let saved = tokio::task::spawn_blocking(move || save_exchange(&name, &text)).await;
+                let result = saved.unwrap_or_else(|e| Err(e.to_string()));
+                let _ = tx.send(Msg::ExchangeSaved { result });
+            });
+            return;
+        }
         if let Effect::SignIn { request_id } = effect {
             let Some(sign_in) = self.sign_in.clone() else {
                 tracing::warn!("sign-in asked for without a sign-in to run");
@@ -109,7 +117,7 @@ impl Effects {
             | Effect::Patch { request_id, .. } => *request_id,
             Effect::Cancel { request_id } | Effect::SignIn { request_id } => *request_id,
             Effect::Sort { generation, .. } => *generation,
-            Effect::ForgetRecovery { .. } => return,
+            Effect::ForgetRecovery { .. } | Effect::SaveExchange { .. } => return,
         };
         let Some(client) = self.client_for(request_id) else {
             tracing::warn!(request_id, "a Graph request before sign-in finished; dropped");
@@ -161,9 +169,19 @@ impl Effects {
             Effect::Cancel { .. }
             | Effect::SignIn { .. }
             | Effect::Sort { .. }
-            | Effect::ForgetRecovery { .. } => {}
+            | Effect::ForgetRecovery { .. }
+            | Effect::SaveExchange { .. } => {}
         }
     }
+}
+
+/// Writes an exchange into `exchanges/` of the state directory, readable by the user only.
+fn save_exchange(name: &str, text: &str) -> Result<std::path::PathBuf, String> {
+    let dir = crate::paths::state_dir().ok_or("no state directory (set XDG_STATE_HOME or HOME)")?;
+    let path = dir.join("exchanges").join(name);
+    crate::paths::write_private(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::info!(path = %path.display(), "exchange saved");
+    Ok(path)
 }
 
 /// The device code flow: a code to show, polls reported as they answer, then the client.

@@ -78,6 +78,18 @@ pub enum Action {
     Top,
     /// Last line.
     Bottom,
+    /// Half a page up.
+    HalfPageUp,
+    /// Half a page down.
+    HalfPageDown,
+    /// The next row the kept filter matches (wraps around).
+    NextMatch,
+    /// The previous row the kept filter matches (wraps around).
+    PrevMatch,
+    /// Wrap the inspector's long lines, or not.
+    ToggleWrap,
+    /// Save the selected request and its answer to a file.
+    SaveExchange,
     /// Start typing a filter.
     FilterStart,
     /// Edit the filter text.
@@ -198,6 +210,11 @@ pub enum Msg {
         /// Pending, or asked to slow down.
         state: PollState,
     },
+    /// An exchange was saved to a file, or why not.
+    ExchangeSaved {
+        /// Where it went, or what went wrong.
+        result: Result<std::path::PathBuf, String>,
+    },
     /// The recovery file could not be deleted (it will be offered again on the next start).
     RecoveryKept {
         /// Why.
@@ -270,6 +287,13 @@ pub enum Effect {
     SignIn {
         /// Sign-in request id.
         request_id: u64,
+    },
+    /// Write a request and its answer to a file in the state directory.
+    SaveExchange {
+        /// The file's name.
+        name: String,
+        /// What goes in it (Authorization already redacted).
+        text: String,
     },
     /// Delete the recovery file (its drafts were restored or discarded).
     ForgetRecovery {

@@ -70,6 +70,19 @@ const fn alt(ch: char) -> Key {
     Key { code: KeyCode::Char(ch), mods: KeyModifiers::ALT }
 }
 
+/// How much a hint matters when the hint bar is short of room: the least important drop first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// Always shown (help, quit/back, a dialog's answers).
+    Always,
+    /// The screen's main commands.
+    High,
+    /// Useful, shown when there is room.
+    Normal,
+    /// Shown only on a wide terminal (moving around is learnt once).
+    Low,
+}
+
 /// A binding: the keys, how the hint bar and help name them, and what they do.
 #[derive(Debug)]
 pub struct Binding {
@@ -83,6 +96,8 @@ pub struct Binding {
     pub action: Action,
     /// The hint bar's short text; empty: only in the help.
     pub hint: &'static str,
+    /// Which hints give way first on a narrow terminal.
+    pub priority: Priority,
     /// Changes data: off in read-only mode.
     pub writes: bool,
 }
@@ -94,7 +109,29 @@ const fn b(
     action: Action,
     hint: &'static str,
 ) -> Binding {
-    Binding { keys, label, help, action, hint, writes: false }
+    Binding { keys, label, help, action, hint, priority: Priority::Normal, writes: false }
+}
+
+const fn bp(
+    priority: Priority,
+    keys: &'static [Key],
+    label: &'static str,
+    help: &'static str,
+    action: Action,
+    hint: &'static str,
+) -> Binding {
+    Binding { keys, label, help, action, hint, priority, writes: false }
+}
+
+const fn wp(
+    priority: Priority,
+    keys: &'static [Key],
+    label: &'static str,
+    help: &'static str,
+    action: Action,
+    hint: &'static str,
+) -> Binding {
+    Binding { keys, label, help, action, hint, priority, writes: true }
 }
 
 const fn w(
@@ -104,8 +141,10 @@ const fn w(
     action: Action,
     hint: &'static str,
 ) -> Binding {
-    Binding { keys, label, help, action, hint, writes: true }
+    Binding { keys, label, help, action, hint, priority: Priority::High, writes: true }
 }
+
+use Priority::{Always, High, Low};
 
 /// Keys that work everywhere.
 pub static GLOBAL: &[Binding] = &[
@@ -115,66 +154,102 @@ pub static GLOBAL: &[Binding] = &[
 
 /// Device table.
 pub static TABLE: &[Binding] = &[
-    b(&[k(KeyCode::Up), c('k')], "↑/k", "previous device", Action::Up, "up"),
-    b(&[k(KeyCode::Down), c('j')], "↓/j", "next device", Action::Down, "down"),
-    b(&[k(KeyCode::PageUp), ctrl('b')], "PgUp", "page up", Action::PageUp, ""),
-    b(&[k(KeyCode::PageDown), ctrl('f')], "PgDn", "page down", Action::PageDown, ""),
+    bp(Low, &[k(KeyCode::Up), c('k')], "↑/k", "previous device", Action::Up, "up"),
+    bp(Low, &[k(KeyCode::Down), c('j')], "↓/j", "next device", Action::Down, "down"),
+    b(&[k(KeyCode::PageUp), ctrl('b')], "PgUp/^B", "page up", Action::PageUp, ""),
+    b(&[k(KeyCode::PageDown), ctrl('f')], "PgDn/^F", "page down", Action::PageDown, ""),
+    b(&[ctrl('u')], "^U", "half a page up", Action::HalfPageUp, ""),
+    b(&[ctrl('d')], "^D", "half a page down", Action::HalfPageDown, ""),
     b(&[k(KeyCode::Home), c('g')], "g/Home", "first device", Action::Top, ""),
     b(&[k(KeyCode::End), c('G')], "G/End", "last device", Action::Bottom, ""),
-    b(&[k(KeyCode::Enter)], "⏎", "edit device", Action::Open, "edit"),
-    b(&[c('/')], "/", "filter serial, tag, user, import id", Action::FilterStart, "filter"),
+    bp(High, &[k(KeyCode::Enter)], "⏎", "edit device", Action::Open, "edit"),
+    bp(
+        High,
+        &[c('/')],
+        "/",
+        "filter on every column shown (status, error code, ids too)",
+        Action::FilterStart,
+        "filter",
+    ),
+    b(&[c('n')], "n", "next matching row (wraps)", Action::NextMatch, ""),
+    b(&[c('N')], "N", "previous matching row (wraps)", Action::PrevMatch, ""),
     b(&[k(KeyCode::Esc)], "Esc", "clear filter; end server search; stop listing", Action::Back, ""),
-    b(&[c('S')], "S", "sort by serial (again: reverse)", Action::Sort(Column::Serial), ""),
-    b(&[c('T')], "T", "sort by group tag", Action::Sort(Column::Tag), ""),
-    b(&[c('U')], "U", "sort by assigned user", Action::Sort(Column::User), ""),
-    b(&[c('I')], "I", "sort by import status", Action::Sort(Column::Status), ""),
-    b(&[c('B')], "B", "sort by import (batch) id", Action::Sort(Column::ImportId), ""),
-    b(&[c('P')], "P", "sort by product key", Action::Sort(Column::ProductKey), ""),
-    b(&[c('D')], "D", "sort by device id", Action::Sort(Column::Id), ""),
-    b(&[c('r'), ctrl('r')], "r", "reload", Action::Reload, "reload"),
+    b(&[c('S')], "S", "sort by serial (again: reverse)", Action::Sort(Column::Serial), "sort"),
+    b(&[c('T')], "T", "sort by group tag", Action::Sort(Column::Tag), "sort"),
+    b(&[c('U')], "U", "sort by assigned user", Action::Sort(Column::User), "sort"),
+    b(&[c('I')], "I", "sort by import status", Action::Sort(Column::Status), "sort"),
+    b(&[c('B')], "B", "sort by import (batch) id", Action::Sort(Column::ImportId), "sort"),
+    b(&[c('P')], "P", "sort by product key", Action::Sort(Column::ProductKey), "sort"),
+    b(&[c('D')], "D", "sort by device id", Action::Sort(Column::Id), "sort"),
+    b(
+        &[c('r'), ctrl('r')],
+        "r",
+        "reload what is shown (a server search runs again)",
+        Action::Reload,
+        "reload",
+    ),
     b(&[c('i')], "i", "inspect requests", Action::Inspect, "requests"),
     b(&[c(':')], ":", "server search (commands below)", Action::CommandStart, "search"),
-    b(&[c('?')], "?", "help", Action::Help, "help"),
-    b(&[c('q')], "q", "quit", Action::Quit, "quit"),
+    bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
+    bp(Always, &[c('q')], "q", "quit", Action::Quit, "quit"),
 ];
 
 /// Typing the filter.
 pub static FILTER: &[Binding] = &[
-    b(&[k(KeyCode::Enter)], "⏎", "keep filter", Action::FilterAccept, "keep filter"),
-    b(&[k(KeyCode::Esc)], "Esc", "clear filter", Action::Back, "clear"),
-    b(&[k(KeyCode::Up)], "↑", "previous device", Action::Up, "up"),
-    b(&[k(KeyCode::Down)], "↓", "next device", Action::Down, "down"),
+    bp(
+        High,
+        &[k(KeyCode::Enter)],
+        "⏎",
+        "keep filter (n/N then jump between matches)",
+        Action::FilterAccept,
+        "keep filter",
+    ),
+    bp(Always, &[k(KeyCode::Esc)], "Esc", "clear filter", Action::Back, "clear"),
+    bp(Low, &[k(KeyCode::Up)], "↑", "previous device", Action::Up, "up"),
+    bp(Low, &[k(KeyCode::Down)], "↓", "next device", Action::Down, "down"),
+    bp(Always, &[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
 ];
 
 /// Typing a `:` command.
 pub static COMMAND: &[Binding] = &[
-    b(&[k(KeyCode::Enter)], "⏎", "run the command", Action::CommandRun, "run"),
-    b(&[k(KeyCode::Esc)], "Esc", "close the command line", Action::Back, "cancel"),
+    bp(High, &[k(KeyCode::Enter)], "⏎", "run the command", Action::CommandRun, "run"),
+    bp(Always, &[k(KeyCode::Esc)], "Esc", "close the command line", Action::Back, "cancel"),
+    bp(Always, &[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
 ];
 
 /// Device code sign-in.
 pub static SIGN_IN: &[Binding] = &[
-    b(
+    bp(
+        High,
         &[c('r'), k(KeyCode::Enter)],
         "r/⏎",
         "start the sign-in again (after it failed)",
         Action::SignInAgain,
         "sign in again",
     ),
-    b(&[k(KeyCode::Esc), c('q')], "Esc/q", "cancel and quit", Action::Back, "cancel and quit"),
+    bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
+    bp(Always, &[k(KeyCode::Esc), c('q')], "Esc/q", "cancel and quit", Action::Back, "cancel and quit"),
 ];
 
-/// Edit form.
+/// Edit form. Typing goes into the focused field, so help is F1 here, not `?`.
 pub static FORM: &[Binding] = &[
-    b(&[k(KeyCode::Tab), k(KeyCode::Down)], "Tab/↓", "next field", Action::NextField, "next field"),
+    bp(
+        High,
+        &[k(KeyCode::Tab), k(KeyCode::Down), k(KeyCode::Enter)],
+        "⏎/Tab",
+        "next field",
+        Action::NextField,
+        "next field",
+    ),
     b(&[k(KeyCode::BackTab), k(KeyCode::Up)], "S-Tab/↑", "previous field", Action::PrevField, ""),
-    w(&[ctrl('s')], "^S", "save (shows the PATCH first)", Action::Save, "save"),
-    w(&[ctrl('r')], "^R", "revert this field", Action::RevertField, "revert field"),
-    w(&[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, "revert all"),
+    w(&[ctrl('s')], "^S", "save (shows the request first)", Action::Save, "save"),
+    wp(Priority::Normal, &[ctrl('r')], "^R", "revert this field", Action::RevertField, "revert field"),
+    wp(Low, &[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, "revert all"),
     w(&[], "←/→ Space", "choose import status", Action::Cycle, ""),
-    b(&[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
-    b(&[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
-    b(
+    bp(Low, &[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
+    bp(Always, &[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
+    bp(
+        Always,
         &[k(KeyCode::Esc)],
         "Esc",
         "back to table (draft kept); while saving: cancel the save",
@@ -185,34 +260,41 @@ pub static FORM: &[Binding] = &[
 
 /// PATCH confirmation.
 pub static CONFIRM: &[Binding] = &[
-    w(&[k(KeyCode::Enter)], "⏎", "send the PATCH", Action::ConfirmSend, "send"),
-    b(&[k(KeyCode::Esc), c('n')], "Esc", "back to editing", Action::Back, "back to editing"),
+    wp(Always, &[c('y'), k(KeyCode::Enter)], "y/⏎", "send the request", Action::ConfirmSend, "send"),
+    bp(Always, &[c('n'), k(KeyCode::Esc)], "n/Esc", "back to editing", Action::Back, "back to editing"),
 ];
 
 /// Quit confirmation.
 pub static QUIT_CONFIRM: &[Binding] = &[
-    b(&[c('y'), ctrl('c')], "y", "quit, dropping unsaved drafts", Action::QuitAnyway, "quit anyway"),
-    b(&[c('n'), k(KeyCode::Esc)], "n/Esc", "stay", Action::Back, "stay"),
+    bp(Always, &[c('y'), ctrl('c')], "y", "quit, dropping unsaved drafts", Action::QuitAnyway, "quit anyway"),
+    bp(Always, &[c('n'), k(KeyCode::Esc)], "n/Esc", "stay", Action::Back, "stay"),
 ];
 
 /// The offer to restore an earlier session's unsaved drafts.
 pub static RESTORE: &[Binding] = &[
-    b(&[c('y'), k(KeyCode::Enter)], "y/⏎", "restore the drafts", Action::RestoreDrafts, "restore"),
-    b(&[c('n')], "n", "discard them for good", Action::DiscardDrafts, "discard"),
-    b(&[k(KeyCode::Esc)], "Esc", "decide later (offered again next start)", Action::Back, "later"),
+    bp(Always, &[c('y'), k(KeyCode::Enter)], "y/⏎", "restore the drafts", Action::RestoreDrafts, "restore"),
+    bp(Always, &[c('n')], "n", "discard them for good", Action::DiscardDrafts, "discard"),
+    bp(Always, &[k(KeyCode::Esc)], "Esc", "decide later (offered again next start)", Action::Back, "later"),
 ];
 
 /// Key help.
 pub static HELP: &[Binding] = &[
     b(&[k(KeyCode::Up), c('k')], "↑/k", "scroll up", Action::Up, "scroll"),
     b(&[k(KeyCode::Down), c('j')], "↓/j", "scroll down", Action::Down, ""),
-    b(&[k(KeyCode::Esc), c('?'), c('q'), k(KeyCode::F(1))], "Esc", "close help", Action::Back, "close"),
+    bp(
+        Always,
+        &[k(KeyCode::Esc), c('?'), c('q'), k(KeyCode::F(1))],
+        "Esc",
+        "close help",
+        Action::Back,
+        "close",
+    ),
 ];
 
 /// Response inspector.
 pub static INSPECTOR: &[Binding] = &[
-    b(&[k(KeyCode::Up), c('k')], "↑/k", "previous request", Action::Up, "older"),
-    b(&[k(KeyCode::Down), c('j')], "↓/j", "next request", Action::Down, "newer"),
+    bp(Low, &[k(KeyCode::Up), c('k')], "↑/k", "previous request", Action::Up, "older"),
+    bp(Low, &[k(KeyCode::Down), c('j')], "↓/j", "next request", Action::Down, "newer"),
     b(&[k(KeyCode::Home), c('g')], "g", "first request", Action::Top, ""),
     b(&[k(KeyCode::End), c('G')], "G", "last request", Action::Bottom, ""),
     b(&[k(KeyCode::PageUp), ctrl('u'), c('K')], "PgUp", "scroll details up", Action::ScrollUp, ""),
@@ -223,8 +305,16 @@ pub static INSPECTOR: &[Binding] = &[
         Action::ScrollDown,
         "scroll",
     ),
-    b(&[c('?')], "?", "help", Action::Help, "help"),
-    b(&[k(KeyCode::Esc), c('q')], "Esc", "back", Action::Back, "back"),
+    b(&[c('w')], "w", "wrap long lines on/off", Action::ToggleWrap, "wrap"),
+    b(
+        &[c('s')],
+        "s",
+        "save the request and answer to a file (Authorization redacted)",
+        Action::SaveExchange,
+        "save",
+    ),
+    bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
+    bp(Always, &[k(KeyCode::Esc), c('q')], "Esc", "back", Action::Back, "back"),
 ];
 
 /// Editing keys of single-line editors (form fields and the filter).
@@ -334,24 +424,35 @@ pub fn resolve(ctx: Context, event: &KeyEvent) -> Option<Action> {
     }
 }
 
-/// The hint bar's items for a context: `(keys, what)`.
-pub fn hints(ctx: Context, read_only: bool) -> Vec<(&'static str, &'static str)> {
-    let mut items: Vec<(&str, &str)> = Vec::new();
+/// One item of the hint bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    /// The keys as written (`⏎`, `S/T/U/I/B/P/D`); empty for a note.
+    pub keys: String,
+    /// What they do.
+    pub what: &'static str,
+    /// Which hints give way first.
+    pub priority: Priority,
+}
+
+/// The hint bar's items for a context, in the key map's order. Bindings that share a hint
+/// (the sort keys) make one item with their keys joined.
+pub fn hints(ctx: Context, read_only: bool) -> Vec<Hint> {
+    let mut items: Vec<Hint> = Vec::new();
     for bd in bindings(ctx).iter().filter(|bd| !bd.hint.is_empty()) {
-        if read_only && bd.writes {
-            if !items.contains(&("", "read-only: editing off")) {
-                items.push(("", "read-only: editing off"));
+        let (keys, what) = match (read_only, bd.writes, &bd.action) {
+            (true, true, _) => ("", "read-only: editing off"),
+            (true, false, Action::Open) => (bd.label, "view"),
+            _ => (bd.label, bd.hint),
+        };
+        match items.iter_mut().find(|h| h.what == what) {
+            Some(same) if !keys.is_empty() && !same.keys.is_empty() => {
+                same.keys.push('/');
+                same.keys.push_str(keys);
             }
-            continue;
+            Some(_) => {}
+            None => items.push(Hint { keys: keys.to_string(), what, priority: bd.priority }),
         }
-        if read_only && bd.action == Action::Open {
-            items.push((bd.label, "view"));
-            continue;
-        }
-        items.push((bd.label, bd.hint));
-    }
-    if ctx == Context::Table {
-        items.insert(4, ("S/T/U/I/B/P/D", "sort"));
     }
     items
 }

@@ -89,6 +89,9 @@ pub struct RowIndex {
     order: Vec<usize>,
     /// The sort `order` was built for.
     sort: Option<(Column, bool)>,
+    /// The longest cell of each column over every row (in [`Column::ALL`] order), so the
+    /// table's columns depend on the terminal and the data, never on what a filter keeps.
+    widest: [usize; Column::ALL.len()],
 }
 
 /// A row's sort key for one column, without allocation: the empty/status group, the error
@@ -193,17 +196,22 @@ impl SortJob {
     }
 }
 
-/// Appends the search key of a row: what the filter matches, lowercased once.
+/// Appends the search key of a row: the text of every column the table can show (the status
+/// as written, `error 806 ZtdDeviceAlreadyAssigned`), lowercased once.
 fn push_search_key(text: &mut String, d: &Row) {
-    for v in [&d.serial_number, &d.group_tag, &d.assigned_user_principal_name, &d.import_id] {
-        if let Some(t) = v {
-            if t.is_ascii() {
-                text.extend(t.chars().map(|c| c.to_ascii_lowercase()));
-            } else {
-                text.push_str(&t.to_lowercase());
-            }
+    let mut push = |t: &str| {
+        if t.is_ascii() {
+            text.extend(t.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            text.push_str(&t.to_lowercase());
         }
         text.push('\u{1f}');
+    };
+    for c in Column::ALL {
+        match c {
+            Column::Status => push(&status_text(d)),
+            other => push(d.text(other.field()).unwrap_or("")),
+        }
     }
     text.push('\u{1e}');
 }
@@ -223,6 +231,9 @@ impl RowIndex {
         for d in &rows[self.starts.len()..] {
             self.starts.push(self.text.len());
             push_search_key(&mut self.text, d);
+            for (w, c) in self.widest.iter_mut().zip(Column::ALL) {
+                *w = (*w).max(c.cell_width(d));
+            }
         }
         if sort != self.sort || self.order.len() > rows.len() {
             self.sort = sort;
@@ -248,6 +259,11 @@ impl RowIndex {
     /// The sort the order currently follows.
     pub fn sort(&self) -> Option<(Column, bool)> {
         self.sort
+    }
+
+    /// The longest cell of a column over every row, in characters.
+    pub fn widest(&self, column: Column) -> usize {
+        Column::ALL.iter().position(|c| *c == column).map_or(0, |i| self.widest[i])
     }
 
     /// Installs a sort finished off the draw path: settles ties beyond the key prefix with the
@@ -451,6 +467,8 @@ pub struct Toast {
     pub level: Level,
     /// Text.
     pub text: String,
+    /// The screen it belongs to: it is shown there only, never following the user elsewhere.
+    pub screen: Screen,
 }
 
 /// Progress of the listing.
@@ -464,6 +482,10 @@ pub struct Listing {
     pub loading: bool,
     /// What ended the listing early.
     pub error: Option<String>,
+    /// The Graph `$filter` this listing runs with (it becomes the shown one with its first page).
+    pub filter: Option<String>,
+    /// A reload puts the cursor back on this device when its row comes in again.
+    pub keep_selected: Option<String>,
 }
 
 /// An error shown inside the form (save or fetch failure).
@@ -500,10 +522,11 @@ pub struct FormState {
 pub struct HistoryEntry {
     /// The exchange; a long response body is cut to [`BODY_CAP`].
     pub exchange: Exchange,
-    /// Request body pretty-printed (when JSON).
+    /// Request body laid out for reading (JSON indented).
     pub request_pretty: Option<String>,
-    /// Response body pretty-printed when it is JSON and was kept whole (else the raw body shows).
-    pub response_pretty: Option<String>,
+    /// Response body laid out for reading: JSON indented (as far as it goes when cut), anything
+    /// else as received.
+    pub response_pretty: String,
     /// The JSON document an Intune error nests in its message, pretty-printed.
     pub nested_pretty: Option<String>,
     /// Says the body was cut, and how large it was.
@@ -513,6 +536,7 @@ pub struct HistoryEntry {
 impl HistoryEntry {
     /// Records an exchange, keeping at most [`BODY_CAP`] bytes of its response body.
     pub fn new(mut exchange: Exchange) -> HistoryEntry {
+        use crate::tui::exchange_text::readable_body;
         let full_len = exchange.response_body.len();
         let body_note = if full_len > BODY_CAP {
             let mut cut = BODY_CAP;
@@ -522,26 +546,23 @@ impl HistoryEntry {
             exchange.response_body.truncate(cut);
             exchange.response_body.shrink_to_fit();
             Some(format!(
-                "body cut to its first {} KB of {} to keep memory bounded; shown as received",
+                "body cut to its first {} KB of {} to keep memory bounded",
                 BODY_CAP / 1024,
                 human_bytes(full_len)
             ))
         } else {
             None
         };
-        let pretty = |text: &str| {
-            serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        };
-        let response_pretty = if body_note.is_some() { None } else { pretty(&exchange.response_body) };
-        let request_pretty =
-            exchange.request_body.as_deref().map(|b| pretty(b).unwrap_or_else(|| b.to_string()));
+        // Only error answers nest a document in their message (pages are megabytes: not parsed).
+        let failed = exchange.status.is_some_and(|s| !(200..300).contains(&s));
         let nested_pretty = serde_json::from_str::<serde_json::Value>(&exchange.response_body)
             .ok()
+            .filter(|_| failed)
             .and_then(|doc| doc.pointer("/error/message").and_then(|m| m.as_str()).map(String::from))
             .and_then(|m| crate::graph::error::nested_document(&m))
             .and_then(|d| serde_json::to_string_pretty(&d).ok());
+        let response_pretty = readable_body(&exchange.response_body);
+        let request_pretty = exchange.request_body.as_deref().map(readable_body);
         HistoryEntry { exchange, request_pretty, response_pretty, nested_pretty, body_note }
     }
 }
@@ -566,6 +587,8 @@ pub struct Inspector {
     pub scroll: u16,
     /// Where Esc goes back to.
     pub back_to: Screen,
+    /// Long lines continue on the next lines (else they are cut at the edge).
+    pub wrap: bool,
 }
 
 /// Everything the app shows and remembers. `update` changes it; views only read it.
@@ -631,7 +654,7 @@ pub struct Model {
     pub command: TextArea<'static>,
     /// The command line takes the keys.
     pub command_editing: bool,
-    /// The Graph `$filter` the listing runs with (`:serial PF3`), if any.
+    /// The Graph `$filter` whose results the table shows (`:serial PF3`), if any.
     pub server_filter: Option<String>,
     /// Search keys and sorted order of `rows` (see [`RowIndex`]).
     pub index: RowIndex,
@@ -671,7 +694,7 @@ impl Model {
             form: None,
             history: VecDeque::new(),
             history_dropped: 0,
-            inspector: Inspector { selected: 0, scroll: 0, back_to: Screen::Table },
+            inspector: Inspector { selected: 0, scroll: 0, back_to: Screen::Table, wrap: true },
             toast: None,
             next_request: 1,
             spinner: 0,
@@ -739,9 +762,20 @@ impl Model {
         self.form.as_ref().and_then(|f| self.drafts.get(&f.device_id))
     }
 
-    /// Sets the status message.
+    /// Sets the status message of the current screen.
     pub fn say(&mut self, level: Level, text: impl Into<String>) {
-        self.toast = Some(Toast { level, text: text.into() });
+        self.say_on(self.screen, level, text);
+    }
+
+    /// Sets the status message of a screen (a listing's news belongs to the table wherever the
+    /// user is).
+    pub fn say_on(&mut self, screen: Screen, level: Level, text: impl Into<String>) {
+        self.toast = Some(Toast { level, text: text.into(), screen });
+    }
+
+    /// The status message of the screen shown, if any.
+    pub fn toast_shown(&self) -> Option<&Toast> {
+        self.toast.as_ref().filter(|t| t.screen == self.screen)
     }
 
     /// Adds a request to the history, dropping the oldest beyond the cap.
@@ -877,6 +911,14 @@ impl Column {
         match self {
             Column::Status => status_text(d),
             other => d.text(other.field()).unwrap_or("").to_string(),
+        }
+    }
+
+    /// How many characters the cell of a device takes.
+    pub fn cell_width(self, d: &Row) -> usize {
+        match self {
+            Column::Status => status_text(d).chars().count(),
+            other => d.text(other.field()).map_or(0, |t| t.chars().count()),
         }
     }
 }

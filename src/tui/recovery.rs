@@ -7,7 +7,6 @@ use crate::graph::model::{Device, FieldId};
 use crate::tui::draft::Draft;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -129,25 +128,11 @@ pub fn default_path(target: &str) -> Result<PathBuf, RecoveryError> {
     Ok(path_in(&dir, target))
 }
 
-/// Writes the file atomically (a temporary file beside it, then a rename), readable by the
-/// user only.
+/// Writes the file atomically, readable by the user only.
 pub fn write(path: &Path, recovery: &Recovery) -> Result<(), RecoveryError> {
     let io = |source| RecoveryError::Io { path: path.to_path_buf(), source };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
     let text = serde_json::to_vec_pretty(recovery).map_err(|e| io(std::io::Error::other(e)))?;
-    let tmp = path.with_extension("json.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp).map_err(io)?;
-    file.write_all(&text).and_then(|()| file.sync_all()).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::paths::write_private(path, &text).map_err(io)
 }
 
 /// Reads the file of `target`: `Ok(None)` when there is none.

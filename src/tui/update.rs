@@ -9,11 +9,11 @@ use crate::tui::command::{self, Command};
 use crate::tui::draft::{Draft, SaveBlock, apply_edit};
 use crate::tui::event::{Action, EditOp, Effect, Msg};
 use crate::tui::keymap::{Context, context};
+use crate::tui::layout;
 use crate::tui::model::{
     ASYNC_SORT_ROWS, Confirm, FormState, Level, Listing, Model, Overlay, Problem, RetryWait, Screen,
     SignInState, SortJob, table_row, table_select,
 };
-use crate::tui::views::{device_table, response_view};
 
 /// What `update` consumes.
 #[derive(Debug)]
@@ -38,26 +38,25 @@ pub fn init(model: &mut Model) -> Vec<Effect> {
     if model.screen == Screen::SignIn {
         return start_sign_in(model);
     }
-    start_listing(model)
+    start_listing(model, None, None)
 }
 
-/// The listing query: the table's properties only, big pages, and the server filter if any.
-pub fn list_query(model: &Model) -> ListQuery {
-    ListQuery {
-        select: table_select(),
-        top: Some(model.page_size),
-        filter: model.server_filter.clone(),
-        ..ListQuery::default()
-    }
+/// The listing query: the table's properties only, big pages, and a server filter if any.
+pub fn list_query(model: &Model, filter: Option<String>) -> ListQuery {
+    ListQuery { select: table_select(), top: Some(model.page_size), filter, ..ListQuery::default() }
 }
 
-fn start_listing(model: &mut Model) -> Vec<Effect> {
+/// Lists with `filter`; the rows shown now stay until its first page arrives (a refused
+/// filter never shows the old rows under its name). `keep_selected` is the device the cursor
+/// returns to once its row comes in again.
+fn start_listing(model: &mut Model, filter: Option<String>, keep_selected: Option<String>) -> Vec<Effect> {
     let request_id = model.request_id();
     // The effect runner stops the previous listing when this one starts.
     let previous = model.listing.request_id;
     clear_retry(model, previous);
-    model.listing = Listing { request_id, pages: 0, loading: true, error: None };
-    vec![Effect::List { request_id, query: list_query(model) }]
+    let query = list_query(model, filter.clone());
+    model.listing = Listing { request_id, pages: 0, loading: true, error: None, filter, keep_selected };
+    vec![Effect::List { request_id, query }]
 }
 
 fn start_sign_in(model: &mut Model) -> Vec<Effect> {
@@ -74,7 +73,15 @@ fn cancel_listing(model: &mut Model) -> Vec<Effect> {
     model.retry = None;
     let (n, p) = (model.rows.len(), model.listing.pages);
     model.listing.error = Some("cancelled".into());
-    model.say(Level::Warn, format!("Listing cancelled after {p} pages: {n} devices shown, r lists again"));
+    model.say_on(
+        Screen::Table,
+        Level::Warn,
+        format!(
+            "Listing cancelled after {}: {} shown, r lists again",
+            plural(p, "page"),
+            plural(n, "device")
+        ),
+    );
     vec![Effect::Cancel { request_id }]
 }
 
@@ -122,6 +129,8 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
             model.quit = true;
             return Vec::new();
         }
+        // While the terminal is too small to show anything, keys wait (quit aside).
+        _ if layout::too_small(model.size) => return Vec::new(),
         _ => {}
     }
     match context(model) {
@@ -132,10 +141,7 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
         Context::Command => command_action(model, action),
         Context::Table | Context::Filter => table_action(model, action),
         Context::Form => form_action(model, action),
-        Context::Inspector => {
-            inspector_action(model, action);
-            Vec::new()
-        }
+        Context::Inspector => inspector_action(model, action),
     }
 }
 
@@ -161,12 +167,14 @@ fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
             model.command_editing = false;
             model.command = crate::tui::draft::line_editor("", "");
         }
+        Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
         Action::CommandRun => {
             let line = crate::tui::draft::editor_text(&model.command).to_string();
             model.command_editing = false;
             model.command = crate::tui::draft::line_editor("", "");
             match command::parse(&line) {
                 Ok(Command::Quit) => return action_quit(model),
+                Ok(Command::QuitNow) => model.quit = true,
                 Ok(Command::All) => return server_filter(model, None),
                 Ok(Command::ServerFilter(f)) => return server_filter(model, Some(f)),
                 Err(e) => model.say(Level::Warn, e),
@@ -186,14 +194,14 @@ fn action_quit(model: &mut Model) -> Vec<Effect> {
     Vec::new()
 }
 
-/// Lists again with (or without) a Graph `$filter`; the rows are replaced by its matches.
+/// Lists again with (or without) a Graph `$filter`; its matches replace the rows once its
+/// first page arrives.
 fn server_filter(model: &mut Model, filter: Option<String>) -> Vec<Effect> {
     match &filter {
         Some(f) => model.say(Level::Info, format!("Searching on the server: {f}")),
         None => model.say(Level::Info, "Listing every device again"),
     }
-    model.server_filter = filter;
-    start_listing(model)
+    start_listing(model, filter, None)
 }
 
 fn overlay_action(model: &mut Model, action: Action) -> Vec<Effect> {
@@ -249,14 +257,17 @@ fn send(model: &mut Model) -> Vec<Effect> {
 }
 
 fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
-    let page = device_table::body_height(model).max(1) as isize;
+    let page = layout::table_body_height(model).max(1) as isize;
     match action {
         Action::Up => move_cursor(model, -1),
         Action::Down => move_cursor(model, 1),
         Action::PageUp => move_cursor(model, -page),
         Action::PageDown => move_cursor(model, page),
+        Action::HalfPageUp => move_cursor(model, -(page / 2).max(1)),
+        Action::HalfPageDown => move_cursor(model, (page / 2).max(1)),
         Action::Top => move_cursor(model, isize::MIN / 2),
         Action::Bottom => move_cursor(model, isize::MAX / 2),
+        Action::NextMatch | Action::PrevMatch => jump_to_match(model, action == Action::NextMatch),
         Action::FilterStart => {
             model.filter_editing = true;
             scroll_table(model);
@@ -308,10 +319,14 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
             scroll_table(model);
             model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
         }
-        Action::Reload if model.server_filter.is_some() => return server_filter(model, None),
         Action::Reload => {
-            model.say(Level::Info, "Reloading…");
-            return start_listing(model);
+            let filter = model.server_filter.clone();
+            match &filter {
+                Some(f) => model.say(Level::Info, format!("Running the server search again: {f}")),
+                None => model.say(Level::Info, "Reloading…"),
+            }
+            let keep = model.selected().map(|r| r.id.clone());
+            return start_listing(model, filter, keep);
         }
         Action::Open => return open_form(model),
         Action::Inspect => open_inspector(model),
@@ -321,7 +336,28 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
     Vec::new()
 }
 
+/// `n`/`N`: the next (previous) row of the kept filter, wrapping at the ends.
+fn jump_to_match(model: &mut Model, forward: bool) {
+    if model.filter_text().is_empty() {
+        model.say(Level::Info, "n/N jump between the rows a filter matches: / starts one");
+        return;
+    }
+    let n = model.view.len();
+    if n == 0 {
+        model.say(Level::Info, format!("No device matches \"{}\"", model.filter_text()));
+        return;
+    }
+    model.cursor = if forward { (model.cursor + 1) % n } else { (model.cursor + n - 1) % n };
+    model.listing.keep_selected = None;
+    scroll_table(model);
+    let wrapped =
+        if forward && model.cursor == 0 || !forward && model.cursor == n - 1 { " (wrapped)" } else { "" };
+    model.say(Level::Info, format!("Match {}/{n} of \"{}\"{wrapped}", model.cursor + 1, model.filter_text()));
+}
+
 fn move_cursor(model: &mut Model, delta: isize) {
+    // The user moved: a reload no longer takes the cursor back to where it was.
+    model.listing.keep_selected = None;
     if model.view.is_empty() {
         model.cursor = 0;
         return;
@@ -333,7 +369,7 @@ fn move_cursor(model: &mut Model, delta: isize) {
 
 /// Keeps the selected row inside the visible part of the table.
 fn scroll_table(model: &mut Model) {
-    let height = device_table::body_height(model).max(1);
+    let height = layout::table_body_height(model).max(1);
     if model.cursor < model.offset {
         model.offset = model.cursor;
     } else if model.cursor >= model.offset + height {
@@ -491,10 +527,10 @@ fn save(model: &mut Model) -> Vec<Effect> {
     Vec::new()
 }
 
-fn inspector_action(model: &mut Model, action: Action) {
+fn inspector_action(model: &mut Model, action: Action) -> Vec<Effect> {
     let n = model.history.len();
+    let page = layout::inspector_detail_area(model).0.max(1) as u16;
     let insp = &mut model.inspector;
-    let page = response_view::detail_height(model.size).max(1) as u16;
     let before = insp.selected;
     match action {
         Action::Up => insp.selected = insp.selected.saturating_sub(1),
@@ -505,16 +541,30 @@ fn inspector_action(model: &mut Model, action: Action) {
         Action::ScrollDown => insp.scroll = insp.scroll.saturating_add(page),
         Action::Back => model.screen = insp.back_to,
         Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
+        Action::ToggleWrap => {
+            insp.wrap = !insp.wrap;
+            let now = if insp.wrap { "wrapped" } else { "cut at the edge" };
+            model.say(Level::Info, format!("Long lines {now} (w toggles)"));
+        }
+        Action::SaveExchange => {
+            if let Some(entry) = model.history.get(insp.selected) {
+                let name = crate::tui::exchange_text::file_name(entry);
+                let text = crate::tui::exchange_text::as_file(entry);
+                model.say(Level::Info, "Saving the exchange…");
+                return vec![Effect::SaveExchange { name, text }];
+            }
+        }
         _ => {}
     }
     let insp = &mut model.inspector;
     if insp.selected != before {
         insp.scroll = 0;
     }
-    if let Some(entry) = model.history.get(insp.selected) {
-        let max = response_view::detail_len(entry).saturating_sub(1) as u16;
-        insp.scroll = insp.scroll.min(max);
+    if let Some(entry) = model.history.get(model.inspector.selected) {
+        let max = layout::inspector_detail_len(model, entry).saturating_sub(1) as u16;
+        model.inspector.scroll = model.inspector.scroll.min(max);
     }
+    Vec::new()
 }
 
 /// Applies a task's report.
@@ -530,22 +580,46 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             match outcome.result {
                 Ok(page) => {
                     if model.listing.pages == 0 {
+                        // The first page of this listing: its rows (and its filter) are shown now.
                         model.clear_rows();
+                        model.server_filter = model.listing.filter.clone();
                     }
                     model.listing.pages += 1;
+                    let first_new = model.rows.len();
                     model.rows.extend(page.devices.into_iter().map(table_row));
                     model.derive_view();
+                    reselect(model, first_new);
                     scroll_table(model);
                 }
                 Err(e) => {
                     model.listing.loading = false;
-                    let kept = if model.rows.is_empty() {
-                        String::new()
+                    model.listing.keep_selected = None;
+                    let refused_search =
+                        model.listing.pages == 0 && model.listing.filter != model.server_filter;
+                    if refused_search {
+                        let shown = match &model.server_filter {
+                            Some(f) => format!("the results of {f}"),
+                            None => "every device".to_string(),
+                        };
+                        let asked = model.listing.filter.as_deref().unwrap_or("the whole list");
+                        model.say_on(
+                            Screen::Table,
+                            Level::Error,
+                            format!("The server search {asked} failed: {e}. Still showing {shown}"),
+                        );
                     } else {
-                        format!("; the {} devices loaded stay", model.rows.len())
-                    };
-                    model.say(Level::Error, format!("Listing stopped: {e}{kept} (r lists again)"));
-                    model.listing.error = Some(e.to_string());
+                        let kept = if model.rows.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; the {} loaded stay", plural(model.rows.len(), "device"))
+                        };
+                        model.say_on(
+                            Screen::Table,
+                            Level::Error,
+                            format!("Listing stopped: {e}{kept} (r lists again)"),
+                        );
+                        model.listing.error = Some(e.to_string());
+                    }
                 }
             }
         }
@@ -553,9 +627,13 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             if request_id == model.listing.request_id && model.listing.loading {
                 clear_retry(model, request_id);
                 model.listing.loading = false;
+                model.listing.keep_selected = None;
                 let (n, p) = (model.rows.len(), model.listing.pages);
-                let pages = if p == 1 { "page" } else { "pages" };
-                model.say(Level::Success, format!("Loaded {n} devices in {p} {pages}"));
+                model.say_on(
+                    Screen::Table,
+                    Level::Success,
+                    format!("Loaded {} in {}", plural(n, "device"), plural(p, "page")),
+                );
             }
         }
         Msg::Fetched { request_id, outcome } => {
@@ -592,7 +670,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     let changed: Vec<&str> = model
                         .drafts
                         .get(&device_id)
-                        .map(|d| d.dirty_fields().iter().map(|f| f.spec().json).collect())
+                        .map(|d| d.dirty_fields().iter().map(|f| f.spec().label).collect())
                         .unwrap_or_default();
                     let label = device.serial_number.clone().unwrap_or_else(|| device_id.clone());
                     model.say(Level::Success, format!("Saved {label}: {}", changed.join(", ")));
@@ -647,6 +725,10 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
             }
         }
+        Msg::ExchangeSaved { result } => match result {
+            Ok(path) => model.say(Level::Success, format!("Saved to {}", path.display())),
+            Err(e) => model.say(Level::Error, format!("Could not save the exchange: {e}")),
+        },
         Msg::RecoveryKept { error } => {
             model.say(Level::Warn, format!("The recovery file stays (offered again next start): {error}"));
         }
@@ -674,7 +756,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     model.sign_in = None;
                     model.screen = Screen::Table;
                     model.say(Level::Success, "Signed in");
-                    return start_listing(model);
+                    return start_listing(model, None, None);
                 }
                 Err(e) => {
                     if let Some(s) = model.sign_in.as_mut() {
@@ -711,6 +793,23 @@ pub fn poll_words(state: Option<PollState>) -> String {
             format!("asked to slow down: polling every {} s", interval.as_secs())
         }
     }
+}
+
+/// `1 device`, `2 devices`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+/// After a reload's page: the cursor goes back to the device it was on, once its row is in.
+fn reselect(model: &mut Model, first_new: usize) {
+    let Some(id) = model.listing.keep_selected.as_deref() else { return };
+    let Some(row) = model.rows[first_new..].iter().position(|r| r.id == id).map(|i| i + first_new) else {
+        return;
+    };
+    if let Some(pos) = model.view.iter().position(|&i| i == row) {
+        model.cursor = pos;
+    }
+    model.listing.keep_selected = None;
 }
 
 fn clear_retry(model: &mut Model, request_id: u64) {

@@ -121,16 +121,99 @@ fn sort_toggles_direction_and_keeps_selection() {
 
 #[test]
 fn navigation_clamps_and_pages() {
-    let mut m = fixtures::model(80, 8);
+    let mut m = fixtures::model(80, 10);
     act(&mut m, Action::Up);
     assert_eq!(m.cursor, 0);
     act(&mut m, Action::PageDown);
-    assert_eq!(m.cursor, 4);
+    assert_eq!(m.cursor, 6);
+    act(&mut m, Action::HalfPageUp);
+    assert_eq!(m.cursor, 3);
+    act(&mut m, Action::HalfPageDown);
+    assert_eq!(m.cursor, 6);
     act(&mut m, Action::Bottom);
     assert_eq!(m.cursor, 7);
-    assert_eq!(m.offset, 4);
+    assert_eq!(m.offset, 2);
     act(&mut m, Action::Top);
     assert_eq!((m.cursor, m.offset), (0, 0));
+}
+
+#[test]
+fn keys_wait_while_the_terminal_is_too_small() {
+    let mut m = fixtures::model(80, 24);
+    act(&mut m, Action::Resize(30, 8));
+    act(&mut m, Action::Down);
+    assert!(act(&mut m, Action::Open).is_empty());
+    assert_eq!((m.cursor, m.screen), (0, Screen::Table));
+    act(&mut m, Action::Resize(80, 24));
+    act(&mut m, Action::Down);
+    assert_eq!(m.cursor, 1);
+    act(&mut m, Action::Resize(30, 8));
+    act(&mut m, Action::Quit);
+    assert!(m.quit, "quit still works");
+}
+
+#[test]
+fn n_and_shift_n_walk_the_matches_and_wrap() {
+    let mut m = fixtures::model(80, 24);
+    act(&mut m, Action::NextMatch);
+    assert!(m.toast.as_ref().unwrap().text.contains("/ starts one"));
+    act(&mut m, Action::FilterStart);
+    act(&mut m, Action::FilterEdit(EditOp::Paste("complete".into())));
+    act(&mut m, Action::FilterAccept);
+    let n = m.view.len();
+    assert!(n >= 2, "{n}");
+    act(&mut m, Action::PrevMatch);
+    assert_eq!(m.cursor, n - 1, "N from the first match wraps to the last");
+    act(&mut m, Action::NextMatch);
+    assert_eq!(m.cursor, 0, "n from the last wraps to the first");
+    act(&mut m, Action::NextMatch);
+    assert_eq!(m.cursor, 1);
+    assert_eq!(m.toast.as_ref().unwrap().text, format!("Match 2/{n} of \"complete\""));
+}
+
+#[test]
+fn the_filter_searches_every_column_shown() {
+    let mut m = fixtures::model(80, 24);
+    let count = |m: &mut Model, needle: &str| {
+        act(m, Action::Back);
+        act(m, Action::FilterStart);
+        act(m, Action::FilterEdit(EditOp::Paste(needle.into())));
+        m.view.len()
+    };
+    assert_eq!(count(&mut m, "806"), 1, "the error code");
+    assert_eq!(count(&mut m, "ztddevicealready"), 1, "the error name");
+    assert!(count(&mut m, "error") >= 2, "the status word");
+    let id = m.rows[3].id.clone();
+    assert_eq!(count(&mut m, &id[..13]), 1, "the id");
+    let import = m.rows[5].import_id.clone().unwrap();
+    assert_eq!(count(&mut m, &import), 1, "the import id");
+}
+
+#[test]
+fn status_messages_stay_on_the_screen_they_belong_to() {
+    let mut m = fixtures::model(80, 24);
+    act(&mut m, Action::Sort(Column::Serial));
+    assert!(m.toast_shown().is_some_and(|t| t.text.starts_with("Sorted by")));
+    open(&mut m);
+    assert!(m.toast_shown().is_none(), "the sort message does not follow into the form: {:?}", m.toast);
+}
+
+#[test]
+fn colon_q_bang_quits_without_asking() {
+    let mut m = fixtures::model(80, 24);
+    open(&mut m);
+    typing(&mut m, "x");
+    act(&mut m, Action::Back);
+    assert_eq!(m.unsaved_count(), 1);
+    act(&mut m, Action::CommandStart);
+    act(&mut m, Action::CommandEdit(EditOp::Paste("q".into())));
+    act(&mut m, Action::CommandRun);
+    assert!(!m.quit && matches!(m.overlay, Some(Overlay::QuitConfirm)), ":q asks");
+    act(&mut m, Action::Back);
+    act(&mut m, Action::CommandStart);
+    act(&mut m, Action::CommandEdit(EditOp::Paste("q!".into())));
+    act(&mut m, Action::CommandRun);
+    assert!(m.quit, ":q! does not ask");
 }
 
 #[test]
@@ -171,7 +254,7 @@ fn edit_save_confirm_and_server_answer() {
     assert_eq!(draft.original.group_tag.as_deref(), Some("Lab"));
     let row = m.rows.iter().find(|d| d.id == id).unwrap();
     assert_eq!(row.group_tag.as_deref(), Some("Lab"));
-    assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: groupTag");
+    assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: Group tag");
     // Back to the table: a clean draft is dropped.
     act(&mut m, Action::Back);
     assert!(m.drafts.is_empty());
@@ -300,7 +383,7 @@ fn history_is_capped_and_big_bodies_are_cut() {
     let e = &m.history[0];
     assert_eq!(e.exchange.response_body.len(), BODY_CAP);
     assert!(e.body_note.as_ref().unwrap().contains("64 KB"));
-    assert!(e.response_pretty.is_none());
+    assert!(e.response_pretty.starts_with("{\n  \"value\": \"aaa"), "a cut body is still laid out");
     for _ in 0..HISTORY_CAP + 5 {
         m.record(exchange("GET", "/x", 200, None, "{}"));
     }
@@ -423,9 +506,17 @@ fn server_search_commands_list_with_a_filter_and_esc_returns() {
         act(&mut m, Action::CommandEdit(EditOp::Insert(c)));
     }
     let effects = act(&mut m, Action::CommandRun);
-    let [Effect::List { query, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    let [Effect::List { request_id, query }] = effects.as_slice() else { panic!("{effects:?}") };
     assert_eq!(query.filter.as_deref(), Some("contains(serialNumber,'o''b')"));
+    // The header names the search once its results are shown, not before.
+    assert_eq!(m.server_filter, None);
+    let page = Outcome {
+        exchange: exchange("GET", "/x", 200, None, "{}"),
+        result: Ok(Page { devices: fixtures::devices()[..1].to_vec(), next_link: None, count: None }),
+    };
+    msg(&mut m, Msg::Page { request_id: *request_id, outcome: Box::new(page) });
     assert_eq!(m.server_filter.as_deref(), Some("contains(serialNumber,'o''b')"));
+    assert_eq!(m.rows.len(), 1);
     assert_eq!(context(&m), Context::Table);
     // Esc (no local filter) goes back to the full listing.
     let effects = act(&mut m, Action::Back);
@@ -576,4 +667,82 @@ fn a_signal_quits_and_remembers_which() {
     act(&mut m, Action::Terminated("SIGTERM"));
     assert!(m.quit);
     assert_eq!(m.ended_by, Some("SIGTERM"));
+}
+
+fn refusal(status: u16) -> Box<Outcome<Page>> {
+    let body = r#"{"error":{"code":"BadRequest","message":"Invalid filter clause"}}"#;
+    let e = ServiceError::from_response(status, &[], body);
+    Box::new(Outcome {
+        exchange: exchange("GET", "/x", status, None, body),
+        result: Err(GraphError::Service(Box::new(e))),
+    })
+}
+
+#[test]
+fn a_refused_server_search_keeps_the_rows_and_the_header_it_had() {
+    let mut m = fixtures::model(80, 24);
+    let before = m.rows.len();
+    act(&mut m, Action::CommandStart);
+    act(&mut m, Action::CommandEdit(EditOp::Paste("filter serialNumber eq 'x'".into())));
+    let effects = act(&mut m, Action::CommandRun);
+    let [Effect::List { request_id, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    msg(&mut m, Msg::Page { request_id: *request_id, outcome: refusal(400) });
+    assert_eq!(m.server_filter, None, "the header keeps what the rows are");
+    assert_eq!(m.rows.len(), before);
+    let text = &m.toast.as_ref().unwrap().text;
+    assert!(
+        text.contains("serialNumber eq 'x' failed") && text.contains("Still showing every device"),
+        "{text}"
+    );
+    assert!(m.listing.error.is_none(), "the listing shown is still whole");
+}
+
+#[test]
+fn reload_runs_the_server_search_again_and_keeps_the_cursor_on_its_device() {
+    let mut m = fixtures::model(80, 24);
+    m.server_filter = Some("contains(serialNumber,'5')".into());
+    act(&mut m, Action::Down);
+    act(&mut m, Action::Down);
+    let selected = m.selected().unwrap().id.clone();
+    let effects = act(&mut m, Action::Reload);
+    let [Effect::List { request_id, query }] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!(query.filter.as_deref(), Some("contains(serialNumber,'5')"), "the search is run again");
+    let devices = fixtures::devices();
+    let page = |d: &[crate::graph::model::Device]| {
+        Box::new(Outcome {
+            exchange: exchange("GET", "/x", 200, None, "{}"),
+            result: Ok(Page { devices: d.to_vec(), next_link: None, count: None }),
+        })
+    };
+    msg(&mut m, Msg::Page { request_id: *request_id, outcome: page(&devices[..1]) });
+    assert_eq!(m.cursor, 0);
+    msg(&mut m, Msg::Page { request_id: *request_id, outcome: page(&devices[1..]) });
+    assert_eq!(m.selected().unwrap().id, selected, "back on the same device");
+    assert_eq!(m.server_filter.as_deref(), Some("contains(serialNumber,'5')"));
+}
+
+#[test]
+fn inspector_wraps_by_default_toggles_and_saves_the_exchange() {
+    let mut m = fixtures::model(80, 24);
+    m.record(exchange(
+        "PATCH",
+        "/deviceManagement/x/1",
+        400,
+        Some(r#"{"groupTag":"a"}"#),
+        r#"{"error":{"code":"BadRequest","message":"no"}}"#,
+    ));
+    act(&mut m, Action::Inspect);
+    assert!(m.inspector.wrap);
+    act(&mut m, Action::ToggleWrap);
+    assert!(!m.inspector.wrap);
+    let effects = act(&mut m, Action::SaveExchange);
+    let [Effect::SaveExchange { name, text }] = effects.as_slice() else { panic!("{effects:?}") };
+    assert!(name.starts_with("PATCH-400-"), "{name}");
+    assert!(
+        text.contains("Authorization: Bearer [redacted]") && text.contains("HTTP 400 Bad Request"),
+        "{text}"
+    );
+    assert!(text.contains(r#"{"groupTag":"a"}"#));
+    msg(&mut m, Msg::ExchangeSaved { result: Ok("/state/exchanges/x.txt".into()) });
+    assert_eq!(m.toast_shown().unwrap().text, "Saved to /state/exchanges/x.txt");
 }

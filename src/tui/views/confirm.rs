@@ -69,9 +69,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
     frame.render_widget(Clear, r);
     let keys = Line::from(vec![
         Span::raw(" "),
-        Span::styled("⏎", theme.key()),
+        Span::styled("y/⏎", theme.key()),
         Span::raw(" send  "),
-        Span::styled("Esc", theme.key()),
+        Span::styled("n/Esc", theme.key()),
         Span::raw(" back to editing "),
     ]);
     let block = Block::bordered()

@@ -2,7 +2,8 @@
 //! the unsaved-draft marker. Only the visible rows are built.
 
 use crate::tui::event::Column;
-use crate::tui::model::{Model, status_text};
+use crate::tui::layout::table_shows_filter_line;
+use crate::tui::model::Model;
 use crate::tui::views::{Theme, ellipsize};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,19 +11,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// Rows the body area holds (the terminal minus header, headings, filter, hints, status).
-pub fn body_height(model: &Model) -> usize {
-    let filter = usize::from(show_filter(model));
-    (model.size.1 as usize).saturating_sub(4 + filter)
-}
-
-/// The bottom line of the table shows the `/` filter or the `:` command line.
-fn show_filter(model: &Model) -> bool {
-    model.command_editing || model.filter_editing || !model.filter_text().is_empty()
-}
-
-/// Narrowest a column gets before another column is hidden, widest it gets, and the order in
-/// which columns are hidden when the terminal is narrow (last first).
+/// Narrowest a column gets, the width it is comfortable at, and the widest it gets.
 fn limits(c: Column) -> (usize, usize, usize) {
     // (hard minimum, comfortable minimum, cap)
     match c {
@@ -38,94 +27,50 @@ fn limits(c: Column) -> (usize, usize, usize) {
     }
 }
 
-/// Columns by how much they matter (what is hidden last comes first).
-const PRIORITY: [Column; 7] = [
-    Column::Serial,
-    Column::Status,
-    Column::Tag,
-    Column::User,
-    Column::Id,
-    Column::ImportId,
-    Column::ProductKey,
-];
+/// The four columns admins scan: always shown, shrunk before anything else is cut.
+const KEY_COLUMNS: [Column; 4] = [Column::Serial, Column::Status, Column::Tag, Column::User];
 
-/// Decides which columns fit in `width` and how wide each is.
+/// The id columns, shown whole (a cut GUID is of no use to copy) in this order while room is left.
+const ID_COLUMNS: [Column; 3] = [Column::Id, Column::ImportId, Column::ProductKey];
+
+/// Decides which columns fit in `width` and how wide each is: `(columns in display order,
+/// how many are hidden)`. Only the terminal's width and the longest value of each column over
+/// every row loaded decide it (the row index keeps those as rows arrive), so typing a filter,
+/// scrolling or sorting never moves a column.
 pub fn layout_columns(model: &Model, width: usize) -> (Vec<(Column, usize)>, usize) {
-    // Ideal widths from the heading and a sample of rows (the first rows plus the visible ones),
-    // so widths do not jump while scrolling and cost nothing on 100k rows.
-    let height = body_height(model);
-    let sample = model.view.iter().take(300).chain(model.view.iter().skip(model.offset).take(height));
-    let mut ideal: Vec<usize> = Column::ALL.iter().map(|c| c.title().len() + 2).collect();
-    for &i in sample {
-        if let Some(d) = model.rows.get(i) {
-            for (n, c) in Column::ALL.iter().enumerate() {
-                let len = match c {
-                    Column::Status => status_text(d).chars().count(),
-                    other => d.text(other.field()).map(|t| t.chars().count()).unwrap_or(0),
-                };
-                ideal[n] = ideal[n].max(len);
-            }
+    let longest = |c: Column| model.index.widest(c);
+    // Room for the heading and its sort arrow, and for the longest value (up to a cap).
+    let uncapped = |c: Column| (c.title().len() + 2).max(longest(c));
+    let ideal = |c: Column| uncapped(c).min(limits(c).2);
+    let mut widths: Vec<(Column, usize)> = KEY_COLUMNS.iter().map(|&c| (c, ideal(c))).collect();
+    let mut used = widths.iter().map(|w| w.1).sum::<usize>() + KEY_COLUMNS.len() - 1;
+    // Too narrow: shrink to a comfortable width, then to the minimum, the widest first.
+    for floor in [|c: Column| limits(c).1, |c: Column| limits(c).0] {
+        while used > width {
+            let Some(widest) =
+                widths.iter_mut().filter(|(c, w)| *w > floor(*c)).max_by_key(|(c, w)| *w - floor(*c))
+            else {
+                break;
+            };
+            widest.1 -= 1;
+            used -= 1;
         }
     }
-    let uncapped = |c: Column| ideal[Column::ALL.iter().position(|x| *x == c).unwrap_or(0)];
-    let ideal_of = |c: Column| uncapped(c).min(limits(c).2);
-    let mut shown: Vec<Column> = Column::ALL.to_vec();
-    let gaps = |n: usize| n.saturating_sub(1);
-    // Hide the least important columns until the rest fit at a comfortable width.
-    let comfortable = |c: Column| ideal_of(c).min(limits(c).1);
-    while shown.len() > 4 && shown.iter().map(|c| comfortable(*c)).sum::<usize>() + gaps(shown.len()) > width
-    {
-        if let Some(drop) = PRIORITY.iter().rev().find(|c| shown.contains(c)) {
-            shown.retain(|c| c != drop);
+    // Room left: each id column that has any value and fits whole, in order of importance.
+    for c in ID_COLUMNS {
+        let need = ideal(c);
+        if longest(c) > 0 && used + 1 + need <= width {
+            widths.push((c, need));
+            used += 1 + need;
         }
     }
-    // The four columns admins scan (serial, status, tag, user) get their whole (capped) width
-    // before an id column is shown at all.
-    let key = |c: &Column| PRIORITY[..4].contains(c);
-    let wanted = |c: Column| if key(&c) { ideal_of(c) } else { comfortable(c) };
-    while shown.len() > 4 && shown.iter().map(|c| wanted(*c)).sum::<usize>() + gaps(shown.len()) > width {
-        if let Some(drop) = PRIORITY.iter().rev().find(|c| shown.contains(c)) {
-            shown.retain(|c| c != drop);
-        }
+    // Still room: a long error name may pass its cap.
+    if let Some(status) = widths.iter_mut().find(|(c, _)| *c == Column::Status) {
+        let more = uncapped(Column::Status).saturating_sub(status.1).min(width.saturating_sub(used));
+        status.1 += more;
     }
-    let mut widths: Vec<(Column, usize)> = shown.iter().map(|c| (*c, comfortable(*c))).collect();
-    let mut used: usize = widths.iter().map(|w| w.1).sum::<usize>() + gaps(widths.len());
-    // Too narrow even so: shrink towards the hard minimum, widest first.
-    while used > width {
-        let Some(widest) =
-            widths.iter_mut().filter(|(c, w)| *w > limits(*c).0).max_by_key(|(c, w)| *w - limits(*c).0)
-        else {
-            break;
-        };
-        widest.1 -= 1;
-        used -= 1;
-    }
-    // Room left: grow towards the ideal. The key columns share it a character at a time; the
-    // id columns then take it in order of importance, each whole before the next (a cut GUID
-    // is of no use to copy); last, a long error name may pass its cap.
-    let mut grow = |group: &[Column], share: bool, goal: &dyn Fn(Column) -> usize| loop {
-        let mut grew = false;
-        for &c in group {
-            while used < width
-                && let Some(entry) = widths.iter_mut().find(|(x, _)| *x == c)
-                && entry.1 < goal(c)
-            {
-                entry.1 += 1;
-                used += 1;
-                grew = true;
-                if share {
-                    break;
-                }
-            }
-        }
-        if !grew || used >= width {
-            break;
-        }
-    };
-    grow(&PRIORITY[..4], true, &ideal_of);
-    grow(&PRIORITY[4..], false, &ideal_of);
-    grow(&[Column::Status], false, &uncapped);
     let hidden = Column::ALL.len() - widths.len();
+    widths.sort_by_key(|(c, _)| Column::ALL.iter().position(|x| x == c));
     (widths, hidden)
 }
 
@@ -135,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     if area.height < 2 {
         return;
     }
-    let filter_line = show_filter(model);
+    let filter_line = table_shows_filter_line(model);
     let table_h = area.height.saturating_sub(1 + u16::from(filter_line));
     let headings = Rect { height: 1, ..area };
     let body = Rect { y: area.y + 1, height: table_h, ..area };
@@ -200,6 +145,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Rect { x: body.x + 2, width: body.width.saturating_sub(2), ..body },
         );
     }
+    let needle: Vec<char> = model.filter_text().to_lowercase().chars().filter(|c| !c.is_control()).collect();
     for (line_no, (pos, &row)) in model.view.iter().enumerate().skip(offset).take(height).enumerate() {
         let Some(d) = model.rows.get(row) else { continue };
         let selected = pos == model.cursor;
@@ -212,7 +158,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 Column::Status if !selected => theme.status(d.state.device_import_status),
                 _ => base,
             };
-            spans.push(Span::styled(text, style));
+            spans.extend(highlighted(text, &needle, style, theme.matched(style)));
             if n + 1 < columns.len() {
                 spans.push(Span::styled(" ", base));
             }
@@ -247,6 +193,54 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 width: count_w.min(area.width),
                 ..line_area
             },
+        );
+    }
+}
+
+/// A cell's text as spans, the parts that match the filter (case-insensitively) marked.
+fn highlighted(text: String, needle: &[char], style: Style, mark: Style) -> Vec<Span<'static>> {
+    if needle.is_empty() {
+        return vec![Span::styled(text, style)];
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let lower: Vec<char> = chars.iter().map(|c| c.to_lowercase().next().unwrap_or(*c)).collect();
+    let mut spans = Vec::new();
+    let (mut plain_from, mut i) = (0, 0);
+    while i + needle.len() <= lower.len() {
+        if lower[i..i + needle.len()] == *needle {
+            if plain_from < i {
+                spans.push(Span::styled(chars[plain_from..i].iter().collect::<String>(), style));
+            }
+            spans.push(Span::styled(chars[i..i + needle.len()].iter().collect::<String>(), mark));
+            i += needle.len();
+            plain_from = i;
+        } else {
+            i += 1;
+        }
+    }
+    if plain_from < chars.len() {
+        spans.push(Span::styled(chars[plain_from..].iter().collect::<String>(), style));
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_are_marked_without_changing_the_text() {
+        let (plain, mark) = (Style::new(), Style::new().add_modifier(ratatui::style::Modifier::UNDERLINED));
+        let spans = highlighted("error 806 Ztd806".into(), &['8', '0', '6'], plain, mark);
+        let text: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "error 806 Ztd806");
+        let marked: Vec<&str> =
+            spans.iter().filter(|s| s.style == mark).map(|s| s.content.as_ref()).collect();
+        assert_eq!(marked, ["806", "806"]);
+        let upper = highlighted("PF3ABC".into(), &['f', '3'], plain, mark);
+        assert_eq!(
+            upper.iter().filter(|s| s.style == mark).map(|s| s.content.as_ref()).collect::<Vec<_>>(),
+            ["F3"]
         );
     }
 }

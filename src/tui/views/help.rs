@@ -131,7 +131,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, scroll: u16) {
     let theme = Theme::of(model);
     let lines = help_lines(model, theme);
     let height = (lines.len() as u16 + 2).min(area.height);
-    let r = centered(area, 76, height);
+    // As wide as the longest entry needs, up to the whole width: nothing is cut on a wide
+    // terminal, and a narrow one wraps nothing it could have shown.
+    let widest = lines.iter().map(Line::width).max().unwrap_or(0) as u16;
+    let r = centered(area, (widest + 2).max(30), height);
     let max_scroll = (lines.len() as u16 + 2).saturating_sub(height);
     frame.render_widget(Clear, r);
     let more = if scroll < max_scroll { " ↓ more (j) ·" } else { "" };

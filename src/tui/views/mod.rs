@@ -9,6 +9,8 @@ pub mod sign_in;
 pub mod status_bar;
 
 use crate::graph::model::ImportStatus;
+use crate::tui::keymap::{Hint, Priority};
+use crate::tui::layout::{MIN_SIZE, too_small};
 use crate::tui::model::{Level, Model, Overlay, Screen};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -16,9 +18,6 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Smallest terminal the app draws into; below it a note says so.
-pub const MIN_SIZE: (u16, u16) = (40, 10);
 
 /// Styles, with or without colour (`NO_COLOR`): without, emphasis is bold/reverse/underline.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +93,13 @@ impl Theme {
             Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
         )
     }
+    /// Text a filter matched, on top of the cell's own style.
+    pub fn matched(&self, base: Style) -> Style {
+        self.pick(
+            base.fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD),
+            base.add_modifier(Modifier::UNDERLINED | Modifier::BOLD),
+        )
+    }
     /// Borders.
     pub fn border(&self) -> Style {
         self.pick(Style::new().fg(Color::Gray), Style::new())
@@ -153,7 +159,7 @@ impl Theme {
 /// Draws the whole app.
 pub fn draw(frame: &mut Frame, model: &Model) {
     let area = frame.area();
-    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+    if too_small((area.width, area.height)) {
         let note = format!(
             "Terminal too small ({}x{}). Need {}x{}.",
             area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
@@ -226,24 +232,34 @@ pub fn spinner(model: &Model) -> &'static str {
     FRAMES[model.spinner % FRAMES.len()]
 }
 
-/// One `key desc` hint line.
-pub fn hint_line(items: &[(&str, &str)], theme: Theme, width: u16) -> Line<'static> {
+/// The hint bar: every hint that fits, in the key map's order. When the line is too short the
+/// least important hints give way first (the last of them first), so help and quit/back stay.
+pub fn hint_line(items: &[Hint], theme: Theme, width: u16) -> Line<'static> {
     use ratatui::text::Span;
-    let mut spans = Vec::new();
-    let mut used = 0usize;
-    for (i, (key, what)) in items.iter().enumerate() {
-        let len = key.chars().count() + what.chars().count() + 3;
-        if used + len > width as usize && i > 0 {
-            break;
+    let len = |h: &Hint| {
+        h.what.chars().count() + 2 + if h.keys.is_empty() { 0 } else { h.keys.chars().count() + 1 }
+    };
+    let mut shown: Vec<bool> = vec![true; items.len()];
+    let mut used: usize = items.iter().map(len).sum();
+    while used > width as usize {
+        let drop = (0..items.len()).filter(|&i| shown[i]).max_by_key(|&i| (items[i].priority, i));
+        match drop {
+            Some(i) if items[i].priority > Priority::Always || shown.iter().filter(|s| **s).count() > 1 => {
+                shown[i] = false;
+                used -= len(&items[i]);
+            }
+            _ => break,
         }
+    }
+    let mut spans = Vec::new();
+    for (h, _) in items.iter().zip(&shown).filter(|(_, s)| **s) {
         spans.push(Span::raw(" "));
-        if !key.is_empty() {
-            spans.push(Span::styled(key.to_string(), theme.key()));
+        if !h.keys.is_empty() {
+            spans.push(Span::styled(h.keys.clone(), theme.key()));
             spans.push(Span::raw(" "));
         }
-        spans.push(Span::styled(what.to_string(), theme.dim()));
+        spans.push(Span::styled(h.what.to_string(), theme.dim()));
         spans.push(Span::raw(" "));
-        used += len;
     }
     Line::from(spans)
 }

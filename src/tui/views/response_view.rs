@@ -1,84 +1,15 @@
 //! The response inspector: this session's requests, and for the selected one what was sent
 //! and what came back, JSON pretty-printed and coloured, scrollable.
 
-use crate::tui::model::{HISTORY_CAP, HistoryEntry, Model};
+use crate::tui::exchange_text::{self, Kind};
+use crate::tui::layout::inspector_list_height;
+use crate::tui::model::{HISTORY_CAP, Model};
 use crate::tui::views::{Theme, clock, duration};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Heading,
-    Plain,
-    Json,
-    Dim,
-    Status,
-}
-
-fn detail(entry: &HistoryEntry) -> Vec<(Kind, String)> {
-    let ex = &entry.exchange;
-    let mut out = vec![
-        (Kind::Heading, format!("{} {}", ex.method, ex.url)),
-        (
-            Kind::Status,
-            format!(
-                "{}  ·  {}  ·  started {} UTC",
-                ex.status_line(),
-                duration(ex.duration),
-                clock(ex.started_at)
-            ),
-        ),
-    ];
-    if let Some(t) = &ex.transport_error {
-        out.push((Kind::Status, format!("no answer: {t}")));
-    }
-    out.push((Kind::Plain, String::new()));
-    out.push((Kind::Heading, "Request headers".into()));
-    out.extend(ex.request_headers.iter().map(|(k, v)| (Kind::Plain, format!("  {k}: {v}"))));
-    if let Some(body) = &entry.request_pretty {
-        out.push((Kind::Plain, String::new()));
-        out.push((Kind::Heading, "Request body".into()));
-        out.extend(body.lines().map(|l| (Kind::Json, format!("  {l}"))));
-    }
-    out.push((Kind::Plain, String::new()));
-    out.push((Kind::Heading, "Response headers".into()));
-    out.extend(ex.response_headers.iter().map(|(k, v)| (Kind::Plain, format!("  {k}: {v}"))));
-    if let Some(nested) = &entry.nested_pretty {
-        out.push((Kind::Plain, String::new()));
-        out.push((Kind::Heading, "Intune error message, decoded".into()));
-        out.extend(nested.lines().map(|l| (Kind::Json, format!("  {l}"))));
-    }
-    out.push((Kind::Plain, String::new()));
-    out.push((Kind::Heading, "Response body".into()));
-    if let Some(note) = &entry.body_note {
-        out.push((Kind::Dim, format!("  ({note})")));
-    }
-    let body = entry.response_pretty.as_deref().unwrap_or(&ex.response_body);
-    if body.is_empty() {
-        out.push((Kind::Dim, "  (empty)".into()));
-    }
-    out.extend(body.lines().map(|l| (Kind::Json, format!("  {l}"))));
-    out
-}
-
-/// How many detail lines an entry has (for clamping the scroll).
-pub fn detail_len(entry: &HistoryEntry) -> usize {
-    detail(entry).len()
-}
-
-fn list_height(model: &Model, body_h: u16) -> u16 {
-    let n = model.history.len() as u16;
-    n.clamp(1, (body_h / 3).max(3)) + 2
-}
-
-/// Rows the detail pane shows at a terminal size (a page for PgUp/PgDn).
-pub fn detail_height(size: (u16, u16)) -> usize {
-    let body = size.1.saturating_sub(3);
-    (body.saturating_sub((body / 3).max(3) + 2 + 2)) as usize
-}
 
 /// One line of pretty JSON, coloured: keys, strings, numbers/literals.
 pub fn json_line(line: &str, theme: Theme) -> Line<'static> {
@@ -140,7 +71,7 @@ fn left_cut(text: &str, width: usize) -> String {
 /// Draws the inspector screen.
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let theme = Theme::of(model);
-    let list_h = list_height(model, area.height).min(area.height);
+    let list_h = inspector_list_height(model.history.len(), area.height).min(area.height);
     let list_area = Rect { height: list_h, ..area };
     let detail_area = Rect { y: area.y + list_h, height: area.height - list_h, ..area };
 
@@ -175,18 +106,22 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     }
 
     let Some(entry) = model.history.get(sel) else { return };
+    let wrap = if model.inspector.wrap { "wrapped" } else { "not wrapped" };
     let block = Block::bordered()
         .title(Span::styled(" What was sent and what came back ", theme.heading()))
+        .title_bottom(Line::from(Span::styled(format!(" {wrap} (w) · s saves to a file "), theme.dim())))
         .border_style(theme.border());
-    let lines: Vec<Line> = detail(entry)
+    let inner_w = detail_area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = exchange_text::lines(entry, model.inspector.wrap.then_some(inner_w))
         .into_iter()
         .skip(model.inspector.scroll as usize)
-        .take(detail_area.height as usize)
+        .take(detail_area.height.saturating_sub(2) as usize)
         .map(|(kind, text)| match kind {
             Kind::Heading => Line::from(Span::styled(text, theme.heading())),
             Kind::Plain => Line::from(text),
             Kind::Dim => Line::from(Span::styled(text, theme.dim())),
             Kind::Json => json_line(&text, theme),
+            Kind::JsonMore => Line::from(Span::styled(text, theme.json_string())),
             Kind::Status => Line::from(Span::styled(text, theme.http(entry.exchange.status))),
         })
         .collect();

@@ -3,29 +3,38 @@
 
 use crate::tui::keymap::{context, hints};
 use crate::tui::model::Model;
+use crate::tui::update::plural;
 use crate::tui::views::{Theme, ellipsize, hint_line, spinner};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// The right side of the header: how many devices, loading progress.
+/// The right side of the header: where the cursor is, how many devices, loading progress.
 pub fn progress(model: &Model) -> String {
     let n = model.rows.len();
     if model.screen == crate::tui::model::Screen::SignIn {
         return "signing in".to_string();
     }
+    // `37/250 devices`: the selected row among those shown; a filter shows fewer than are
+    // loaded (`2/12 of 250 devices`).
+    let devices = match model.view.len() {
+        0 if n > 0 => format!("0 of {}", plural(n, "device")),
+        0 => plural(n, "device"),
+        shown if shown < n => format!("{}/{shown} of {}", model.cursor + 1, plural(n, "device")),
+        _ => format!("{}/{}", model.cursor + 1, plural(n, "device")),
+    };
     if model.listing.loading {
         let pages = model.listing.pages;
         if pages == 0 {
             format!("{} loading devices…", spinner(model))
         } else {
-            format!("{} {n} devices, page {} loading…", spinner(model), pages + 1)
+            format!("{} {devices}, page {} loading…", spinner(model), pages + 1)
         }
     } else if model.listing.error.is_some() {
-        format!("{n} devices (listing incomplete)")
+        format!("{devices} (listing incomplete)")
     } else {
-        format!("{n} devices")
+        devices
     }
 }
 
@@ -45,7 +54,13 @@ pub fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
         spans.push(Span::styled(" ", theme.header()));
     }
     if let Some(f) = &model.server_filter {
-        spans.push(Span::styled(format!(" server filter: {f} "), theme.badge()));
+        // The search gives way to the progress on the right, never the other way round.
+        let used: usize = spans.iter().map(|s| s.width()).sum();
+        let room = (area.width as usize).saturating_sub(used + right.chars().count() + 20);
+        spans.push(Span::styled(
+            format!(" {} ", ellipsize(&format!("server filter: {f}"), room)),
+            theme.badge(),
+        ));
         spans.push(Span::styled(" ", theme.header()));
     }
     let used: usize = spans.iter().map(|s| s.width()).sum();
@@ -65,7 +80,7 @@ pub fn draw_hints(frame: &mut Frame, area: Rect, model: &Model) {
     let mut items = hints(context(model), model.read_only);
     if model.sign_in.as_ref().is_some_and(|s| s.failed.is_none()) {
         // Starting again is only offered once the sign-in has stopped.
-        items.retain(|(_, what)| *what != "sign in again");
+        items.retain(|h| h.what != "sign in again");
     }
     frame.render_widget(Paragraph::new(hint_line(&items, theme, area.width)), area);
 }
@@ -86,7 +101,7 @@ pub fn draw_status(frame: &mut Frame, area: Rect, model: &Model) {
             theme.level(crate::tui::model::Level::Warn),
         ));
         frame.render_widget(Paragraph::new(line), area);
-    } else if let Some(t) = &model.toast {
+    } else if let Some(t) = model.toast_shown() {
         let line = Line::from(Span::styled(
             format!(" {}", ellipsize(&t.text, room.saturating_sub(1))),
             theme.level(t.level),

@@ -1,0 +1,236 @@
+//! One request and its answer as text: the inspector's detail lines (bodies indented, long
+//! lines wrapped when asked) and the file `s` saves. Pure; the views colour what this returns.
+
+use crate::tui::model::HistoryEntry;
+use crate::tui::views::{clock, duration};
+
+/// What a detail line is, for its colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A section title.
+    Heading,
+    /// Headers and other plain text.
+    Plain,
+    /// A line of a JSON body.
+    Json,
+    /// The continuation of a wrapped JSON line (mostly the inside of a long string).
+    JsonMore,
+    /// Notes.
+    Dim,
+    /// The status line.
+    Status,
+}
+
+/// The detail lines of an exchange; with `wrap`, lines longer than that many columns continue
+/// on the next lines (indented like the line they continue).
+pub fn lines(entry: &HistoryEntry, wrap: Option<usize>) -> Vec<(Kind, String)> {
+    let ex = &entry.exchange;
+    let mut out = vec![
+        (Kind::Heading, format!("{} {}", ex.method, ex.url)),
+        (
+            Kind::Status,
+            format!(
+                "{}  ·  {}  ·  started {} UTC",
+                ex.status_line(),
+                duration(ex.duration),
+                clock(ex.started_at)
+            ),
+        ),
+    ];
+    if let Some(t) = &ex.transport_error {
+        out.push((Kind::Status, format!("no answer: {t}")));
+    }
+    out.push((Kind::Plain, String::new()));
+    out.push((Kind::Heading, "Request headers".into()));
+    out.extend(ex.request_headers.iter().map(|(k, v)| (Kind::Plain, format!("  {k}: {v}"))));
+    if let Some(body) = &entry.request_pretty {
+        out.push((Kind::Plain, String::new()));
+        out.push((Kind::Heading, "Request body".into()));
+        out.extend(body.lines().map(|l| (Kind::Json, format!("  {l}"))));
+    }
+    out.push((Kind::Plain, String::new()));
+    out.push((Kind::Heading, "Response headers".into()));
+    out.extend(ex.response_headers.iter().map(|(k, v)| (Kind::Plain, format!("  {k}: {v}"))));
+    if let Some(nested) = &entry.nested_pretty {
+        out.push((Kind::Plain, String::new()));
+        out.push((Kind::Heading, "Intune error message, decoded".into()));
+        out.extend(nested.lines().map(|l| (Kind::Json, format!("  {l}"))));
+    }
+    out.push((Kind::Plain, String::new()));
+    out.push((Kind::Heading, "Response body".into()));
+    if let Some(note) = &entry.body_note {
+        out.push((Kind::Dim, format!("  ({note})")));
+    }
+    if entry.response_pretty.is_empty() {
+        out.push((Kind::Dim, "  (empty)".into()));
+    }
+    out.extend(entry.response_pretty.lines().map(|l| (Kind::Json, format!("  {l}"))));
+    match wrap {
+        Some(width) if width > 8 => {
+            out.into_iter().flat_map(|(kind, text)| wrapped(kind, text, width)).collect()
+        }
+        _ => out,
+    }
+}
+
+/// One line cut into `width`-column pieces; continuations keep the line's indentation (plus
+/// two) so a wrapped header or string reads as one.
+fn wrapped(kind: Kind, text: String, width: usize) -> Vec<(Kind, String)> {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width {
+        return vec![(kind, text)];
+    }
+    let indent = (chars.iter().take_while(|c| **c == ' ').count() + 2).min(width / 2);
+    let more = if kind == Kind::Json { Kind::JsonMore } else { kind };
+    let mut out = vec![(kind, chars[..width].iter().collect())];
+    let room = width - indent;
+    for piece in chars[width..].chunks(room) {
+        out.push((more, format!("{}{}", " ".repeat(indent), piece.iter().collect::<String>())));
+    }
+    out
+}
+
+/// A body as the inspector shows it: JSON (whole, or cut short to its first kilobytes) laid
+/// out two spaces a level; anything else exactly as received.
+pub fn readable_body(text: &str) -> String {
+    if text.trim_start().starts_with(['{', '[']) { indent_json(text) } else { text.to_string() }
+}
+
+/// JSON laid out two spaces a level, as `serde_json`'s pretty printer does, from JSON text that
+/// may be cut short: it is indented as far as it goes instead of staying one long line.
+/// Strings and numbers are kept exactly.
+fn indent_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = text.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                while chars.peek().is_some_and(|n| n.is_whitespace()) {
+                    chars.next();
+                }
+                let close = if c == '{' { '}' } else { ']' };
+                if chars.peek() == Some(&close) {
+                    out.push(close);
+                    chars.next();
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The exchange as a text file: the request and the answer the way HTTP writes them, with the
+/// `Authorization` header already redacted (the client never records it otherwise).
+pub fn as_file(entry: &HistoryEntry) -> String {
+    let ex = &entry.exchange;
+    let mut out = format!("{} {}\n", ex.method, ex.url);
+    for (k, v) in &ex.request_headers {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    if let Some(body) = &ex.request_body {
+        out.push('\n');
+        out.push_str(body);
+        out.push('\n');
+    }
+    out.push('\n');
+    match ex.status {
+        Some(_) => out.push_str(&format!("HTTP {}\n", ex.status_line())),
+        None => {
+            out.push_str(&format!("(no answer: {})\n", ex.transport_error.as_deref().unwrap_or("unknown")))
+        }
+    }
+    for (k, v) in &ex.response_headers {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    out.push('\n');
+    if let Some(note) = &entry.body_note {
+        out.push_str(&format!("# {note}\n"));
+    }
+    out.push_str(&ex.response_body);
+    out.push('\n');
+    out
+}
+
+/// The file name `s` saves an exchange under: method, status and the client-request-id
+/// support asks for.
+pub fn file_name(entry: &HistoryEntry) -> String {
+    let ex = &entry.exchange;
+    let status = ex.status.map_or_else(|| "no-answer".to_string(), |s| s.to_string());
+    let id = if ex.client_request_id.is_empty() { "unsent" } else { ex.client_request_id.as_str() };
+    format!("{}-{status}-{id}.txt", ex.method)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indenting_matches_serde_pretty_on_whole_json() {
+        let text = r#"{"value":[{"id":"a","n":1.50,"s":"x, {y}: \"z\""},{}],"e":[],"t":true}"#;
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        let pretty = serde_json::to_string_pretty(&value).unwrap().replace("1.5", "1.50");
+        assert_eq!(indent_json(text), pretty);
+    }
+
+    #[test]
+    fn indenting_a_cut_body_goes_as_far_as_it_can() {
+        let cut = r#"{"value":[{"id":"a","hash":"AAEC"#;
+        assert_eq!(
+            indent_json(cut),
+            "{\n  \"value\": [\n    {\n      \"id\": \"a\",\n      \"hash\": \"AAEC"
+        );
+        assert_eq!(readable_body("<html>Bad gateway</html>"), "<html>Bad gateway</html>");
+        assert_eq!(readable_body(" [1,2]"), "[\n  1,\n  2\n]");
+    }
+
+    #[test]
+    fn wrapping_keeps_indentation_and_every_character() {
+        let line = format!("  \"hash\": \"{}\"", "A".repeat(50));
+        let pieces = wrapped(Kind::Json, line.clone(), 20);
+        assert!(pieces.iter().all(|(_, t)| t.chars().count() <= 20), "{pieces:?}");
+        assert_eq!(pieces[1].0, Kind::JsonMore);
+        assert!(pieces[1].1.starts_with("    A"));
+        let joined: String = pieces.iter().map(|(_, t)| t.trim_start()).collect();
+        assert_eq!(joined, line.trim_start());
+    }
+}
