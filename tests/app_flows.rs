@@ -348,3 +348,47 @@ async fn ctrl_c_while_a_save_is_in_flight_says_it_may_have_reached_the_server() 
     // The server is dropped, not shut down: its graceful stop would wait out the latency.
     drop(server);
 }
+
+#[tokio::test]
+async fn a_refused_search_keeps_what_is_shown_and_r_runs_an_accepted_one_again_on_the_same_row() {
+    let server = server(false).await;
+    let mut app = App::start(&server);
+    let listed = app.until("the listing", |s| !s.loading && s.rows > 20).await;
+    // A $filter the server cannot parse: 400. The table and its header stay as they were.
+    app.press(KeyCode::Char(':'));
+    app.typing("filter serialNumber eq");
+    app.press(KeyCode::Enter);
+    let refused = app.until("the refusal", |s| !s.loading && s.toast.contains("failed")).await;
+    assert!(refused.toast.contains("Still showing every device"), "{}", refused.toast);
+    assert_eq!(refused.server_filter, None);
+    assert_eq!(refused.rows, listed.rows);
+    assert!(
+        !refused.screen_text.lines().next().unwrap().contains("server filter"),
+        "{}",
+        refused.screen_text
+    );
+
+    // An accepted search, a row picked, then r: the same search runs again, the row stays picked.
+    app.press(KeyCode::Char(':'));
+    app.typing("serial 5CG");
+    app.press(KeyCode::Enter);
+    let found = app.until("the search", |s| s.server_filter.is_some() && !s.loading).await;
+    assert!(found.rows > 3 && found.rows < listed.rows, "{}", found.rows);
+    for _ in 0..3 {
+        app.press(KeyCode::Down);
+    }
+    let picked = app.until("the fourth row", |s| s.screen_text.lines().next().unwrap().contains(" 4/")).await;
+    let gets = |server: &RunningServer| server.journal().iter().filter(|r| r.method == "GET").count();
+    let before = gets(&server);
+    app.press(KeyCode::Char('r'));
+    let again = app
+        .until("the search again", |s| !s.loading && s.toast.starts_with("Loaded") && gets(&server) > before)
+        .await;
+    assert_eq!(gets(&server), before + 1);
+    assert!(last_get(&server).contains("$filter=contains(serialNumber,'5CG')"), "{}", last_get(&server));
+    assert_eq!(again.server_filter, found.server_filter);
+    assert_eq!(again.selected, picked.selected, "the cursor stays on its device");
+    app.press(KeyCode::Char('q'));
+    app.finish().await;
+    server.shutdown().await;
+}
