@@ -487,7 +487,7 @@ async fn patch_replaces_state_whole_and_accepts_annotations_and_same_id() {
     let after = api.get_json(&format!("{DEVICES}/{id}")).await;
     assert_eq!(after["id"], id);
     assert_eq!(after["assignedUserPrincipalName"], Value::Null);
-    assert_eq!(after["hardwareIdentifier"], "-_8");
+    assert_eq!(after["hardwareIdentifier"], "+/8=", "the same bytes, in standard padded base64");
     assert_eq!(
         after["state"],
         json!({"@odata.type": "microsoft.graph.importedWindowsAutopilotDeviceIdentityState",
@@ -690,6 +690,96 @@ async fn import_action_on_both_names() {
         .await
         .error(StatusCode::BAD_REQUEST, "BadRequest");
     assert_eq!(api.get(&format!("{DEVICES}/$count")).await.text, "14");
+}
+
+/// A hash whose standard base64 has `+`, `/` and padding, so base64url differs in every way.
+fn awkward_hash() -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..4094u32).map(|i| (i * 37 % 256) as u8).collect();
+    bytes.extend_from_slice(&[0xfb, 0xff]);
+    bytes
+}
+
+/// Asserts a device's hash is exactly `expected`, showing only the start of a 5 KB mismatch.
+fn same_hash(device: &Value, expected: &str) {
+    let got = device["hardwareIdentifier"].as_str().unwrap_or("<not a string>");
+    assert!(got == expected, "hash {}... is not {}...", &got[..got.len().min(40)], &expected[..40]);
+}
+
+/// What Microsoft's Python SDK does with an Edm.Binary: strict standard base64, padding required.
+fn strict_standard(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap_or_else(|e| panic!("not standard padded base64 ({e}): {}", &text[..text.len().min(40)]))
+}
+
+#[tokio::test]
+async fn hardware_identifier_in_base64url_comes_back_as_standard_padded_base64() {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let api = demo().await;
+    let bytes = awkward_hash();
+    let standard = STANDARD.encode(&bytes);
+    let url_no_pad = URL_SAFE_NO_PAD.encode(&bytes);
+    assert!(standard.contains('+') && standard.contains('/') && standard.ends_with('='));
+    assert!(url_no_pad.contains('-') && url_no_pad.contains('_') && !url_no_pad.ends_with('='));
+
+    // PATCH, as Microsoft's SDKs send bytes: base64url without padding.
+    let id = api.first_id().await;
+    let item = format!("{DEVICES}/{id}");
+    let patched = api.patch(&item, &json!({"hardwareIdentifier": url_no_pad})).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    same_hash(&patched.json(), &standard);
+    same_hash(&api.get_json(&item).await, &standard);
+    // Every page of the listing is readable by a strict decoder, and the device shows the bytes.
+    let listed = api.all(&format!("{DEVICES}?$top=40")).await;
+    assert!(listed.len() >= 200);
+    for hash in listed.iter().filter_map(|d| d["hardwareIdentifier"].as_str()) {
+        strict_standard(hash);
+    }
+    let mine = listed.iter().find(|d| d["id"] == id.as_str()).unwrap();
+    same_hash(mine, &standard);
+    let selected = api.get_json(&format!("{DEVICES}?$select=hardwareIdentifier&$top=1")).await;
+    same_hash(&selected["value"][0], &standard);
+
+    // POST and the import action store bytes too, whatever the spelling.
+    let created = api
+        .post(DEVICES, &json!({"serialNumber": "B64-POST", "hardwareIdentifier": URL_SAFE.encode(&bytes)}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    same_hash(&created.json(), &standard);
+    let created_id = created.json()["id"].as_str().unwrap().to_string();
+    same_hash(&api.get_json(&format!("{DEVICES}/{created_id}")).await, &standard);
+    let imported = api
+        .post(
+            &format!("{DEVICES}/import"),
+            &json!({"importedWindowsAutopilotDeviceIdentities": [
+                {"serialNumber": "B64-IMPORT", "hardwareIdentifier": STANDARD_NO_PAD.encode(&bytes)}
+            ]}),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.text);
+    let entry = imported.json()["value"][0].clone();
+    same_hash(&entry, &standard);
+    let imported_id = entry["id"].as_str().unwrap();
+    same_hash(&api.get_json(&format!("{DEVICES}/{imported_id}")).await, &standard);
+    assert_eq!(strict_standard(&standard), bytes);
+
+    // What does not decode keeps Graph's exact 400, and changes nothing.
+    let before = api.get_json(&item).await;
+    for bad in ["not base64!", "+-8=", "AAE=C"] {
+        let message = api
+            .patch(&item, &json!({"hardwareIdentifier": bad}))
+            .await
+            .error(StatusCode::BAD_REQUEST, "BadRequest");
+        assert_eq!(message, format!("Cannot convert the literal '{bad}' to the expected type 'Edm.Binary'."));
+        let message = api
+            .post(DEVICES, &json!({"hardwareIdentifier": bad}))
+            .await
+            .error(StatusCode::BAD_REQUEST, "BadRequest");
+        assert_eq!(message, format!("Cannot convert the literal '{bad}' to the expected type 'Edm.Binary'."));
+    }
+    assert_eq!(api.get_json(&item).await, before);
 }
 
 // ---------------------------------------------------------------------------------------------

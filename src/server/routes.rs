@@ -10,7 +10,7 @@ use crate::graph::model::{
     DEVICE_ODATA_TYPE, Device, FIELDS, FieldKind, FieldPlace, ImportStatus, STATE_ODATA_TYPE,
 };
 use crate::graph::patch::merge;
-use crate::graph::validate::decode_binary;
+use crate::graph::validate::{decode_binary, encode_binary};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, Path, Request, State};
@@ -756,7 +756,11 @@ fn checked_device_properties(
                 }
             }
             (FieldKind::Binary, Some(hash)) => {
-                decode_binary(hash).map_err(|_| cannot_convert(value, "Edm.Binary"))?;
+                // Edm.Binary is bytes: keep them, not the spelling. Graph answers standard
+                // padded base64 whichever alphabet or padding the client sent.
+                let bytes = decode_binary(hash).map_err(|_| cannot_convert(value, "Edm.Binary"))?;
+                checked.insert(key.clone(), Value::String(encode_binary(&bytes)));
+                continue;
             }
             _ => {}
         }
@@ -831,6 +835,7 @@ mod tests {
                         "state": {"@odata.type": STATE_ODATA_TYPE, "deviceErrorCode": 806, "deviceImportStatus": "error"}});
         let checked = checked_device_properties(ok.as_object().unwrap(), Some("x")).unwrap();
         assert!(!checked.contains_key("@odata.type"));
+        assert_eq!(checked["hardwareIdentifier"], "+/8=", "stored as standard padded base64");
         assert!(!checked["state"].as_object().unwrap().contains_key("@odata.type"));
         let bad = [
             (
