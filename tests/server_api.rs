@@ -782,6 +782,36 @@ async fn hardware_identifier_in_base64url_comes_back_as_standard_padded_base64()
     assert_eq!(api.get_json(&item).await, before);
 }
 
+/// The server `serve` would run with these flags (after `serve`), on 127.0.0.1:0.
+async fn serve_with_flags(flags: &[&str]) -> Api {
+    use clap::Parser;
+    let mut argv = vec!["autopilot-tui", "serve", "--addr", "127.0.0.1:0"];
+    argv.extend_from_slice(flags);
+    let cli = autopilot_tui::cli::Cli::try_parse_from(argv).unwrap();
+    let Some(autopilot_tui::cli::Command::Serve(args)) = cli.command else { panic!("serve expected") };
+    api_with(args.to_options()).await
+}
+
+#[tokio::test]
+async fn retry_after_is_whole_seconds_on_429_and_503_even_for_a_fractional_flag() {
+    let throttled = serve_with_flags(&["--fault-429", "1", "--fault-retry-after", "0.25"]).await;
+    for answer in [throttled.get(DEVICES).await, throttled.patch(&format!("{DEVICES}/x"), &json!({})).await] {
+        answer.error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests");
+        assert_eq!(answer.header("retry-after"), "1", "0.25 s rounds up");
+    }
+
+    let unavailable = serve_with_flags(&["--fault-503", "1", "--fault-retry-after", "2.5"]).await;
+    let mut sent = Vec::new();
+    for _ in 0..16 {
+        let answer = unavailable.get(DEVICES).await;
+        answer.error(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable");
+        sent.push(answer.header("retry-after").to_string());
+    }
+    assert!(sent.iter().any(String::is_empty), "half the 503s carry no Retry-After: {sent:?}");
+    assert!(sent.iter().filter(|v| !v.is_empty()).all(|v| v == "3"), "2.5 s rounds up: {sent:?}");
+    assert!(sent.iter().any(|v| v == "3"), "{sent:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Conventions: headers, authentication, unknown routes
 

@@ -83,7 +83,7 @@ async fn status_faults_at_rate_one() {
     let server = serve(20, 5, only("429")).await;
     let reply = send(&server, reqwest::Method::GET, DEVICES, None).await;
     assert_eq!(reply.status, Some(429));
-    assert_eq!(reply.retry_after.as_deref(), Some("0.25"));
+    assert_eq!(reply.retry_after.as_deref(), Some("1"), "whole seconds, rounded up");
     assert_eq!(graph_error_code(&reply), "TooManyRequests");
     assert_eq!(faults_of(&server), [Some(FaultKind::Throttled)]);
 
@@ -101,7 +101,7 @@ async fn status_faults_at_rate_one() {
         assert_eq!(graph_error_code(&reply), "serviceNotAvailable");
         match reply.retry_after.as_deref() {
             Some(value) => {
-                assert_eq!(value, "0.25");
+                assert_eq!(value, "1");
                 with_header += 1;
             }
             None => without_header += 1,
