@@ -11,7 +11,7 @@ use std::collections::HashSet;
 const DEVICES: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 const UPLOAD: &str = "/importedWindowsAutopilotDeviceIdentityUpload/deviceIdentities";
 const JSON_TYPE: &str =
-    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false";
+    "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
 
 struct Api {
     server: RunningServer,
@@ -856,6 +856,93 @@ async fn every_response_carries_graph_headers() {
         );
         assert_ne!(without_echo.header("request-id"), request_id, "fresh request-id each time");
     }
+}
+
+#[tokio::test]
+async fn every_json_answer_has_graph_content_type() {
+    let api = generated(30, 4).await;
+    let id = api.first_id().await;
+    let item = format!("{DEVICES}/{id}");
+    let import = json!({"importedWindowsAutopilotDeviceIdentities": [{"serialNumber": "CT-1"}]});
+    let answers = vec![
+        ("list", api.get(DEVICES).await),
+        ("list, upload path", api.get(UPLOAD).await),
+        ("list with options", api.get(&format!("{DEVICES}?$top=2&$count=true&$select=serialNumber")).await),
+        ("get", api.get(&item).await),
+        ("patch", api.patch(&item, &json!({"groupTag": "CT"})).await),
+        ("post", api.post(DEVICES, &json!({"serialNumber": "CT-0"})).await),
+        ("import", api.post(&format!("{DEVICES}/import"), &import).await),
+        ("400 filter", api.get(&format!("{DEVICES}?$filter={}", enc("nope eq 1"))).await),
+        ("400 body", api.patch(&item, &json!({"foo": 1})).await),
+        ("400 route", api.get("/deviceManagement/nothing").await),
+        ("401", answer(api.http.get(api.url(DEVICES))).await),
+        ("404", api.get(&format!("{DEVICES}/does-not-exist")).await),
+        ("405", api.send(Method::PUT, DEVICES, Some(("application/json", "{}".into()))).await),
+        ("415", api.send(Method::PATCH, &item, Some(("text/plain", "{}".into()))).await),
+    ];
+    for (what, answer) in &answers {
+        assert_eq!(answer.header("content-type"), JSON_TYPE, "{what}: {}", answer.text);
+        answer.json();
+    }
+    let throttled = serve_with_flags(&["--fault-429", "1"]).await.get(DEVICES).await;
+    assert_eq!(throttled.header("content-type"), JSON_TYPE, "429");
+    // Not JSON, so not JSON's type.
+    assert_eq!(api.get(&format!("{DEVICES}/$count")).await.header("content-type"), "text/plain");
+    let deleted = api.send(Method::DELETE, &item, None).await;
+    assert_eq!((deleted.status, deleted.header("content-type")), (StatusCode::NO_CONTENT, ""));
+}
+
+/// Status, headers and the raw body bytes of a GET with these extra headers.
+async fn raw_get(
+    api: &Api,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut request = api.http.get(api.url(path)).bearer_auth("t");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).expect("a whole gzip stream");
+    out
+}
+
+#[tokio::test]
+async fn gzip_when_the_client_asks_and_only_then() {
+    let api = demo().await;
+    let page = format!("{DEVICES}?$top=999");
+    let (status, headers, plain) = raw_get(&api, &page, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-encoding"), None, "not asked, not compressed");
+    let plain: Value = serde_json::from_slice(&plain).unwrap();
+
+    for asked in ["gzip", "gzip, deflate", "br;q=1.0, gzip;q=0.8, *;q=0.1"] {
+        let (status, headers, zipped) = raw_get(&api, &page, &[("accept-encoding", asked)]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-encoding"], "gzip", "{asked}");
+        assert_eq!(headers["content-type"], JSON_TYPE);
+        assert!(headers["vary"].to_str().unwrap().to_ascii_lowercase().contains("accept-encoding"));
+        assert!(headers.get("request-id").is_some(), "Graph's headers survive compression");
+        let unzipped: Value = serde_json::from_slice(&gunzip(&zipped)).unwrap();
+        assert_eq!(unzipped, plain, "{asked}");
+    }
+    // An encoding the server does not offer: the answer goes out as it is.
+    let (_, headers, body) = raw_get(&api, &page, &[("accept-encoding", "br")]).await;
+    assert_eq!(headers.get("content-encoding"), None);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), plain);
+    // Errors are compressed too, and stay Graph errors.
+    let (status, headers, zipped) =
+        raw_get(&api, &format!("{DEVICES}/does-not-exist"), &[("accept-encoding", "gzip")]).await;
+    assert_eq!((status, &headers["content-encoding"]), (StatusCode::NOT_FOUND, &"gzip".parse().unwrap()));
+    let error: Value = serde_json::from_slice(&gunzip(&zipped)).unwrap();
+    assert_eq!(error["error"]["code"], "ResourceNotFound");
 }
 
 #[tokio::test]

@@ -21,10 +21,11 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tower_http::compression::CompressionLayer;
 
 /// Content type of every JSON answer, as Graph sends it.
 const JSON_CONTENT_TYPE: &str =
-    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false";
+    "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
 /// Largest request body accepted (an import of a few thousand 4 KB hashes).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -55,6 +56,9 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .nest("/beta", api)
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), graph_conventions))
+        // Outermost, so it compresses what the fault and conventions layers produced: an
+        // injected truncation cuts the JSON, not the gzip stream. Only when the client asks.
+        .layer(CompressionLayer::new())
         .with_state(Arc::clone(&state))
         // The sign-in routes bring their own layer: Entra's error shape, redacted journal.
         .merge(oauth::router(state))
