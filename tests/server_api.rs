@@ -589,6 +589,44 @@ async fn rejected_patches_change_nothing() {
 }
 
 #[tokio::test]
+async fn prefer_return_minimal_patch_answers_204_with_preference_applied() {
+    let api = demo().await;
+    let id = api.first_id().await;
+    let patch_preferring = async |path: &str, prefer: &str, body: &Value| {
+        answer(
+            api.http
+                .patch(api.url(&format!("{path}/{id}")))
+                .bearer_auth("t")
+                .header("prefer", prefer)
+                .json(body),
+        )
+        .await
+    };
+    for (path, prefer, tag) in [
+        (DEVICES, "return=minimal", "Minimal-1"),
+        (UPLOAD, "odata.maxpagesize=5, Return = \"minimal\"", "Minimal-2"),
+    ] {
+        let minimal = patch_preferring(path, prefer, &json!({"groupTag": tag})).await;
+        assert_eq!(minimal.status, StatusCode::NO_CONTENT, "{prefer}");
+        assert_eq!(minimal.header("preference-applied"), "return=minimal");
+        assert!(minimal.text.is_empty());
+        assert_eq!(minimal.header("content-type"), "");
+        assert!(uuid::Uuid::parse_str(minimal.header("request-id")).is_ok());
+        assert_eq!(api.get_json(&format!("{DEVICES}/{id}")).await["groupTag"], tag, "applied");
+    }
+    // Asking for the representation, or nothing, gets the entity.
+    let full = patch_preferring(DEVICES, "return=representation", &json!({"groupTag": "Full"})).await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_eq!(full.json()["groupTag"], "Full");
+    assert_eq!(full.header("preference-applied"), "");
+    // A refused PATCH is an error whatever was preferred.
+    let refused = patch_preferring(DEVICES, "return=minimal", &json!({"foo": 1})).await;
+    refused.error(StatusCode::BAD_REQUEST, "BadRequest");
+    assert_eq!(refused.header("preference-applied"), "");
+    assert_eq!(api.get_json(&format!("{DEVICES}/{id}")).await["groupTag"], "Full");
+}
+
+#[tokio::test]
 async fn strict_mode_refuses_patch_like_the_live_service() {
     let api = api_with(ServeOptions { strict: true, ..ServeOptions::default() }).await;
     let id = api.first_id().await;

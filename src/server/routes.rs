@@ -528,8 +528,28 @@ async fn patch(
         store.replace(updated.clone()).map_err(|_| ApiError::not_found(&id))?;
         updated
     };
+    if prefers_minimal_return(&headers) {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        response.headers_mut().insert("preference-applied", HeaderValue::from_static("return=minimal"));
+        return Ok(response);
+    }
     let root = service_root(&app, &headers, &uri);
     Ok(entity_response(StatusCode::OK, &root, &uri, updated, None))
+}
+
+/// Whether a `Prefer` header asks for `return=minimal` (RFC 7240: preferences are comma
+/// separated, names case-insensitive, `=` may have spaces around it, the value may be quoted).
+fn prefers_minimal_return(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|preference| preference.split(';').next()?.split_once('='))
+        .any(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("return")
+                && value.trim().trim_matches('"').eq_ignore_ascii_case("minimal")
+        })
 }
 
 async fn delete(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
