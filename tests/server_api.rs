@@ -983,6 +983,80 @@ async fn gzip_when_the_client_asks_and_only_then() {
     assert_eq!(error["error"]["code"], "ResourceNotFound");
 }
 
+/// Every tag opened in `xml` is closed in order (a well-formedness check without a parser).
+fn tags_balance(xml: &str) -> bool {
+    let mut open: Vec<&str> = Vec::new();
+    for tag in xml.split('<').skip(1).map(|rest| rest.split('>').next().unwrap_or("")) {
+        if tag.starts_with('?') || tag.ends_with('/') {
+            continue;
+        }
+        match tag.strip_prefix('/') {
+            Some(name) => {
+                if open.pop() != Some(name) {
+                    return false;
+                }
+            }
+            None => open.push(tag.split_whitespace().next().unwrap_or("")),
+        }
+    }
+    open.is_empty()
+}
+
+#[tokio::test]
+async fn metadata_describes_the_served_types_without_a_token() {
+    let api = demo().await;
+    let root = api.server.base_url().replace("/v1.0", "");
+    let mut documents = Vec::new();
+    for version in ["v1.0", "beta"] {
+        // No Authorization header: Graph serves its description to anyone.
+        let doc = answer(api.http.get(format!("{root}/{version}/$metadata"))).await;
+        assert_eq!(doc.status, StatusCode::OK, "{version}: {}", doc.text);
+        assert_eq!(doc.header("content-type"), "application/xml");
+        assert!(uuid::Uuid::parse_str(doc.header("request-id")).is_ok());
+        assert_eq!(doc.header("odata-version"), "4.0");
+        documents.push(doc.text);
+    }
+    assert_eq!(documents[0], documents[1]);
+    let csdl = &documents[0];
+    assert!(csdl.starts_with(r#"<?xml version="1.0" encoding="utf-8"?>"#));
+    assert!(tags_balance(csdl), "{csdl}");
+    for fragment in [
+        r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">"#,
+        r#"<Schema Namespace="microsoft.graph" Alias="graph""#,
+        r#"<EntityType Name="importedWindowsAutopilotDeviceIdentity" BaseType="graph.entity">"#,
+        r#"<Key><PropertyRef Name="id" /></Key>"#,
+        r#"<Property Name="groupTag" Type="Edm.String" />"#,
+        r#"<Property Name="hardwareIdentifier" Type="Edm.Binary" />"#,
+        r#"<Property Name="state" Type="graph.importedWindowsAutopilotDeviceIdentityState" Nullable="false" />"#,
+        r#"<ComplexType Name="importedWindowsAutopilotDeviceIdentityState">"#,
+        r#"<Property Name="deviceImportStatus" Type="graph.importedWindowsAutopilotDeviceIdentityImportStatus" Nullable="false" />"#,
+        r#"<Property Name="deviceErrorCode" Type="Edm.Int32" Nullable="false" />"#,
+        r#"<EnumType Name="importedWindowsAutopilotDeviceIdentityImportStatus">"#,
+        r#"<Member Name="unknown" Value="0" />"#,
+        r#"<Member Name="error" Value="4" />"#,
+        r#"<NavigationProperty Name="importedWindowsAutopilotDeviceIdentities" Type="Collection(graph.importedWindowsAutopilotDeviceIdentity)" ContainsTarget="true" />"#,
+        r#"<Singleton Name="deviceManagement" Type="graph.deviceManagement" />"#,
+        r#"<Action Name="import" IsBound="true">"#,
+    ] {
+        assert!(csdl.contains(fragment), "missing {fragment}");
+    }
+    // Every property the JSON carries is described.
+    let device = api.get_json(&format!("{DEVICES}?$top=1")).await["value"][0].clone();
+    for (name, _) in device.as_object().unwrap().iter().chain(device["state"].as_object().unwrap()) {
+        if !name.starts_with('@') {
+            assert!(csdl.contains(&format!(r#"Name="{name}""#)), "{name} is not described");
+        }
+    }
+    // The context URL of an answer names the document.
+    let page = api.get_json(DEVICES).await;
+    let context = page["@odata.context"].as_str().unwrap();
+    assert!(context.starts_with(&format!("{}/$metadata#", api.server.base_url())), "{context}");
+    // Only GET, and still Graph's errors elsewhere.
+    api.send(Method::POST, "/$metadata", Some(("application/json", "{}".into())))
+        .await
+        .error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed");
+}
+
 #[tokio::test]
 async fn authentication_is_required() {
     let api = demo().await;

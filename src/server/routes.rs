@@ -1,6 +1,8 @@
 //! The endpoints of `graph-autopilot.md` section 2, under `/v1.0` and `/beta`, and the Graph
 //! conventions every response follows (headers, error shape, authentication, journal).
 
+mod metadata;
+
 use super::faults::{self, FaultKind};
 use super::oauth::{self, TokenStatus};
 use super::odata::{CollectionQuery, Selection};
@@ -31,6 +33,8 @@ const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 const DEVICES: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 const UPLOAD_DEVICES: &str = "/importedWindowsAutopilotDeviceIdentityUpload/deviceIdentities";
+/// The service description, under each version root; Graph serves it without a token.
+const METADATA: &str = "/$metadata";
 const STATE_TYPE_NAME: &str = "microsoft.graph.importedWindowsAutopilotDeviceIdentityState";
 const STATUS_TYPE_NAME: &str = "microsoft.graph.importedWindowsAutopilotDeviceIdentityImportStatus";
 
@@ -50,7 +54,9 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .route(&format!("{DEVICES}/{{id}}"), get(get_one).patch(patch).delete(delete))
         .route(UPLOAD_DEVICES, get(list))
         .route(&format!("{UPLOAD_DEVICES}/{{id}}"), get(get_one).patch(patch).delete(delete))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), faults::inject));
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), faults::inject))
+        // Added after the fault layer: the service description is never faulted.
+        .route(METADATA, get(metadata_document));
     Router::new()
         .nest("/v1.0", api.clone())
         .nest("/beta", api)
@@ -176,17 +182,16 @@ async fn graph_conventions(State(app): State<Arc<AppState>>, request: Request, n
     }
     let journal_seq = record(&app, &parts.method, &path_and_query, &parts.headers, recorded_body);
 
-    let mut response = match body {
-        Err(_) => ApiError::new(
+    let authenticated = if needs_token(&parts.uri) { authenticate(&app, &parts.headers) } else { Ok(()) };
+    let mut response = match (body, authenticated) {
+        (Err(_), _) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",
             format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
         )
         .into_response(),
-        Ok(bytes) => match authenticate(&app, &parts.headers) {
-            Err(error) => error.into_response(),
-            Ok(()) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        },
+        (Ok(_), Err(error)) => error.into_response(),
+        (Ok(bytes), Ok(())) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
     };
 
     let fault = response.extensions_mut().remove::<FaultKind>();
@@ -292,6 +297,12 @@ pub(super) fn record(
         fault: None,
     };
     app.journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(entry)
+}
+
+/// Whether a request must carry a bearer token: everything but a version's `$metadata`.
+fn needs_token(uri: &Uri) -> bool {
+    let path = uri.path();
+    !["/v1.0", "/beta"].iter().any(|version| path.strip_prefix(version) == Some(METADATA))
 }
 
 fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -630,6 +641,12 @@ async fn import(
         "value": value,
     });
     Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn metadata_document() -> Response {
+    let mut response = (StatusCode::OK, metadata::csdl()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    response
 }
 
 async fn unknown_route(uri: Uri) -> ApiError {
