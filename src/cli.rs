@@ -170,7 +170,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
           help_heading = FAULTS_HEADING)]
     pub fault_malformed: f64,
-    /// Retry-After sent with injected 429s and 503s, in seconds (fractions such as 0.25 allowed).
+    /// Retry-After sent with injected 429s and 503s, in seconds (a fraction is rounded up: 0.25 sends 1).
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_seconds,
           help_heading = FAULTS_HEADING)]
     pub fault_retry_after: f64,

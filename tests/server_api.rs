@@ -11,7 +11,7 @@ use std::collections::HashSet;
 const DEVICES: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 const UPLOAD: &str = "/importedWindowsAutopilotDeviceIdentityUpload/deviceIdentities";
 const JSON_TYPE: &str =
-    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false";
+    "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
 
 struct Api {
     server: RunningServer,
@@ -487,7 +487,7 @@ async fn patch_replaces_state_whole_and_accepts_annotations_and_same_id() {
     let after = api.get_json(&format!("{DEVICES}/{id}")).await;
     assert_eq!(after["id"], id);
     assert_eq!(after["assignedUserPrincipalName"], Value::Null);
-    assert_eq!(after["hardwareIdentifier"], "-_8");
+    assert_eq!(after["hardwareIdentifier"], "+/8=", "the same bytes, in standard padded base64");
     assert_eq!(
         after["state"],
         json!({"@odata.type": "microsoft.graph.importedWindowsAutopilotDeviceIdentityState",
@@ -586,6 +586,44 @@ async fn rejected_patches_change_nothing() {
         .await
         .error(StatusCode::NOT_FOUND, "ResourceNotFound");
     assert_eq!(api.get_json(&item).await, before);
+}
+
+#[tokio::test]
+async fn prefer_return_minimal_patch_answers_204_with_preference_applied() {
+    let api = demo().await;
+    let id = api.first_id().await;
+    let patch_preferring = async |path: &str, prefer: &str, body: &Value| {
+        answer(
+            api.http
+                .patch(api.url(&format!("{path}/{id}")))
+                .bearer_auth("t")
+                .header("prefer", prefer)
+                .json(body),
+        )
+        .await
+    };
+    for (path, prefer, tag) in [
+        (DEVICES, "return=minimal", "Minimal-1"),
+        (UPLOAD, "odata.maxpagesize=5, Return = \"minimal\"", "Minimal-2"),
+    ] {
+        let minimal = patch_preferring(path, prefer, &json!({"groupTag": tag})).await;
+        assert_eq!(minimal.status, StatusCode::NO_CONTENT, "{prefer}");
+        assert_eq!(minimal.header("preference-applied"), "return=minimal");
+        assert!(minimal.text.is_empty());
+        assert_eq!(minimal.header("content-type"), "");
+        assert!(uuid::Uuid::parse_str(minimal.header("request-id")).is_ok());
+        assert_eq!(api.get_json(&format!("{DEVICES}/{id}")).await["groupTag"], tag, "applied");
+    }
+    // Asking for the representation, or nothing, gets the entity.
+    let full = patch_preferring(DEVICES, "return=representation", &json!({"groupTag": "Full"})).await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_eq!(full.json()["groupTag"], "Full");
+    assert_eq!(full.header("preference-applied"), "");
+    // A refused PATCH is an error whatever was preferred.
+    let refused = patch_preferring(DEVICES, "return=minimal", &json!({"foo": 1})).await;
+    refused.error(StatusCode::BAD_REQUEST, "BadRequest");
+    assert_eq!(refused.header("preference-applied"), "");
+    assert_eq!(api.get_json(&format!("{DEVICES}/{id}")).await["groupTag"], "Full");
 }
 
 #[tokio::test]
@@ -692,6 +730,126 @@ async fn import_action_on_both_names() {
     assert_eq!(api.get(&format!("{DEVICES}/$count")).await.text, "14");
 }
 
+/// A hash whose standard base64 has `+`, `/` and padding, so base64url differs in every way.
+fn awkward_hash() -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..4094u32).map(|i| (i * 37 % 256) as u8).collect();
+    bytes.extend_from_slice(&[0xfb, 0xff]);
+    bytes
+}
+
+/// Asserts a device's hash is exactly `expected`, showing only the start of a 5 KB mismatch.
+fn same_hash(device: &Value, expected: &str) {
+    let got = device["hardwareIdentifier"].as_str().unwrap_or("<not a string>");
+    assert!(got == expected, "hash {}... is not {}...", &got[..got.len().min(40)], &expected[..40]);
+}
+
+/// What Microsoft's Python SDK does with an Edm.Binary: strict standard base64, padding required.
+fn strict_standard(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap_or_else(|e| panic!("not standard padded base64 ({e}): {}", &text[..text.len().min(40)]))
+}
+
+#[tokio::test]
+async fn hardware_identifier_in_base64url_comes_back_as_standard_padded_base64() {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let api = demo().await;
+    let bytes = awkward_hash();
+    let standard = STANDARD.encode(&bytes);
+    let url_no_pad = URL_SAFE_NO_PAD.encode(&bytes);
+    assert!(standard.contains('+') && standard.contains('/') && standard.ends_with('='));
+    assert!(url_no_pad.contains('-') && url_no_pad.contains('_') && !url_no_pad.ends_with('='));
+
+    // PATCH, as Microsoft's SDKs send bytes: base64url without padding.
+    let id = api.first_id().await;
+    let item = format!("{DEVICES}/{id}");
+    let patched = api.patch(&item, &json!({"hardwareIdentifier": url_no_pad})).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    same_hash(&patched.json(), &standard);
+    same_hash(&api.get_json(&item).await, &standard);
+    // Every page of the listing is readable by a strict decoder, and the device shows the bytes.
+    let listed = api.all(&format!("{DEVICES}?$top=40")).await;
+    assert!(listed.len() >= 200);
+    for hash in listed.iter().filter_map(|d| d["hardwareIdentifier"].as_str()) {
+        strict_standard(hash);
+    }
+    let mine = listed.iter().find(|d| d["id"] == id.as_str()).unwrap();
+    same_hash(mine, &standard);
+    let selected = api.get_json(&format!("{DEVICES}?$select=hardwareIdentifier&$top=1")).await;
+    same_hash(&selected["value"][0], &standard);
+
+    // POST and the import action store bytes too, whatever the spelling.
+    let created = api
+        .post(DEVICES, &json!({"serialNumber": "B64-POST", "hardwareIdentifier": URL_SAFE.encode(&bytes)}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    same_hash(&created.json(), &standard);
+    let created_id = created.json()["id"].as_str().unwrap().to_string();
+    same_hash(&api.get_json(&format!("{DEVICES}/{created_id}")).await, &standard);
+    let imported = api
+        .post(
+            &format!("{DEVICES}/import"),
+            &json!({"importedWindowsAutopilotDeviceIdentities": [
+                {"serialNumber": "B64-IMPORT", "hardwareIdentifier": STANDARD_NO_PAD.encode(&bytes)}
+            ]}),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.text);
+    let entry = imported.json()["value"][0].clone();
+    same_hash(&entry, &standard);
+    let imported_id = entry["id"].as_str().unwrap();
+    same_hash(&api.get_json(&format!("{DEVICES}/{imported_id}")).await, &standard);
+    assert_eq!(strict_standard(&standard), bytes);
+
+    // What does not decode keeps Graph's exact 400, and changes nothing.
+    let before = api.get_json(&item).await;
+    for bad in ["not base64!", "+-8=", "AAE=C"] {
+        let message = api
+            .patch(&item, &json!({"hardwareIdentifier": bad}))
+            .await
+            .error(StatusCode::BAD_REQUEST, "BadRequest");
+        assert_eq!(message, format!("Cannot convert the literal '{bad}' to the expected type 'Edm.Binary'."));
+        let message = api
+            .post(DEVICES, &json!({"hardwareIdentifier": bad}))
+            .await
+            .error(StatusCode::BAD_REQUEST, "BadRequest");
+        assert_eq!(message, format!("Cannot convert the literal '{bad}' to the expected type 'Edm.Binary'."));
+    }
+    assert_eq!(api.get_json(&item).await, before);
+}
+
+/// The server `serve` would run with these flags (after `serve`), on 127.0.0.1:0.
+async fn serve_with_flags(flags: &[&str]) -> Api {
+    use clap::Parser;
+    let mut argv = vec!["autopilot-tui", "serve", "--addr", "127.0.0.1:0"];
+    argv.extend_from_slice(flags);
+    let cli = autopilot_tui::cli::Cli::try_parse_from(argv).unwrap();
+    let Some(autopilot_tui::cli::Command::Serve(args)) = cli.command else { panic!("serve expected") };
+    api_with(args.to_options()).await
+}
+
+#[tokio::test]
+async fn retry_after_is_whole_seconds_on_429_and_503_even_for_a_fractional_flag() {
+    let throttled = serve_with_flags(&["--fault-429", "1", "--fault-retry-after", "0.25"]).await;
+    for answer in [throttled.get(DEVICES).await, throttled.patch(&format!("{DEVICES}/x"), &json!({})).await] {
+        answer.error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests");
+        assert_eq!(answer.header("retry-after"), "1", "0.25 s rounds up");
+    }
+
+    let unavailable = serve_with_flags(&["--fault-503", "1", "--fault-retry-after", "2.5"]).await;
+    let mut sent = Vec::new();
+    for _ in 0..16 {
+        let answer = unavailable.get(DEVICES).await;
+        answer.error(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable");
+        sent.push(answer.header("retry-after").to_string());
+    }
+    assert!(sent.iter().any(String::is_empty), "half the 503s carry no Retry-After: {sent:?}");
+    assert!(sent.iter().filter(|v| !v.is_empty()).all(|v| v == "3"), "2.5 s rounds up: {sent:?}");
+    assert!(sent.iter().any(|v| v == "3"), "{sent:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Conventions: headers, authentication, unknown routes
 
@@ -736,6 +894,167 @@ async fn every_response_carries_graph_headers() {
         );
         assert_ne!(without_echo.header("request-id"), request_id, "fresh request-id each time");
     }
+}
+
+#[tokio::test]
+async fn every_json_answer_has_graph_content_type() {
+    let api = generated(30, 4).await;
+    let id = api.first_id().await;
+    let item = format!("{DEVICES}/{id}");
+    let import = json!({"importedWindowsAutopilotDeviceIdentities": [{"serialNumber": "CT-1"}]});
+    let answers = vec![
+        ("list", api.get(DEVICES).await),
+        ("list, upload path", api.get(UPLOAD).await),
+        ("list with options", api.get(&format!("{DEVICES}?$top=2&$count=true&$select=serialNumber")).await),
+        ("get", api.get(&item).await),
+        ("patch", api.patch(&item, &json!({"groupTag": "CT"})).await),
+        ("post", api.post(DEVICES, &json!({"serialNumber": "CT-0"})).await),
+        ("import", api.post(&format!("{DEVICES}/import"), &import).await),
+        ("400 filter", api.get(&format!("{DEVICES}?$filter={}", enc("nope eq 1"))).await),
+        ("400 body", api.patch(&item, &json!({"foo": 1})).await),
+        ("400 route", api.get("/deviceManagement/nothing").await),
+        ("401", answer(api.http.get(api.url(DEVICES))).await),
+        ("404", api.get(&format!("{DEVICES}/does-not-exist")).await),
+        ("405", api.send(Method::PUT, DEVICES, Some(("application/json", "{}".into()))).await),
+        ("415", api.send(Method::PATCH, &item, Some(("text/plain", "{}".into()))).await),
+    ];
+    for (what, answer) in &answers {
+        assert_eq!(answer.header("content-type"), JSON_TYPE, "{what}: {}", answer.text);
+        answer.json();
+    }
+    let throttled = serve_with_flags(&["--fault-429", "1"]).await.get(DEVICES).await;
+    assert_eq!(throttled.header("content-type"), JSON_TYPE, "429");
+    // Not JSON, so not JSON's type.
+    assert_eq!(api.get(&format!("{DEVICES}/$count")).await.header("content-type"), "text/plain");
+    let deleted = api.send(Method::DELETE, &item, None).await;
+    assert_eq!((deleted.status, deleted.header("content-type")), (StatusCode::NO_CONTENT, ""));
+}
+
+/// Status, headers and the raw body bytes of a GET with these extra headers.
+async fn raw_get(
+    api: &Api,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut request = api.http.get(api.url(path)).bearer_auth("t");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).expect("a whole gzip stream");
+    out
+}
+
+#[tokio::test]
+async fn gzip_when_the_client_asks_and_only_then() {
+    let api = demo().await;
+    let page = format!("{DEVICES}?$top=999");
+    let (status, headers, plain) = raw_get(&api, &page, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-encoding"), None, "not asked, not compressed");
+    let plain: Value = serde_json::from_slice(&plain).unwrap();
+
+    for asked in ["gzip", "gzip, deflate", "br;q=1.0, gzip;q=0.8, *;q=0.1"] {
+        let (status, headers, zipped) = raw_get(&api, &page, &[("accept-encoding", asked)]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-encoding"], "gzip", "{asked}");
+        assert_eq!(headers["content-type"], JSON_TYPE);
+        assert!(headers["vary"].to_str().unwrap().to_ascii_lowercase().contains("accept-encoding"));
+        assert!(headers.get("request-id").is_some(), "Graph's headers survive compression");
+        let unzipped: Value = serde_json::from_slice(&gunzip(&zipped)).unwrap();
+        assert_eq!(unzipped, plain, "{asked}");
+    }
+    // An encoding the server does not offer: the answer goes out as it is.
+    let (_, headers, body) = raw_get(&api, &page, &[("accept-encoding", "br")]).await;
+    assert_eq!(headers.get("content-encoding"), None);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), plain);
+    // Errors are compressed too, and stay Graph errors.
+    let (status, headers, zipped) =
+        raw_get(&api, &format!("{DEVICES}/does-not-exist"), &[("accept-encoding", "gzip")]).await;
+    assert_eq!((status, &headers["content-encoding"]), (StatusCode::NOT_FOUND, &"gzip".parse().unwrap()));
+    let error: Value = serde_json::from_slice(&gunzip(&zipped)).unwrap();
+    assert_eq!(error["error"]["code"], "ResourceNotFound");
+}
+
+/// Every tag opened in `xml` is closed in order (a well-formedness check without a parser).
+fn tags_balance(xml: &str) -> bool {
+    let mut open: Vec<&str> = Vec::new();
+    for tag in xml.split('<').skip(1).map(|rest| rest.split('>').next().unwrap_or("")) {
+        if tag.starts_with('?') || tag.ends_with('/') {
+            continue;
+        }
+        match tag.strip_prefix('/') {
+            Some(name) => {
+                if open.pop() != Some(name) {
+                    return false;
+                }
+            }
+            None => open.push(tag.split_whitespace().next().unwrap_or("")),
+        }
+    }
+    open.is_empty()
+}
+
+#[tokio::test]
+async fn metadata_describes_the_served_types_without_a_token() {
+    let api = demo().await;
+    let root = api.server.base_url().replace("/v1.0", "");
+    let mut documents = Vec::new();
+    for version in ["v1.0", "beta"] {
+        // No Authorization header: Graph serves its description to anyone.
+        let doc = answer(api.http.get(format!("{root}/{version}/$metadata"))).await;
+        assert_eq!(doc.status, StatusCode::OK, "{version}: {}", doc.text);
+        assert_eq!(doc.header("content-type"), "application/xml");
+        assert!(uuid::Uuid::parse_str(doc.header("request-id")).is_ok());
+        assert_eq!(doc.header("odata-version"), "4.0");
+        documents.push(doc.text);
+    }
+    assert_eq!(documents[0], documents[1]);
+    let csdl = &documents[0];
+    assert!(csdl.starts_with(r#"<?xml version="1.0" encoding="utf-8"?>"#));
+    assert!(tags_balance(csdl), "{csdl}");
+    for fragment in [
+        r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">"#,
+        r#"<Schema Namespace="microsoft.graph" Alias="graph""#,
+        r#"<EntityType Name="importedWindowsAutopilotDeviceIdentity" BaseType="graph.entity">"#,
+        r#"<Key><PropertyRef Name="id" /></Key>"#,
+        r#"<Property Name="groupTag" Type="Edm.String" />"#,
+        r#"<Property Name="hardwareIdentifier" Type="Edm.Binary" />"#,
+        r#"<Property Name="state" Type="graph.importedWindowsAutopilotDeviceIdentityState" Nullable="false" />"#,
+        r#"<ComplexType Name="importedWindowsAutopilotDeviceIdentityState">"#,
+        r#"<Property Name="deviceImportStatus" Type="graph.importedWindowsAutopilotDeviceIdentityImportStatus" Nullable="false" />"#,
+        r#"<Property Name="deviceErrorCode" Type="Edm.Int32" Nullable="false" />"#,
+        r#"<EnumType Name="importedWindowsAutopilotDeviceIdentityImportStatus">"#,
+        r#"<Member Name="unknown" Value="0" />"#,
+        r#"<Member Name="error" Value="4" />"#,
+        r#"<NavigationProperty Name="importedWindowsAutopilotDeviceIdentities" Type="Collection(graph.importedWindowsAutopilotDeviceIdentity)" ContainsTarget="true" />"#,
+        r#"<Singleton Name="deviceManagement" Type="graph.deviceManagement" />"#,
+        r#"<Action Name="import" IsBound="true">"#,
+    ] {
+        assert!(csdl.contains(fragment), "missing {fragment}");
+    }
+    // Every property the JSON carries is described.
+    let device = api.get_json(&format!("{DEVICES}?$top=1")).await["value"][0].clone();
+    for (name, _) in device.as_object().unwrap().iter().chain(device["state"].as_object().unwrap()) {
+        if !name.starts_with('@') {
+            assert!(csdl.contains(&format!(r#"Name="{name}""#)), "{name} is not described");
+        }
+    }
+    // The context URL of an answer names the document.
+    let page = api.get_json(DEVICES).await;
+    let context = page["@odata.context"].as_str().unwrap();
+    assert!(context.starts_with(&format!("{}/$metadata#", api.server.base_url())), "{context}");
+    // Only GET, and still Graph's errors elsewhere.
+    api.send(Method::POST, "/$metadata", Some(("application/json", "{}".into())))
+        .await
+        .error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed");
 }
 
 #[tokio::test]

@@ -83,7 +83,7 @@ async fn status_faults_at_rate_one() {
     let server = serve(20, 5, only("429")).await;
     let reply = send(&server, reqwest::Method::GET, DEVICES, None).await;
     assert_eq!(reply.status, Some(429));
-    assert_eq!(reply.retry_after.as_deref(), Some("0.25"));
+    assert_eq!(reply.retry_after.as_deref(), Some("1"), "whole seconds, rounded up");
     assert_eq!(graph_error_code(&reply), "TooManyRequests");
     assert_eq!(faults_of(&server), [Some(FaultKind::Throttled)]);
 
@@ -101,7 +101,7 @@ async fn status_faults_at_rate_one() {
         assert_eq!(graph_error_code(&reply), "serviceNotAvailable");
         match reply.retry_after.as_deref() {
             Some(value) => {
-                assert_eq!(value, "0.25");
+                assert_eq!(value, "1");
                 with_header += 1;
             }
             None => without_header += 1,
@@ -180,6 +180,67 @@ async fn truncated_and_malformed_bodies_are_undecodable_200s() {
     let reply = send(&server, reqwest::Method::DELETE, &format!("{DEVICES}/{id}"), None).await;
     assert_eq!(reply.status, Some(204));
     assert_eq!(server.journal().last().unwrap().fault, None);
+    server.shutdown().await;
+}
+
+/// A GET that asks for gzip: the status, whether the answer came gzipped, and the unzipped body
+/// (or why there is none).
+async fn get_gzip(server: &RunningServer, path: &str) -> (Option<u16>, bool, Result<Vec<u8>, String>) {
+    use std::io::Read;
+    let sent = reqwest::Client::new()
+        .get(format!("{}{path}", server.base_url()))
+        .bearer_auth(TOKEN)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(e) => return (None, false, Err(e.to_string())),
+    };
+    let status = Some(response.status().as_u16());
+    let gzipped = response.headers().get("content-encoding").is_some_and(|v| v == "gzip");
+    let body = match response.bytes().await {
+        Ok(zipped) => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&zipped[..])
+                .read_to_end(&mut out)
+                .map(|_| out)
+                .map_err(|e| format!("not a whole gzip stream: {e}"))
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    (status, gzipped, body)
+}
+
+#[tokio::test]
+async fn faults_garble_the_json_inside_a_gzip_answer() {
+    // Compression sits outside the faults: the client unzips fine and then finds bad JSON,
+    // as when a proxy garbled the answer before compressing it.
+    let server = serve(20, 5, FaultConfig::default()).await;
+    let (status, gzipped, whole) = get_gzip(&server, DEVICES).await;
+    assert_eq!((status, gzipped), (Some(200), true));
+    let whole = whole.unwrap();
+    assert!(serde_json::from_slice::<Value>(&whole).is_ok());
+    for kind in ["truncate", "malformed"] {
+        server.set_faults(only(kind)).unwrap();
+        let (status, gzipped, body) = get_gzip(&server, DEVICES).await;
+        assert_eq!((status, gzipped), (Some(200), true), "{kind}");
+        let body = body.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert!(serde_json::from_slice::<Value>(&body).is_err(), "{kind}");
+        if kind == "truncate" {
+            assert!(whole.starts_with(&body) && body.len() < whole.len(), "{kind}");
+        }
+    }
+    server.set_faults(only("drop")).unwrap();
+    for _ in 0..4 {
+        let (_, _, body) = get_gzip(&server, DEVICES).await;
+        assert!(body.is_err(), "a dropped connection stays a transport error under gzip");
+    }
+    server.set_faults(only("429")).unwrap();
+    let (status, gzipped, body) = get_gzip(&server, DEVICES).await;
+    assert_eq!((status, gzipped), (Some(429), true));
+    let error: Value = serde_json::from_slice(&body.unwrap()).unwrap();
+    assert_eq!(error["error"]["code"], "TooManyRequests");
     server.shutdown().await;
 }
 

@@ -50,7 +50,8 @@ pub struct FaultConfig {
     pub truncate_body: f64,
     /// Share of 2xx answers whose JSON body is made invalid.
     pub malformed_body: f64,
-    /// The `Retry-After` value sent with 429 and half of the 503s (fractions are sent as such).
+    /// The wait sent as `Retry-After` with 429 and half of the 503s, in whole seconds (a fraction
+    /// is rounded up).
     pub retry_after: Duration,
     /// Added to every Graph request before it is handled, faulted or not.
     pub latency: Option<LatencyRange>,
@@ -59,8 +60,9 @@ pub struct FaultConfig {
 }
 
 impl FaultConfig {
-    /// Every fault kind at `rate` (six kinds, so `rate` is at most 1/6), a short `Retry-After`
-    /// and 0-5 ms of latency: the stress setting of the fault-run tests.
+    /// Every fault kind at `rate` (six kinds, so `rate` is at most 1/6), `Retry-After: 1` (the
+    /// shortest whole wait; the fault-run clients cap their waits far lower) and 0-5 ms of
+    /// latency: the stress setting of the fault-run tests.
     pub fn every_kind(rate: f64, seed: u64) -> FaultConfig {
         FaultConfig {
             throttle: rate,
@@ -69,7 +71,7 @@ impl FaultConfig {
             drop_connection: rate,
             truncate_body: rate,
             malformed_body: rate,
-            retry_after: Duration::from_millis(10),
+            retry_after: Duration::from_secs(1),
             latency: Some(LatencyRange { min: Duration::ZERO, max: Duration::from_millis(5) }),
             seed,
         }
@@ -234,10 +236,11 @@ impl fmt::Display for FaultKind {
     }
 }
 
-/// `Retry-After` text: whole seconds as `2`, fractions with up to millisecond precision (`0.01`).
+/// `Retry-After` text: whole seconds, a fraction rounded up (`0.25` s is sent as `1`). The live
+/// service sends integers, and some SDKs (Kiota's retry handler) ignore a fractional value.
 pub fn retry_after_value(wait: Duration) -> String {
-    let text = format!("{:.3}", wait.as_secs_f64());
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.to_string()
 }
 
 /// The middleware on the Graph routes: adds latency, then answers with the drawn fault. The
@@ -424,10 +427,11 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_keeps_fractions() {
+    fn retry_after_is_whole_seconds_rounded_up() {
         assert_eq!(retry_after_value(Duration::from_secs(2)), "2");
-        assert_eq!(retry_after_value(Duration::from_millis(2128)), "2.128");
-        assert_eq!(retry_after_value(Duration::from_millis(10)), "0.01");
+        assert_eq!(retry_after_value(Duration::from_millis(2128)), "3");
+        assert_eq!(retry_after_value(Duration::from_millis(10)), "1");
+        assert_eq!(retry_after_value(Duration::from_nanos(1)), "1");
         assert_eq!(retry_after_value(Duration::ZERO), "0");
     }
 }

@@ -1,6 +1,8 @@
 //! The endpoints of `graph-autopilot.md` section 2, under `/v1.0` and `/beta`, and the Graph
 //! conventions every response follows (headers, error shape, authentication, journal).
 
+mod metadata;
+
 use super::faults::{self, FaultKind};
 use super::oauth::{self, TokenStatus};
 use super::odata::{CollectionQuery, Selection};
@@ -10,7 +12,7 @@ use crate::graph::model::{
     DEVICE_ODATA_TYPE, Device, FIELDS, FieldKind, FieldPlace, ImportStatus, STATE_ODATA_TYPE,
 };
 use crate::graph::patch::merge;
-use crate::graph::validate::decode_binary;
+use crate::graph::validate::{decode_binary, encode_binary};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, Path, Request, State};
@@ -21,15 +23,18 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tower_http::compression::CompressionLayer;
 
 /// Content type of every JSON answer, as Graph sends it.
 const JSON_CONTENT_TYPE: &str =
-    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false";
+    "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
 /// Largest request body accepted (an import of a few thousand 4 KB hashes).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 const DEVICES: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 const UPLOAD_DEVICES: &str = "/importedWindowsAutopilotDeviceIdentityUpload/deviceIdentities";
+/// The service description, under each version root; Graph serves it without a token.
+const METADATA: &str = "/$metadata";
 const STATE_TYPE_NAME: &str = "microsoft.graph.importedWindowsAutopilotDeviceIdentityState";
 const STATUS_TYPE_NAME: &str = "microsoft.graph.importedWindowsAutopilotDeviceIdentityImportStatus";
 
@@ -49,12 +54,17 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .route(&format!("{DEVICES}/{{id}}"), get(get_one).patch(patch).delete(delete))
         .route(UPLOAD_DEVICES, get(list))
         .route(&format!("{UPLOAD_DEVICES}/{{id}}"), get(get_one).patch(patch).delete(delete))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), faults::inject));
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), faults::inject))
+        // Added after the fault layer: the service description is never faulted.
+        .route(METADATA, get(metadata_document));
     Router::new()
         .nest("/v1.0", api.clone())
         .nest("/beta", api)
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), graph_conventions))
+        // Outermost, so it compresses what the fault and conventions layers produced: an
+        // injected truncation cuts the JSON, not the gzip stream. Only when the client asks.
+        .layer(CompressionLayer::new())
         .with_state(Arc::clone(&state))
         // The sign-in routes bring their own layer: Entra's error shape, redacted journal.
         .merge(oauth::router(state))
@@ -172,17 +182,16 @@ async fn graph_conventions(State(app): State<Arc<AppState>>, request: Request, n
     }
     let journal_seq = record(&app, &parts.method, &path_and_query, &parts.headers, recorded_body);
 
-    let mut response = match body {
-        Err(_) => ApiError::new(
+    let authenticated = if needs_token(&parts.uri) { authenticate(&app, &parts.headers) } else { Ok(()) };
+    let mut response = match (body, authenticated) {
+        (Err(_), _) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",
             format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
         )
         .into_response(),
-        Ok(bytes) => match authenticate(&app, &parts.headers) {
-            Err(error) => error.into_response(),
-            Ok(()) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        },
+        (Ok(_), Err(error)) => error.into_response(),
+        (Ok(bytes), Ok(())) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
     };
 
     let fault = response.extensions_mut().remove::<FaultKind>();
@@ -288,6 +297,12 @@ pub(super) fn record(
         fault: None,
     };
     app.journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(entry)
+}
+
+/// Whether a request must carry a bearer token: everything but a version's `$metadata`.
+fn needs_token(uri: &Uri) -> bool {
+    let path = uri.path();
+    !["/v1.0", "/beta"].iter().any(|version| path.strip_prefix(version) == Some(METADATA))
 }
 
 fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -524,8 +539,28 @@ async fn patch(
         store.replace(updated.clone()).map_err(|_| ApiError::not_found(&id))?;
         updated
     };
+    if prefers_minimal_return(&headers) {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        response.headers_mut().insert("preference-applied", HeaderValue::from_static("return=minimal"));
+        return Ok(response);
+    }
     let root = service_root(&app, &headers, &uri);
     Ok(entity_response(StatusCode::OK, &root, &uri, updated, None))
+}
+
+/// Whether a `Prefer` header asks for `return=minimal` (RFC 7240: preferences are comma
+/// separated, names case-insensitive, `=` may have spaces around it, the value may be quoted).
+fn prefers_minimal_return(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|preference| preference.split(';').next()?.split_once('='))
+        .any(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("return")
+                && value.trim().trim_matches('"').eq_ignore_ascii_case("minimal")
+        })
 }
 
 async fn delete(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -606,6 +641,12 @@ async fn import(
         "value": value,
     });
     Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn metadata_document() -> Response {
+    let mut response = (StatusCode::OK, metadata::csdl()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    response
 }
 
 async fn unknown_route(uri: Uri) -> ApiError {
@@ -756,7 +797,11 @@ fn checked_device_properties(
                 }
             }
             (FieldKind::Binary, Some(hash)) => {
-                decode_binary(hash).map_err(|_| cannot_convert(value, "Edm.Binary"))?;
+                // Edm.Binary is bytes: keep them, not the spelling. Graph answers standard
+                // padded base64 whichever alphabet or padding the client sent.
+                let bytes = decode_binary(hash).map_err(|_| cannot_convert(value, "Edm.Binary"))?;
+                checked.insert(key.clone(), Value::String(encode_binary(&bytes)));
+                continue;
             }
             _ => {}
         }
@@ -831,6 +876,7 @@ mod tests {
                         "state": {"@odata.type": STATE_ODATA_TYPE, "deviceErrorCode": 806, "deviceImportStatus": "error"}});
         let checked = checked_device_properties(ok.as_object().unwrap(), Some("x")).unwrap();
         assert!(!checked.contains_key("@odata.type"));
+        assert_eq!(checked["hardwareIdentifier"], "+/8=", "stored as standard padded base64");
         assert!(!checked["state"].as_object().unwrap().contains_key("@odata.type"));
         let bad = [
             (
