@@ -1,0 +1,188 @@
+//! The registered Autopilot device (`windowsAutopilotDeviceIdentity`): what admins change on a
+//! live tenant, through `updateDeviceProperties` and a few actions (see `graph-registered.md`).
+
+use crate::graph::resource::{
+    Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, SortBy, Tone, Version, WriteVerb,
+};
+
+/// `enrollmentState` values (v1.0's five, and beta's `blocked`).
+pub const ENROLLMENT_STATES: &[&str] =
+    &["unknown", "enrolled", "pendingReset", "failed", "notContacted", "blocked"];
+
+/// `deploymentProfileAssignmentStatus` values (beta), with the service's own misspelling.
+pub const PROFILE_ASSIGNMENT_STATUSES: &[&str] = &[
+    "unknown",
+    "assignedInSync",
+    "assignedOutOfSync",
+    "assignedUnkownSyncState",
+    "notAssigned",
+    "pending",
+    "failed",
+];
+
+/// `deploymentProfileAssignmentDetailedStatus` values (beta).
+pub const PROFILE_ASSIGNMENT_DETAILS: &[&str] = &[
+    "none",
+    "hardwareRequirementsNotMet",
+    "surfaceHubProfileNotSupported",
+    "holoLensProfileNotSupported",
+    "windowsPcProfileNotSupported",
+    "surfaceHub2SProfileNotSupported",
+    "unknownFutureValue",
+];
+
+/// `remediationState` values (beta).
+pub const REMEDIATION_STATES: &[&str] = &[
+    "unknown",
+    "noRemediationRequired",
+    "automaticRemediationRequired",
+    "manualRemediationRequired",
+    "unknownFutureValue",
+];
+
+/// `userlessEnrollmentStatus` values (beta).
+pub const USERLESS_ENROLLMENT_STATUSES: &[&str] = &["unknown", "allowed", "blocked", "unknownFutureValue"];
+
+const fn shown(path: &'static str, label: &'static str, kind: Kind) -> Field {
+    Field { path, label, kind, nullable: true, editable: false, max_len: None, version: Version::Both }
+}
+
+const fn editable(path: &'static str, label: &'static str, kind: Kind, max_len: usize) -> Field {
+    Field { editable: true, max_len: Some(max_len), ..shown(path, label, kind) }
+}
+
+const fn beta(field: Field) -> Field {
+    Field { version: Version::BetaOnly, ..field }
+}
+
+/// The fields, in the form's order: what the form edits first, then what it shows.
+pub const FIELDS: &[Field] = &[
+    Field { nullable: false, ..shown("id", "Id", Kind::Key) },
+    shown("serialNumber", "Serial number", Kind::Text),
+    editable("groupTag", "Group tag", Kind::Text, 512),
+    editable("userPrincipalName", "User", Kind::Upn, 256),
+    editable("addressableUserName", "User's name", Kind::Text, 256),
+    // Windows names the device from this during setup: 15 characters, as the portal enforces.
+    editable("displayName", "Display name", Kind::Text, 15),
+    beta(editable("deviceAccountUpn", "Device account", Kind::Upn, 256)),
+    beta(editable("deviceAccountPassword", "Device account password", Kind::Secret, 256)),
+    beta(editable("deviceFriendlyName", "Friendly name", Kind::Text, 256)),
+    Field { nullable: false, ..shown("enrollmentState", "Enrollment state", Kind::Enum(ENROLLMENT_STATES)) },
+    Field { nullable: false, ..shown("lastContactedDateTime", "Last contacted", Kind::DateTime) },
+    shown("manufacturer", "Manufacturer", Kind::Text),
+    shown("model", "Model", Kind::Text),
+    shown("systemFamily", "System family", Kind::Text),
+    shown("skuNumber", "SKU", Kind::Text),
+    shown("productKey", "Product key", Kind::Text),
+    shown("purchaseOrderIdentifier", "Purchase order", Kind::Text),
+    shown("resourceName", "Resource name", Kind::Text),
+    shown("managedDeviceId", "Managed device id", Kind::Text),
+    shown("azureActiveDirectoryDeviceId", "Entra device id", Kind::Text),
+    beta(shown("azureAdDeviceId", "Entra device id (beta)", Kind::Text)),
+    beta(shown(
+        "deploymentProfileAssignmentStatus",
+        "Profile assignment",
+        Kind::Enum(PROFILE_ASSIGNMENT_STATUSES),
+    )),
+    beta(shown(
+        "deploymentProfileAssignmentDetailedStatus",
+        "Profile assignment detail",
+        Kind::Enum(PROFILE_ASSIGNMENT_DETAILS),
+    )),
+    beta(Field {
+        nullable: false,
+        ..shown("deploymentProfileAssignedDateTime", "Profile assigned", Kind::DateTime)
+    }),
+    beta(shown("remediationState", "Remediation", Kind::Enum(REMEDIATION_STATES))),
+    beta(shown("remediationStateLastModifiedDateTime", "Remediation changed", Kind::DateTime)),
+    beta(shown("userlessEnrollmentStatus", "Userless enrollment", Kind::Enum(USERLESS_ENROLLMENT_STATUSES))),
+];
+
+const fn column(
+    title: &'static str,
+    sort_key: char,
+    word: &'static str,
+    cell: Cell,
+    width: (usize, usize, usize),
+    role: Role,
+) -> Column {
+    Column {
+        title,
+        sort_key,
+        word,
+        cell,
+        tone: Tone::Plain,
+        sort: SortBy::Text,
+        width,
+        role,
+        version: Version::Both,
+        repeats: false,
+    }
+}
+
+/// The table's columns.
+pub const COLUMNS: &[Column] = &[
+    column("SERIAL", 'S', "serial", Cell::Field("serialNumber"), (8, 12, 24), Role::Key),
+    Column {
+        repeats: true,
+        ..column("GROUP TAG", 'T', "tag", Cell::Field("groupTag"), (6, 10, 24), Role::Key)
+    },
+    column("USER", 'U', "user", Cell::Field("userPrincipalName"), (8, 16, 34), Role::Key),
+    column("DISPLAY NAME", 'N', "name", Cell::Field("displayName"), (6, 10, 17), Role::Extra),
+    Column {
+        tone: Tone::EnrollmentState,
+        repeats: true,
+        ..column("ENROLLMENT", 'E', "enrollment", Cell::Field("enrollmentState"), (8, 10, 14), Role::Key)
+    },
+    column("CONTACTED", 'C', "last contact", Cell::Ago("lastContactedDateTime"), (8, 11, 12), Role::Extra),
+    Column {
+        repeats: true,
+        ..column("MAKE / MODEL", 'M', "model", Cell::Pair("manufacturer", "model"), (8, 16, 32), Role::Extra)
+    },
+    Column {
+        repeats: true,
+        ..column(
+            "PURCHASE ORDER",
+            'O',
+            "order",
+            Cell::Field("purchaseOrderIdentifier"),
+            (6, 10, 24),
+            Role::Extra,
+        )
+    },
+    Column {
+        tone: Tone::ProfileAssignment,
+        version: Version::BetaOnly,
+        repeats: true,
+        ..column(
+            "PROFILE",
+            'A',
+            "profile",
+            Cell::Field("deploymentProfileAssignmentStatus"),
+            (6, 12, 23),
+            Role::Extra,
+        )
+    },
+    column("ID", 'D', "id", Cell::Field("id"), (8, 13, 36), Role::Whole),
+];
+
+/// The `:` searches. The live service takes `contains(serialNumber,...)` and refuses `eq`.
+pub const SEARCHES: &[Search] = &[Search {
+    words: &["serial", "search", "s"],
+    path: "serialNumber",
+    op: SearchOp::Contains,
+    help: "serial number contains TEXT",
+}];
+
+/// Registered devices: changed with `updateDeviceProperties` (204); PATCH fails live.
+pub const REGISTERED: Resource = Resource {
+    command: "devices",
+    title: "registered devices",
+    entity: "windowsAutopilotDeviceIdentity",
+    path: "/deviceManagement/windowsAutopilotDeviceIdentities",
+    alternate_path: None,
+    fields: FIELDS,
+    columns: COLUMNS,
+    write: WriteVerb::Action("updateDeviceProperties"),
+    searches: SEARCHES,
+};

@@ -1,0 +1,297 @@
+//! A kind of record, described once as data: where it lives in Graph, its fields (how each is
+//! labelled, typed, checked and edited), the table's columns, the server searches it allows, and
+//! how a change is written. Every layer (the client, the table, the filter, the form, the help,
+//! validation, the write body, `list`, the embedded server's schema checks) reads this
+//! description instead of knowing the entity; adding a property is one line of a field table.
+
+use serde_json::{Map, Value};
+
+/// A record as Graph sends it: a JSON object, unknown properties kept as they came.
+pub type Record = Map<String, Value>;
+
+/// What kind of value a field holds: decides the editor, the validation and the JSON type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The read-only entity key.
+    Key,
+    /// Free text.
+    Text,
+    /// A user principal name (`name@domain.tld`).
+    Upn,
+    /// `Edm.Binary`: base64 (standard or url-safe alphabet) on the wire.
+    Binary,
+    /// One of a fixed set of values, spelled exactly as Graph spells them (misspellings too).
+    Enum(&'static [&'static str]),
+    /// A non-nullable int32.
+    Int32,
+    /// `Edm.DateTimeOffset` (`2026-11-28T10:00:00Z`).
+    DateTime,
+    /// A secret typed blind, never shown, logged or kept on disk (`deviceAccountPassword`).
+    Secret,
+}
+
+/// Where a field is available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// On `/v1.0` and `/beta`.
+    Both,
+    /// Only on `/beta`.
+    BetaOnly,
+}
+
+/// One field of a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// The OData property path: `groupTag`, `state/deviceErrorCode`.
+    pub path: &'static str,
+    /// Human label for the form, the help and messages.
+    pub label: &'static str,
+    /// Value kind.
+    pub kind: Kind,
+    /// Whether JSON `null` is allowed (an empty editor means `null`).
+    pub nullable: bool,
+    /// Whether the user may change it (through the resource's write verb).
+    pub editable: bool,
+    /// The longest value Graph takes, in characters (the form counts down to it).
+    pub max_len: Option<usize>,
+    /// Where the field exists.
+    pub version: Version,
+}
+
+impl Field {
+    /// The property name on the wire (the last path segment).
+    pub fn name(&self) -> &'static str {
+        self.path.rsplit('/').next().unwrap_or(self.path)
+    }
+
+    /// The complex property holding this field (`state` of `state/deviceErrorCode`), if any.
+    pub fn parent(&self) -> Option<&'static str> {
+        self.path.split_once('/').map(|(parent, _)| parent)
+    }
+
+    /// This field's JSON value in a record (`None` when absent).
+    pub fn get<'a>(&self, record: &'a Record) -> Option<&'a Value> {
+        match self.parent() {
+            Some(parent) => record.get(parent)?.as_object()?.get(self.name()),
+            None => record.get(self.path),
+        }
+    }
+
+    /// This field's string value, when it is one.
+    pub fn text<'a>(&self, record: &'a Record) -> Option<&'a str> {
+        self.get(record).and_then(Value::as_str)
+    }
+
+    /// Sets this field in a record (the parent object is made when missing).
+    pub fn set(&self, record: &mut Record, value: Value) {
+        match self.parent() {
+            Some(parent) => {
+                let entry = record.entry(parent.to_string()).or_insert_with(|| Value::Object(Map::new()));
+                if !entry.is_object() {
+                    *entry = Value::Object(Map::new());
+                }
+                if let Some(object) = entry.as_object_mut() {
+                    object.insert(self.name().to_string(), value);
+                }
+            }
+            None => {
+                record.insert(self.path.to_string(), value);
+            }
+        }
+    }
+
+    /// The value as the form shows it: `null` and a missing value are empty, numbers and enum
+    /// values as written.
+    pub fn display(&self, record: &Record) -> String {
+        match self.get(record) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        }
+    }
+}
+
+/// How the table makes a column's text from a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    /// A field's text.
+    Field(&'static str),
+    /// The import status with its error: `complete`, `error 806 ZtdDeviceAlreadyAssigned`.
+    ImportStatus,
+    /// A timestamp field, shown as the time since then (`3 d ago`), sorted by the time itself.
+    Ago(&'static str),
+    /// Two fields joined by a space (`manufacturer model`).
+    Pair(&'static str, &'static str),
+}
+
+/// How a column's text is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Plain.
+    Plain,
+    /// By import status (`error` red, `complete` green, ...).
+    ImportStatus,
+    /// By enrollment state (`enrolled` green, `failed` red, ...).
+    EnrollmentState,
+    /// By profile assignment (`assignedInSync` green, `failed` red, ...).
+    ProfileAssignment,
+}
+
+/// How the table orders rows by a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    /// By the text, without case; empty last.
+    Text,
+    /// Failed imports first, then partial, pending, unknown, complete; then by error code.
+    ImportStatus,
+}
+
+/// How important a column is when the terminal is narrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Always shown, shrunk before anything else is cut (serial, status, tag, user).
+    Key,
+    /// Shown whole (an id cut short is of no use) while room is left, in column order.
+    Whole,
+    /// Shown while room is left, cut if need be.
+    Extra,
+}
+
+/// A table column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    /// Heading.
+    pub title: &'static str,
+    /// The key that sorts by it (upper case, as `S` sorts by serial).
+    pub sort_key: char,
+    /// The column in a word, for the help (`serial`).
+    pub word: &'static str,
+    /// Where its text comes from.
+    pub cell: Cell,
+    /// How its text is coloured.
+    pub tone: Tone,
+    /// How rows are ordered by it.
+    pub sort: SortBy,
+    /// Narrowest it gets, the width it is comfortable at, and the widest it gets (a value
+    /// longer than that is cut with `…`).
+    pub width: (usize, usize, usize),
+    /// When it gives way.
+    pub role: Role,
+    /// Where it exists.
+    pub version: Version,
+    /// Many rows share each value (a team's tag, a batch's import id, a status): the table
+    /// keeps each value once.
+    pub repeats: bool,
+}
+
+impl Column {
+    /// The fields the column reads (for `$select`).
+    pub fn fields(&self) -> Vec<&'static str> {
+        match self.cell {
+            Cell::Field(path) | Cell::Ago(path) => vec![path],
+            Cell::ImportStatus => vec!["state"],
+            Cell::Pair(a, b) => vec![a, b],
+        }
+    }
+}
+
+/// How a change to one record is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteVerb {
+    /// `PATCH` the record with the changed properties (a changed complex value goes whole).
+    Patch,
+    /// `POST` the changed properties to a bound action of the record
+    /// (`.../{id}/updateDeviceProperties`); the answer is a 204 without a body.
+    Action(&'static str),
+}
+
+/// A server-side search of the `:` command line: `:serial PF3` -> `contains(serialNumber,'PF3')`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Search {
+    /// The command words (`serial`, `s`).
+    pub words: &'static [&'static str],
+    /// The property searched.
+    pub path: &'static str,
+    /// How: `contains(path, 'text')`, or `path eq 'value'` for one of `Kind::Enum`'s values.
+    pub op: SearchOp,
+    /// For the help: what it finds.
+    pub help: &'static str,
+}
+
+/// The OData function a server search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOp {
+    /// `contains(path,'text')`: what the live Autopilot collections accept.
+    Contains,
+    /// `path eq 'value'` for an enum value.
+    EqualsValue(&'static [&'static str]),
+}
+
+/// One kind of record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource {
+    /// The `:` command that shows it (`imported`, `devices`).
+    pub command: &'static str,
+    /// What the header calls it (`imported identities`).
+    pub title: &'static str,
+    /// The Graph entity type (`importedWindowsAutopilotDeviceIdentity`).
+    pub entity: &'static str,
+    /// Its collection below the version root.
+    pub path: &'static str,
+    /// Another path to the same records, with its name (`upload`), if Graph has one.
+    pub alternate_path: Option<(&'static str, &'static str)>,
+    /// The fields, in the form's order; the first is the key.
+    pub fields: &'static [Field],
+    /// The table's columns, in display order.
+    pub columns: &'static [Column],
+    /// How a change is written.
+    pub write: WriteVerb,
+    /// The server searches of the `:` command line.
+    pub searches: &'static [Search],
+}
+
+impl Resource {
+    /// A field by its OData path.
+    pub fn field(&self, path: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.path == path)
+    }
+
+    /// The fields the user may change, in form order.
+    pub fn editable(&self) -> impl Iterator<Item = &'static Field> + use<> {
+        self.fields.iter().filter(|f| f.editable)
+    }
+
+    /// The fields available at a Graph version root (`beta` or not).
+    pub fn fields_at(&self, beta: bool) -> impl Iterator<Item = &'static Field> + use<> {
+        self.fields.iter().filter(move |f| beta || f.version == Version::Both)
+    }
+
+    /// The columns available at a Graph version root.
+    pub fn columns_at(&self, beta: bool) -> impl Iterator<Item = &'static Column> + use<> {
+        self.columns.iter().filter(move |c| beta || c.version == Version::Both)
+    }
+
+    /// The `$select` of the table: the key and every property a column reads.
+    pub fn table_select(&self, beta: bool) -> Vec<String> {
+        let mut select = vec![self.fields[0].path.to_string()];
+        for column in self.columns_at(beta) {
+            for path in column.fields() {
+                let top = path.split('/').next().unwrap_or(path).to_string();
+                if !select.contains(&top) {
+                    select.push(top);
+                }
+            }
+        }
+        select
+    }
+
+    /// A record's key.
+    pub fn id<'a>(&self, record: &'a Record) -> Option<&'a str> {
+        self.fields[0].text(record)
+    }
+}
+
+/// Whether a Graph root is the beta version (`.../beta`), where more fields exist.
+pub fn is_beta(base_url: &str) -> bool {
+    base_url.trim_end_matches('/').ends_with("/beta")
+}
