@@ -7,14 +7,14 @@
 //! The model is driven only through its stable entry points: `Model::new`, `update::update`
 //! with `Action`s and `Msg`s (rows arrive as `Msg::Page`, as from the listing task), and
 //! `views::draw` into a ratatui `TestBackend`. Devices are the server's deterministic generated
-//! devices without hashes, trimmed to what the table keeps (`table_row`).
+//! devices without hashes, turned into the table's rows as a listing page would be.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use autopilot_tui::graph::client::{Exchange, Outcome, Page};
 use autopilot_tui::graph::model::Device;
 use autopilot_tui::server::data::generated_device;
-use autopilot_tui::tui::event::{Action, Column, EditOp, Msg};
+use autopilot_tui::tui::event::{Action, EditOp, Msg};
 use autopilot_tui::tui::model::Model;
 use autopilot_tui::tui::update::{self, Input};
 use autopilot_tui::tui::views;
@@ -68,12 +68,12 @@ fn loaded_model(rows: &[Device], page: usize) -> Model {
     let mut model = Model::new("BENCH http://127.0.0.1:1/v1.0", false, false);
     act(&mut model, Action::Resize(WIDTH, HEIGHT));
     let _ = update::init(&mut model);
-    let id = model.listing.request_id;
+    let id = model.table.listing.request_id;
     for chunk in rows.chunks(page) {
         update::update(&mut model, page_msg(id, chunk.to_vec()));
     }
     update::update(&mut model, Input::Msg(Msg::ListEnded { request_id: id }));
-    assert_eq!(model.view.len(), rows.len());
+    assert_eq!(model.table.view.len(), rows.len());
     model
 }
 
@@ -108,7 +108,7 @@ fn table(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         act(&mut model, Action::PageDown);
-                        if model.cursor + 1 >= model.view.len() {
+                        if model.table.cursor + 1 >= model.table.view.len() {
                             act(&mut model, Action::Top);
                         }
                         let t = Instant::now();
@@ -129,7 +129,7 @@ fn table(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        if model.cursor + 1 >= model.view.len() {
+                        if model.table.cursor + 1 >= model.table.view.len() {
                             act(&mut model, Action::Top);
                         }
                         let t = Instant::now();
@@ -195,7 +195,7 @@ fn table(c: &mut Criterion) {
             g.finish();
             act(&mut model, Action::Back);
             act(&mut model, Action::Back);
-            assert_eq!(model.view.len(), n);
+            assert_eq!(model.table.view.len(), n);
         }
 
         // Sort the whole table, alternating ascending/descending. From 20,000 rows the app
@@ -206,12 +206,13 @@ fn table(c: &mut Criterion) {
             if slow {
                 g.sample_size(10);
             }
-            for (name, column) in [("serial", Column::Serial), ("status", Column::Status)] {
+            for (name, key) in [("serial", 'S'), ("status", 'I')] {
+                let column = model.table.column_of_key(key).unwrap();
                 let mut descending = false;
                 g.bench_function(BenchmarkId::new(name, &size), |b| {
                     b.iter(|| {
                         descending = !descending;
-                        model.sort_now(Some((column, descending)));
+                        model.table.sort_now(Some((column, descending)));
                     })
                 });
             }

@@ -110,8 +110,8 @@ async fn the_whole_app_under_every_fault() {
     while let Some(page) = pages.next().await {
         server_ids.extend(page.result.unwrap().devices.into_iter().map(|d| d.id));
     }
-    let app_ids: Vec<&String> = model.rows.iter().map(|d| &d.id).collect();
-    let unique: HashSet<&String> = app_ids.iter().copied().collect();
+    let app_ids: Vec<String> = (0..model.table.rows.len()).map(|row| model.table.rows.id(row)).collect();
+    let unique: HashSet<&String> = app_ids.iter().collect();
     assert_eq!(unique.len(), app_ids.len(), "a device appeared twice");
     assert_eq!(unique, server_ids.iter().collect::<HashSet<_>>());
 
@@ -133,8 +133,12 @@ async fn the_whole_app_under_every_fault() {
         if *saved {
             assert!(!bodies.is_empty(), "{id} was reported saved but no PATCH reached the server");
             assert_eq!(now.group_tag.as_deref(), Some(tag.as_str()));
-            let row = model.rows.iter().find(|d| d.id == *id).unwrap();
-            assert_eq!(row.group_tag.as_deref(), Some(tag.as_str()), "the row shows the saved value");
+            let row = model.table.rows.find(id).unwrap();
+            assert_eq!(
+                model.table.field_text(row, "groupTag"),
+                Some(tag.as_str()),
+                "the row shows the saved value"
+            );
         } else {
             assert!(model.has_unsaved(id), "{id}: a failed save keeps its draft");
         }

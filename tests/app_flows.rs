@@ -202,7 +202,7 @@ async fn declined_sign_in_says_so_and_r_starts_again_esc_quits() {
     app.press(KeyCode::Esc);
     let screens = app.screens.lock().unwrap().clone();
     let model = app.finish().await;
-    assert!(model.quit && model.rows.is_empty());
+    assert!(model.quit && model.table.rows.is_empty());
     assert_no_secret(&screens, &model, &[]);
     server.shutdown().await;
 }

@@ -37,6 +37,7 @@ const fn column(
     cell: Cell,
     width: (usize, usize, usize),
     role: Role,
+    rank: u8,
 ) -> Column {
     Column {
         title,
@@ -47,6 +48,8 @@ const fn column(
         sort: SortBy::Text,
         width,
         role,
+        rank,
+        grows: false,
         version: Version::Both,
         repeats: false,
     }
@@ -54,26 +57,27 @@ const fn column(
 
 /// The table's columns.
 pub const COLUMNS: &[Column] = &[
-    column("SERIAL", 'S', "serial", Cell::Field("serialNumber"), (8, 12, 24), Role::Key),
+    column("SERIAL", 'S', "serial", Cell::Field("serialNumber"), (8, 12, 24), Role::Key, 0),
     Column {
         repeats: true,
-        ..column("GROUP TAG", 'T', "tag", Cell::Field("groupTag"), (6, 10, 24), Role::Key)
+        ..column("GROUP TAG", 'T', "tag", Cell::Field("groupTag"), (6, 10, 24), Role::Key, 2)
     },
-    column("ASSIGNED USER", 'U', "user", Cell::Field("assignedUserPrincipalName"), (8, 16, 34), Role::Key),
+    column("ASSIGNED USER", 'U', "user", Cell::Field("assignedUserPrincipalName"), (8, 16, 34), Role::Key, 3),
     // Capped so a long error name cannot starve the user and tag columns; the cut name keeps
     // its code (`error 808 ZtdDeviceAssignedTo…`) and the form shows it whole.
     Column {
         tone: Tone::ImportStatus,
         sort: SortBy::ImportStatus,
         repeats: true,
-        ..column("IMPORT STATUS", 'I', "status", Cell::ImportStatus, (8, 16, 30), Role::Key)
+        grows: true,
+        ..column("IMPORT STATUS", 'I', "status", Cell::ImportStatus, (8, 16, 30), Role::Key, 1)
     },
     Column {
         repeats: true,
-        ..column("IMPORT ID", 'B', "import id", Cell::Field("importId"), (6, 10, 38), Role::Whole)
+        ..column("IMPORT ID", 'B', "import id", Cell::Field("importId"), (6, 10, 38), Role::Whole, 1)
     },
-    column("PRODUCT KEY", 'P', "key", Cell::Field("productKey"), (6, 10, 29), Role::Whole),
-    column("ID", 'D', "id", Cell::Field("id"), (8, 13, 36), Role::Whole),
+    column("PRODUCT KEY", 'P', "key", Cell::Field("productKey"), (6, 10, 29), Role::Whole, 2),
+    column("ID", 'D', "id", Cell::Field("id"), (8, 13, 36), Role::Whole, 0),
 ];
 
 /// The `:` searches the live service accepts on this collection.

@@ -9,4 +9,5 @@ pub mod patch;
 pub mod registered;
 pub mod resource;
 pub mod retry;
+pub mod timestamp;
 pub mod validate;

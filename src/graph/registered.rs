@@ -105,6 +105,7 @@ const fn column(
     cell: Cell,
     width: (usize, usize, usize),
     role: Role,
+    rank: u8,
 ) -> Column {
     Column {
         title,
@@ -115,6 +116,8 @@ const fn column(
         sort: SortBy::Text,
         width,
         role,
+        rank,
+        grows: false,
         version: Version::Both,
         repeats: false,
     }
@@ -122,22 +125,30 @@ const fn column(
 
 /// The table's columns.
 pub const COLUMNS: &[Column] = &[
-    column("SERIAL", 'S', "serial", Cell::Field("serialNumber"), (8, 12, 24), Role::Key),
+    column("SERIAL", 'S', "serial", Cell::Field("serialNumber"), (8, 12, 24), Role::Key, 0),
     Column {
         repeats: true,
-        ..column("GROUP TAG", 'T', "tag", Cell::Field("groupTag"), (6, 10, 24), Role::Key)
+        ..column("GROUP TAG", 'T', "tag", Cell::Field("groupTag"), (6, 10, 24), Role::Key, 2)
     },
-    column("USER", 'U', "user", Cell::Field("userPrincipalName"), (8, 16, 34), Role::Key),
-    column("DISPLAY NAME", 'N', "name", Cell::Field("displayName"), (6, 10, 17), Role::Extra),
+    column("USER", 'U', "user", Cell::Field("userPrincipalName"), (8, 16, 34), Role::Key, 3),
+    column("DISPLAY NAME", 'L', "name", Cell::Field("displayName"), (6, 10, 17), Role::Extra, 0),
     Column {
         tone: Tone::EnrollmentState,
         repeats: true,
-        ..column("ENROLLMENT", 'E', "enrollment", Cell::Field("enrollmentState"), (8, 10, 14), Role::Key)
+        ..column("ENROLLMENT", 'E', "enrollment", Cell::Field("enrollmentState"), (8, 10, 14), Role::Key, 1)
     },
-    column("CONTACTED", 'C', "last contact", Cell::Ago("lastContactedDateTime"), (8, 11, 12), Role::Extra),
+    column("CONTACTED", 'C', "last contact", Cell::Ago("lastContactedDateTime"), (8, 11, 12), Role::Extra, 1),
     Column {
         repeats: true,
-        ..column("MAKE / MODEL", 'M', "model", Cell::Pair("manufacturer", "model"), (8, 16, 32), Role::Extra)
+        ..column(
+            "MAKE / MODEL",
+            'M',
+            "model",
+            Cell::Pair("manufacturer", "model"),
+            (8, 16, 32),
+            Role::Extra,
+            2,
+        )
     },
     Column {
         repeats: true,
@@ -148,6 +159,7 @@ pub const COLUMNS: &[Column] = &[
             Cell::Field("purchaseOrderIdentifier"),
             (6, 10, 24),
             Role::Extra,
+            3,
         )
     },
     Column {
@@ -161,9 +173,10 @@ pub const COLUMNS: &[Column] = &[
             Cell::Field("deploymentProfileAssignmentStatus"),
             (6, 12, 23),
             Role::Extra,
+            4,
         )
     },
-    column("ID", 'D', "id", Cell::Field("id"), (8, 13, 36), Role::Whole),
+    column("ID", 'D', "id", Cell::Field("id"), (8, 13, 36), Role::Whole, 5),
 ];
 
 /// The `:` searches. The live service takes `contains(serialNumber,...)` and refuses `eq`.

@@ -177,6 +177,11 @@ pub struct Column {
     pub width: (usize, usize, usize),
     /// When it gives way.
     pub role: Role,
+    /// Its importance (0 first) among the key columns (the last to shrink), or among the
+    /// others (the first to join when there is room).
+    pub rank: u8,
+    /// It may pass its cap when room is left (a long error name).
+    pub grows: bool,
     /// Where it exists.
     pub version: Version,
     /// Many rows share each value (a team's tag, a batch's import id, a status): the table

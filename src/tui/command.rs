@@ -1,7 +1,9 @@
 //! The `:` command line of the table (k9s style): server-side searches that run the listing
-//! with a Graph `$filter`, for tenants too large to load whole. Pure parsing, no I/O.
+//! with a Graph `$filter`, for tenants too large to load whole. The searches come from the
+//! resource's descriptor. Pure parsing, no I/O.
 
 use crate::graph::client::odata_literal;
+use crate::graph::resource::{Resource, SearchOp};
 
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,51 +18,79 @@ pub enum Command {
     QuitNow,
 }
 
-/// The commands, for the help: `(usage, what it does)`.
-pub const COMMANDS: &[(&str, &str)] = &[
-    (":serial TEXT", "server search: serial number contains TEXT (also :search, :s)"),
-    (":tag TEXT", "server search: group tag contains TEXT"),
-    (":user TEXT", "server search: assigned user contains TEXT"),
-    (":status STATUS", "server search: import status is unknown/pending/partial/complete/error"),
+/// The commands every resource has, for the help: `(usage, what it does)`.
+const GENERAL: &[(&str, &str)] = &[
     (":filter ODATA", "server search with your own $filter expression"),
     (":all", "list everything again (also Esc or r)"),
     (":q", "quit (asks when drafts are unsaved); :q! quits without asking"),
 ];
 
-/// Parses a command line (without the `:`).
-pub fn parse(line: &str) -> Result<Command, String> {
+/// The commands of a resource, for the help: `(usage, what it does)`.
+pub fn commands(resource: &Resource) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = resource
+        .searches
+        .iter()
+        .map(|search| {
+            let (word, others) = search.words.split_first().map_or(("", &[][..]), |(w, rest)| (*w, rest));
+            let arg = match search.op {
+                SearchOp::Contains => "TEXT",
+                SearchOp::EqualsValue(_) => "VALUE",
+            };
+            let mut help =
+                format!("server search: {}", search.help.replace("TEXT", arg).replace("STATUS", arg));
+            if let SearchOp::EqualsValue(values) = search.op {
+                help.push_str(&format!(" ({})", values.join("/")));
+            }
+            if !others.is_empty() {
+                let also: Vec<String> = others.iter().map(|w| format!(":{w}")).collect();
+                help.push_str(&format!(" (also {})", also.join(", ")));
+            }
+            (format!(":{word} {arg}"), help)
+        })
+        .collect();
+    out.extend(GENERAL.iter().map(|(u, w)| (u.to_string(), w.to_string())));
+    out
+}
+
+/// Parses a command line (without the `:`) for the table of `resource`.
+pub fn parse(line: &str, resource: &Resource) -> Result<Command, String> {
     let line = line.trim();
     let (word, rest) = match line.split_once(char::is_whitespace) {
         Some((w, r)) => (w, r.trim()),
         None => (line, ""),
     };
-    let contains = |property: &str| -> Result<Command, String> {
-        if rest.is_empty() {
-            return Err(format!(":{word} needs some text to search for, e.g. :{word} PF3"));
-        }
-        Ok(Command::ServerFilter(format!("contains({property},{})", odata_literal(rest))))
-    };
-    match word.to_ascii_lowercase().as_str() {
-        "serial" | "search" | "s" => contains("serialNumber"),
-        "tag" | "grouptag" => contains("groupTag"),
-        "user" | "upn" => contains("assignedUserPrincipalName"),
-        "status" => {
-            let wanted = rest.to_ascii_lowercase();
-            let known = ["unknown", "pending", "partial", "complete", "error"];
-            if !known.contains(&wanted.as_str()) {
-                return Err(format!(":status takes one of {}", known.join(", ")));
+    let word = word.to_ascii_lowercase();
+    if let Some(search) = resource.searches.iter().find(|s| s.words.contains(&word.as_str())) {
+        return match search.op {
+            SearchOp::Contains if rest.is_empty() => {
+                Err(format!(":{word} needs some text to search for, e.g. :{word} PF3"))
             }
-            Ok(Command::ServerFilter(format!("state/deviceImportStatus eq {}", odata_literal(&wanted))))
-        }
+            SearchOp::Contains => {
+                Ok(Command::ServerFilter(format!("contains({},{})", search.path, odata_literal(rest))))
+            }
+            SearchOp::EqualsValue(values) => {
+                let wanted = values.iter().find(|v| v.eq_ignore_ascii_case(rest));
+                match wanted {
+                    Some(value) => {
+                        Ok(Command::ServerFilter(format!("{} eq {}", search.path, odata_literal(value))))
+                    }
+                    None => Err(format!(":{word} takes one of {}", values.join(", "))),
+                }
+            }
+        };
+    }
+    match word.as_str() {
         "filter" | "f" if !rest.is_empty() => Ok(Command::ServerFilter(rest.to_string())),
         "filter" | "f" => {
-            Err(":filter needs an OData expression, e.g. :filter startswith(serialNumber,'PF')".into())
+            Err(":filter needs an OData expression, e.g. :filter contains(serialNumber,'PF')".into())
         }
         "all" | "" => Ok(Command::All),
         "q" | "quit" => Ok(Command::Quit),
         "q!" | "quit!" => Ok(Command::QuitNow),
         other => {
-            Err(format!("unknown command :{other} (try :serial, :tag, :user, :status, :all; ? lists them)"))
+            let known: Vec<String> =
+                resource.searches.iter().filter_map(|s| s.words.first()).map(|w| format!(":{w}")).collect();
+            Err(format!("unknown command :{other} (try {}, :all; ? lists them)", known.join(", ")))
         }
     }
 }
@@ -68,9 +98,11 @@ pub fn parse(line: &str) -> Result<Command, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::imported::IMPORTED;
 
     #[test]
     fn searches_become_filters_with_quotes_doubled() {
+        let parse = |line: &str| parse(line, &IMPORTED);
         assert_eq!(parse("serial PF3"), Ok(Command::ServerFilter("contains(serialNumber,'PF3')".into())));
         assert_eq!(
             parse("  user o'brien@contoso.com "),
@@ -87,5 +119,18 @@ mod tests {
         assert!(parse("serial").is_err());
         assert!(parse("status done").is_err());
         assert!(parse("frobnicate").is_err());
+    }
+
+    #[test]
+    fn the_help_lists_every_search_of_the_resource() {
+        let lines = commands(&IMPORTED);
+        assert!(
+            lines.iter().any(|(u, w)| u == ":serial TEXT" && w.contains("also :search, :s")),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|(u, w)| u == ":status VALUE" && w.contains("unknown/pending")),
+            "{lines:?}"
+        );
     }
 }

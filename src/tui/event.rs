@@ -8,25 +8,6 @@ use crate::graph::model::Device;
 use crate::graph::patch::PatchBody;
 use std::time::{Duration, Instant};
 
-/// A table column, also what the table can be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Column {
-    /// Serial number.
-    Serial,
-    /// Group tag.
-    Tag,
-    /// Assigned user.
-    User,
-    /// Import status (with error code and name).
-    Status,
-    /// Import batch id.
-    ImportId,
-    /// Product key.
-    ProductKey,
-    /// Entity id.
-    Id,
-}
-
 /// A change to the text of a single-line editor (form field or filter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EditOp {
@@ -96,8 +77,8 @@ pub enum Action {
     FilterEdit(EditOp),
     /// Keep the filter and return to the rows.
     FilterAccept,
-    /// Sort by a column (again: reverse the order).
-    Sort(Column),
+    /// Sort by the column a key names (`S`: serial; again: reverse the order).
+    Sort(char),
     /// Load the listing again.
     Reload,
     /// Open the selected device in the form (Enter).
@@ -192,7 +173,7 @@ pub enum Msg {
         /// The sort's generation (only the latest is installed).
         generation: u64,
         /// The rows in their new order.
-        sorted: Box<crate::tui::model::SortedRows>,
+        sorted: Box<crate::tui::table::index::SortedRows>,
     },
     /// The clock advanced (only sent while a countdown or spinner is on screen).
     Tick(Instant),
@@ -281,7 +262,7 @@ pub enum Effect {
         /// The sort's generation.
         generation: u64,
         /// The rows' keys.
-        job: crate::tui::model::SortJob,
+        job: crate::tui::table::index::SortJob,
     },
     /// Run the device code sign-in: ask for a code, then poll until the user signs in.
     SignIn {

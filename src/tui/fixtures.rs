@@ -118,8 +118,19 @@ pub fn model(w: u16, h: u16) -> Model {
     m.no_color = true;
     m.size = (w, h);
     m.collection_url = COLLECTION.to_string();
-    m.rows = devices().into_iter().map(crate::tui::model::table_row).collect();
-    m.listing.pages = 1;
-    m.derive_view();
+    m.table.push(&records(&devices()));
+    m.table.listing.pages = 1;
+    m.table.derive_view();
     m
+}
+
+/// Devices as the records the table is built from.
+pub fn records(devices: &[Device]) -> Vec<crate::graph::resource::Record> {
+    devices
+        .iter()
+        .map(|d| match serde_json::to_value(d) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => crate::graph::resource::Record::new(),
+        })
+        .collect()
 }

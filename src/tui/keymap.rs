@@ -1,8 +1,8 @@
 //! The one key map: keys -> [`Action`]s per context. The hint bar and the `?` help are drawn
 //! from these tables, so what the screen says is what the keys do.
 
-use crate::tui::event::{Action, Column, EditOp};
-use crate::tui::model::{Model, Overlay, Screen};
+use crate::tui::event::{Action, EditOp};
+use crate::tui::model::{Model, Overlay, Screen, Typing};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// Where the keys go.
@@ -174,13 +174,8 @@ pub static TABLE: &[Binding] = &[
     b(&[c('n')], "n", "next matching row (wraps)", Action::NextMatch, ""),
     b(&[c('N')], "N", "previous matching row (wraps)", Action::PrevMatch, ""),
     b(&[k(KeyCode::Esc)], "Esc", "clear filter; end server search; stop listing", Action::Back, ""),
-    b(&[c('S')], "S", "sort by serial (again: reverse)", Action::Sort(Column::Serial), "sort"),
-    b(&[c('T')], "T", "sort by group tag", Action::Sort(Column::Tag), "sort"),
-    b(&[c('U')], "U", "sort by assigned user", Action::Sort(Column::User), "sort"),
-    b(&[c('I')], "I", "sort by import status", Action::Sort(Column::Status), "sort"),
-    b(&[c('B')], "B", "sort by import (batch) id", Action::Sort(Column::ImportId), "sort"),
-    b(&[c('P')], "P", "sort by product key", Action::Sort(Column::ProductKey), "sort"),
-    b(&[c('D')], "D", "sort by device id", Action::Sort(Column::Id), "sort"),
+    // The keys come from the resource's columns (`S` serial, `T` tag, ...): see `resolve`.
+    b(&[], "S T U …", "sort by a column; the same key again reverses", Action::Sort(' '), "sort"),
     b(
         &[c('r'), ctrl('r')],
         "r",
@@ -358,8 +353,8 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::Help { .. }) => Context::Help,
         Some(Overlay::Restore(_)) => Context::Restore,
         None => match model.screen {
-            Screen::Table if model.command_editing => Context::Command,
-            Screen::Table if model.filter_editing => Context::Filter,
+            Screen::Table if model.typing == Typing::Command => Context::Command,
+            Screen::Table if model.typing == Typing::Filter => Context::Filter,
             Screen::Table => Context::Table,
             Screen::Form => Context::Form,
             Screen::Inspector => Context::Inspector,
@@ -417,6 +412,16 @@ pub fn resolve(ctx: Context, event: &KeyEvent) -> Option<Action> {
         return Some(bound.action.clone());
     }
     match ctx {
+        // An upper-case letter no binding took sorts by the column it names, if one does.
+        Context::Table => match event.code {
+            KeyCode::Char(ch)
+                if ch.is_ascii_uppercase()
+                    && !event.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                Some(Action::Sort(ch))
+            }
+            _ => None,
+        },
         Context::Form => edit_op(event).map(Action::Edit),
         Context::Filter => edit_op(event).map(Action::FilterEdit),
         Context::Command => edit_op(event).map(Action::CommandEdit),
@@ -435,14 +440,17 @@ pub struct Hint {
     pub priority: Priority,
 }
 
-/// The hint bar's items for a context, in the key map's order. Bindings that share a hint
-/// (the sort keys) make one item with their keys joined.
-pub fn hints(ctx: Context, read_only: bool) -> Vec<Hint> {
+/// The hint bar's items for a context, in the key map's order; the sort hint names the keys
+/// of the table's columns (`S/T/U/I/B/P/D`).
+pub fn hints(ctx: Context, model: &Model) -> Vec<Hint> {
+    let sort_keys: String =
+        model.table.columns().iter().map(|c| c.sort_key.to_string()).collect::<Vec<_>>().join("/");
     let mut items: Vec<Hint> = Vec::new();
     for bd in bindings(ctx).iter().filter(|bd| !bd.hint.is_empty()) {
-        let (keys, what) = match (read_only, bd.writes, &bd.action) {
+        let (keys, what) = match (model.read_only, bd.writes, &bd.action) {
             (true, true, _) => ("", "read-only: editing off"),
             (true, false, Action::Open) => (bd.label, "view"),
+            (_, _, Action::Sort(_)) => (sort_keys.as_str(), bd.hint),
             _ => (bd.label, bd.hint),
         };
         match items.iter_mut().find(|h| h.what == what) {
@@ -469,10 +477,8 @@ mod tests {
     fn table_keys() {
         let t = Context::Table;
         assert_eq!(resolve(t, &key(KeyCode::Char('j'), KeyModifiers::NONE)), Some(Action::Down));
-        assert_eq!(
-            resolve(t, &key(KeyCode::Char('S'), KeyModifiers::SHIFT)),
-            Some(Action::Sort(Column::Serial))
-        );
+        assert_eq!(resolve(t, &key(KeyCode::Char('S'), KeyModifiers::SHIFT)), Some(Action::Sort('S')));
+        assert_eq!(resolve(t, &key(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
         assert_eq!(resolve(t, &key(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
         assert_eq!(resolve(t, &key(KeyCode::Char('x'), KeyModifiers::NONE)), None);
     }
@@ -495,6 +501,24 @@ mod tests {
             resolve(f, &key(KeyCode::Backspace, KeyModifiers::NONE)),
             Some(Action::Edit(EditOp::Backspace))
         );
+    }
+
+    #[test]
+    fn every_sort_key_of_every_resource_sorts_and_no_two_share_one() {
+        for resource in [&crate::graph::imported::IMPORTED, &crate::graph::registered::REGISTERED] {
+            let mut seen = Vec::new();
+            for column in resource.columns {
+                let event = key(KeyCode::Char(column.sort_key), KeyModifiers::SHIFT);
+                assert_eq!(
+                    resolve(Context::Table, &event),
+                    Some(Action::Sort(column.sort_key)),
+                    "{}",
+                    column.title
+                );
+                assert!(!seen.contains(&column.sort_key), "{} shares {}", column.title, column.sort_key);
+                seen.push(column.sort_key);
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Viewport maths that `update` (paging, scrolling, clamping) and the views (drawing) share,
 //! so both agree on how many rows fit without `update` reaching into a view.
 
-use crate::tui::model::{HistoryEntry, Model};
+use crate::tui::model::{HistoryEntry, Model, Typing};
 
 /// Smallest terminal the app draws into; below it a note says so and keys wait.
 pub const MIN_SIZE: (u16, u16) = (40, 10);
@@ -16,7 +16,7 @@ const CHROME: usize = 3;
 
 /// Whether the table's bottom line shows the `/` filter or the `:` command line.
 pub fn table_shows_filter_line(model: &Model) -> bool {
-    model.command_editing || model.filter_editing || !model.filter_text().is_empty()
+    model.typing != Typing::Nothing || !model.filter_text().is_empty()
 }
 
 /// Rows the table body holds (the terminal minus header, headings, filter line, hints, status).

@@ -2,7 +2,7 @@
 
 use crate::graph::error::{GraphError, ServiceError};
 use crate::graph::model::FieldId;
-use crate::tui::event::{Action, Column, EditOp, Msg};
+use crate::tui::event::{Action, EditOp, Msg};
 use crate::tui::fixtures::{self, exchange};
 use crate::tui::model::Model;
 use crate::tui::update::{Input, update};
@@ -47,7 +47,7 @@ fn table(w: u16, h: u16) -> Model {
 
 fn filtered(w: u16, h: u16) -> Model {
     let mut m = table(w, h);
-    act(&mut m, Action::Sort(Column::Serial));
+    act(&mut m, Action::Sort('S'));
     act(&mut m, Action::FilterStart);
     for c in "sales".chars() {
         act(&mut m, Action::FilterEdit(EditOp::Insert(c)));
@@ -161,8 +161,8 @@ fn sign_in_declined(w: u16, h: u16) -> Model {
 
 fn throttled(w: u16, h: u16) -> Model {
     let mut m = table(w, h);
-    m.listing.loading = true;
-    let request_id = m.listing.request_id;
+    m.table.listing.loading = true;
+    let request_id = m.table.listing.request_id;
     let notice = crate::graph::client::RetryNotice {
         method: "GET".into(),
         url: "http://127.0.0.1:41234/v1.0/x".into(),
@@ -172,7 +172,7 @@ fn throttled(w: u16, h: u16) -> Model {
     };
     let at = m.now;
     update(&mut m, Input::Msg(Msg::Retrying { request_id, notice, at }));
-    m.server_filter = Some("contains(serialNumber,'PF3')".into());
+    m.table.server_filter = Some("contains(serialNumber,'PF3')".into());
     m
 }
 

@@ -11,9 +11,10 @@ use crate::tui::event::{Action, EditOp, Effect, Msg};
 use crate::tui::keymap::{Context, context};
 use crate::tui::layout;
 use crate::tui::model::{
-    ASYNC_SORT_ROWS, Confirm, FormState, Level, Listing, Model, Overlay, Problem, RetryWait, Screen,
-    SignInState, SortJob, table_row, table_select,
+    Confirm, FormState, Level, Model, Overlay, Problem, RetryWait, Screen, SignInState, Typing,
 };
+use crate::tui::table::Listing;
+use crate::tui::table::index::ASYNC_SORT_ROWS;
 
 /// What `update` consumes.
 #[derive(Debug)]
@@ -43,7 +44,13 @@ pub fn init(model: &mut Model) -> Vec<Effect> {
 
 /// The listing query: the table's properties only, big pages, and a server filter if any.
 pub fn list_query(model: &Model, filter: Option<String>) -> ListQuery {
-    ListQuery { select: table_select(), top: Some(model.page_size), filter, ..ListQuery::default() }
+    let table = &model.table;
+    ListQuery {
+        select: table.resource.table_select(table.beta),
+        top: Some(model.page_size),
+        filter,
+        ..ListQuery::default()
+    }
 }
 
 /// Lists with `filter`; the rows shown now stay until its first page arrives (a refused
@@ -52,10 +59,10 @@ pub fn list_query(model: &Model, filter: Option<String>) -> ListQuery {
 fn start_listing(model: &mut Model, filter: Option<String>, keep_selected: Option<String>) -> Vec<Effect> {
     let request_id = model.request_id();
     // The effect runner stops the previous listing when this one starts.
-    let previous = model.listing.request_id;
+    let previous = model.table.listing.request_id;
     clear_retry(model, previous);
     let query = list_query(model, filter.clone());
-    model.listing = Listing { request_id, pages: 0, loading: true, error: None, filter, keep_selected };
+    model.table.listing = Listing { request_id, pages: 0, loading: true, error: None, filter, keep_selected };
     vec![Effect::List { request_id, query }]
 }
 
@@ -68,11 +75,11 @@ fn start_sign_in(model: &mut Model) -> Vec<Effect> {
 
 /// Stops the listing where it is: the rows so far stay, `r` lists again.
 fn cancel_listing(model: &mut Model) -> Vec<Effect> {
-    let request_id = model.listing.request_id;
-    model.listing.loading = false;
+    let request_id = model.table.listing.request_id;
+    model.table.listing.loading = false;
     model.retry = None;
-    let (n, p) = (model.rows.len(), model.listing.pages);
-    model.listing.error = Some("cancelled".into());
+    let (n, p) = (model.table.rows.len(), model.table.listing.pages);
+    model.table.listing.error = Some("cancelled".into());
     model.say_on(
         Screen::Table,
         Level::Warn,
@@ -161,18 +168,18 @@ fn sign_in_action(model: &mut Model, action: Action) -> Vec<Effect> {
 fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
         Action::CommandEdit(op) => {
-            apply_edit(&mut model.command, &op, FieldKind::Text);
+            apply_edit(&mut model.line, &op, FieldKind::Text);
         }
         Action::Back => {
-            model.command_editing = false;
-            model.command = crate::tui::draft::line_editor("", "");
+            model.typing = Typing::Nothing;
+            model.line = crate::tui::draft::line_editor("", "");
         }
         Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
         Action::CommandRun => {
-            let line = crate::tui::draft::editor_text(&model.command).to_string();
-            model.command_editing = false;
-            model.command = crate::tui::draft::line_editor("", "");
-            match command::parse(&line) {
+            let line = crate::tui::draft::editor_text(&model.line).to_string();
+            model.typing = Typing::Nothing;
+            model.line = crate::tui::draft::line_editor("", "");
+            match command::parse(&line, model.table.resource) {
                 Ok(Command::Quit) => return action_quit(model),
                 Ok(Command::QuitNow) => model.quit = true,
                 Ok(Command::All) => return server_filter(model, None),
@@ -269,63 +276,76 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Bottom => move_cursor(model, isize::MAX / 2),
         Action::NextMatch | Action::PrevMatch => jump_to_match(model, action == Action::NextMatch),
         Action::FilterStart => {
-            model.filter_editing = true;
+            model.typing = Typing::Filter;
+            model.line = crate::tui::draft::line_editor(&model.table.filter, "");
             scroll_table(model);
         }
-        Action::FilterEdit(op) if apply_edit(&mut model.filter, &op, FieldKind::Text) => {
-            model.derive_view();
+        Action::FilterEdit(op) if apply_edit(&mut model.line, &op, FieldKind::Text) => {
+            model.table.filter = crate::tui::draft::editor_text(&model.line).to_string();
+            model.table.derive_view();
             scroll_table(model);
         }
         Action::FilterAccept => {
-            model.filter_editing = false;
+            model.typing = Typing::Nothing;
             scroll_table(model);
         }
-        Action::Back if model.retry.as_ref().is_some_and(|r| r.request_id == model.listing.request_id) => {
+        Action::Back
+            if model.retry.as_ref().is_some_and(|r| r.request_id == model.table.listing.request_id) =>
+        {
             return cancel_listing(model);
         }
         Action::Back => {
             let had = !model.filter_text().is_empty();
-            model.filter_editing = false;
+            model.typing = Typing::Nothing;
             if had {
-                model.filter = crate::tui::draft::line_editor("", "");
-                model.derive_view();
+                model.table.filter.clear();
+                model.table.derive_view();
                 model.say(Level::Info, "Filter cleared");
-            } else if model.server_filter.is_some() {
+            } else if model.table.server_filter.is_some() {
                 return server_filter(model, None);
-            } else if model.listing.loading {
+            } else if model.table.listing.loading {
                 return cancel_listing(model);
             }
             scroll_table(model);
         }
         Action::CommandStart => {
-            model.filter_editing = false;
-            model.command_editing = true;
+            model.typing = Typing::Command;
+            model.line = crate::tui::draft::line_editor("", "");
         }
-        Action::Sort(column) => {
-            let desc = matches!(model.sort, Some((c, false)) if c == column);
-            model.sort = Some((column, desc));
-            let dir = if desc { "descending" } else { "ascending" };
-            if model.rows.len() >= ASYNC_SORT_ROWS {
-                // Big tables sort off the draw path; the rows keep their order until it is done.
-                let generation = model.request_id();
-                model.sort_pending = Some(generation);
+        Action::Sort(key) => {
+            let Some(column) = model.table.column_of_key(key) else {
+                let keys: String = model.table.columns().iter().map(|c| c.sort_key).collect();
                 model.say(
                     Level::Info,
-                    format!("Sorting {} devices by {}…", model.rows.len(), column.title().to_lowercase()),
+                    format!("No column sorts by {key}: the sort keys are {keys} (? lists them)"),
                 );
-                return vec![Effect::Sort { generation, job: SortJob::new(&model.rows, (column, desc)) }];
+                return Vec::new();
+            };
+            let desc = matches!(model.table.sort, Some((c, false)) if c == column);
+            model.table.sort = Some((column, desc));
+            let dir = if desc { "descending" } else { "ascending" };
+            let word = model.table.columns()[column].word;
+            if model.table.rows.len() >= ASYNC_SORT_ROWS {
+                // Big tables sort off the draw path; the rows keep their order until it is done.
+                let generation = model.request_id();
+                model.table.sort_pending = Some(generation);
+                model.say(
+                    Level::Info,
+                    format!("Sorting {} by {word}…", plural(model.table.rows.len(), "device")),
+                );
+                return vec![Effect::Sort { generation, job: model.table.sort_job((column, desc)) }];
             }
-            model.derive_view();
+            model.table.derive_view();
             scroll_table(model);
-            model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
+            model.say(Level::Info, format!("Sorted by {word} ({dir})"));
         }
         Action::Reload => {
-            let filter = model.server_filter.clone();
+            let filter = model.table.server_filter.clone();
             match &filter {
                 Some(f) => model.say(Level::Info, format!("Running the server search again: {f}")),
                 None => model.say(Level::Info, "Reloading…"),
             }
-            let keep = model.selected().map(|r| r.id.clone());
+            let keep = model.table.selected_id();
             return start_listing(model, filter, keep);
         }
         Action::Open => return open_form(model),
@@ -342,50 +362,57 @@ fn jump_to_match(model: &mut Model, forward: bool) {
         model.say(Level::Info, "n/N jump between the rows a filter matches: / starts one");
         return;
     }
-    let n = model.view.len();
+    let n = model.table.view.len();
     if n == 0 {
         model.say(Level::Info, format!("No device matches \"{}\"", model.filter_text()));
         return;
     }
-    model.cursor = if forward { (model.cursor + 1) % n } else { (model.cursor + n - 1) % n };
-    model.listing.keep_selected = None;
+    model.table.cursor =
+        if forward { (model.table.cursor + 1) % n } else { (model.table.cursor + n - 1) % n };
+    model.table.listing.keep_selected = None;
     scroll_table(model);
-    let wrapped =
-        if forward && model.cursor == 0 || !forward && model.cursor == n - 1 { " (wrapped)" } else { "" };
-    model.say(Level::Info, format!("Match {}/{n} of \"{}\"{wrapped}", model.cursor + 1, model.filter_text()));
+    let wrapped = if forward && model.table.cursor == 0 || !forward && model.table.cursor == n - 1 {
+        " (wrapped)"
+    } else {
+        ""
+    };
+    model.say(
+        Level::Info,
+        format!("Match {}/{n} of \"{}\"{wrapped}", model.table.cursor + 1, model.filter_text()),
+    );
 }
 
 fn move_cursor(model: &mut Model, delta: isize) {
     // The user moved: a reload no longer takes the cursor back to where it was.
-    model.listing.keep_selected = None;
-    if model.view.is_empty() {
-        model.cursor = 0;
+    model.table.listing.keep_selected = None;
+    if model.table.view.is_empty() {
+        model.table.cursor = 0;
         return;
     }
-    let last = model.view.len() as isize - 1;
-    model.cursor = (model.cursor as isize).saturating_add(delta).clamp(0, last) as usize;
+    let last = model.table.view.len() as isize - 1;
+    model.table.cursor = (model.table.cursor as isize).saturating_add(delta).clamp(0, last) as usize;
     scroll_table(model);
 }
 
 /// Keeps the selected row inside the visible part of the table.
 fn scroll_table(model: &mut Model) {
     let height = layout::table_body_height(model).max(1);
-    if model.cursor < model.offset {
-        model.offset = model.cursor;
-    } else if model.cursor >= model.offset + height {
-        model.offset = model.cursor + 1 - height;
+    if model.table.cursor < model.table.offset {
+        model.table.offset = model.table.cursor;
+    } else if model.table.cursor >= model.table.offset + height {
+        model.table.offset = model.table.cursor + 1 - height;
     }
-    let max_offset = model.view.len().saturating_sub(height);
-    model.offset = model.offset.min(max_offset);
+    let max_offset = model.table.view.len().saturating_sub(height);
+    model.table.offset = model.table.offset.min(max_offset);
 }
 
 fn open_form(model: &mut Model) -> Vec<Effect> {
-    let Some(device) = model.selected() else {
+    let Some(row) = model.table.selected() else {
         model.say(Level::Info, "No device selected");
         return Vec::new();
     };
-    let device_id = device.id.clone();
-    let label = device.serial_number.clone().unwrap_or_else(|| device_id.clone());
+    let device_id = model.table.rows.id(row);
+    let label = model.table.label(row);
     let mut form = FormState {
         device_id: device_id.clone(),
         label,
@@ -396,7 +423,7 @@ fn open_form(model: &mut Model) -> Vec<Effect> {
         problem: None,
     };
     model.screen = Screen::Form;
-    model.filter_editing = false;
+    model.typing = Typing::Nothing;
     if model.drafts.contains_key(&device_id) {
         model.form = Some(form);
         model.say(Level::Info, "Draft restored");
@@ -572,63 +599,66 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Page { request_id, outcome } => {
             let outcome = *outcome;
+            let answered_at = outcome.exchange.started_at;
             model.record(outcome.exchange);
-            if request_id != model.listing.request_id || !model.listing.loading {
+            if request_id != model.table.listing.request_id || !model.table.listing.loading {
                 return Vec::new();
             }
             clear_retry(model, request_id);
             match outcome.result {
                 Ok(page) => {
-                    if model.listing.pages == 0 {
+                    if model.table.listing.pages == 0 {
                         // The first page of this listing: its rows (and its filter) are shown now.
-                        model.clear_rows();
-                        model.server_filter = model.listing.filter.clone();
+                        model.table.clear_rows();
+                        model.table.server_filter = model.table.listing.filter.clone();
                     }
-                    model.listing.pages += 1;
-                    let first_new = model.rows.len();
-                    model.rows.extend(page.devices.into_iter().map(table_row));
-                    model.derive_view();
+                    model.table.listing.pages += 1;
+                    let first_new = model.table.rows.len();
+                    let records: Vec<_> = page.devices.iter().map(record_of).collect();
+                    model.table.push(&records);
+                    model.wall = answered_at;
+                    model.table.derive_view();
                     reselect(model, first_new);
                     scroll_table(model);
                 }
                 Err(e) => {
-                    model.listing.loading = false;
-                    model.listing.keep_selected = None;
-                    let refused_search =
-                        model.listing.pages == 0 && model.listing.filter != model.server_filter;
+                    model.table.listing.loading = false;
+                    model.table.listing.keep_selected = None;
+                    let refused_search = model.table.listing.pages == 0
+                        && model.table.listing.filter != model.table.server_filter;
                     if refused_search {
-                        let shown = match &model.server_filter {
+                        let shown = match &model.table.server_filter {
                             Some(f) => format!("the results of {f}"),
                             None => "every device".to_string(),
                         };
-                        let asked = model.listing.filter.as_deref().unwrap_or("the whole list");
+                        let asked = model.table.listing.filter.as_deref().unwrap_or("the whole list");
                         model.say_on(
                             Screen::Table,
                             Level::Error,
                             format!("The server search {asked} failed: {e}. Still showing {shown}"),
                         );
                     } else {
-                        let kept = if model.rows.is_empty() {
+                        let kept = if model.table.rows.is_empty() {
                             String::new()
                         } else {
-                            format!("; the {} loaded stay", plural(model.rows.len(), "device"))
+                            format!("; the {} loaded stay", plural(model.table.rows.len(), "device"))
                         };
                         model.say_on(
                             Screen::Table,
                             Level::Error,
                             format!("Listing stopped: {e}{kept} (r lists again)"),
                         );
-                        model.listing.error = Some(e.to_string());
+                        model.table.listing.error = Some(e.to_string());
                     }
                 }
             }
         }
         Msg::ListEnded { request_id } => {
-            if request_id == model.listing.request_id && model.listing.loading {
+            if request_id == model.table.listing.request_id && model.table.listing.loading {
                 clear_retry(model, request_id);
-                model.listing.loading = false;
-                model.listing.keep_selected = None;
-                let (n, p) = (model.rows.len(), model.listing.pages);
+                model.table.listing.loading = false;
+                model.table.listing.keep_selected = None;
+                let (n, p) = (model.table.rows.len(), model.table.listing.pages);
                 model.say_on(
                     Screen::Table,
                     Level::Success,
@@ -687,7 +717,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Retrying { request_id, notice, at } => {
-            let ours = request_id == model.listing.request_id && model.listing.loading
+            let ours = request_id == model.table.listing.request_id && model.table.listing.loading
                 || model
                     .form
                     .as_ref()
@@ -711,18 +741,16 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             });
         }
         Msg::Sorted { generation, sorted } => {
-            if model.sort_pending != Some(generation) {
+            if model.table.sort_pending != Some(generation) {
                 return Vec::new();
             }
-            model.sort_pending = None;
-            let sorted = *sorted;
-            model.index.install(&model.rows, sorted);
-            model.view_of = None;
-            model.derive_view();
+            model.table.sort_pending = None;
+            model.table.install(*sorted);
             scroll_table(model);
-            if let Some((column, desc)) = model.sort {
+            if let Some((column, desc)) = model.table.sort {
                 let dir = if desc { "descending" } else { "ascending" };
-                model.say(Level::Info, format!("Sorted by {} ({dir})", column.title().to_lowercase()));
+                let word = model.table.columns()[column].word;
+                model.say_on(Screen::Table, Level::Info, format!("Sorted by {word} ({dir})"));
             }
         }
         Msg::ExchangeSaved { result } => match result {
@@ -802,14 +830,14 @@ pub fn plural(n: usize, word: &str) -> String {
 
 /// After a reload's page: the cursor goes back to the device it was on, once its row is in.
 fn reselect(model: &mut Model, first_new: usize) {
-    let Some(id) = model.listing.keep_selected.as_deref() else { return };
-    let Some(row) = model.rows[first_new..].iter().position(|r| r.id == id).map(|i| i + first_new) else {
+    let Some(id) = model.table.listing.keep_selected.as_deref() else { return };
+    let Some(row) = (first_new..model.table.rows.len()).find(|&row| model.table.rows.has_id(row, id)) else {
         return;
     };
-    if let Some(pos) = model.view.iter().position(|&i| i == row) {
-        model.cursor = pos;
+    if let Some(pos) = model.table.view.iter().position(|&i| i == row) {
+        model.table.cursor = pos;
     }
-    model.listing.keep_selected = None;
+    model.table.listing.keep_selected = None;
 }
 
 fn clear_retry(model: &mut Model, request_id: u64) {
@@ -818,12 +846,16 @@ fn clear_retry(model: &mut Model, request_id: u64) {
     }
 }
 
-fn replace_row(model: &mut Model, device: &Device) {
-    if let Some(i) = model.rows.iter().position(|r| r.id == device.id) {
-        model.rows[i] = table_row(device.clone());
-        model.index.replace(&model.rows);
-        model.derive_view();
-        scroll_table(model);
+pub(crate) fn replace_row(model: &mut Model, device: &Device) {
+    model.table.replace(&record_of(device));
+    scroll_table(model);
+}
+
+/// A typed device as the record the table reads.
+fn record_of(device: &Device) -> crate::graph::resource::Record {
+    match serde_json::to_value(device) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => crate::graph::resource::Record::new(),
     }
 }
 

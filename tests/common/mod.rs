@@ -52,16 +52,19 @@ pub fn observe(m: &Model, text: String) -> Seen {
     Seen {
         screen_text: text,
         screen: Some(m.screen),
-        loading: m.listing.loading,
-        rows: m.rows.len(),
-        view: m.view.len(),
-        sample: m
-            .rows
-            .iter()
+        loading: m.table.listing.loading,
+        rows: m.table.rows.len(),
+        view: m.table.view.len(),
+        sample: (0..m.table.rows.len())
             .step_by(10)
-            .map(|d| (d.id.clone(), d.serial_number.clone().unwrap_or_default()))
+            .map(|row| {
+                (m.table.rows.id(row), m.table.field_text(row, "serialNumber").unwrap_or("").to_string())
+            })
             .collect(),
-        selected: m.selected().map(|d| (d.id.clone(), d.group_tag.clone())),
+        selected: m
+            .table
+            .selected()
+            .map(|row| (m.table.rows.id(row), m.table.field_text(row, "groupTag").map(String::from))),
         form_ready: m.form_draft().is_some() && m.form.as_ref().is_some_and(|f| f.fetching.is_none()),
         saving: m.form.as_ref().is_some_and(|f| f.saving.is_some()),
         confirm: matches!(m.overlay, Some(Overlay::Confirm(_))),
@@ -72,8 +75,8 @@ pub fn observe(m: &Model, text: String) -> Seen {
         user_code: m.sign_in.as_ref().and_then(|s| s.prompt.as_ref()).map(|p| p.user_code.clone()),
         sign_in_failed: m.sign_in.as_ref().and_then(|s| s.failed.clone()),
         retrying: m.retry.is_some(),
-        server_filter: m.server_filter.clone(),
-        listing_error: m.listing.error.clone(),
+        server_filter: m.table.server_filter.clone(),
+        listing_error: m.table.listing.error.clone(),
     }
 }
 

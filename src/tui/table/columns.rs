@@ -10,17 +10,20 @@ use crate::tui::table::rows::Rows;
 ///
 /// Key columns (serial, status, tag, user) are always shown and shrink first towards a
 /// comfortable width, then towards their minimum. With room left, each further column joins
-/// in display order: an id only when it fits whole (a cut GUID is of no use to copy), other
-/// columns at a comfortable width and cut if need be. Whatever is still left lets a key column
-/// that was capped (a long error name) show more.
+/// in order of importance: an id only when it fits whole (a cut GUID is of no use to copy),
+/// other columns at a comfortable width and cut if need be. Whatever is still left lets a
+/// column that may grow past its cap (a long error name) show more.
 pub fn layout(rows: &Rows, width: usize) -> (Vec<(usize, usize)>, usize) {
     let columns = rows.columns();
     // Room for the heading and its sort arrow, and for the longest value (up to the cap).
     let uncapped = |i: usize| (columns[i].title.chars().count() + 2).max(rows.widest(i));
     let ideal = |i: usize| uncapped(i).min(columns[i].width.2);
     let comfortable = |i: usize| columns[i].width.1;
+    // In order of importance: among equally wide columns the less important shrinks first.
+    let mut by_rank: Vec<usize> = (0..columns.len()).collect();
+    by_rank.sort_by_key(|&i| (columns[i].role == Role::Key, columns[i].rank));
     let mut widths: Vec<(usize, usize)> =
-        (0..columns.len()).filter(|&i| columns[i].role == Role::Key).map(|i| (i, ideal(i))).collect();
+        by_rank.iter().filter(|&&i| columns[i].role == Role::Key).map(|&i| (i, ideal(i))).collect();
     let gaps = widths.len().saturating_sub(1);
     let mut used = widths.iter().map(|w| w.1).sum::<usize>() + gaps;
     // Too narrow: shrink to a comfortable width, then to the minimum, the widest first.
@@ -36,7 +39,7 @@ pub fn layout(rows: &Rows, width: usize) -> (Vec<(usize, usize)>, usize) {
             used -= 1;
         }
     }
-    for (i, column) in columns.iter().enumerate().filter(|(_, c)| c.role != Role::Key) {
+    for (i, column) in by_rank.iter().map(|&i| (i, columns[i])).filter(|(_, c)| c.role != Role::Key) {
         if rows.widest(i) == 0 {
             continue; // nothing to show in it
         }
@@ -49,10 +52,9 @@ pub fn layout(rows: &Rows, width: usize) -> (Vec<(usize, usize)>, usize) {
             used += 1 + need;
         }
     }
-    // Room left: key columns past their cap, and cut extra columns, towards their whole value.
-    for (i, w) in widths.iter_mut() {
-        let goal = if columns[*i].role == Role::Whole { *w } else { uncapped(*i) };
-        let more = goal.saturating_sub(*w).min(width.saturating_sub(used));
+    // Room left: a column that may pass its cap (a long error name) shows more.
+    for (i, w) in widths.iter_mut().filter(|(i, _)| columns[*i].grows) {
+        let more = uncapped(*i).saturating_sub(*w).min(width.saturating_sub(used));
         *w += more;
         used += more;
     }

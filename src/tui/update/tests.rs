@@ -1,7 +1,6 @@
 use super::*;
 use crate::graph::client::{Outcome, Page};
 use crate::graph::error::ServiceError;
-use crate::tui::event::Column;
 use crate::tui::fixtures::{self, exchange};
 use crate::tui::model::{BODY_CAP, HISTORY_CAP};
 use serde_json::json;
@@ -48,18 +47,18 @@ fn init_lists_with_select_and_big_pages() {
     let mut m = Model::new("x", false, false);
     let effects = init(&mut m);
     let [Effect::List { request_id, query }] = effects.as_slice() else { panic!() };
-    assert_eq!(*request_id, m.listing.request_id);
+    assert_eq!(*request_id, m.table.listing.request_id);
     assert_eq!(query.top, Some(999));
     assert!(query.select.contains(&"serialNumber".to_string()));
     assert!(!query.select.contains(&"hardwareIdentifier".to_string()));
-    assert!(m.listing.loading && m.busy());
+    assert!(m.table.listing.loading && m.busy());
 }
 
 #[test]
 fn pages_stream_in_and_stale_pages_are_dropped() {
     let mut m = Model::new("x", false, false);
     init(&mut m);
-    let first = m.listing.request_id;
+    let first = m.table.listing.request_id;
     let devices = fixtures::devices();
     let page = |d: &[crate::graph::model::Device]| {
         Box::new(Outcome {
@@ -68,18 +67,18 @@ fn pages_stream_in_and_stale_pages_are_dropped() {
         })
     };
     msg(&mut m, Msg::Page { request_id: first, outcome: page(&devices[..3]) });
-    assert_eq!(m.view.len(), 3);
+    assert_eq!(m.table.view.len(), 3);
     // The table keeps no hashes: a row has no such field (see `Row`).
     // A reload: pages of the old listing no longer count.
     act(&mut m, Action::Reload);
     msg(&mut m, Msg::Page { request_id: first, outcome: page(&devices[3..]) });
-    assert_eq!(m.rows.len(), 3);
-    let second = m.listing.request_id;
+    assert_eq!(m.table.rows.len(), 3);
+    let second = m.table.listing.request_id;
     msg(&mut m, Msg::Page { request_id: second, outcome: page(&devices[..2]) });
     msg(&mut m, Msg::Page { request_id: second, outcome: page(&devices[2..]) });
     msg(&mut m, Msg::ListEnded { request_id: second });
-    assert_eq!(m.rows.len(), devices.len());
-    assert!(!m.listing.loading);
+    assert_eq!(m.table.rows.len(), devices.len());
+    assert!(!m.table.listing.loading);
     assert_eq!(m.toast.as_ref().unwrap().text, "Loaded 8 devices in 2 pages");
     assert_eq!(m.history.len(), 4, "every exchange is recorded, stale ones too");
 }
@@ -91,50 +90,51 @@ fn filter_as_you_type_and_escape_clears() {
     for c in "FINANCE".chars() {
         act(&mut m, Action::FilterEdit(EditOp::Insert(c)));
     }
-    let serials: Vec<_> = m.view.iter().map(|&i| m.rows[i].serial_number.clone().unwrap()).collect();
+    let serials: Vec<_> =
+        m.table.view.iter().map(|&i| m.table.field_text(i, "serialNumber").unwrap().to_string()).collect();
     assert_eq!(serials, ["MXL9876543", "2UA7301FGH"]);
     act(&mut m, Action::FilterAccept);
-    assert!(!m.filter_editing);
+    assert!(!(m.typing == crate::tui::model::Typing::Filter));
     act(&mut m, Action::Back);
-    assert_eq!(m.view.len(), 8);
+    assert_eq!(m.table.view.len(), 8);
     // Matches user and import id too.
     act(&mut m, Action::FilterStart);
     act(&mut m, Action::FilterEdit(EditOp::Paste("erik@".into())));
-    assert_eq!(m.view.len(), 1);
+    assert_eq!(m.table.view.len(), 1);
 }
 
 #[test]
 fn sort_toggles_direction_and_keeps_selection() {
     let mut m = fixtures::model(80, 24);
     act(&mut m, Action::Down);
-    let selected = m.selected().unwrap().id.clone();
-    act(&mut m, Action::Sort(Column::Serial));
-    assert_eq!(m.sort, Some((Column::Serial, false)));
-    assert_eq!(m.rows[m.view[0]].serial_number.as_deref(), Some("2UA7301FGH"));
-    assert_eq!(m.selected().unwrap().id, selected);
-    act(&mut m, Action::Sort(Column::Serial));
-    assert_eq!(m.sort, Some((Column::Serial, true)));
-    assert_eq!(m.rows[m.view[0]].serial_number.as_deref(), Some("R90LKQ2B"));
-    act(&mut m, Action::Sort(Column::Status));
-    assert_eq!(m.rows[m.view[0]].state.device_error_code, 806);
+    let selected = m.table.selected_id().unwrap();
+    act(&mut m, Action::Sort('S'));
+    assert_eq!(m.table.sort, Some((0, false)));
+    assert_eq!(m.table.field_text(m.table.view[0], "serialNumber"), Some("2UA7301FGH"));
+    assert_eq!(m.table.selected_id().unwrap(), selected);
+    act(&mut m, Action::Sort('S'));
+    assert_eq!(m.table.sort, Some((0, true)));
+    assert_eq!(m.table.field_text(m.table.view[0], "serialNumber"), Some("R90LKQ2B"));
+    act(&mut m, Action::Sort('I'));
+    assert_eq!(m.table.rows.cell(m.table.view[0], 3).split(' ').nth(1), Some("806"));
 }
 
 #[test]
 fn navigation_clamps_and_pages() {
     let mut m = fixtures::model(80, 10);
     act(&mut m, Action::Up);
-    assert_eq!(m.cursor, 0);
+    assert_eq!(m.table.cursor, 0);
     act(&mut m, Action::PageDown);
-    assert_eq!(m.cursor, 6);
+    assert_eq!(m.table.cursor, 6);
     act(&mut m, Action::HalfPageUp);
-    assert_eq!(m.cursor, 3);
+    assert_eq!(m.table.cursor, 3);
     act(&mut m, Action::HalfPageDown);
-    assert_eq!(m.cursor, 6);
+    assert_eq!(m.table.cursor, 6);
     act(&mut m, Action::Bottom);
-    assert_eq!(m.cursor, 7);
-    assert_eq!(m.offset, 2);
+    assert_eq!(m.table.cursor, 7);
+    assert_eq!(m.table.offset, 2);
     act(&mut m, Action::Top);
-    assert_eq!((m.cursor, m.offset), (0, 0));
+    assert_eq!((m.table.cursor, m.table.offset), (0, 0));
 }
 
 #[test]
@@ -143,10 +143,10 @@ fn keys_wait_while_the_terminal_is_too_small() {
     act(&mut m, Action::Resize(30, 8));
     act(&mut m, Action::Down);
     assert!(act(&mut m, Action::Open).is_empty());
-    assert_eq!((m.cursor, m.screen), (0, Screen::Table));
+    assert_eq!((m.table.cursor, m.screen), (0, Screen::Table));
     act(&mut m, Action::Resize(80, 24));
     act(&mut m, Action::Down);
-    assert_eq!(m.cursor, 1);
+    assert_eq!(m.table.cursor, 1);
     act(&mut m, Action::Resize(30, 8));
     act(&mut m, Action::Quit);
     assert!(m.quit, "quit still works");
@@ -160,14 +160,14 @@ fn n_and_shift_n_walk_the_matches_and_wrap() {
     act(&mut m, Action::FilterStart);
     act(&mut m, Action::FilterEdit(EditOp::Paste("complete".into())));
     act(&mut m, Action::FilterAccept);
-    let n = m.view.len();
+    let n = m.table.view.len();
     assert!(n >= 2, "{n}");
     act(&mut m, Action::PrevMatch);
-    assert_eq!(m.cursor, n - 1, "N from the first match wraps to the last");
+    assert_eq!(m.table.cursor, n - 1, "N from the first match wraps to the last");
     act(&mut m, Action::NextMatch);
-    assert_eq!(m.cursor, 0, "n from the last wraps to the first");
+    assert_eq!(m.table.cursor, 0, "n from the last wraps to the first");
     act(&mut m, Action::NextMatch);
-    assert_eq!(m.cursor, 1);
+    assert_eq!(m.table.cursor, 1);
     assert_eq!(m.toast.as_ref().unwrap().text, format!("Match 2/{n} of \"complete\""));
 }
 
@@ -178,21 +178,21 @@ fn the_filter_searches_every_column_shown() {
         act(m, Action::Back);
         act(m, Action::FilterStart);
         act(m, Action::FilterEdit(EditOp::Paste(needle.into())));
-        m.view.len()
+        m.table.view.len()
     };
     assert_eq!(count(&mut m, "806"), 1, "the error code");
     assert_eq!(count(&mut m, "ztddevicealready"), 1, "the error name");
     assert!(count(&mut m, "error") >= 2, "the status word");
-    let id = m.rows[3].id.clone();
+    let id = m.table.rows.id(3);
     assert_eq!(count(&mut m, &id[..13]), 1, "the id");
-    let import = m.rows[5].import_id.clone().unwrap();
+    let import = m.table.field_text(5, "importId").unwrap().to_string();
     assert_eq!(count(&mut m, &import), 1, "the import id");
 }
 
 #[test]
 fn status_messages_stay_on_the_screen_they_belong_to() {
     let mut m = fixtures::model(80, 24);
-    act(&mut m, Action::Sort(Column::Serial));
+    act(&mut m, Action::Sort('S'));
     assert!(m.toast_shown().is_some_and(|t| t.text.starts_with("Sorted by")));
     open(&mut m);
     assert!(m.toast_shown().is_none(), "the sort message does not follow into the form: {:?}", m.toast);
@@ -252,8 +252,8 @@ fn edit_save_confirm_and_server_answer() {
     let draft = m.form_draft().unwrap();
     assert_eq!(draft.dirty_count(), 0);
     assert_eq!(draft.original.group_tag.as_deref(), Some("Lab"));
-    let row = m.rows.iter().find(|d| d.id == id).unwrap();
-    assert_eq!(row.group_tag.as_deref(), Some("Lab"));
+    let row = m.table.rows.find(&id).unwrap();
+    assert_eq!(m.table.field_text(row, "groupTag"), Some("Lab"));
     assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: Group tag");
     // Back to the table: a clean draft is dropped.
     act(&mut m, Action::Back);
@@ -420,7 +420,7 @@ fn notice(method: &str, reason: &str, attempt: u32, wait_ms: u64) -> crate::grap
 fn a_retry_wait_counts_down_and_esc_cancels_the_listing_keeping_rows() {
     let mut m = Model::new("x", false, false);
     init(&mut m);
-    let id = m.listing.request_id;
+    let id = m.table.listing.request_id;
     let devices = fixtures::devices();
     let page = Box::new(Outcome {
         exchange: exchange("GET", "/x", 200, None, "{}"),
@@ -450,8 +450,8 @@ fn a_retry_wait_counts_down_and_esc_cancels_the_listing_keeping_rows() {
     act(&mut m, Action::FilterAccept);
     let effects = act(&mut m, Action::Back);
     assert_eq!(effects, vec![Effect::Cancel { request_id: id }]);
-    assert!(m.retry.is_none() && !m.listing.loading && !m.busy());
-    assert_eq!(m.rows.len(), 3);
+    assert!(m.retry.is_none() && !m.table.listing.loading && !m.busy());
+    assert_eq!(m.table.rows.len(), 3);
     assert!(m.toast.as_ref().unwrap().text.contains("Listing cancelled"), "{:?}", m.toast);
     assert!(matches!(act(&mut m, Action::Reload).as_slice(), [Effect::List { .. }]));
 }
@@ -509,14 +509,14 @@ fn server_search_commands_list_with_a_filter_and_esc_returns() {
     let [Effect::List { request_id, query }] = effects.as_slice() else { panic!("{effects:?}") };
     assert_eq!(query.filter.as_deref(), Some("contains(serialNumber,'o''b')"));
     // The header names the search once its results are shown, not before.
-    assert_eq!(m.server_filter, None);
+    assert_eq!(m.table.server_filter, None);
     let page = Outcome {
         exchange: exchange("GET", "/x", 200, None, "{}"),
         result: Ok(Page { devices: fixtures::devices()[..1].to_vec(), next_link: None, count: None }),
     };
     msg(&mut m, Msg::Page { request_id: *request_id, outcome: Box::new(page) });
-    assert_eq!(m.server_filter.as_deref(), Some("contains(serialNumber,'o''b')"));
-    assert_eq!(m.rows.len(), 1);
+    assert_eq!(m.table.server_filter.as_deref(), Some("contains(serialNumber,'o''b')"));
+    assert_eq!(m.table.rows.len(), 1);
     assert_eq!(context(&m), Context::Table);
     // Esc (no local filter) goes back to the full listing.
     let effects = act(&mut m, Action::Back);
@@ -569,14 +569,19 @@ fn sign_in_shows_the_prompt_polls_and_failures_offer_a_restart() {
 fn index_merges_appended_pages_into_the_sort_and_follows_saves() {
     let mut m = Model::new("x", false, false);
     let full = fixtures::devices();
-    let devices: Vec<_> = full.iter().cloned().map(crate::tui::model::table_row).collect();
-    m.sort = Some((Column::Serial, false));
-    m.rows.extend(devices[..4].iter().cloned());
-    m.derive_view();
-    m.rows.extend(devices[4..].iter().cloned());
-    m.derive_view();
+    let devices = full.clone();
+    let records = fixtures::records(&full);
+    m.table.sort = Some((0, false));
+    m.table.push(&records[..4]);
+    m.table.derive_view();
+    m.table.push(&records[4..]);
+    m.table.derive_view();
     let serials = |m: &Model| -> Vec<String> {
-        m.view.iter().map(|&i| m.rows[i].serial_number.clone().unwrap_or_default()).collect()
+        m.table
+            .view
+            .iter()
+            .map(|&i| m.table.field_text(i, "serialNumber").unwrap_or_default().to_string())
+            .collect()
     };
     let mut expected: Vec<String> =
         devices.iter().map(|d| d.serial_number.clone().unwrap_or_default()).collect();
@@ -590,42 +595,44 @@ fn index_merges_appended_pages_into_the_sort_and_follows_saves() {
     // The filter matches the new text, case-insensitively.
     act(&mut m, Action::FilterStart);
     act(&mut m, Action::FilterEdit(EditOp::Paste("0000first".into())));
-    assert_eq!(m.view.len(), 1);
+    assert_eq!(m.table.view.len(), 1);
 }
 
 #[test]
 fn big_tables_sort_off_the_draw_path_and_stale_sorts_are_dropped() {
-    use crate::tui::model::ASYNC_SORT_ROWS;
+    use crate::tui::table::index::ASYNC_SORT_ROWS;
     let mut m = Model::new("x", false, false);
-    m.rows = (0..ASYNC_SORT_ROWS as u64)
-        .map(|i| crate::tui::model::table_row(crate::server::data::generated_device(5, i, false)))
-        .collect();
-    m.derive_view();
-    let unsorted = m.view.clone();
+    let devices: Vec<_> =
+        (0..ASYNC_SORT_ROWS as u64).map(|i| crate::server::data::generated_device(5, i, false)).collect();
+    m.table.push(&fixtures::records(&devices));
+    m.table.derive_view();
+    let unsorted = m.table.view.clone();
     let job = |effects: Vec<Effect>| match effects.into_iter().next() {
         Some(Effect::Sort { generation, job }) => (generation, job),
         other => panic!("{other:?}"),
     };
-    let (old, old_job) = job(act(&mut m, Action::Sort(Column::Serial)));
-    assert_eq!(m.view, unsorted, "the rows keep their order until the sort is done");
-    let (new, new_job) = job(act(&mut m, Action::Sort(Column::Serial)));
+    let (old, old_job) = job(act(&mut m, Action::Sort('S')));
+    assert_eq!(m.table.view, unsorted, "the rows keep their order until the sort is done");
+    let (new, new_job) = job(act(&mut m, Action::Sort('S')));
     msg(&mut m, Msg::Sorted { generation: old, sorted: Box::new(old_job.run()) });
-    assert_eq!(m.view, unsorted, "a stale sort is dropped");
+    assert_eq!(m.table.view, unsorted, "a stale sort is dropped");
     msg(&mut m, Msg::Sorted { generation: new, sorted: Box::new(new_job.run()) });
     let serials: Vec<String> = m
+        .table
         .view
         .iter()
-        .map(|&i| m.rows[i].serial_number.clone().unwrap_or_default().to_ascii_lowercase())
+        .map(|&i| m.table.field_text(i, "serialNumber").unwrap_or_default().to_string().to_ascii_lowercase())
         .collect();
     assert!(serials.windows(2).all(|w| w[0] >= w[1]), "descending after the second press");
-    assert_eq!(m.sort_pending, None);
+    assert_eq!(m.table.sort_pending, None);
     // Filtering works on the sorted order.
     act(&mut m, Action::FilterStart);
     act(&mut m, Action::FilterEdit(EditOp::Insert('a')));
     let kept: Vec<String> = m
+        .table
         .view
         .iter()
-        .map(|&i| m.rows[i].serial_number.clone().unwrap_or_default().to_ascii_lowercase())
+        .map(|&i| m.table.field_text(i, "serialNumber").unwrap_or_default().to_string().to_ascii_lowercase())
         .collect();
     assert!(kept.windows(2).all(|w| w[0] >= w[1]));
 }
@@ -681,29 +688,29 @@ fn refusal(status: u16) -> Box<Outcome<Page>> {
 #[test]
 fn a_refused_server_search_keeps_the_rows_and_the_header_it_had() {
     let mut m = fixtures::model(80, 24);
-    let before = m.rows.len();
+    let before = m.table.rows.len();
     act(&mut m, Action::CommandStart);
     act(&mut m, Action::CommandEdit(EditOp::Paste("filter serialNumber eq 'x'".into())));
     let effects = act(&mut m, Action::CommandRun);
     let [Effect::List { request_id, .. }] = effects.as_slice() else { panic!("{effects:?}") };
     msg(&mut m, Msg::Page { request_id: *request_id, outcome: refusal(400) });
-    assert_eq!(m.server_filter, None, "the header keeps what the rows are");
-    assert_eq!(m.rows.len(), before);
+    assert_eq!(m.table.server_filter, None, "the header keeps what the rows are");
+    assert_eq!(m.table.rows.len(), before);
     let text = &m.toast.as_ref().unwrap().text;
     assert!(
         text.contains("serialNumber eq 'x' failed") && text.contains("Still showing every device"),
         "{text}"
     );
-    assert!(m.listing.error.is_none(), "the listing shown is still whole");
+    assert!(m.table.listing.error.is_none(), "the listing shown is still whole");
 }
 
 #[test]
 fn reload_runs_the_server_search_again_and_keeps_the_cursor_on_its_device() {
     let mut m = fixtures::model(80, 24);
-    m.server_filter = Some("contains(serialNumber,'5')".into());
+    m.table.server_filter = Some("contains(serialNumber,'5')".into());
     act(&mut m, Action::Down);
     act(&mut m, Action::Down);
-    let selected = m.selected().unwrap().id.clone();
+    let selected = m.table.selected_id().unwrap();
     let effects = act(&mut m, Action::Reload);
     let [Effect::List { request_id, query }] = effects.as_slice() else { panic!("{effects:?}") };
     assert_eq!(query.filter.as_deref(), Some("contains(serialNumber,'5')"), "the search is run again");
@@ -715,10 +722,10 @@ fn reload_runs_the_server_search_again_and_keeps_the_cursor_on_its_device() {
         })
     };
     msg(&mut m, Msg::Page { request_id: *request_id, outcome: page(&devices[..1]) });
-    assert_eq!(m.cursor, 0);
+    assert_eq!(m.table.cursor, 0);
     msg(&mut m, Msg::Page { request_id: *request_id, outcome: page(&devices[1..]) });
-    assert_eq!(m.selected().unwrap().id, selected, "back on the same device");
-    assert_eq!(m.server_filter.as_deref(), Some("contains(serialNumber,'5')"));
+    assert_eq!(m.table.selected_id().unwrap(), selected, "back on the same device");
+    assert_eq!(m.table.server_filter.as_deref(), Some("contains(serialNumber,'5')"));
 }
 
 #[test]

@@ -1,78 +1,16 @@
 //! The device table: columns that fit the terminal, the filter line, the sort indicator and
 //! the unsaved-draft marker. Only the visible rows are built.
 
-use crate::tui::event::Column;
+use crate::graph::resource::Cell;
 use crate::tui::layout::table_shows_filter_line;
-use crate::tui::model::Model;
+use crate::tui::model::{Model, Typing};
+use crate::tui::table::columns::layout;
 use crate::tui::views::{Theme, ellipsize};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-
-/// Narrowest a column gets, the width it is comfortable at, and the widest it gets.
-fn limits(c: Column) -> (usize, usize, usize) {
-    // (hard minimum, comfortable minimum, cap)
-    match c {
-        Column::Serial => (8, 12, 24),
-        Column::Tag => (6, 10, 24),
-        Column::User => (8, 16, 34),
-        // Capped so a long error name cannot starve the user and tag columns; the cut name
-        // keeps its code (`error 808 ZtdDeviceAssignedTo…`) and the form shows it whole.
-        Column::Status => (8, 16, 30),
-        Column::ImportId => (6, 10, 38),
-        Column::ProductKey => (6, 10, 29),
-        Column::Id => (8, 13, 36),
-    }
-}
-
-/// The four columns admins scan: always shown, shrunk before anything else is cut.
-const KEY_COLUMNS: [Column; 4] = [Column::Serial, Column::Status, Column::Tag, Column::User];
-
-/// The id columns, shown whole (a cut GUID is of no use to copy) in this order while room is left.
-const ID_COLUMNS: [Column; 3] = [Column::Id, Column::ImportId, Column::ProductKey];
-
-/// Decides which columns fit in `width` and how wide each is: `(columns in display order,
-/// how many are hidden)`. Only the terminal's width and the longest value of each column over
-/// every row loaded decide it (the row index keeps those as rows arrive), so typing a filter,
-/// scrolling or sorting never moves a column.
-pub fn layout_columns(model: &Model, width: usize) -> (Vec<(Column, usize)>, usize) {
-    let longest = |c: Column| model.index.widest(c);
-    // Room for the heading and its sort arrow, and for the longest value (up to a cap).
-    let uncapped = |c: Column| (c.title().len() + 2).max(longest(c));
-    let ideal = |c: Column| uncapped(c).min(limits(c).2);
-    let mut widths: Vec<(Column, usize)> = KEY_COLUMNS.iter().map(|&c| (c, ideal(c))).collect();
-    let mut used = widths.iter().map(|w| w.1).sum::<usize>() + KEY_COLUMNS.len() - 1;
-    // Too narrow: shrink to a comfortable width, then to the minimum, the widest first.
-    for floor in [|c: Column| limits(c).1, |c: Column| limits(c).0] {
-        while used > width {
-            let Some(widest) =
-                widths.iter_mut().filter(|(c, w)| *w > floor(*c)).max_by_key(|(c, w)| *w - floor(*c))
-            else {
-                break;
-            };
-            widest.1 -= 1;
-            used -= 1;
-        }
-    }
-    // Room left: each id column that has any value and fits whole, in order of importance.
-    for c in ID_COLUMNS {
-        let need = ideal(c);
-        if longest(c) > 0 && used + 1 + need <= width {
-            widths.push((c, need));
-            used += 1 + need;
-        }
-    }
-    // Still room: a long error name may pass its cap.
-    if let Some(status) = widths.iter_mut().find(|(c, _)| *c == Column::Status) {
-        let more = uncapped(Column::Status).saturating_sub(status.1).min(width.saturating_sub(used));
-        status.1 += more;
-    }
-    let hidden = Column::ALL.len() - widths.len();
-    widths.sort_by_key(|(c, _)| Column::ALL.iter().position(|x| x == c));
-    (widths, hidden)
-}
 
 /// Draws the table screen.
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
@@ -85,13 +23,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let headings = Rect { height: 1, ..area };
     let body = Rect { y: area.y + 1, height: table_h, ..area };
     let marker = 2usize;
-    let (columns, hidden) = layout_columns(model, (area.width as usize).saturating_sub(marker));
+    let table = &model.table;
+    let (columns, hidden) = layout(&table.rows, (area.width as usize).saturating_sub(marker));
 
     // Headings with the sort indicator.
     let mut spans = vec![Span::raw(" ".repeat(marker))];
     for (n, (c, w)) in columns.iter().enumerate() {
-        let mut title = c.title().to_string();
-        if let Some((sorted, desc)) = model.sort
+        let mut title = table.columns()[*c].title.to_string();
+        if let Some((sorted, desc)) = table.sort
             && sorted == *c
         {
             title.push_str(if desc { " ▼" } else { " ▲" });
@@ -116,23 +55,23 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
 
     // Body: only the visible slice of the view.
     let height = table_h as usize;
-    let mut offset = model.offset.min(model.view.len().saturating_sub(1));
-    if model.cursor < offset {
-        offset = model.cursor;
-    } else if height > 0 && model.cursor >= offset + height {
-        offset = model.cursor + 1 - height;
+    let mut offset = model.table.offset.min(model.table.view.len().saturating_sub(1));
+    if model.table.cursor < offset {
+        offset = model.table.cursor;
+    } else if height > 0 && model.table.cursor >= offset + height {
+        offset = model.table.cursor + 1 - height;
     }
-    if model.view.is_empty() {
-        let note = if model.listing.loading && model.rows.is_empty() {
+    if model.table.view.is_empty() {
+        let note = if model.table.listing.loading && model.table.rows.is_empty() {
             "Loading devices…".to_string()
-        } else if let Some(e) = &model.listing.error
-            && model.rows.is_empty()
+        } else if let Some(e) = &model.table.listing.error
+            && model.table.rows.is_empty()
         {
             format!("Could not list devices: {e}  (r reloads, i shows the response)")
         } else if !model.filter_text().is_empty() {
             format!("No device matches \"{}\"  (Esc clears the filter)", model.filter_text())
-        } else if let Some(f) = &model.server_filter {
-            if model.listing.loading {
+        } else if let Some(f) = &model.table.server_filter {
+            if model.table.listing.loading {
                 format!("Searching on the server: {f}…")
             } else {
                 format!("No device matches the server filter {f}  (Esc or :all lists everything)")
@@ -146,18 +85,20 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
     }
     let needle: Vec<char> = model.filter_text().to_lowercase().chars().filter(|c| !c.is_control()).collect();
-    for (line_no, (pos, &row)) in model.view.iter().enumerate().skip(offset).take(height).enumerate() {
-        let Some(d) = model.rows.get(row) else { continue };
-        let selected = pos == model.cursor;
+    for (line_no, (pos, &row)) in model.table.view.iter().enumerate().skip(offset).take(height).enumerate() {
+        let selected = pos == table.cursor;
         let base = if selected { theme.selected() } else { Style::new() };
-        let mark = if model.has_unsaved(&d.id) { "● " } else { "  " };
+        let mark = if model.has_unsaved(&table.rows.id(row)) { "● " } else { "  " };
         let mut spans = vec![Span::styled(mark, if selected { base } else { theme.dirty() })];
         for (n, (c, w)) in columns.iter().enumerate() {
-            let text = format!("{:<w$}", ellipsize(&c.cell(d), *w), w = *w);
-            let style = match c {
-                Column::Status if !selected => theme.status(d.state.device_import_status),
-                _ => base,
+            let column = table.columns()[*c];
+            let cell = table.rows.cell(row, *c);
+            let shown = match column.cell {
+                Cell::Ago(_) => ago(cell, model.wall),
+                _ => cell.to_string(),
             };
+            let text = format!("{:<w$}", ellipsize(&shown, *w), w = *w);
+            let style = if selected { base } else { theme.tone(column.tone, cell) };
             spans.extend(highlighted(text, &needle, style, theme.matched(style)));
             if n + 1 < columns.len() {
                 spans.push(Span::styled(" ", base));
@@ -167,22 +108,22 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), line_area);
     }
 
-    if model.command_editing {
+    if model.typing == Typing::Command {
         let y = area.y + area.height - 1;
         let line_area = Rect { y, height: 1, ..area };
         frame.render_widget(Paragraph::new(Span::styled(" : ", theme.key())), line_area);
         let text_area = Rect { x: area.x + 3, width: area.width.saturating_sub(3), ..line_area };
-        frame.render_widget(&model.command, text_area);
+        frame.render_widget(&model.line, text_area);
     } else if filter_line {
         let y = area.y + area.height - 1;
         let line_area = Rect { y, height: 1, ..area };
-        let count = format!("  {} of {} ", model.view.len(), model.rows.len());
+        let count = format!("  {} of {} ", model.table.view.len(), model.table.rows.len());
         let label = Span::styled(" / ", theme.key());
         let count_w = count.chars().count() as u16;
         frame.render_widget(Paragraph::new(label), line_area);
         let text_area = Rect { x: area.x + 3, width: area.width.saturating_sub(3 + count_w), ..line_area };
-        if model.filter_editing {
-            frame.render_widget(&model.filter, text_area);
+        if model.typing == Typing::Filter {
+            frame.render_widget(&model.line, text_area);
         } else {
             frame.render_widget(Paragraph::new(model.filter_text().to_string()), text_area);
         }
@@ -194,6 +135,19 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 ..line_area
             },
         );
+    }
+}
+
+/// `3 d ago` of a Graph timestamp, as seen at `now`; the text itself when it is not one.
+pub fn ago(timestamp: &str, now: std::time::SystemTime) -> String {
+    let Some(at) = crate::graph::timestamp::parse(timestamp) else { return timestamp.to_string() };
+    let secs = now.duration_since(at).map(|d| d.as_secs()).unwrap_or(0);
+    match secs {
+        0..60 => "just now".to_string(),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        86_400..5_184_000 => format!("{} d ago", secs / 86_400),
+        _ => format!("{} mo ago", secs / 2_592_000),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `?` overlay, generated from the key map.
 
-use crate::tui::event::{Action, Column, EditOp};
+use crate::tui::event::{Action, EditOp};
 use crate::tui::keymap::{Binding, Context, EDITING, GLOBAL, bindings, help_context};
 use crate::tui::model::Model;
 use crate::tui::views::{Theme, centered};
@@ -10,30 +10,21 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-fn section(lines: &mut Vec<Line<'static>>, title: &str, list: &[Binding], theme: Theme, read_only: bool) {
+fn section(lines: &mut Vec<Line<'static>>, title: &str, list: &[Binding], model: &Model, theme: Theme) {
     lines.push(Line::from(Span::styled(title.to_string(), theme.heading())));
-    // The sort keys read best as one line.
-    let sorts: Vec<&Binding> = list.iter().filter(|bd| matches!(bd.action, Action::Sort(_))).collect();
-    let mut sort_done = false;
     for bd in list {
         if let Action::Sort(_) = bd.action {
-            if !sort_done {
-                sort_done = true;
-                lines.push(Line::from(vec![
-                    Span::styled(format!("  {:<11}", "S T U …"), theme.key()),
-                    Span::raw("sort by a column; the same key again reverses"),
-                ]));
-                let each: Vec<String> = sorts
-                    .iter()
-                    .map(|bd| match bd.action {
-                        Action::Sort(c) => format!("{} {}", bd.label, column_word(c)),
-                        _ => String::new(),
-                    })
-                    .collect();
-                lines.push(Line::from(Span::styled(format!("  {:<11}{}", "", each.join("  ")), theme.dim())));
-            }
+            // The sort keys are the table's columns': one line names them all.
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<11}", bd.label), theme.key()),
+                Span::raw(bd.help),
+            ]));
+            let each: Vec<String> =
+                model.table.columns().iter().map(|c| format!("{} {}", c.sort_key, c.word)).collect();
+            lines.push(Line::from(Span::styled(format!("  {:<11}{}", "", each.join("  ")), theme.dim())));
             continue;
         }
+        let read_only = model.read_only;
         let mut help = bd.help.to_string();
         if read_only && bd.writes {
             help.push_str(" (off: read-only)");
@@ -42,18 +33,6 @@ fn section(lines: &mut Vec<Line<'static>>, title: &str, list: &[Binding], theme:
             Span::styled(format!("  {:<11}", bd.label), theme.key()),
             Span::raw(help),
         ]));
-    }
-}
-
-fn column_word(c: Column) -> &'static str {
-    match c {
-        Column::Serial => "serial",
-        Column::Tag => "tag",
-        Column::User => "user",
-        Column::Status => "status",
-        Column::ImportId => "import id",
-        Column::ProductKey => "key",
-        Column::Id => "id",
     }
 }
 
@@ -76,17 +55,17 @@ fn edit_help(op: &EditOp) -> &'static str {
 pub fn help_lines(model: &Model, theme: Theme) -> Vec<Line<'static>> {
     let ctx = help_context(model);
     let mut lines = Vec::new();
-    section(&mut lines, ctx.title(), bindings(ctx), theme, model.read_only);
+    section(&mut lines, ctx.title(), bindings(ctx), model, theme);
     match ctx {
         Context::Table => {
             lines.push(Line::from(""));
-            section(&mut lines, Context::Filter.title(), bindings(Context::Filter), theme, false);
+            section(&mut lines, Context::Filter.title(), bindings(Context::Filter), model, theme);
             lines.push(Line::from(""));
             lines.push(Line::from(Span::styled("Commands (after :)", theme.heading())));
-            for (usage, what) in crate::tui::command::COMMANDS {
+            for (usage, what) in crate::tui::command::commands(model.table.resource) {
                 lines.push(Line::from(vec![
                     Span::styled(format!("  {usage:<15}"), theme.key()),
-                    Span::raw(what.to_string()),
+                    Span::raw(what),
                 ]));
             }
         }
@@ -122,7 +101,7 @@ pub fn help_lines(model: &Model, theme: Theme) -> Vec<Line<'static>> {
         _ => {}
     }
     lines.push(Line::from(""));
-    section(&mut lines, "Everywhere", GLOBAL, theme, false);
+    section(&mut lines, "Everywhere", GLOBAL, model, theme);
     lines
 }
 

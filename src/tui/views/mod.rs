@@ -9,6 +9,7 @@ pub mod sign_in;
 pub mod status_bar;
 
 use crate::graph::model::ImportStatus;
+use crate::graph::resource::Tone;
 use crate::tui::keymap::{Hint, Priority};
 use crate::tui::layout::{MIN_SIZE, too_small};
 use crate::tui::model::{Level, Model, Overlay, Screen};
@@ -118,6 +119,43 @@ impl Theme {
             ImportStatus::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
             ImportStatus::Pending | ImportStatus::Partial => Style::new().fg(Color::Yellow),
             ImportStatus::Unknown => Style::new().fg(Color::Gray),
+        }
+    }
+    /// A table cell's colour by its column's tone and its text.
+    pub fn tone(&self, tone: Tone, text: &str) -> Style {
+        enum Mood {
+            Good,
+            Bad,
+            Waiting,
+            Quiet,
+        }
+        let word = text.split(' ').next().unwrap_or("");
+        let mood = match (tone, word) {
+            (Tone::Plain, _) => return Style::new(),
+            (Tone::ImportStatus, "complete") | (Tone::EnrollmentState, "enrolled") => Mood::Good,
+            (Tone::ProfileAssignment, "assignedInSync") => Mood::Good,
+            (Tone::ImportStatus, "error") | (Tone::EnrollmentState, "failed" | "blocked") => Mood::Bad,
+            (Tone::ProfileAssignment, "failed") => Mood::Bad,
+            (Tone::ImportStatus, "pending" | "partial") | (Tone::EnrollmentState, "pendingReset") => {
+                Mood::Waiting
+            }
+            (Tone::ProfileAssignment, "pending" | "assignedOutOfSync" | "assignedUnkownSyncState") => {
+                Mood::Waiting
+            }
+            _ => Mood::Quiet,
+        };
+        if !self.color {
+            return if matches!(mood, Mood::Bad) {
+                Style::new().add_modifier(Modifier::BOLD)
+            } else {
+                Style::new()
+            };
+        }
+        match mood {
+            Mood::Good => Style::new().fg(Color::Green),
+            Mood::Bad => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            Mood::Waiting => Style::new().fg(Color::Yellow),
+            Mood::Quiet => Style::new().fg(Color::Gray),
         }
     }
     /// A status message.

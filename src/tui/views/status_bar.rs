@@ -12,26 +12,26 @@ use ratatui::widgets::Paragraph;
 
 /// The right side of the header: where the cursor is, how many devices, loading progress.
 pub fn progress(model: &Model) -> String {
-    let n = model.rows.len();
+    let n = model.table.rows.len();
     if model.screen == crate::tui::model::Screen::SignIn {
         return "signing in".to_string();
     }
     // `37/250 devices`: the selected row among those shown; a filter shows fewer than are
     // loaded (`2/12 of 250 devices`).
-    let devices = match model.view.len() {
+    let devices = match model.table.view.len() {
         0 if n > 0 => format!("0 of {}", plural(n, "device")),
         0 => plural(n, "device"),
-        shown if shown < n => format!("{}/{shown} of {}", model.cursor + 1, plural(n, "device")),
-        _ => format!("{}/{}", model.cursor + 1, plural(n, "device")),
+        shown if shown < n => format!("{}/{shown} of {}", model.table.cursor + 1, plural(n, "device")),
+        _ => format!("{}/{}", model.table.cursor + 1, plural(n, "device")),
     };
-    if model.listing.loading {
-        let pages = model.listing.pages;
+    if model.table.listing.loading {
+        let pages = model.table.listing.pages;
         if pages == 0 {
             format!("{} loading devices…", spinner(model))
         } else {
             format!("{} {devices}, page {} loading…", spinner(model), pages + 1)
         }
-    } else if model.listing.error.is_some() {
+    } else if model.table.listing.error.is_some() {
         format!("{devices} (listing incomplete)")
     } else {
         devices
@@ -53,7 +53,7 @@ pub fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
         spans.push(Span::styled(" READ-ONLY ", theme.badge_warn()));
         spans.push(Span::styled(" ", theme.header()));
     }
-    if let Some(f) = &model.server_filter {
+    if let Some(f) = &model.table.server_filter {
         // The search gives way to the progress on the right, never the other way round.
         let used: usize = spans.iter().map(|s| s.width()).sum();
         let room = (area.width as usize).saturating_sub(used + right.chars().count() + 20);
@@ -77,7 +77,7 @@ pub fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
 /// The keys of the current screen.
 pub fn draw_hints(frame: &mut Frame, area: Rect, model: &Model) {
     let theme = Theme::of(model);
-    let mut items = hints(context(model), model.read_only);
+    let mut items = hints(context(model), model);
     if model.sign_in.as_ref().is_some_and(|s| s.failed.is_none()) {
         // Starting again is only offered once the sign-in has stopped.
         items.retain(|h| h.what != "sign in again");
