@@ -70,6 +70,10 @@ pub struct ConnectionArgs {
     /// Identity platform authority [default: https://login.microsoftonline.com].
     #[arg(long, env = "AUTOPILOT_TUI_AUTHORITY", value_name = "URL")]
     pub authority: Option<String>,
+    /// PEM file of certificates to trust for the authority and Graph, beside the system's
+    /// (e.g. the one `serve --tls` prints).
+    #[arg(long, env = "AUTOPILOT_TUI_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
     /// Profile of the config file to use.
     #[arg(long, env = "AUTOPILOT_TUI_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
