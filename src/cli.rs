@@ -29,7 +29,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the embedded imitation of the Graph endpoints (for demos and tests).
+    /// Run the embedded imitation of the Graph endpoints and the identity platform (for demos and tests).
     Serve(ServeArgs),
     /// Stream devices to stdout as JSON, CSV or the Autopilot hardware-hash CSV.
     List(ListArgs),

@@ -767,7 +767,22 @@ struct TokenRequest<'a> {
     fields: &'a HashMap<String, String>,
 }
 
-impl TokenRequest<'_> {
+impl<'a> TokenRequest<'a> {
+    /// The grant of a signed-in user for `scope` in `tenant`.
+    fn user_grant<'g>(&'g self, scope: &'g str, tenant: &'g Tenant, confidential: bool) -> Grant<'g>
+    where
+        'a: 'g,
+    {
+        Grant {
+            client_id: self.client_id,
+            scope,
+            tenant,
+            delegated: true,
+            confidential,
+            client_info: self.client_info,
+        }
+    }
+
     /// A presented secret must be the right one (public clients send none).
     fn check_secret_if_any(&self, state: &OAuthState) -> Result<bool, OAuthError> {
         match self.secret {
@@ -876,15 +891,7 @@ fn device_code_grant(state: &mut OAuthState, request: &TokenRequest<'_>) -> Resu
     }
     entry.decision = Decision::Redeemed;
     let (scope, tenant) = (entry.scope.clone(), entry.tenant.clone());
-    let grant = Grant {
-        client_id: request.client_id,
-        scope: &scope,
-        tenant: &tenant,
-        delegated: true,
-        confidential,
-        client_info: request.client_info,
-    };
-    state.issue(request.origin, &grant)
+    state.issue(request.origin, &request.user_grant(&scope, &tenant, confidential))
 }
 
 fn refresh_token_grant(state: &mut OAuthState, request: &TokenRequest<'_>) -> Result<Value, OAuthError> {
@@ -913,15 +920,7 @@ fn refresh_token_grant(state: &mut OAuthState, request: &TokenRequest<'_>) -> Re
     let scope =
         if Scopes::parse(&scope).has("offline_access") { scope } else { format!("{scope} offline_access") };
     let tenant = issued.tenant.clone();
-    let grant = Grant {
-        client_id: request.client_id,
-        scope: &scope,
-        tenant: &tenant,
-        delegated: true,
-        confidential,
-        client_info: request.client_info,
-    };
-    state.issue(request.origin, &grant)
+    state.issue(request.origin, &request.user_grant(&scope, &tenant, confidential))
 }
 
 // ---------------------------------------------------------------------------------------------
