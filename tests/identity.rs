@@ -565,20 +565,34 @@ async fn the_app_signs_in_over_tls_trusting_the_ca_file() {
     server.shutdown().await;
 }
 
+/// The spawned server, killed if the test fails before it stops it.
+struct ServeProcess(std::process::Child);
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn serve_binary_prints_the_certificate_and_list_trusts_it() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let dir = std::env::temp_dir().join(format!("autopilot-tui-identity-bin-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_autopilot-tui"))
-        .args(["serve", "--tls", "--addr", "127.0.0.1:0", "--log-file"])
-        .arg(dir.join("serve.log"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut child = ServeProcess(
+        Command::new(env!("CARGO_BIN_EXE_autopilot-tui"))
+            .args(["serve", "--tls", "--addr", "127.0.0.1:0", "--log-file"])
+            .arg(dir.join("serve.log"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let (mut first, mut second) = (String::new(), String::new());
     stdout.read_line(&mut first).unwrap();
     stdout.read_line(&mut second).unwrap();
@@ -614,10 +628,10 @@ fn serve_binary_prints_the_certificate_and_list_trusts_it() {
     let devices: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(devices.len(), 250, "every demo device, three pages over https");
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
+    while child.0.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
         std::thread::sleep(Duration::from_millis(10));
     }
