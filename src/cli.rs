@@ -3,6 +3,7 @@
 
 use crate::server::faults::{FaultConfig, LatencyRange};
 use crate::server::oauth::{ClientSecretSource, OAuthConfig};
+use crate::server::tls::TlsOptions;
 use crate::server::{DEFAULT_PAGE_SIZE, DataSet, ServeOptions, ServerError};
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
@@ -28,7 +29,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the embedded imitation of the Graph endpoints (for demos and tests).
+    /// Run the embedded imitation of the Graph endpoints and the identity platform (for demos and tests).
     Serve(ServeArgs),
     /// Stream devices to stdout as JSON, CSV or the Autopilot hardware-hash CSV.
     List(ListArgs),
@@ -69,6 +70,10 @@ pub struct ConnectionArgs {
     /// Identity platform authority [default: https://login.microsoftonline.com].
     #[arg(long, env = "AUTOPILOT_TUI_AUTHORITY", value_name = "URL")]
     pub authority: Option<String>,
+    /// PEM file of certificates to trust for the authority and Graph, beside the system's
+    /// (e.g. the one `serve --tls` prints).
+    #[arg(long, env = "AUTOPILOT_TUI_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
     /// Profile of the config file to use.
     #[arg(long, env = "AUTOPILOT_TUI_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
@@ -145,6 +150,13 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, value_name = "K",
           value_parser = clap::value_parser!(u16).range(1..=999).map(usize::from))]
     pub page_size: usize,
+    /// Serve HTTPS with a self-signed certificate made at start; its path is the second line
+    /// on stdout (`certificate PATH`).
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: write the certificate here and leave it (default: a temp file, removed at exit).
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    pub certificate_file: Option<PathBuf>,
     /// Share of Graph requests answered 429 TooManyRequests with Retry-After (0 to 1).
     #[arg(long = "fault-429", value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate,
           help_heading = FAULTS_HEADING)]
@@ -203,6 +215,14 @@ pub struct ServeArgs {
         help_heading = SIGN_IN_HEADING
     )]
     pub token_lifetime: u64,
+    /// Lifetime of issued refresh tokens, in seconds (a refreshed one stays valid until then).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 90 * 24 * 3600,
+        help_heading = SIGN_IN_HEADING
+    )]
+    pub refresh_token_lifetime: u64,
     /// Lifetime of device codes, in seconds.
     #[arg(
         long,
@@ -263,10 +283,12 @@ impl ServeArgs {
                 // reads the file when it starts.
                 client_secret: self.oauth_client_secret_file.clone().map(ClientSecretSource::File),
                 token_lifetime: Duration::from_secs(self.token_lifetime),
+                refresh_token_lifetime: Duration::from_secs(self.refresh_token_lifetime),
                 device_code_lifetime: Duration::from_secs(self.device_code_lifetime),
                 poll_interval: Duration::from_secs(self.device_code_interval),
                 slow_down_first_poll: false,
             },
+            tls: self.tls.then(|| TlsOptions { certificate_file: self.certificate_file.clone() }),
         }
     }
 }
@@ -329,6 +351,7 @@ mod tests {
         assert_eq!(opts.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(opts.data, DataSet::Demo);
         assert_eq!(opts.page_size, 100);
+        assert_eq!(opts.tls, None);
         let cli =
             Cli::parse_from(["autopilot-tui", "serve", "--devices", "1000", "--page-size", "7", "--strict"]);
         let Some(Command::Serve(args)) = cli.command else { panic!("serve expected") };
@@ -336,6 +359,10 @@ mod tests {
         assert_eq!(opts.data, DataSet::Generated { devices: 1000, seed: 1 });
         assert!(opts.strict);
         assert_eq!(opts.page_size, 7);
+        let cli = Cli::parse_from(["autopilot-tui", "serve", "--tls", "--certificate-file", "/tmp/c.pem"]);
+        let Some(Command::Serve(args)) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.to_options().tls, Some(TlsOptions { certificate_file: Some("/tmp/c.pem".into()) }));
+        assert!(Cli::try_parse_from(["autopilot-tui", "serve", "--certificate-file", "/tmp/c.pem"]).is_err());
         assert!(Cli::try_parse_from(["autopilot-tui", "serve", "--page-size", "1000"]).is_err());
         assert!(Cli::parse_from(["autopilot-tui"]).command.is_none());
         assert!(!opts.faults.is_active());
@@ -370,6 +397,8 @@ mod tests {
             "/run/secret",
             "--token-lifetime",
             "60",
+            "--refresh-token-lifetime",
+            "600",
             "--device-code-lifetime",
             "120",
             "--device-code-interval",
@@ -385,6 +414,7 @@ mod tests {
         assert_eq!(opts.oauth.client_id.as_deref(), Some("app-1"));
         assert_eq!(opts.oauth.client_secret, Some(ClientSecretSource::File("/run/secret".into())));
         assert_eq!(opts.oauth.token_lifetime, Duration::from_secs(60));
+        assert_eq!(opts.oauth.refresh_token_lifetime, Duration::from_secs(600));
         assert_eq!(opts.oauth.poll_interval, Duration::from_secs(1));
         for bad in [
             ["--fault-429", "1.5"],

@@ -29,6 +29,8 @@ pub struct Profile {
     pub authority: Option<String>,
     /// File holding the client secret (client credentials flow).
     pub client_secret_file: Option<PathBuf>,
+    /// PEM file of extra certificates to trust for the authority and Graph.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The whole file.
@@ -132,6 +134,8 @@ pub struct Settings {
     pub page_size: u32,
     /// Request timeout.
     pub timeout: std::time::Duration,
+    /// PEM file of extra certificates to trust (beside the system's) for the authority and Graph.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -206,6 +210,7 @@ impl Settings {
             read_only: args.read_only || profile.read_only.unwrap_or(false),
             page_size,
             timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+            ca_file: args.ca_file.clone().or(profile.ca_file),
         })
     }
 }
@@ -292,6 +297,11 @@ page-size = 999
 
 [profiles.lab]
 base-url = "http://127.0.0.1:8080/v1.0"
+
+[profiles.tls]
+base-url = "https://127.0.0.1:8443/v1.0"
+authority = "https://127.0.0.1:8443"
+ca-file = "/tmp/autopilot-tui-serve.pem"
 "#;
 
     #[test]
@@ -303,8 +313,12 @@ base-url = "http://127.0.0.1:8080/v1.0"
         assert_eq!(p.read_only, Some(true));
         assert_eq!(p.page_size, Some(999));
         assert_eq!(file.select(Some("lab"), path).unwrap().read_only, None);
+        assert_eq!(
+            file.select(Some("tls"), path).unwrap().ca_file,
+            Some("/tmp/autopilot-tui-serve.pem".into())
+        );
         let err = file.select(Some("prod"), path).unwrap_err().to_string();
-        assert_eq!(err, "config.toml: no profile named 'prod' (profiles: contoso, lab)");
+        assert_eq!(err, "config.toml: no profile named 'prod' (profiles: contoso, lab, tls)");
     }
 
     #[test]
@@ -375,6 +389,24 @@ base-url = "http://127.0.0.1:8080/v1.0"
         let s = Settings::resolve(&args, None).unwrap();
         assert_eq!(s.sign_in, SignIn::DeviceCode { tenant: "t".into(), client_id: "c".into() });
         assert_eq!(s.base_url.as_deref(), Some(GRAPH_V1));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn ca_file_from_flag_over_profile() {
+        let dir = std::env::temp_dir().join(format!("autopilot-tui-config-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
+        std::fs::write(&path, EXAMPLE.replace("default-profile = \"contoso\"", "default-profile = \"tls\""))
+            .unwrap();
+        let mut args = args_with(&path);
+        args.token = Some("tok".into());
+        let s = Settings::resolve(&args, None).unwrap();
+        assert_eq!(s.ca_file.as_deref(), Some(Path::new("/tmp/autopilot-tui-serve.pem")));
+        args.ca_file = Some("/elsewhere/ca.pem".into());
+        let s = Settings::resolve(&args, None).unwrap();
+        assert_eq!(s.ca_file.as_deref(), Some(Path::new("/elsewhere/ca.pem")));
+        assert_eq!(s.authority, "https://127.0.0.1:8443");
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -29,8 +29,9 @@ pub struct DeviceCodeSignIn {
     http: reqwest::Client,
     authority: Authority,
     client_id: String,
-    /// The client's settings; the token source is filled in after sign-in.
-    config: ClientConfig,
+    /// The client's settings; the token source is filled in after sign-in. Boxed: it is large,
+    /// and the TUI's session enum holds either this or a client.
+    config: Box<ClientConfig>,
     /// What the header shows (the base URL).
     pub target_label: String,
 }
@@ -44,7 +45,7 @@ impl DeviceCodeSignIn {
         config: ClientConfig,
     ) -> DeviceCodeSignIn {
         let target_label = config.base_url.clone();
-        DeviceCodeSignIn { http, authority, client_id, config, target_label }
+        DeviceCodeSignIn { http, authority, client_id, config: Box::new(config), target_label }
     }
 
     /// Step 1: a code for the user.
@@ -68,7 +69,7 @@ impl DeviceCodeSignIn {
             Grant::DeviceCode,
             first,
         );
-        let mut config = self.config.clone();
+        let mut config = (*self.config).clone();
         config.token = TokenSource::Managed(Arc::new(manager));
         // The URL was checked when the sign-in was prepared, so this only fails if the HTTP
         // stack cannot start; say so in the sign-in's words.
@@ -96,6 +97,14 @@ pub enum ConnectError {
     /// The client could not be built (bad URL).
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// The `--ca-file` cannot be read or holds no certificate.
+    #[error("{}: {message}", path.display())]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// Connects as the settings say. `on_device_code` shows the device code prompt (`list` prints
@@ -119,6 +128,7 @@ pub async fn connect(
 /// Everything up to the device code prompt: the demo server, a static token, client
 /// credentials; a device code sign-in is returned unstarted.
 pub async fn prepare(settings: &Settings) -> Result<Prepared, ConnectError> {
+    let roots = root_certificates(settings)?;
     let (base_url, token, demo_server) = match &settings.sign_in {
         SignIn::Demo => {
             // A random token per run: the embedded server is on loopback, but other local users
@@ -136,7 +146,7 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, ConnectError> {
         }
         SignIn::Token(token) => (base(settings), TokenSource::Static(token.clone()), None),
         SignIn::ClientSecret { tenant, client_id, secret } => {
-            let http = auth_http(settings)?;
+            let http = auth_http(settings, &roots)?;
             let authority = Authority { base: settings.authority.clone(), tenant: tenant.clone() };
             let first = auth::client_credentials(&http, &authority, client_id, secret).await?;
             let manager = TokenManager::new(
@@ -149,22 +159,29 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, ConnectError> {
             (base(settings), TokenSource::Managed(Arc::new(manager)), None)
         }
         SignIn::DeviceCode { tenant, client_id } => {
-            let http = auth_http(settings)?;
+            let http = auth_http(settings, &roots)?;
             let authority = Authority { base: settings.authority.clone(), tenant: tenant.clone() };
-            let config = client_config(settings, base(settings), TokenSource::Static(Secret::new("")));
+            let config =
+                client_config(settings, base(settings), TokenSource::Static(Secret::new("")), &roots);
             // Check the URL now, before the user signs in for nothing.
             GraphClient::new(config.clone())?;
             return Ok(Prepared::SignIn(DeviceCodeSignIn::new(http, authority, client_id.clone(), config)));
         }
     };
-    let client = GraphClient::new(client_config(settings, base_url.clone(), token))?;
+    let client = GraphClient::new(client_config(settings, base_url.clone(), token, &roots))?;
     let target_label = if demo_server.is_some() { format!("DEMO {base_url}") } else { base_url };
     Ok(Prepared::Ready(Connection { client, demo_server, target_label }))
 }
 
-fn client_config(settings: &Settings, base_url: String, token: TokenSource) -> ClientConfig {
+fn client_config(
+    settings: &Settings,
+    base_url: String,
+    token: TokenSource,
+    roots: &[reqwest::Certificate],
+) -> ClientConfig {
     let mut config = ClientConfig::new(base_url, Secret::new(""));
     config.token = token;
+    config.root_certificates = roots.to_vec();
     config.collection = settings.collection;
     config.read_only = settings.read_only;
     config.timeout = settings.timeout;
@@ -184,9 +201,25 @@ fn base(settings: &Settings) -> String {
     settings.base_url.clone().unwrap_or_else(|| crate::config::GRAPH_V1.to_string())
 }
 
-fn auth_http(settings: &Settings) -> Result<reqwest::Client, ConnectError> {
+fn auth_http(settings: &Settings, roots: &[reqwest::Certificate]) -> Result<reqwest::Client, ConnectError> {
     reqwest::Client::builder()
         .timeout(settings.timeout)
+        .tls_certs_merge(roots.iter().cloned())
         .build()
         .map_err(|e| ConnectError::Graph(GraphError::Transport(e.to_string())))
+}
+
+/// The certificates of `--ca-file`, trusted beside the system's for the authority and Graph.
+fn root_certificates(settings: &Settings) -> Result<Vec<reqwest::Certificate>, ConnectError> {
+    let Some(path) = &settings.ca_file else {
+        return Ok(Vec::new());
+    };
+    let invalid = |message: String| ConnectError::CaFile { path: path.clone(), message };
+    let pem = std::fs::read(path).map_err(|e| invalid(e.to_string()))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| invalid(format!("not a PEM certificate file: {e}")))?;
+    if certificates.is_empty() {
+        return Err(invalid("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()));
+    }
+    Ok(certificates)
 }

@@ -38,11 +38,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// Runs the server until Ctrl-C or SIGTERM, announcing the address on the first stdout line.
+/// Runs the server until Ctrl-C or SIGTERM, announcing the address on the first stdout line
+/// and, with TLS, the certificate to trust on the second.
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let running = server::start(args.to_options()).await?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", running.base_url()).map_err(CliError::Stdout)?;
+    if let Some(path) = running.certificate_path() {
+        writeln!(stdout, "certificate {}", path.display()).map_err(CliError::Stdout)?;
+    }
     stdout.flush().map_err(CliError::Stdout)?;
     drop(stdout);
     running.wait_with_shutdown(shutdown_signal()).await?;

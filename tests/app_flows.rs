@@ -124,8 +124,9 @@ use std::time::Duration;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
-/// What the identity platform imitation's tokens and device codes start with.
-const SECRET_PREFIXES: [&str; 3] = ["imitation-access.", "imitation-refresh.", "imitation-devicecode."];
+/// What the identity platform imitation's tokens and device codes start with (access tokens
+/// are JWTs: `{"typ":"JWT",...` in base64url).
+const SECRET_PREFIXES: [&str; 3] = ["eyJ0eXAiOiJKV1Qi", "imitation-refresh.", "imitation-devicecode."];
 
 async fn oauth_server(oauth: OAuthConfig) -> RunningServer {
     start(ServeOptions { data: DataSet::Demo, oauth, ..ServeOptions::default() }).await.unwrap()

@@ -50,6 +50,8 @@ pub struct ClientConfig {
     pub read_only: bool,
     /// When to try a failed call again.
     pub retry: RetryPolicy,
+    /// Certificates to trust beside the system's (`--ca-file`, e.g. `serve --tls`'s own).
+    pub root_certificates: Vec<reqwest::Certificate>,
 }
 
 impl ClientConfig {
@@ -62,6 +64,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(30),
             read_only: false,
             retry: RetryPolicy::default(),
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -266,6 +269,7 @@ impl GraphClient {
             .connect_timeout(Duration::from_secs(10).min(config.timeout))
             .timeout(config.timeout)
             .user_agent(concat!("autopilot-tui/", env!("CARGO_PKG_VERSION")))
+            .tls_certs_merge(config.root_certificates.iter().cloned())
             .build()
             .map_err(|e| GraphError::Transport(e.to_string()))?;
         Ok(GraphClient { http, config: Arc::new(config), observer: None })

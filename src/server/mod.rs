@@ -1,20 +1,26 @@
 //! The embedded imitation of the Graph endpoints for `importedWindowsAutopilotDeviceIdentity`
-//! (axum), used by demo mode and by every test. See `graph-autopilot.md` for the behaviour.
+//! and of the Microsoft identity platform (axum), used by demo mode and by every test, over
+//! plain HTTP or TLS. See `graph-autopilot.md` for the behaviour.
 
 pub mod data;
 pub mod faults;
 pub mod oauth;
 pub mod odata;
+mod oidc;
 mod routes;
 pub mod store;
+pub mod tls;
+mod tokens;
 
 use faults::{FaultConfig, FaultKind};
 use oauth::{DeviceLoginError, OAuthConfig, OAuthState};
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use store::Store;
+use tls::TlsOptions;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -56,6 +62,8 @@ pub struct ServeOptions {
     pub faults: FaultConfig,
     /// The identity platform imitation (clients, secret, lifetimes).
     pub oauth: OAuthConfig,
+    /// Serve over TLS with a certificate generated at start; `None` is plain HTTP.
+    pub tls: Option<TlsOptions>,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -69,6 +77,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("page_size", &self.page_size)
             .field("faults", &self.faults)
             .field("oauth", &self.oauth)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -83,6 +92,7 @@ impl Default for ServeOptions {
             page_size: DEFAULT_PAGE_SIZE,
             faults: FaultConfig::default(),
             oauth: OAuthConfig::default(),
+            tls: None,
         }
     }
 }
@@ -150,6 +160,9 @@ pub enum ServerError {
     /// The options make no sense.
     #[error("invalid server options: {0}")]
     InvalidOptions(String),
+    /// The certificate could not be made, written or served.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The embedded demo data does not parse (a build problem).
     #[error("the embedded demo data is invalid: {0}")]
     DemoData(String),
@@ -166,6 +179,8 @@ struct AppState {
     strict: bool,
     page_size: usize,
     addr: SocketAddr,
+    /// `http` or `https`: the scheme of every absolute URL handed out.
+    scheme: &'static str,
     faults: RwLock<FaultConfig>,
     /// Requests seen by the fault layer: the index of each request's fault draw.
     fault_counter: AtomicU64,
@@ -177,11 +192,24 @@ impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("addr", &self.addr)
+            .field("scheme", &self.scheme)
             .field("strict", &self.strict)
             .field("page_size", &self.page_size)
             .field("faults", &self.faults)
             .field("oauth", &self.oauth)
             .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// `scheme://host` as the client addressed this server (its `Host` header), so absolute
+    /// URLs work through whatever name it used; the bound address without one.
+    fn origin(&self, headers: &axum::http::HeaderMap) -> String {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| self.addr.to_string(), str::to_string);
+        format!("{}://{host}", self.scheme)
     }
 }
 
@@ -192,6 +220,8 @@ pub struct RunningServer {
     state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    /// With TLS: the certificate served (its temp file goes with the server).
+    certificate: Option<tls::ServerCertificate>,
 }
 
 impl RunningServer {
@@ -200,9 +230,19 @@ impl RunningServer {
         self.addr
     }
 
-    /// The v1.0 root, e.g. `http://127.0.0.1:PORT/v1.0`.
+    /// The v1.0 root, e.g. `http://127.0.0.1:PORT/v1.0` (`https://` with TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1.0", self.addr)
+        format!("{}://{}/v1.0", self.state.scheme, self.addr)
+    }
+
+    /// With TLS, the file holding the certificate the server presents (PEM), for clients to trust.
+    pub fn certificate_path(&self) -> Option<&Path> {
+        self.certificate.as_ref().map(|c| c.path.as_path())
+    }
+
+    /// With TLS, the certificate the server presents, in PEM.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate.as_ref().map(|c| c.pem.as_str())
     }
 
     /// Every request received so far (up to [`JOURNAL_CAPACITY`]), oldest first.
@@ -211,10 +251,10 @@ impl RunningServer {
         journal.entries.iter().cloned().collect()
     }
 
-    /// The identity platform root to sign in against: `http://127.0.0.1:PORT` (the authority
-    /// base; endpoints are `{base}/{tenant}/oauth2/v2.0/...`).
+    /// The identity platform root to sign in against: `http://127.0.0.1:PORT` (`https://` with
+    /// TLS; the authority base, endpoints are `{base}/{tenant}/oauth2/v2.0/...`).
     pub fn authority_base(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.state.scheme, self.addr)
     }
 
     /// Replaces the fault settings (and restarts the fault sequence of the seed).
@@ -309,6 +349,7 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
     if addr.ip().is_unspecified() {
         addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
+    let tls = opts.tls.as_ref().map(|options| tls::prepare(addr, options)).transpose()?;
     let state = Arc::new(AppState {
         store: RwLock::new(store),
         journal: Mutex::new(Journal::default()),
@@ -316,20 +357,29 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
         strict: opts.strict,
         page_size: opts.page_size,
         addr,
+        scheme: if tls.is_some() { "https" } else { "http" },
         faults: RwLock::new(opts.faults),
         fault_counter: AtomicU64::new(0),
         oauth: Mutex::new(oauth),
     });
     let app = routes::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // A dropped sender also means stop.
-                let _ = stopped.await;
-            })
-            .await
-    });
-    tracing::info!(%addr, strict = state.strict, faults_on, "embedded Graph server listening");
-    Ok(RunningServer { addr, state, stop: Some(stop), task })
+    // A dropped sender also means stop.
+    let stopped = async move {
+        let _ = stopped.await;
+    };
+    let (task, certificate) = match tls {
+        None => {
+            (tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stopped).into_future()), None)
+        }
+        Some((certificate, config)) => {
+            let listener = tls::TlsListener::new(listener, config)?;
+            (
+                tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stopped).into_future()),
+                Some(certificate),
+            )
+        }
+    };
+    tracing::info!(%addr, scheme = state.scheme, strict = state.strict, faults_on, "embedded Graph server listening");
+    Ok(RunningServer { addr, state, stop: Some(stop), task, certificate })
 }

@@ -1,29 +1,35 @@
-//! An imitation of the Microsoft identity platform v2 endpoints the app signs in with
-//! (`graph-autopilot.md` section 4): `POST /{tenant}/oauth2/v2.0/devicecode` and
+//! An imitation of the Microsoft identity platform v2 (`graph-autopilot.md` section 4), good
+//! enough for Microsoft's own auth libraries: `POST /{tenant}/oauth2/v2.0/devicecode` and
 //! `POST /{tenant}/oauth2/v2.0/token` with the `client_credentials`, device code and
-//! `refresh_token` grants, answering in Entra ID's shapes. Tokens it issues are accepted by the
-//! Graph routes until they expire or are revoked.
+//! `refresh_token` grants (secrets in the form or as HTTP Basic), the OpenID metadata, JWKS and
+//! instance discovery (`oidc.rs`), answering in Entra ID's shapes: JWT access tokens, an
+//! `id_token` when `openid` is asked, `client_info` when `client_info=1` is sent, errors with
+//! trace and correlation ids. Tokens it issues are accepted by the Graph routes until they
+//! expire or are revoked.
 //!
 //! A pending device code is approved or declined by a test through [`super::RunningServer`], or
 //! by a person at `GET/POST /_imitation/devicelogin` (the `verification_uri` it hands out).
 //! Secrets never reach the journal or the log: form fields that carry one are redacted.
 
 use super::AppState;
+use super::oidc::{self, Tenant};
 use super::routes::{graph_timestamp, record};
+use super::tokens::{self, Issue, Scopes};
 use crate::graph::auth::Secret;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
+use base64::Engine;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where a person approves or declines a device code on this server.
 pub const DEVICE_LOGIN_PATH: &str = "/_imitation/devicelogin";
@@ -35,13 +41,13 @@ const REDACTED: &str = "[redacted]";
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Largest form accepted.
 const MAX_FORM_BYTES: usize = 64 * 1024;
-/// Prefixes of what this imitation issues: a token with one of them that it does not know is
-/// refused rather than accepted as "any token".
-const ACCESS_PREFIX: &str = "imitation-access.";
+/// Prefixes of the opaque secrets this imitation issues (access tokens are JWTs).
 const REFRESH_PREFIX: &str = "imitation-refresh.";
 const DEVICE_CODE_PREFIX: &str = "imitation-devicecode.";
 /// Letters of a user code: no 0/O or 1/I, which people mistype.
 const USER_CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+/// Where the identity platform's error pages live, for `error_uri`.
+const ERROR_URI: &str = "https://login.microsoftonline.com/error?code=";
 
 /// Where the client secret the imitation requires comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +67,8 @@ pub struct OAuthConfig {
     pub client_secret: Option<ClientSecretSource>,
     /// How long issued access tokens work (`expires_in`, whole seconds).
     pub token_lifetime: Duration,
+    /// How long a refresh token works; a refreshed one stays valid until then too.
+    pub refresh_token_lifetime: Duration,
     /// How long a device code can be approved and redeemed.
     pub device_code_lifetime: Duration,
     /// The polling `interval` handed out with a device code (whole seconds, at least 1).
@@ -77,6 +85,8 @@ impl Default for OAuthConfig {
             client_secret: None,
             // Entra gives 60-90 minutes; an hour is the common case.
             token_lifetime: Duration::from_secs(3600),
+            // Entra's default for refresh tokens outside single-page apps.
+            refresh_token_lifetime: Duration::from_secs(90 * 24 * 3600),
             device_code_lifetime: Duration::from_secs(900),
             poll_interval: Duration::from_secs(5),
             slow_down_first_poll: false,
@@ -110,6 +120,8 @@ struct PendingSignIn {
     user_code: String,
     client_id: String,
     scope: String,
+    /// The directory the code was asked for; the tokens are for it.
+    tenant: Tenant,
     expires_at: Instant,
     /// The interval this code must be polled at; grows by 5 s with every `slow_down`.
     interval: Duration,
@@ -125,6 +137,8 @@ struct IssuedAccess {
 struct IssuedRefresh {
     client_id: String,
     scope: String,
+    tenant: Tenant,
+    expires_at: Instant,
 }
 
 /// The imitation's memory: device codes and issued tokens.
@@ -135,6 +149,9 @@ pub(super) struct OAuthState {
     device_codes: HashMap<String, PendingSignIn>,
     access_tokens: HashMap<String, IssuedAccess>,
     refresh_tokens: HashMap<String, IssuedRefresh>,
+    /// Domains by tenant id, as clients named them: the metadata hands out the id, and the
+    /// user's name should still carry the domain.
+    domains: HashMap<String, String>,
 }
 
 impl fmt::Debug for OAuthState {
@@ -158,10 +175,24 @@ pub(super) enum TokenStatus {
     Expired,
     /// Issued here and revoked.
     Revoked,
-    /// Looks like ours but was never issued (or was forgotten).
+    /// Signed with this imitation's key but never issued here (or forgotten).
     Forged,
     /// Not one of ours.
     Foreign,
+}
+
+/// A token request's grant, as far as issuing goes.
+struct Grant<'a> {
+    client_id: &'a str,
+    /// The scopes asked for (or, on refresh, those of the original grant).
+    scope: &'a str,
+    tenant: &'a Tenant,
+    /// A user signed in (device code, refresh); otherwise the app on its own.
+    delegated: bool,
+    /// The app proved itself with a secret.
+    confidential: bool,
+    /// The client sent `client_info=1`.
+    client_info: bool,
 }
 
 impl OAuthState {
@@ -191,7 +222,20 @@ impl OAuthState {
             device_codes: HashMap::new(),
             access_tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
+            domains: HashMap::new(),
         })
+    }
+
+    /// The directory a path segment names, remembering a domain for its tenant id.
+    fn tenant(&mut self, segment: &str) -> Tenant {
+        let mut tenant = Tenant::from_segment(segment);
+        match &tenant.domain {
+            Some(domain) => {
+                self.domains.entry(tenant.id.clone()).or_insert_with(|| domain.clone());
+            }
+            None => tenant.domain = self.domains.get(&tenant.id).cloned(),
+        }
+        tenant
     }
 
     /// Whether a bearer token was issued here, and whether it still works.
@@ -200,7 +244,11 @@ impl OAuthState {
             Some(issued) if issued.revoked => TokenStatus::Revoked,
             Some(issued) if Instant::now() >= issued.expires_at => TokenStatus::Expired,
             Some(_) => TokenStatus::Valid,
-            None if token.starts_with(ACCESS_PREFIX) => TokenStatus::Forged,
+            None if tokens::existing_key_id()
+                .is_some_and(|kid| tokens::key_id_of(token).as_deref() == Some(kid)) =>
+            {
+                TokenStatus::Forged
+            }
             None => TokenStatus::Foreign,
         }
     }
@@ -236,43 +284,66 @@ impl OAuthState {
         Ok(())
     }
 
-    /// Issues an access token, and a refresh token when `offline_access` was granted.
-    fn issue(&mut self, client_id: &str, scope: &str) -> Value {
+    /// Issues an access token (a JWT), and for a user a refresh token when `offline_access`
+    /// was granted, an id token when `openid` was, and `client_info` when asked.
+    fn issue(&mut self, origin: &str, grant: &Grant<'_>) -> Result<Value, OAuthError> {
+        let key = tokens::signing_key().map_err(OAuthError::server)?;
         let now = Instant::now();
         // Forget what has been dead for an hour, so a long demo does not grow without bound;
-        // a forgotten token still fails as "forged" thanks to its prefix.
+        // a forgotten token still fails as "forged" thanks to its signature.
         self.access_tokens.retain(|_, t| t.expires_at + Duration::from_secs(3600) > now);
         self.device_codes.retain(|_, d| d.expires_at + Duration::from_secs(3600) > now);
-        let access = format!("{ACCESS_PREFIX}{}", random_token());
+        self.refresh_tokens.retain(|_, t| t.expires_at > now);
+        let lifetime = self.config.token_lifetime.as_secs();
+        let issue = Issue {
+            origin,
+            client_id: grant.client_id,
+            tenant: grant.tenant,
+            delegated: grant.delegated,
+            confidential: grant.confidential,
+            now: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            lifetime,
+        };
+        let scopes = Scopes::parse(grant.scope);
+        let access = key.sign(&tokens::access_claims(&issue, &scopes)).map_err(OAuthError::server)?;
         self.access_tokens.insert(
             access.clone(),
             IssuedAccess { expires_at: now + self.config.token_lifetime, revoked: false },
         );
-        let lifetime = self.config.token_lifetime.as_secs();
-        let mut answer = json!({
-            "token_type": "Bearer",
-            "scope": granted_scope(scope),
-            "expires_in": lifetime,
-            "ext_expires_in": lifetime,
-            "access_token": access,
-        });
-        if scope.split_whitespace().any(|s| s == "offline_access") {
+        // Live answers client credentials with no `scope`; user grants list what was granted.
+        let mut answer = json!({"token_type": "Bearer"});
+        if grant.delegated {
+            answer["scope"] = json!(scopes.granted());
+        }
+        answer["expires_in"] = json!(lifetime);
+        answer["ext_expires_in"] = json!(lifetime);
+        answer["access_token"] = json!(access);
+        if !grant.delegated {
+            return Ok(answer);
+        }
+        if scopes.has("offline_access") {
             let refresh = format!("{REFRESH_PREFIX}{}", random_token());
             self.refresh_tokens.insert(
                 refresh.clone(),
-                IssuedRefresh { client_id: client_id.to_string(), scope: scope.to_string() },
+                IssuedRefresh {
+                    client_id: grant.client_id.to_string(),
+                    scope: grant.scope.to_string(),
+                    tenant: grant.tenant.clone(),
+                    expires_at: now + self.config.refresh_token_lifetime,
+                },
             );
-            answer["refresh_token"] = Value::String(refresh);
+            answer["refresh_token"] = json!(refresh);
         }
-        answer
+        if scopes.has("openid") {
+            answer["id_token"] =
+                json!(key.sign(&tokens::id_token_claims(&issue)).map_err(OAuthError::server)?);
+        }
+        if grant.client_info {
+            answer["client_info"] =
+                json!(tokens::client_info(&grant.tenant.user_object_id(), &grant.tenant.id));
+        }
+        Ok(answer)
     }
-}
-
-/// The scopes a token answer reports: what was asked for, without the OIDC-only ones.
-fn granted_scope(asked: &str) -> String {
-    let kept: Vec<&str> =
-        asked.split_whitespace().filter(|s| !matches!(*s, "offline_access" | "openid" | "profile")).collect();
-    if kept.is_empty() { "https://graph.microsoft.com/.default".to_string() } else { kept.join(" ") }
 }
 
 /// A user code as typed: upper case, without spaces or dashes.
@@ -294,22 +365,40 @@ fn lock(app: &AppState) -> MutexGuard<'_, OAuthState> {
     app.oauth.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The directory a `{tenant}` path segment names (see [`OAuthState::tenant`]).
+pub(super) fn tenant(app: &AppState, segment: &str) -> Tenant {
+    lock(app).tenant(segment)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Routes
 
 /// The identity platform routes and the device login page, with their own journal layer.
+/// Anything else under an identity prefix answers in the identity platform's error shape.
 pub(super) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/devicecode", post(device_code).fallback(only_post))
         .route("/{tenant}/oauth2/v2.0/token", post(token).fallback(only_post))
+        .route("/{tenant}/oauth2/v2.0/authorize", any(authorize))
+        .route("/{tenant}/oauth2/v2.0/logout", any(logout))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(oidc::openid_configuration))
+        .route("/{tenant}/.well-known/openid-configuration", get(oidc::openid_configuration))
+        .route("/{tenant}/discovery/v2.0/keys", get(oidc::keys))
+        .route("/{tenant}/discovery/keys", get(oidc::keys))
+        .route("/{tenant}/discovery/instance", get(oidc::instance_discovery))
         .route(DEVICE_LOGIN_PATH, get(device_login_page).post(device_login))
+        .route("/{tenant}/oauth2/{*rest}", any(unknown_endpoint))
+        .route("/{tenant}/v2.0/{*rest}", any(unknown_endpoint))
+        .route("/{tenant}/discovery/{*rest}", any(unknown_endpoint))
+        .route("/{tenant}/.well-known/{*rest}", any(unknown_endpoint))
+        .route("/_imitation/{*rest}", any(unknown_endpoint))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), sign_in_conventions))
         .with_state(state)
 }
 
 /// An Entra ID token endpoint error.
 #[derive(Debug)]
-struct OAuthError {
+pub(super) struct OAuthError {
     status: StatusCode,
     error: &'static str,
     code: u32,
@@ -317,7 +406,8 @@ struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(error: &'static str, code: u32, description: impl Into<String>) -> OAuthError {
+    /// A 400 with this OAuth `error`, AADSTS code and description.
+    pub(super) fn new(error: &'static str, code: u32, description: impl Into<String>) -> OAuthError {
         OAuthError { status: StatusCode::BAD_REQUEST, error, code, description: description.into() }
     }
 
@@ -327,6 +417,17 @@ impl OAuthError {
             900_144,
             format!("The request body must contain the following parameter: '{parameter}'."),
         )
+    }
+
+    /// The imitation itself failed (it could not make its signing key, say).
+    pub(super) fn server(problem: String) -> OAuthError {
+        tracing::error!(%problem, "the identity platform imitation failed");
+        OAuthError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            code: 90_033,
+            description: "A transient error has occurred. Please try again.".into(),
+        }
     }
 }
 
@@ -338,20 +439,26 @@ impl IntoResponse for OAuthError {
     }
 }
 
-fn error_json(error: &OAuthError, correlation: &str) -> Value {
-    let trace_id = uuid::Uuid::new_v4().to_string();
+/// The ids one answer carries: `trace_id` (also `x-ms-request-id`) and `correlation_id`
+/// (the client's `client-request-id` when it sent a GUID).
+struct RequestIds {
+    trace: String,
+    correlation: String,
+}
+
+fn error_json(error: &OAuthError, ids: &RequestIds) -> Value {
     let timestamp = format!("{}Z", graph_timestamp(SystemTime::now()).replace('T', " "));
     json!({
         "error": error.error,
         "error_description": format!(
-            "AADSTS{}: {} Trace ID: {trace_id} Correlation ID: {correlation} Timestamp: {timestamp}",
-            error.code, error.description
+            "AADSTS{}: {}\r\nTrace ID: {}\r\nCorrelation ID: {}\r\nTimestamp: {timestamp}",
+            error.code, error.description, ids.trace, ids.correlation
         ),
         "error_codes": [error.code],
         "timestamp": timestamp,
-        "trace_id": trace_id,
-        "correlation_id": correlation,
-        "error_uri": format!("https://login.microsoftonline.com/error?code={}", error.code),
+        "trace_id": ids.trace,
+        "correlation_id": ids.correlation,
+        "error_uri": format!("{ERROR_URI}{}", error.code),
     })
 }
 
@@ -368,12 +475,15 @@ fn json_answer(status: StatusCode, body: &Value) -> Response {
 /// headers the identity platform sends. Bodies are never logged: they carry secrets.
 async fn sign_in_conventions(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let correlation = request
-        .headers()
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| uuid::Uuid::parse_str(v).ok())
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), |u| u.to_string());
+    let ids = RequestIds {
+        trace: uuid::Uuid::new_v4().to_string(),
+        correlation: request
+            .headers()
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| uuid::Uuid::parse_str(v).ok())
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), |u| u.to_string()),
+    };
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
     let path = parts.uri.path().to_string();
@@ -383,24 +493,26 @@ async fn sign_in_conventions(State(app): State<Arc<AppState>>, request: Request,
     let request = Request::from_parts(parts, Body::from(bytes.unwrap_or_default()));
     let mut response = next.run(request).await;
     if let Some(error) = response.extensions_mut().remove::<Arc<OAuthError>>() {
-        response = json_answer(error.status, &error_json(&error, &correlation));
+        response = json_answer(error.status, &error_json(&error, &ids));
         if error.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
         }
     }
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
-    if let Ok(value) = HeaderValue::from_str(&correlation) {
-        headers.insert("client-request-id", value);
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
     }
-    if let Ok(value) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-        headers.insert("x-ms-request-id", value);
+    for (name, value) in [("client-request-id", &ids.correlation), ("x-ms-request-id", &ids.trace)] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
     }
     tracing::info!(
         %method,
         %path,
         status = response.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        trace_id = %ids.trace,
         "sign-in request"
     );
     response
@@ -448,6 +560,53 @@ fn field<'a>(fields: &'a HashMap<String, String>, name: &str) -> Result<&'a str,
         .ok_or_else(|| OAuthError::missing(name))
 }
 
+/// The client's id and secret: from HTTP Basic (`client_secret_basic`, RFC 6749 2.3.1: both
+/// form-encoded, then base64) or from the form (`client_secret_post`).
+fn client_credentials_of(
+    headers: &HeaderMap,
+    fields: &HashMap<String, String>,
+) -> Result<(String, Option<String>), OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, encoded)| {
+            let invalid = || {
+                OAuthError::new(
+                    "invalid_client",
+                    7_000_215,
+                    "Invalid client secret provided: the Authorization header is not client_id:client_secret in base64.",
+                )
+            };
+            let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
+            let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;
+            let decode = |text: &str| -> String {
+                url::form_urlencoded::parse(format!("v={text}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+            };
+            Ok::<_, OAuthError>((decode(id), decode(secret)))
+        })
+        .transpose()?;
+    let form_id = fields.get("client_id").map(String::as_str).filter(|v| !v.trim().is_empty());
+    match basic {
+        Some((id, secret)) => {
+            if form_id.is_some_and(|form_id| !form_id.eq_ignore_ascii_case(&id)) {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    90_023,
+                    "The client_id in the Authorization header and the one in the request body differ.",
+                ));
+            }
+            Ok((id, Some(secret).filter(|s| !s.is_empty())))
+        }
+        None => {
+            let id = form_id.ok_or_else(|| OAuthError::missing("client_id"))?;
+            Ok((id.to_string(), fields.get("client_secret").cloned().filter(|s| !s.trim().is_empty())))
+        }
+    }
+}
+
 fn check_client(state: &OAuthState, client_id: &str) -> Result<(), OAuthError> {
     match &state.config.client_id {
         Some(known) if !known.eq_ignore_ascii_case(client_id) => Err(OAuthError::new(
@@ -462,6 +621,22 @@ fn check_client(state: &OAuthState, client_id: &str) -> Result<(), OAuthError> {
     }
 }
 
+/// A secret the client presented, checked against the configured one.
+fn check_secret(state: &OAuthState, client_id: &str, secret: &str) -> Result<(), OAuthError> {
+    if state.secret.as_ref().is_some_and(|expected| expected.expose() != secret) {
+        return Err(OAuthError {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_client",
+            code: 7_000_215,
+            description: format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret \
+                 value, not the client secret ID, for a secret added to app '{client_id}'."
+            ),
+        });
+    }
+    Ok(())
+}
+
 async fn only_post() -> OAuthError {
     OAuthError {
         status: StatusCode::METHOD_NOT_ALLOWED,
@@ -471,9 +646,35 @@ async fn only_post() -> OAuthError {
     }
 }
 
+/// Any path under an identity prefix that is not one of the endpoints above.
+async fn unknown_endpoint(uri: Uri) -> OAuthError {
+    let path: String = uri.path().chars().take(200).collect();
+    OAuthError {
+        status: StatusCode::NOT_FOUND,
+        error: "invalid_request",
+        code: 90_023,
+        description: format!("The request is not valid: there is no identity platform endpoint at '{path}'."),
+    }
+}
+
+/// The browser flows are not imitated; say so in the platform's words.
+async fn authorize() -> OAuthError {
+    OAuthError::new(
+        "unsupported_response_type",
+        90_023,
+        "This imitation does not sign in through a browser; use the device code flow or client credentials.",
+    )
+}
+
+/// `GET /{tenant}/oauth2/v2.0/logout`: nothing to end (the imitation keeps no browser session).
+async fn logout() -> Response {
+    html(StatusCode::OK, "You are signed out.")
+}
+
 /// `POST /{tenant}/oauth2/v2.0/devicecode`: a device code and the user code to show.
 async fn device_code(
     State(app): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
@@ -489,12 +690,14 @@ async fn device_code(
     }
     let interval = state.config.poll_interval;
     let lifetime = state.config.device_code_lifetime;
+    let tenant = state.tenant(&tenant);
     state.device_codes.insert(
         device_code.clone(),
         PendingSignIn {
             user_code: user_code.clone(),
             client_id: client_id.to_string(),
             scope: scope.to_string(),
+            tenant,
             expires_at: Instant::now() + lifetime,
             interval,
             last_poll: None,
@@ -502,11 +705,7 @@ async fn device_code(
         },
     );
     drop(state);
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| app.addr.to_string(), str::to_string);
-    let verification_uri = format!("http://{host}{DEVICE_LOGIN_PATH}");
+    let verification_uri = format!("{}{DEVICE_LOGIN_PATH}", app.origin(&headers));
     let answer = json!({
         "user_code": user_code,
         "device_code": device_code,
@@ -523,18 +722,28 @@ async fn device_code(
 /// `POST /{tenant}/oauth2/v2.0/token`: the three grants.
 async fn token(
     State(app): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let fields = form(&headers, &body)?;
     let grant_type = field(&fields, "grant_type")?;
-    let client_id = field(&fields, "client_id")?;
+    let (client_id, secret) = client_credentials_of(&headers, &fields)?;
+    let origin = app.origin(&headers);
     let mut state = lock(&app);
-    check_client(&state, client_id)?;
+    let request = TokenRequest {
+        origin: &origin,
+        tenant: state.tenant(&tenant),
+        client_id: &client_id,
+        secret: secret.as_deref(),
+        client_info: fields.get("client_info").is_some_and(|v| v == "1"),
+        fields: &fields,
+    };
+    check_client(&state, &client_id)?;
     let answer = match grant_type {
-        "client_credentials" => client_credentials_grant(&mut state, &fields, client_id)?,
-        DEVICE_CODE_GRANT => device_code_grant(&mut state, &fields, client_id)?,
-        "refresh_token" => refresh_token_grant(&mut state, &fields, client_id)?,
+        "client_credentials" => client_credentials_grant(&mut state, &request)?,
+        DEVICE_CODE_GRANT => device_code_grant(&mut state, &request)?,
+        "refresh_token" => refresh_token_grant(&mut state, &request)?,
         other => {
             return Err(OAuthError::new(
                 "unsupported_grant_type",
@@ -546,31 +755,57 @@ async fn token(
     Ok(json_answer(StatusCode::OK, &answer))
 }
 
-fn client_credentials_grant(
-    state: &mut OAuthState,
-    fields: &HashMap<String, String>,
-    client_id: &str,
-) -> Result<Value, OAuthError> {
-    let Ok(secret) = field(fields, "client_secret") else {
+/// What a token request brought, parsed once for the three grants.
+struct TokenRequest<'a> {
+    origin: &'a str,
+    /// The directory of the request's path.
+    tenant: Tenant,
+    client_id: &'a str,
+    /// From the form or HTTP Basic.
+    secret: Option<&'a str>,
+    client_info: bool,
+    fields: &'a HashMap<String, String>,
+}
+
+impl<'a> TokenRequest<'a> {
+    /// The grant of a signed-in user for `scope` in `tenant`.
+    fn user_grant<'g>(&'g self, scope: &'g str, tenant: &'g Tenant, confidential: bool) -> Grant<'g>
+    where
+        'a: 'g,
+    {
+        Grant {
+            client_id: self.client_id,
+            scope,
+            tenant,
+            delegated: true,
+            confidential,
+            client_info: self.client_info,
+        }
+    }
+
+    /// A presented secret must be the right one (public clients send none).
+    fn check_secret_if_any(&self, state: &OAuthState) -> Result<bool, OAuthError> {
+        match self.secret {
+            Some(secret) => check_secret(state, self.client_id, secret).map(|()| true),
+            None => Ok(false),
+        }
+    }
+}
+
+fn client_credentials_grant(state: &mut OAuthState, request: &TokenRequest<'_>) -> Result<Value, OAuthError> {
+    let Some(secret) = request.secret else {
         return Err(OAuthError::new(
             "invalid_client",
             7_000_216,
             "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
         ));
     };
-    if state.secret.as_ref().is_some_and(|expected| expected.expose() != secret) {
-        return Err(OAuthError {
-            status: StatusCode::UNAUTHORIZED,
-            error: "invalid_client",
-            code: 7_000_215,
-            description: format!(
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret \
-                 value, not the client secret ID, for a secret added to app '{client_id}'."
-            ),
-        });
-    }
-    let scope = field(fields, "scope")?;
-    if !scope.split_whitespace().all(|s| s.ends_with("/.default")) {
+    check_secret(state, request.client_id, secret)?;
+    let scope = field(request.fields, "scope")?;
+    // MSAL adds the OpenID scopes to every request; an app token ignores them, as live does.
+    let scopes = Scopes::parse(scope);
+    let mut resource_scopes = scopes.resource_scopes().peekable();
+    if resource_scopes.peek().is_none() || !resource_scopes.all(|s| s.ends_with("/.default")) {
         return Err(OAuthError::new(
             "invalid_scope",
             1_002_012,
@@ -580,15 +815,21 @@ fn client_credentials_grant(
             ),
         ));
     }
-    Ok(state.issue(client_id, scope))
+    let scope = scopes.resource_scopes().collect::<Vec<_>>().join(" ");
+    let grant = Grant {
+        client_id: request.client_id,
+        scope: &scope,
+        tenant: &request.tenant,
+        delegated: false,
+        confidential: true,
+        client_info: false,
+    };
+    state.issue(request.origin, &grant)
 }
 
-fn device_code_grant(
-    state: &mut OAuthState,
-    fields: &HashMap<String, String>,
-    client_id: &str,
-) -> Result<Value, OAuthError> {
-    let code = field(fields, "device_code")?;
+fn device_code_grant(state: &mut OAuthState, request: &TokenRequest<'_>) -> Result<Value, OAuthError> {
+    let confidential = request.check_secret_if_any(state)?;
+    let code = field(request.fields, "device_code")?;
     let slow_down_first = state.config.slow_down_first_poll;
     let bad_code = || {
         OAuthError::new(
@@ -598,7 +839,7 @@ fn device_code_grant(
         )
     };
     let entry = state.device_codes.get_mut(code).ok_or_else(bad_code)?;
-    if !entry.client_id.eq_ignore_ascii_case(client_id) {
+    if !entry.client_id.eq_ignore_ascii_case(request.client_id) {
         return Err(bad_code());
     }
     let now = Instant::now();
@@ -649,36 +890,37 @@ fn device_code_grant(
         ));
     }
     entry.decision = Decision::Redeemed;
-    let scope = entry.scope.clone();
-    Ok(state.issue(client_id, &scope))
+    let (scope, tenant) = (entry.scope.clone(), entry.tenant.clone());
+    state.issue(request.origin, &request.user_grant(&scope, &tenant, confidential))
 }
 
-fn refresh_token_grant(
-    state: &mut OAuthState,
-    fields: &HashMap<String, String>,
-    client_id: &str,
-) -> Result<Value, OAuthError> {
-    let presented = field(fields, "refresh_token")?;
-    let invalid = || {
-        OAuthError::new(
-            "invalid_grant",
-            70_000,
-            "Provided grant is invalid or malformed: the refresh token was replaced by a newer one or revoked.",
-        )
+fn refresh_token_grant(state: &mut OAuthState, request: &TokenRequest<'_>) -> Result<Value, OAuthError> {
+    let confidential = request.check_secret_if_any(state)?;
+    let presented = field(request.fields, "refresh_token")?;
+    let invalid = |why: &str| {
+        OAuthError::new("invalid_grant", 70_000, format!("Provided grant is invalid or malformed: {why}."))
     };
-    let issued = state.refresh_tokens.get(presented).ok_or_else(invalid)?;
-    if !issued.client_id.eq_ignore_ascii_case(client_id) {
-        return Err(invalid());
+    let issued = state
+        .refresh_tokens
+        .get(presented)
+        .ok_or_else(|| invalid("the refresh token is unknown or revoked"))?;
+    if !issued.client_id.eq_ignore_ascii_case(request.client_id) {
+        return Err(invalid("the refresh token was issued to another client"));
     }
-    // Rotation: the presented token stops working once the new one is issued.
-    let scope = fields.get("scope").cloned().unwrap_or_else(|| issued.scope.clone());
-    let scope = if scope.split_whitespace().any(|s| s == "offline_access") {
-        scope
-    } else {
-        format!("{scope} offline_access")
-    };
-    state.refresh_tokens.remove(presented);
-    Ok(state.issue(client_id, &scope))
+    if Instant::now() >= issued.expires_at {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            700_082,
+            "The refresh token has expired due to inactivity.",
+        ));
+    }
+    // A refresh token may be traded for other scopes; it always renews itself. The presented
+    // one stays valid until it expires, as the live service documents.
+    let scope = request.fields.get("scope").cloned().unwrap_or_else(|| issued.scope.clone());
+    let scope =
+        if Scopes::parse(&scope).has("offline_access") { scope } else { format!("{scope} offline_access") };
+    let tenant = issued.tenant.clone();
+    state.issue(request.origin, &request.user_grant(&scope, &tenant, confidential))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -748,16 +990,28 @@ mod tests {
     }
 
     #[test]
-    fn debug_shows_no_token() {
+    fn debug_shows_no_token_and_forged_tokens_are_told_apart() {
         let mut state = OAuthState::new(OAuthConfig::default()).unwrap();
-        let answer = state.issue("c", "https://graph.microsoft.com/.default offline_access");
+        let tenant = Tenant::from_segment("contoso.onmicrosoft.com");
+        let grant = Grant {
+            client_id: "c",
+            scope: "https://graph.microsoft.com/.default offline_access",
+            tenant: &tenant,
+            delegated: true,
+            confidential: false,
+            client_info: false,
+        };
+        let answer = state.issue("https://127.0.0.1:1", &grant).unwrap();
+        let access = answer["access_token"].as_str().unwrap();
         let debug = format!("{state:?}");
-        assert!(!debug.contains(answer["access_token"].as_str().unwrap()));
+        assert!(!debug.contains(access));
         assert!(!debug.contains(answer["refresh_token"].as_str().unwrap()));
-        assert_eq!(state.token_status(answer["access_token"].as_str().unwrap()), TokenStatus::Valid);
-        assert_eq!(state.token_status("imitation-access.nope"), TokenStatus::Forged);
+        assert_eq!(state.token_status(access), TokenStatus::Valid);
+        // Signed with our key but never issued here: forged. Anything else is someone else's.
+        let forged = tokens::signing_key().unwrap().sign(&json!({"sub": "x"})).unwrap();
+        assert_eq!(state.token_status(&forged), TokenStatus::Forged);
         assert_eq!(state.token_status("someone-elses"), TokenStatus::Foreign);
         state.revoke_access_tokens();
-        assert_eq!(state.token_status(answer["access_token"].as_str().unwrap()), TokenStatus::Revoked);
+        assert_eq!(state.token_status(access), TokenStatus::Revoked);
     }
 }

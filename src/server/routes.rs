@@ -357,15 +357,11 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Where a request is: version root, collection
 
-/// `http://HOST/v1.0` (or `/beta`), built from the request's Host so links work through any
-/// name the client used.
+/// `http://HOST/v1.0` (or `/beta`; `https://` with TLS), built from the request's Host so links
+/// work through any name the client used.
 fn service_root(app: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| app.addr.to_string(), str::to_string);
     let version = uri.path().trim_start_matches('/').split('/').next().unwrap_or("v1.0");
-    format!("http://{host}/{version}")
+    format!("{}/{version}", app.origin(headers))
 }
 
 /// The collection path a request addressed (without version), for links and contexts.
