@@ -302,6 +302,12 @@ where
                 apply(&mut model, Input::Msg(msg), &mut effects);
                 changed = true;
             }
+            end = effects.next_end(), if effects.busy() => {
+                if let Some(msg) = effects.ended(end) {
+                    apply(&mut model, Input::Msg(msg), &mut effects);
+                    changed = true;
+                }
+            }
             Some(signal) = host.signals.next() => match signal {
                 OsSignal::Terminate(name) => {
                     tracing::info!(signal = name, "leaving");
@@ -374,13 +380,6 @@ fn draw<B: Backend>(
 }
 
 fn apply(model: &mut Model, input: Input, effects: &mut Effects) {
-    // A finished sign-in hands its client to the effect runner; `update` sees the message too
-    // and starts the listing, which then finds the client in place.
-    if let Input::Msg(Msg::SignedIn { result, .. }) = &input
-        && let Ok(client) = result.as_ref()
-    {
-        effects.set_client(client.clone());
-    }
     for effect in update::update(model, input) {
         effects.run(effect);
     }

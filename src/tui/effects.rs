@@ -1,8 +1,12 @@
-//! Runs [`Effect`]s as tokio tasks. A task talks to Graph and sends a [`Msg`] back tagged with
-//! its request id; it never touches the model or a widget. Each task's client tells the loop
-//! of retry waits (as [`Msg::Retrying`]), and a task can be stopped by its request id.
+//! Runs [`Effect`]s as tokio tasks under one supervisor. A task talks to Graph (or the disk)
+//! and sends [`Msg`]s back tagged with its request id; it never touches the model or a widget.
+//! Every task lives in one `JoinSet`: the run loop awaits their ends, so a task that fails or
+//! panics is reported as [`Msg::TaskFailed`] instead of vanishing; a task can be stopped by its
+//! request id, and dropping the runner stops them all. A finished sign-in hands its client to
+//! the runner through its task's end, never through a message.
 
 use crate::connect::DeviceCodeSignIn;
+use crate::graph::auth::AuthError;
 use crate::graph::client::GraphClient;
 use crate::tui::event::{Effect, Msg, SignInPrompt};
 use futures_util::StreamExt;
@@ -10,16 +14,34 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinError, JoinSet};
 
-/// Spawns effect tasks; a new listing cancels the one before it.
+/// What a task leaves behind when it ends.
+#[derive(Debug)]
+pub struct TaskEnd {
+    /// The request it ran for.
+    request_id: u64,
+    /// How a sign-in ended, for a sign-in task: the client it built (the runner keeps it for
+    /// every request after, before `update` hears of it) or why not.
+    signed_in: Option<Result<GraphClient, AuthError>>,
+}
+
+impl TaskEnd {
+    fn of(request_id: u64) -> TaskEnd {
+        TaskEnd { request_id, signed_in: None }
+    }
+}
+
+/// Spawns effect tasks and watches them end; a new listing stops the one before it.
 #[derive(Debug)]
 pub struct Effects {
     client: Option<GraphClient>,
     sign_in: Option<DeviceCodeSignIn>,
     tx: UnboundedSender<Msg>,
-    /// Running tasks by request id (finished ones are pruned as new ones start).
-    tasks: HashMap<u64, JoinHandle<()>>,
+    tasks: JoinSet<TaskEnd>,
+    /// Running tasks by request id, to stop them (the JoinSet's ids map back to requests).
+    running: HashMap<u64, AbortHandle>,
+    request_of: HashMap<tokio::task::Id, u64>,
     /// The listing's request id (a new listing stops it).
     listing: Option<u64>,
 }
@@ -27,17 +49,75 @@ pub struct Effects {
 impl Effects {
     /// A runner that reports on `tx`.
     pub fn new(client: GraphClient, tx: UnboundedSender<Msg>) -> Effects {
-        Effects { client: Some(client), sign_in: None, tx, tasks: HashMap::new(), listing: None }
+        Effects::with(Some(client), None, tx)
     }
 
     /// A runner that must sign in first ([`Effect::SignIn`]); Graph effects wait for the client.
     pub fn signing_in(sign_in: DeviceCodeSignIn, tx: UnboundedSender<Msg>) -> Effects {
-        Effects { client: None, sign_in: Some(sign_in), tx, tasks: HashMap::new(), listing: None }
+        Effects::with(None, Some(sign_in), tx)
     }
 
-    /// Hands over the client a finished sign-in built.
-    pub fn set_client(&mut self, client: GraphClient) {
-        self.client = Some(client);
+    fn with(
+        client: Option<GraphClient>,
+        sign_in: Option<DeviceCodeSignIn>,
+        tx: UnboundedSender<Msg>,
+    ) -> Effects {
+        Effects {
+            client,
+            sign_in,
+            tx,
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            request_of: HashMap::new(),
+            listing: None,
+        }
+    }
+
+    /// Whether any task is running (the run loop only awaits ends then).
+    pub fn busy(&self) -> bool {
+        !self.tasks.is_empty()
+    }
+
+    /// Waits for the next task to end (pending forever when none runs).
+    pub async fn next_end(&mut self) -> Result<TaskEnd, (Option<u64>, JoinError)> {
+        match self.tasks.join_next_with_id().await {
+            Some(Ok((id, end))) => {
+                self.request_of.remove(&id);
+                Ok(end)
+            }
+            Some(Err(e)) => Err((self.request_of.remove(&e.id()), e)),
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Takes a task's end: keeps what it handed over, and turns a failure into a message
+    /// (`None` for a task that ended well or was stopped on purpose).
+    pub fn ended(&mut self, end: Result<TaskEnd, (Option<u64>, JoinError)>) -> Option<Msg> {
+        match end {
+            Ok(TaskEnd { request_id, signed_in }) => {
+                self.running.remove(&request_id);
+                let result = match signed_in? {
+                    Ok(client) => {
+                        let url = client.collection_url();
+                        self.client = Some(client);
+                        Ok(url)
+                    }
+                    Err(e) => Err(e),
+                };
+                Some(Msg::SignedIn { request_id, result })
+            }
+            Err((request_id, e)) => {
+                if let Some(id) = request_id {
+                    self.running.remove(&id);
+                }
+                if e.is_cancelled() {
+                    return None;
+                }
+                let error = panic_text(e);
+                tracing::error!(?request_id, %error, "a task failed");
+                Some(Msg::TaskFailed { request_id, error })
+            }
+        }
     }
 
     /// A client for one request id: it reports its retry waits tagged with that id.
@@ -49,13 +129,14 @@ impl Effects {
         self.client.clone().map(|c| c.with_retry_observer(observer))
     }
 
-    fn spawn(&mut self, request_id: u64, task: impl Future<Output = ()> + Send + 'static) {
-        self.tasks.retain(|_, t| !t.is_finished());
-        self.tasks.insert(request_id, tokio::spawn(task));
+    fn spawn(&mut self, request_id: u64, task: impl Future<Output = TaskEnd> + Send + 'static) {
+        let handle = self.tasks.spawn(task);
+        self.request_of.insert(handle.id(), request_id);
+        self.running.insert(request_id, handle);
     }
 
     fn stop(&mut self, request_id: u64) {
-        if let Some(task) = self.tasks.remove(&request_id) {
+        if let Some(task) = self.running.remove(&request_id) {
             task.abort();
         }
     }
@@ -63,61 +144,68 @@ impl Effects {
     /// Starts one effect.
     pub fn run(&mut self, effect: Effect) {
         let tx = self.tx.clone();
-        if let Effect::Cancel { request_id } = effect {
-            tracing::info!(request_id, "cancelled by the user");
-            self.stop(request_id);
-            return;
-        }
-        if let Effect::Sort { generation, job } = effect {
-            tracing::debug!(generation, rows = job.len(), "sorting off the draw path");
-            tokio::spawn(async move {
-                if let Ok(sorted) = tokio::task::spawn_blocking(move || job.run()).await {
-                    let _ = tx.send(Msg::Sorted { generation, sorted: Box::new(sorted) });
-                }
-            });
-            return;
-        }
-        if let Effect::ForgetRecovery { path } = effect {
-            tokio::spawn(async move {
-                let removed = tokio::task::spawn_blocking(move || crate::tui::recovery::remove(&path)).await;
-                let error = match removed {
-                    Ok(Ok(())) => return,
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => e.to_string(),
-                };
-                tracing::warn!(%error, "recovery file not removed");
-                let _ = tx.send(Msg::RecoveryKept { error });
-            });
-            return;
-        }
-        if let Effect::SaveExchange { name, text } = effect {
-            tokio::spawn(async move {
-                let saved = tokio::task::spawn_blocking(move || save_exchange(&name, &text)).await;
-                let result = saved.unwrap_or_else(|e| Err(e.to_string()));
-                let _ = tx.send(Msg::ExchangeSaved { result });
-            });
-            return;
-        }
-        if let Effect::SignIn { request_id } = effect {
-            let Some(sign_in) = self.sign_in.clone() else {
-                tracing::warn!("sign-in asked for without a sign-in to run");
-                return;
-            };
-            // One sign-in at a time: starting again stops the last one.
-            let running: Vec<u64> = self.tasks.keys().copied().collect();
-            for id in running {
-                self.stop(id);
+        match effect {
+            Effect::Cancel { request_id } => {
+                tracing::info!(request_id, "cancelled by the user");
+                self.stop(request_id);
             }
-            self.spawn(request_id, sign_in_task(sign_in, request_id, tx));
-            return;
+            Effect::Sort { generation, job } => {
+                tracing::debug!(generation, rows = job.len(), "sorting off the draw path");
+                self.spawn(generation, async move {
+                    if let Ok(sorted) = tokio::task::spawn_blocking(move || job.run()).await {
+                        let _ = tx.send(Msg::Sorted { generation, sorted: Box::new(sorted) });
+                    }
+                    TaskEnd::of(generation)
+                });
+            }
+            Effect::ForgetRecovery { path } => {
+                self.spawn(0, async move {
+                    let removed =
+                        tokio::task::spawn_blocking(move || crate::tui::recovery::remove(&path)).await;
+                    let error = match removed {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e.to_string()),
+                        Err(e) => Some(e.to_string()),
+                    };
+                    if let Some(error) = error {
+                        tracing::warn!(%error, "recovery file not removed");
+                        let _ = tx.send(Msg::RecoveryKept { error });
+                    }
+                    TaskEnd::of(0)
+                });
+            }
+            Effect::SaveExchange { name, text } => {
+                self.spawn(0, async move {
+                    let saved = tokio::task::spawn_blocking(move || save_exchange(&name, &text)).await;
+                    let result = saved.unwrap_or_else(|e| Err(e.to_string()));
+                    let _ = tx.send(Msg::ExchangeSaved { result });
+                    TaskEnd::of(0)
+                });
+            }
+            Effect::SignIn { request_id } => {
+                let Some(sign_in) = self.sign_in.clone() else {
+                    tracing::warn!("sign-in asked for without a sign-in to run");
+                    return;
+                };
+                // One sign-in at a time: starting again stops the last one.
+                let running: Vec<u64> = self.running.keys().copied().collect();
+                for id in running {
+                    self.stop(id);
+                }
+                self.spawn(request_id, sign_in_task(sign_in, request_id, tx));
+            }
+            graph => self.run_graph(graph),
         }
+    }
+
+    /// Starts an effect that talks to Graph.
+    fn run_graph(&mut self, effect: Effect) {
+        let tx = self.tx.clone();
         let request_id = match &effect {
             Effect::List { request_id, .. }
             | Effect::Get { request_id, .. }
             | Effect::Patch { request_id, .. } => *request_id,
-            Effect::Cancel { request_id } | Effect::SignIn { request_id } => *request_id,
-            Effect::Sort { generation, .. } => *generation,
-            Effect::ForgetRecovery { .. } | Effect::SaveExchange { .. } => return,
+            _ => return,
         };
         let Some(client) = self.client_for(request_id) else {
             tracing::warn!(request_id, "a Graph request before sign-in finished; dropped");
@@ -134,10 +222,11 @@ impl Effects {
                     let mut stream = std::pin::pin!(stream);
                     while let Some(outcome) = stream.next().await {
                         if tx.send(Msg::Page { request_id, outcome: Box::new(outcome) }).is_err() {
-                            return;
+                            return TaskEnd::of(request_id);
                         }
                     }
                     let _ = tx.send(Msg::ListEnded { request_id });
+                    TaskEnd::of(request_id)
                 });
             }
             Effect::Get { request_id, device_id } => {
@@ -145,6 +234,7 @@ impl Effects {
                 self.spawn(request_id, async move {
                     let outcome = client.get(&device_id).await;
                     let _ = tx.send(Msg::Fetched { request_id, outcome: Box::new(outcome) });
+                    TaskEnd::of(request_id)
                 });
             }
             Effect::Patch { request_id, device_id, body } => {
@@ -164,14 +254,23 @@ impl Effects {
                     };
                     let _ =
                         tx.send(Msg::Patched { request_id, device_id, exchanges, result: Box::new(result) });
+                    TaskEnd::of(request_id)
                 });
             }
-            Effect::Cancel { .. }
-            | Effect::SignIn { .. }
-            | Effect::Sort { .. }
-            | Effect::ForgetRecovery { .. }
-            | Effect::SaveExchange { .. } => {}
+            _ => {}
         }
+    }
+}
+
+/// What a panicked task said, in words.
+fn panic_text(e: JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a task panicked".to_string()),
+        Err(e) => e.to_string(),
     }
 }
 
@@ -184,15 +283,13 @@ fn save_exchange(name: &str, text: &str) -> Result<std::path::PathBuf, String> {
     Ok(path)
 }
 
-/// The device code flow: a code to show, polls reported as they answer, then the client.
-/// The device code and the tokens stay inside this task and the client's token source.
-async fn sign_in_task(sign_in: DeviceCodeSignIn, request_id: u64, tx: UnboundedSender<Msg>) {
+/// The device code flow: a code to show, polls reported as they answer, then the client,
+/// handed to the runner in the task's end. The device code and the tokens stay inside this
+/// task and the client's token source.
+async fn sign_in_task(sign_in: DeviceCodeSignIn, request_id: u64, tx: UnboundedSender<Msg>) -> TaskEnd {
     let prompt = match sign_in.request_code().await {
         Ok(p) => p,
-        Err(e) => {
-            let _ = tx.send(Msg::SignedIn { request_id, result: Box::new(Err(e)) });
-            return;
-        }
+        Err(e) => return TaskEnd { request_id, signed_in: Some(Err(e)) },
     };
     tracing::info!(request_id, "device code sign-in: waiting for the user");
     let shown = SignInPrompt {
@@ -210,13 +307,42 @@ async fn sign_in_task(sign_in: DeviceCodeSignIn, request_id: u64, tx: UnboundedS
         })
         .await;
     tracing::info!(request_id, ok = result.is_ok(), "device code sign-in finished");
-    let _ = tx.send(Msg::SignedIn { request_id, result: Box::new(result) });
+    TaskEnd { request_id, signed_in: Some(result) }
 }
 
 impl Drop for Effects {
     fn drop(&mut self) {
-        for (_, task) in self.tasks.drain() {
-            task.abort();
+        self.tasks.abort_all();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::graph::auth::Secret;
+    use crate::graph::client::ClientConfig;
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_reported_with_its_request() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let client =
+            GraphClient::new(ClientConfig::new("http://127.0.0.1:9/v1.0", Secret::new("t"))).unwrap();
+        let mut effects = Effects::new(client, tx);
+        effects.spawn(7, async { panic!("boom in a task") });
+        let end = effects.next_end().await;
+        match effects.ended(end) {
+            Some(Msg::TaskFailed { request_id, error }) => {
+                assert_eq!(request_id, Some(7));
+                assert!(error.contains("boom in a task"), "{error}");
+            }
+            other => panic!("{other:?}"),
         }
+        assert!(!effects.busy());
+        // A task stopped on purpose is not a failure.
+        effects.spawn(8, std::future::pending());
+        effects.run(Effect::Cancel { request_id: 8 });
+        let end = effects.next_end().await;
+        assert!(effects.ended(end).is_none());
     }
 }

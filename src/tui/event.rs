@@ -2,7 +2,7 @@
 //! a [`Msg`] (what a background task reported), and the [`Effect`]s that `update` asks for.
 
 use crate::graph::auth::{AuthError, PollState};
-use crate::graph::client::{Exchange, GraphClient, ListQuery, Outcome, Page, RetryNotice};
+use crate::graph::client::{Exchange, ListQuery, Outcome, Page, RetryNotice};
 use crate::graph::error::GraphError;
 use crate::graph::model::Device;
 use crate::graph::patch::PatchBody;
@@ -201,12 +201,19 @@ pub enum Msg {
         /// Why.
         error: String,
     },
-    /// The sign-in finished: a client that sends the signed-in user's token, or why not.
+    /// The sign-in finished (the effect runner holds the client it built), or why not.
     SignedIn {
         /// Sign-in request id.
         request_id: u64,
-        /// The client (the run loop hands it to the effect runner) or the failure.
-        result: Box<Result<GraphClient, AuthError>>,
+        /// The collection URL the client reads, or the failure.
+        result: Result<String, AuthError>,
+    },
+    /// A task ended without its answer: it panicked or failed to run.
+    TaskFailed {
+        /// The request it ran for, when known.
+        request_id: Option<u64>,
+        /// What happened.
+        error: String,
     },
 }
 

@@ -11,6 +11,7 @@ pub mod keymap;
 pub mod layout;
 pub mod model;
 pub mod recovery;
+pub mod requests;
 pub mod table;
 pub mod terminal;
 pub mod update;

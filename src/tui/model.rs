@@ -7,6 +7,7 @@ use crate::graph::model::FieldId;
 use crate::graph::resource::Resource;
 use crate::tui::draft::{Draft, line_editor};
 use crate::tui::event::SignInPrompt;
+use crate::tui::requests::Requests;
 use crate::tui::table::TableState;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
@@ -151,13 +152,6 @@ pub struct FormState {
     pub label: String,
     /// Focused field.
     pub focus: FieldId,
-    /// GET in flight.
-    pub fetching: Option<u64>,
-    /// PATCH in flight.
-    pub saving: Option<u64>,
-    /// Every failed attempt of the save in flight was a 429 refusal (with a retry wait still
-    /// running, a cancel then changes nothing on the server).
-    pub refused_only: bool,
     /// Last failure.
     pub problem: Option<Problem>,
 }
@@ -276,6 +270,8 @@ pub struct Model {
     pub line: TextArea<'static>,
     /// Unsaved (or being edited) records by id.
     pub drafts: HashMap<String, Draft>,
+    /// Every request started, by id, and where it stands.
+    pub requests: Requests,
     /// The open form.
     pub form: Option<FormState>,
     /// This session's requests, oldest first, at most [`HISTORY_CAP`].
@@ -332,6 +328,7 @@ impl Model {
             typing: Typing::Nothing,
             line: line_editor("", ""),
             drafts: HashMap::new(),
+            requests: Requests::default(),
             form: None,
             history: VecDeque::new(),
             history_dropped: 0,
@@ -379,13 +376,24 @@ impl Model {
     pub fn busy(&self) -> bool {
         self.table.listing.loading
             || self.retry.is_some()
-            || self.form.as_ref().is_some_and(|f| f.fetching.is_some() || f.saving.is_some())
+            || self.form_fetching().is_some()
+            || self.form_saving().is_some()
             || self.sign_in.as_ref().is_some_and(|s| s.failed.is_none())
     }
 
     /// How long until `at`, by the model's clock.
     pub fn remaining(&self, at: Instant) -> Duration {
         at.saturating_duration_since(self.now)
+    }
+
+    /// The save in flight of the open form's record.
+    pub fn form_saving(&self) -> Option<u64> {
+        self.form.as_ref().and_then(|f| self.requests.saving(&f.device_id))
+    }
+
+    /// The fetch in flight of the open form's record.
+    pub fn form_fetching(&self) -> Option<u64> {
+        self.form.as_ref().and_then(|f| self.requests.fetching(&f.device_id))
     }
 
     /// The open form's draft.

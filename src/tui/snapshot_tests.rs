@@ -154,7 +154,7 @@ fn sign_in(w: u16, h: u16) -> Model {
 fn sign_in_declined(w: u16, h: u16) -> Model {
     let mut m = sign_in(w, h);
     let request_id = m.sign_in.as_ref().unwrap().request_id;
-    let declined = Box::new(Err(crate::graph::auth::AuthError::Declined));
+    let declined = Err(crate::graph::auth::AuthError::Declined);
     update(&mut m, Input::Msg(Msg::SignedIn { request_id, result: declined }));
     m
 }
@@ -163,6 +163,7 @@ fn throttled(w: u16, h: u16) -> Model {
     let mut m = table(w, h);
     m.table.listing.loading = true;
     let request_id = m.table.listing.request_id;
+    m.requests.start(request_id, crate::tui::requests::RequestKind::List);
     let notice = crate::graph::client::RetryNotice {
         method: "GET".into(),
         url: "http://127.0.0.1:41234/v1.0/x".into(),

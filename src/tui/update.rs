@@ -13,6 +13,7 @@ use crate::tui::layout;
 use crate::tui::model::{
     Confirm, FormState, Level, Model, Overlay, Problem, RetryWait, Screen, SignInState, Typing,
 };
+use crate::tui::requests::{RequestKind, RequestStatus};
 use crate::tui::table::Listing;
 use crate::tui::table::index::ASYNC_SORT_ROWS;
 
@@ -61,7 +62,9 @@ fn start_listing(model: &mut Model, filter: Option<String>, keep_selected: Optio
     // The effect runner stops the previous listing when this one starts.
     let previous = model.table.listing.request_id;
     clear_retry(model, previous);
+    model.requests.finish(previous, RequestStatus::Cancelled);
     let query = list_query(model, filter.clone());
+    model.requests.start(request_id, RequestKind::List);
     model.table.listing = Listing { request_id, pages: 0, loading: true, error: None, filter, keep_selected };
     vec![Effect::List { request_id, query }]
 }
@@ -76,6 +79,7 @@ fn start_sign_in(model: &mut Model) -> Vec<Effect> {
 /// Stops the listing where it is: the rows so far stay, `r` lists again.
 fn cancel_listing(model: &mut Model) -> Vec<Effect> {
     let request_id = model.table.listing.request_id;
+    model.requests.finish(request_id, RequestStatus::Cancelled);
     model.table.listing.loading = false;
     model.retry = None;
     let (n, p) = (model.table.rows.len(), model.table.listing.pages);
@@ -94,14 +98,14 @@ fn cancel_listing(model: &mut Model) -> Vec<Effect> {
 
 /// Stops a save: the draft stays; whether the PATCH reached Graph is said as far as known.
 fn cancel_save(model: &mut Model) -> Vec<Effect> {
-    let Some(form) = model.form.as_mut() else { return Vec::new() };
-    let Some(request_id) = form.saving.take() else { return Vec::new() };
+    let Some(request_id) = model.form_saving() else { return Vec::new() };
     // Nothing was applied only if every attempt so far was refused with 429 (answered before
     // the handler) and the client is still waiting, well before it sends the next one.
     let waiting = model.retry.as_ref().filter(|r| r.request_id == request_id).is_some_and(|r| {
         r.until.saturating_duration_since(model.now) > std::time::Duration::from_millis(250)
     });
-    let refused_only = form.refused_only && waiting;
+    let refused_only = model.requests.get(request_id).is_some_and(|r| r.refused_only) && waiting;
+    model.requests.finish(request_id, RequestStatus::Cancelled);
     model.retry = None;
     let text = if refused_only {
         "Save cancelled; draft kept. Graph had refused every attempt (429), so nothing was applied"
@@ -256,9 +260,10 @@ fn send(model: &mut Model) -> Vec<Effect> {
     let Some(form) = model.form.as_mut() else {
         return Vec::new();
     };
-    form.saving = Some(request_id);
-    form.refused_only = true;
     form.problem = None;
+    let label = form.label.clone();
+    let fields = confirm.body.changes.iter().map(|c| c.field.spec().label).collect();
+    model.requests.start(request_id, RequestKind::Save { id: confirm.device_id.clone(), label, fields });
     model.say(Level::Info, format!("Saving: PATCH {}", confirm.url));
     vec![Effect::Patch { request_id, device_id: confirm.device_id, body: confirm.body }]
 }
@@ -413,15 +418,7 @@ fn open_form(model: &mut Model) -> Vec<Effect> {
     };
     let device_id = model.table.rows.id(row);
     let label = model.table.label(row);
-    let mut form = FormState {
-        device_id: device_id.clone(),
-        label,
-        focus: first_editable(),
-        fetching: None,
-        saving: None,
-        refused_only: true,
-        problem: None,
-    };
+    let form = FormState { device_id: device_id.clone(), label, focus: first_editable(), problem: None };
     model.screen = Screen::Form;
     model.typing = Typing::Nothing;
     if model.drafts.contains_key(&device_id) {
@@ -430,7 +427,7 @@ fn open_form(model: &mut Model) -> Vec<Effect> {
         return Vec::new();
     }
     let request_id = model.request_id();
-    form.fetching = Some(request_id);
+    model.requests.start(request_id, RequestKind::Get { id: device_id.clone() });
     model.form = Some(form);
     vec![Effect::Get { request_id, device_id }]
 }
@@ -457,17 +454,18 @@ fn form_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::NextField => form.focus = editable[(pos + 1) % editable.len()],
         Action::PrevField => form.focus = editable[(pos + editable.len() - 1) % editable.len()],
         Action::Back => {
-            if form.saving.is_some() {
+            let id = form.device_id.clone();
+            if model.requests.saving(&id).is_some() {
                 return cancel_save(model);
             }
-            let fetching = form.fetching;
-            let id = form.device_id.clone();
+            let fetching = model.requests.fetching(&id);
             model.form = None;
             model.screen = Screen::Table;
             if let Some(request_id) = fetching {
                 if model.retry.as_ref().is_some_and(|r| r.request_id == request_id) {
                     model.retry = None;
                 }
+                model.requests.finish(request_id, RequestStatus::Cancelled);
                 model.drafts.remove(&id);
                 model.say(Level::Info, "Stopped loading the device");
                 return vec![Effect::Cancel { request_id }];
@@ -513,7 +511,7 @@ fn form_action(model: &mut Model, action: Action) -> Vec<Effect> {
 
 fn edit_field(model: &mut Model, op: &EditOp) {
     let Some(form) = model.form.as_ref() else { return };
-    if form.saving.is_some() {
+    if model.requests.saving(&form.device_id).is_some() {
         model.say(Level::Info, "Saving… wait for the answer");
         return;
     }
@@ -528,7 +526,7 @@ fn edit_field(model: &mut Model, op: &EditOp) {
 
 fn save(model: &mut Model) -> Vec<Effect> {
     let Some(form) = model.form.as_ref() else { return Vec::new() };
-    if form.saving.is_some() {
+    if model.requests.saving(&form.device_id).is_some() {
         model.say(Level::Info, "Already saving");
         return Vec::new();
     }
@@ -622,6 +620,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     scroll_table(model);
                 }
                 Err(e) => {
+                    model.requests.finish(request_id, RequestStatus::Failed(e.to_string()));
                     model.table.listing.loading = false;
                     model.table.listing.keep_selected = None;
                     let refused_search = model.table.listing.pages == 0
@@ -656,6 +655,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::ListEnded { request_id } => {
             if request_id == model.table.listing.request_id && model.table.listing.loading {
                 clear_retry(model, request_id);
+                model.requests.finish(request_id, RequestStatus::Done);
                 model.table.listing.loading = false;
                 model.table.listing.keep_selected = None;
                 let (n, p) = (model.table.rows.len(), model.table.listing.pages);
@@ -670,18 +670,23 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             let outcome = *outcome;
             model.record(outcome.exchange);
             clear_retry(model, request_id);
-            let Some(form) = model.form.as_mut().filter(|f| f.fetching == Some(request_id)) else {
-                return Vec::new();
+            let status = match &outcome.result {
+                Ok(_) => RequestStatus::Done,
+                Err(e) => RequestStatus::Failed(e.to_string()),
             };
-            form.fetching = None;
+            if !model.requests.finish(request_id, status) {
+                return Vec::new(); // cancelled: the user went back
+            }
             match outcome.result {
                 Ok(device) => {
-                    let id = form.device_id.clone();
                     replace_row(model, &device);
-                    model.drafts.entry(id).or_insert_with(|| Draft::new(device));
+                    // The form asked for it; a draft of it (restored, say) is kept as it is.
+                    model.drafts.entry(device.id.clone()).or_insert_with(|| Draft::new(device));
                 }
                 Err(e) => {
-                    form.problem = Some(problem(&e, "Fetching the device"));
+                    if let Some(form) = model.form.as_mut() {
+                        form.problem = Some(problem(&e, "Fetching the device"));
+                    }
                     model.say(Level::Error, format!("Could not fetch the device: {e}"));
                 }
             }
@@ -691,45 +696,53 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 model.record(ex);
             }
             clear_retry(model, request_id);
-            let Some(form) = model.form.as_mut().filter(|f| f.saving == Some(request_id)) else {
-                return Vec::new();
+            let status = match result.as_ref() {
+                Ok(_) => RequestStatus::Done,
+                Err(e) => RequestStatus::Failed(e.to_string()),
             };
-            form.saving = None;
+            let Some(request) = model.requests.get(request_id).cloned() else { return Vec::new() };
+            if !model.requests.finish(request_id, status) {
+                return Vec::new(); // cancelled: what the user was told stands
+            }
+            let (label, fields) = match request.kind {
+                RequestKind::Save { label, fields, .. } => (label, fields),
+                _ => (device_id.clone(), Vec::new()),
+            };
+            // The answer belongs to its record, whatever is on screen now.
+            let open_here = model.form.as_ref().is_some_and(|f| f.device_id == device_id);
             match *result {
                 Ok(device) => {
-                    let changed: Vec<&str> = model
-                        .drafts
-                        .get(&device_id)
-                        .map(|d| d.dirty_fields().iter().map(|f| f.spec().label).collect())
-                        .unwrap_or_default();
-                    let label = device.serial_number.clone().unwrap_or_else(|| device_id.clone());
-                    model.say(Level::Success, format!("Saved {label}: {}", changed.join(", ")));
+                    if let Some(form) = model.form.as_mut().filter(|_| open_here) {
+                        form.problem = None;
+                    }
+                    model.say(Level::Success, format!("Saved {label}: {}", fields.join(", ")));
                     replace_row(model, &device);
                     model.drafts.insert(device_id, Draft::new(device));
                 }
                 Err(e) => {
+                    // The form names its record; a message seen elsewhere names it itself.
                     let p = problem(&e, "Saving");
-                    model.say(Level::Error, format!("{} (draft kept)", p.title));
-                    if let Some(form) = model.form.as_mut() {
+                    let what = if open_here {
+                        p.title.clone()
+                    } else {
+                        problem(&e, &format!("Saving {label}")).title
+                    };
+                    model.say(Level::Error, format!("{what} (draft kept)"));
+                    if let Some(form) = model.form.as_mut().filter(|_| open_here) {
                         form.problem = Some(p);
                     }
                 }
             }
         }
         Msg::Retrying { request_id, notice, at } => {
-            let ours = request_id == model.table.listing.request_id && model.table.listing.loading
-                || model
-                    .form
-                    .as_ref()
-                    .is_some_and(|f| f.fetching == Some(request_id) || f.saving == Some(request_id));
-            if !ours {
+            if !model.requests.in_flight(request_id) {
                 return Vec::new();
             }
-            if let Some(form) = model.form.as_mut().filter(|f| f.saving == Some(request_id))
+            if let Some(request) = model.requests.get_mut(request_id)
                 && !notice.reason.starts_with("429")
             {
                 // Anything but a throttling refusal may have reached the handler.
-                form.refused_only = false;
+                request.refused_only = false;
             }
             model.now = at;
             model.retry = Some(RetryWait {
@@ -757,6 +770,21 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             Ok(path) => model.say(Level::Success, format!("Saved to {}", path.display())),
             Err(e) => model.say(Level::Error, format!("Could not save the exchange: {e}")),
         },
+        Msg::TaskFailed { request_id, error } => {
+            // The request it ran for will never answer: end it, keep what the user had.
+            if let Some(id) = request_id {
+                model.requests.finish(id, RequestStatus::Failed(error.clone()));
+                clear_retry(model, id);
+                if id == model.table.listing.request_id && model.table.listing.loading {
+                    model.table.listing.loading = false;
+                    model.table.listing.error = Some(error.clone());
+                }
+            }
+            model.say(
+                Level::Error,
+                format!("Internal error, the request was dropped: {error} (the log has details)"),
+            );
+        }
         Msg::RecoveryKept { error } => {
             model.say(Level::Warn, format!("The recovery file stays (offered again next start): {error}"));
         }
@@ -778,9 +806,9 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             if model.sign_in.as_ref().is_none_or(|s| s.request_id != request_id) {
                 return Vec::new();
             }
-            match *result {
-                Ok(client) => {
-                    model.collection_url = client.collection_url();
+            match result {
+                Ok(collection_url) => {
+                    model.collection_url = collection_url;
                     model.sign_in = None;
                     model.screen = Screen::Table;
                     model.say(Level::Success, "Signed in");

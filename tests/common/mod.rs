@@ -65,8 +65,8 @@ pub fn observe(m: &Model, text: String) -> Seen {
             .table
             .selected()
             .map(|row| (m.table.rows.id(row), m.table.field_text(row, "groupTag").map(String::from))),
-        form_ready: m.form_draft().is_some() && m.form.as_ref().is_some_and(|f| f.fetching.is_none()),
-        saving: m.form.as_ref().is_some_and(|f| f.saving.is_some()),
+        form_ready: m.form_draft().is_some() && m.form_fetching().is_none(),
+        saving: m.form_saving().is_some(),
         confirm: matches!(m.overlay, Some(Overlay::Confirm(_))),
         quit_question: matches!(m.overlay, Some(Overlay::QuitConfirm)),
         toast: m.toast.as_ref().map(|t| t.text.clone()).unwrap_or_default(),

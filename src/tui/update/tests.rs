@@ -372,7 +372,7 @@ fn stale_fetch_is_dropped() {
     let outcome = Outcome { exchange: exchange("GET", "/x", 200, None, "{}"), result: Ok(device) };
     msg(&mut m, Msg::Fetched { request_id, outcome: Box::new(outcome) });
     assert!(m.drafts.is_empty());
-    assert!(m.form.as_ref().unwrap().fetching.is_some());
+    assert!(m.form_fetching().is_some());
 }
 
 #[test]
@@ -478,8 +478,7 @@ fn cancelling_a_save_keeps_the_draft_and_says_what_may_have_happened() {
         }
         assert_eq!(m.retry.is_some(), !reasons.is_empty());
         assert_eq!(act(&mut m, Action::Back), vec![Effect::Cancel { request_id: id }]);
-        let form = m.form.as_ref().unwrap();
-        assert!(form.saving.is_none(), "the form is usable again");
+        assert!(m.form.is_some() && m.form_saving().is_none(), "the form is usable again");
         assert_eq!(m.form_draft().unwrap().dirty_count(), 1, "the draft is kept");
         assert!(m.toast.as_ref().unwrap().text.contains(applied_words), "{:?}", m.toast);
         // A late answer of the cancelled save changes nothing.
@@ -553,7 +552,7 @@ fn sign_in_shows_the_prompt_polls_and_failures_offer_a_restart() {
     );
     assert_eq!(poll_words(m.sign_in.as_ref().unwrap().poll), "asked to slow down: polling every 10 s");
     assert_eq!(act(&mut m, Action::SignInAgain), vec![], "no restart while waiting");
-    msg(&mut m, Msg::SignedIn { request_id: id, result: Box::new(Err(AuthError::Declined)) });
+    msg(&mut m, Msg::SignedIn { request_id: id, result: Err(AuthError::Declined) });
     assert_eq!(
         m.sign_in.as_ref().unwrap().failed.as_deref(),
         Some("Sign-in was declined at the verification page.")
@@ -752,4 +751,50 @@ fn inspector_wraps_by_default_toggles_and_saves_the_exchange() {
     assert!(text.contains(r#"{"groupTag":"a"}"#));
     msg(&mut m, Msg::ExchangeSaved { result: Ok("/state/exchanges/x.txt".into()) });
     assert_eq!(m.toast_shown().unwrap().text, "Saved to /state/exchanges/x.txt");
+}
+
+#[test]
+fn a_save_answer_updates_its_record_whatever_form_is_open() {
+    let mut m = fixtures::model(80, 24);
+    // A save of the first device is in flight (sent from its form, say) ...
+    let first = open(&mut m);
+    act(&mut m, Action::NextField);
+    typing(&mut m, "-x");
+    act(&mut m, Action::Save);
+    let (request_id, device_id, _) = patch_effect(&act(&mut m, Action::ConfirmSend));
+    assert_eq!(device_id, first);
+    // ... while the user is on another device's form.
+    m.form = None;
+    m.screen = Screen::Table;
+    act(&mut m, Action::Down);
+    let second = open(&mut m);
+    assert_ne!(second, first);
+    let mut answer = fixtures::devices().into_iter().find(|d| d.id == first).unwrap();
+    answer.group_tag = Some("Saved-Elsewhere".into());
+    let ex = exchange("PATCH", "/x", 200, None, "{}");
+    msg(
+        &mut m,
+        Msg::Patched {
+            request_id,
+            device_id: first.clone(),
+            exchanges: vec![ex],
+            result: Box::new(Ok(answer)),
+        },
+    );
+    let row = m.table.rows.find(&first).unwrap();
+    assert_eq!(m.table.field_text(row, "groupTag"), Some("Saved-Elsewhere"), "the row follows the answer");
+    assert_eq!(m.drafts.get(&first).map(Draft::dirty_count), Some(0), "its draft is clean again");
+    assert_eq!(m.form.as_ref().unwrap().device_id, second, "the open form is left alone");
+    assert!(m.toast.as_ref().unwrap().text.starts_with("Saved PF3ABCDE"), "{:?}", m.toast);
+}
+
+#[test]
+fn a_failed_task_ends_its_listing_and_says_so() {
+    let mut m = Model::new("x", false, false);
+    init(&mut m);
+    let id = m.table.listing.request_id;
+    msg(&mut m, Msg::TaskFailed { request_id: Some(id), error: "boom".into() });
+    assert!(!m.table.listing.loading && !m.busy());
+    assert_eq!(m.table.listing.error.as_deref(), Some("boom"));
+    assert!(m.toast.as_ref().unwrap().text.contains("boom"));
 }

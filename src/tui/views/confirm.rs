@@ -88,7 +88,7 @@ pub fn draw_quit(frame: &mut Frame, area: Rect, model: &Model) {
     let n = model.unsaved_count();
     let s = if n == 1 { "device has" } else { "devices have" };
     let mut lines = vec![Line::from(format!("{n} {s} unsaved changes."))];
-    match model.form.as_ref().filter(|f| f.saving.is_some()) {
+    match model.form.as_ref().filter(|_| model.form_saving().is_some()) {
         Some(form) => {
             lines.push(Line::from(format!("The save of {} is in flight:", form.label)));
             lines.push(Line::from("it may have reached the server."));

@@ -80,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     } else if draft.is_some() {
         title.push(Span::styled("· no changes ", theme.dim()));
     }
-    if form.saving.is_some() {
+    if model.form_saving().is_some() {
         title.push(Span::styled(format!("· {} saving… ", spinner(model)), theme.dim()));
     }
     if model.read_only {
@@ -103,7 +103,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         frame.render_widget(Paragraph::new(problem_lines), r);
     }
     let Some(draft) = draft else {
-        let text = if form.fetching.is_some() {
+        let text = if model.form_fetching().is_some() {
             format!("{} Fetching the whole device (with its hardware hash)…", spinner(model))
         } else {
             "The device could not be fetched. Esc goes back; the response is in the inspector (^O).".into()
