@@ -20,6 +20,8 @@ struct PtyApp {
     writer: Box<dyn Write + Send>,
     parser: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
+    /// The reader saw the end of the output (every process holding the terminal is gone).
+    eof: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PtyApp {
@@ -46,7 +48,8 @@ impl PtyApp {
         let writer = pty.master.take_writer().expect("pty writer");
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));
-        let (p, r) = (parser.clone(), raw.clone());
+        let eof = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, r, e) = (parser.clone(), raw.clone(), eof.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
@@ -56,8 +59,9 @@ impl PtyApp {
                 p.lock().unwrap().process(&buf[..n]);
                 r.lock().unwrap().extend_from_slice(&buf[..n]);
             }
+            e.store(true, std::sync::atomic::Ordering::SeqCst);
         });
-        PtyApp { master: pty.master, child, writer, parser, raw }
+        PtyApp { master: pty.master, child, writer, parser, raw, eof }
     }
 
     fn screen(&self) -> String {
@@ -93,10 +97,14 @@ impl PtyApp {
         format!("{:?}", self.master.get_termios().expect("termios"))
     }
 
+    /// Waits for the app to exit and for everything it wrote to be read.
     fn wait_exit(&mut self) -> portable_pty::ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                while !self.eof.load(std::sync::atomic::Ordering::SeqCst) && start.elapsed() < DEADLINE {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 return status;
             }
             if start.elapsed() > DEADLINE {
@@ -287,7 +295,8 @@ async fn ctrl_z_suspends_with_the_terminal_restored_and_fg_redraws() {
     let pid = app.child.process_id().expect("the child's pid");
     app.send("\x1a"); // Ctrl-Z
     let start = Instant::now();
-    while process_state(pid) != Some('T') {
+    // Stopped, and what it wrote before stopping has been read.
+    while process_state(pid) != Some('T') || app.parser.lock().unwrap().screen().alternate_screen() {
         assert!(start.elapsed() < DEADLINE, "the app did not stop: {:?}", process_state(pid));
         std::thread::sleep(Duration::from_millis(20));
     }
