@@ -186,6 +186,9 @@ pub struct FieldSpec {
     pub editable: bool,
     /// Whether JSON `null` is allowed (an empty editor means `null`).
     pub nullable: bool,
+    /// The longest text accepted, in characters (what Graph accepts, or a sane bound where
+    /// it documents none); 0 for fields that are not text.
+    pub max_chars: usize,
 }
 
 impl FieldSpec {
@@ -207,12 +210,28 @@ const fn spec(
     editable: bool,
     nullable: bool,
 ) -> FieldSpec {
-    FieldSpec { id, label, json, place, kind, editable, nullable }
+    FieldSpec { id, label, json, place, kind, editable, nullable, max_chars: 0 }
 }
+
+impl FieldSpec {
+    /// The same field with a cap on its text.
+    const fn capped(self, max_chars: usize) -> FieldSpec {
+        FieldSpec { max_chars, ..self }
+    }
+}
+
+/// Text caps: Graph takes a group tag of up to 512 characters; Entra ID a UPN of up to 113
+/// (64 before the `@`); a hash of about 4096 bytes is some 5,500 base64 characters, so 16,384
+/// leaves room; 256 for names and ids Graph sets no documented bound on.
+const TAG_MAX: usize = 512;
+const UPN_MAX: usize = 113;
+const HASH_MAX: usize = 16_384;
+const NAME_MAX: usize = 256;
+const PRODUCT_KEY_MAX: usize = 64;
 
 /// The field table. A new property is one line here.
 pub const FIELDS: [FieldSpec; 11] = [
-    spec(FieldId::Id, "Id", "id", FieldPlace::Device, FieldKind::Key, false, false),
+    spec(FieldId::Id, "Id", "id", FieldPlace::Device, FieldKind::Key, false, false).capped(NAME_MAX),
     spec(
         FieldId::AssignedUserPrincipalName,
         "Assigned user",
@@ -221,8 +240,10 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Upn,
         true,
         true,
-    ),
-    spec(FieldId::GroupTag, "Group tag", "groupTag", FieldPlace::Device, FieldKind::Text, true, true),
+    )
+    .capped(UPN_MAX),
+    spec(FieldId::GroupTag, "Group tag", "groupTag", FieldPlace::Device, FieldKind::Text, true, true)
+        .capped(TAG_MAX),
     spec(
         FieldId::HardwareIdentifier,
         "Hardware hash",
@@ -231,9 +252,12 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Binary,
         true,
         true,
-    ),
-    spec(FieldId::ImportId, "Import id", "importId", FieldPlace::Device, FieldKind::Text, true, true),
-    spec(FieldId::ProductKey, "Product key", "productKey", FieldPlace::Device, FieldKind::Text, true, true),
+    )
+    .capped(HASH_MAX),
+    spec(FieldId::ImportId, "Import id", "importId", FieldPlace::Device, FieldKind::Text, true, true)
+        .capped(NAME_MAX),
+    spec(FieldId::ProductKey, "Product key", "productKey", FieldPlace::Device, FieldKind::Text, true, true)
+        .capped(PRODUCT_KEY_MAX),
     spec(
         FieldId::SerialNumber,
         "Serial number",
@@ -242,7 +266,8 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Text,
         true,
         true,
-    ),
+    )
+    .capped(NAME_MAX),
     spec(
         FieldId::DeviceImportStatus,
         "Import status",
@@ -260,7 +285,8 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Text,
         true,
         true,
-    ),
+    )
+    .capped(NAME_MAX),
     spec(
         FieldId::DeviceErrorCode,
         "Error code",
@@ -278,7 +304,8 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Text,
         true,
         true,
-    ),
+    )
+    .capped(NAME_MAX),
 ];
 
 impl FieldId {
