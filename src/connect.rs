@@ -168,6 +168,7 @@ fn client_config(settings: &Settings, base_url: String, token: TokenSource) -> C
     config.collection = settings.collection;
     config.read_only = settings.read_only;
     config.timeout = settings.timeout;
+    config.max_response_bytes = settings.max_response_bytes;
     config
 }
 
