@@ -62,7 +62,7 @@ fn start_listing(model: &mut Model, filter: Option<String>, keep_selected: Optio
     let previous = model.table.listing.request_id;
     clear_retry(model, previous);
     let query = list_query(model, filter.clone());
-    model.table.listing = Listing { request_id, pages: 0, loading: true, error: None, filter, keep_selected };
+    model.table.listing = Listing { request_id, loading: true, filter, keep_selected, ..Listing::default() };
     vec![Effect::List { request_id, query }]
 }
 
@@ -613,6 +613,12 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                         model.table.server_filter = model.table.listing.filter.clone();
                     }
                     model.table.listing.pages += 1;
+                    // A device left out or altered is said, never silent.
+                    for warning in &page.warnings {
+                        tracing::warn!(%warning, "listing");
+                        model.say_on(Screen::Table, Level::Warn, warning.to_string());
+                    }
+                    model.table.listing.warnings += page.warnings.len();
                     let first_new = model.table.rows.len();
                     let records: Vec<_> = page.devices.iter().map(record_of).collect();
                     model.table.push(&records);
@@ -659,15 +665,20 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 model.table.listing.loading = false;
                 model.table.listing.keep_selected = None;
                 let (n, p) = (model.table.rows.len(), model.table.listing.pages);
-                model.say_on(
-                    Screen::Table,
-                    Level::Success,
-                    format!("Loaded {} in {}", plural(n, "device"), plural(p, "page")),
-                );
+                let loaded = format!("Loaded {} in {}", plural(n, "device"), plural(p, "page"));
+                match model.table.listing.warnings {
+                    0 => model.say_on(Screen::Table, Level::Success, loaded),
+                    w => model.say_on(
+                        Screen::Table,
+                        Level::Warn,
+                        format!("{loaded}; {} left out or altered (see the log)", plural(w, "device")),
+                    ),
+                }
             }
         }
         Msg::Fetched { request_id, outcome } => {
             let outcome = *outcome;
+            let body_warning = outcome.exchange.body_warning();
             model.record(outcome.exchange);
             clear_retry(model, request_id);
             let Some(form) = model.form.as_mut().filter(|f| f.fetching == Some(request_id)) else {
@@ -677,8 +688,12 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             match outcome.result {
                 Ok(device) => {
                     let id = form.device_id.clone();
+                    let device_label = device.serial_number.clone().unwrap_or_else(|| id.clone());
                     replace_row(model, &device);
                     model.drafts.entry(id).or_insert_with(|| Draft::new(device));
+                    if let Some(warning) = body_warning {
+                        model.say(Level::Warn, format!("{}: {warning}", device_label));
+                    }
                 }
                 Err(e) => {
                     form.problem = Some(problem(&e, "Fetching the device"));
