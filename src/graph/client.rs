@@ -762,6 +762,9 @@ fn utf8_marking_invalid(bytes: Vec<u8>) -> (String, Vec<usize>) {
     (text, invalid)
 }
 
+/// The longest URL the HTTP stack sends (the `http` crate's limit).
+const MAX_URI_LEN: usize = u16::MAX as usize - 1;
+
 /// A URL short enough for a message: a 1 MB search URL is not repeated whole.
 fn shorten_url(url: &str) -> String {
     const KEEP: usize = 160;
@@ -778,9 +781,14 @@ fn shorten_url(url: &str) -> String {
 fn transport_error(e: reqwest::Error, timeout: Duration, exchange: &mut Exchange) -> GraphError {
     // reqwest's Display includes the URL but never headers, so the token cannot leak here;
     // the URL is put back shortened.
+    let url_len = e.url().map_or(0, |u| u.as_str().len());
     let url = e.url().map(|u| shorten_url(u.as_str())).unwrap_or_default();
     let (timeout_hit, builder, connect) = (e.is_timeout(), e.is_builder(), e.is_connect());
-    let text = format!("{url}: {}", error_chain(&e.without_url()));
+    let text = if builder && url_len > MAX_URI_LEN {
+        format!("{url}: the URL is longer than HTTP's limit of {MAX_URI_LEN} bytes (a shorter search?)")
+    } else {
+        format!("{url}: {}", error_chain(&e.without_url()))
+    };
     exchange.transport_error = Some(text.clone());
     if timeout_hit {
         GraphError::Timeout(timeout)
