@@ -312,7 +312,10 @@ async fn a_request_that_cannot_be_built_is_reported_at_once() {
     assert_eq!(*notices.lock().unwrap(), 0, "a local error was retried");
     let text = err.to_string();
     assert!(text.len() < 1000 && text.contains("bytes in all"), "{} bytes: {}", text.len(), &text[..200]);
-    assert!(text.ends_with("the URL is longer than HTTP's limit of 65534 bytes (a shorter search?)"), "{text}");
+    assert!(
+        text.ends_with("the URL is longer than HTTP's limit of 65534 bytes (a shorter search?)"),
+        "{text}"
+    );
     assert!(server.seen().is_empty());
 }
 

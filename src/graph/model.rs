@@ -186,9 +186,6 @@ pub struct FieldSpec {
     pub editable: bool,
     /// Whether JSON `null` is allowed (an empty editor means `null`).
     pub nullable: bool,
-    /// The longest text accepted, in characters (what Graph accepts, or a sane bound where
-    /// it documents none); 0 for fields that are not text.
-    pub max_chars: usize,
 }
 
 impl FieldSpec {
@@ -210,28 +207,12 @@ const fn spec(
     editable: bool,
     nullable: bool,
 ) -> FieldSpec {
-    FieldSpec { id, label, json, place, kind, editable, nullable, max_chars: 0 }
+    FieldSpec { id, label, json, place, kind, editable, nullable }
 }
-
-impl FieldSpec {
-    /// The same field with a cap on its text.
-    const fn capped(self, max_chars: usize) -> FieldSpec {
-        FieldSpec { max_chars, ..self }
-    }
-}
-
-/// Text caps: Graph takes a group tag of up to 512 characters; Entra ID a UPN of up to 113
-/// (64 before the `@`); a hash of about 4096 bytes is some 5,500 base64 characters, so 16,384
-/// leaves room; 256 for names and ids Graph sets no documented bound on.
-const TAG_MAX: usize = 512;
-const UPN_MAX: usize = 113;
-const HASH_MAX: usize = 16_384;
-const NAME_MAX: usize = 256;
-const PRODUCT_KEY_MAX: usize = 64;
 
 /// The field table. A new property is one line here.
 pub const FIELDS: [FieldSpec; 11] = [
-    spec(FieldId::Id, "Id", "id", FieldPlace::Device, FieldKind::Key, false, false).capped(NAME_MAX),
+    spec(FieldId::Id, "Id", "id", FieldPlace::Device, FieldKind::Key, false, false),
     spec(
         FieldId::AssignedUserPrincipalName,
         "Assigned user",
@@ -240,10 +221,8 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Upn,
         true,
         true,
-    )
-    .capped(UPN_MAX),
-    spec(FieldId::GroupTag, "Group tag", "groupTag", FieldPlace::Device, FieldKind::Text, true, true)
-        .capped(TAG_MAX),
+    ),
+    spec(FieldId::GroupTag, "Group tag", "groupTag", FieldPlace::Device, FieldKind::Text, true, true),
     spec(
         FieldId::HardwareIdentifier,
         "Hardware hash",
@@ -252,12 +231,9 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Binary,
         true,
         true,
-    )
-    .capped(HASH_MAX),
-    spec(FieldId::ImportId, "Import id", "importId", FieldPlace::Device, FieldKind::Text, true, true)
-        .capped(NAME_MAX),
-    spec(FieldId::ProductKey, "Product key", "productKey", FieldPlace::Device, FieldKind::Text, true, true)
-        .capped(PRODUCT_KEY_MAX),
+    ),
+    spec(FieldId::ImportId, "Import id", "importId", FieldPlace::Device, FieldKind::Text, true, true),
+    spec(FieldId::ProductKey, "Product key", "productKey", FieldPlace::Device, FieldKind::Text, true, true),
     spec(
         FieldId::SerialNumber,
         "Serial number",
@@ -266,8 +242,7 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Text,
         true,
         true,
-    )
-    .capped(NAME_MAX),
+    ),
     spec(
         FieldId::DeviceImportStatus,
         "Import status",
@@ -285,8 +260,7 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Text,
         true,
         true,
-    )
-    .capped(NAME_MAX),
+    ),
     spec(
         FieldId::DeviceErrorCode,
         "Error code",
@@ -304,8 +278,7 @@ pub const FIELDS: [FieldSpec; 11] = [
         FieldKind::Text,
         true,
         true,
-    )
-    .capped(NAME_MAX),
+    ),
 ];
 
 impl FieldId {

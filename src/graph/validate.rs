@@ -125,6 +125,13 @@ pub fn is_upn(text: &str) -> bool {
         && tld.chars().all(char::is_alphabetic)
 }
 
+/// The longest text a field takes, in characters, as the resource descriptor
+/// ([`crate::graph::imported::FIELDS`]) says; `None` when it sets no cap.
+pub fn max_chars(spec: &FieldSpec) -> Option<usize> {
+    let path = spec.path();
+    crate::graph::imported::FIELDS.iter().find(|f| f.path == path).and_then(|f| f.max_len)
+}
+
 /// Parses the form text of a field into its JSON value, or says why it cannot be sent.
 /// An empty editor means `null` for nullable fields.
 pub fn parse_field(spec: &FieldSpec, text: &str) -> Result<FieldValue, FieldError> {
@@ -139,8 +146,8 @@ pub fn parse_field(spec: &FieldSpec, text: &str) -> Result<FieldValue, FieldErro
         return Err(FieldError::Invisible { shown: visible(c), position: i + 1 });
     }
     let chars = text.chars().count();
-    if spec.max_chars > 0 && chars > spec.max_chars {
-        return Err(FieldError::TooLong { chars, max: spec.max_chars });
+    if let Some(max) = max_chars(spec).filter(|max| chars > *max) {
+        return Err(FieldError::TooLong { chars, max });
     }
     if text.is_empty() {
         return if spec.nullable { Ok(FieldValue::Text(None)) } else { Err(FieldError::Required) };
@@ -234,14 +241,14 @@ mod tests {
     #[test]
     fn lengths_are_capped_per_field() {
         let tag = FieldId::GroupTag.spec();
-        assert_eq!(tag.max_chars, 512);
+        assert_eq!(max_chars(tag), Some(512));
         assert!(parse_field(tag, &"é".repeat(512)).is_ok());
         assert_eq!(parse_field(tag, &"é".repeat(513)), Err(FieldError::TooLong { chars: 513, max: 512 }));
         let err = parse_field(FieldId::SerialNumber.spec(), &"S".repeat(300)).unwrap_err();
         assert_eq!(err.to_string(), "too long: 300 characters, at most 256");
         for spec in crate::graph::model::FIELDS.iter().filter(|f| f.editable) {
             let text_kind = !matches!(spec.kind, FieldKind::ImportStatus | FieldKind::Int32);
-            assert_eq!(spec.max_chars > 0, text_kind, "{}", spec.json);
+            assert_eq!(max_chars(spec).is_some(), text_kind, "{}", spec.json);
         }
     }
 

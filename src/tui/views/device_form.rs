@@ -2,7 +2,7 @@
 //! their original value, validation shown on the field, and the last failure.
 
 use crate::graph::model::{FIELDS, FieldId, FieldKind, FieldSpec, ImportStatus};
-use crate::graph::validate::decode_binary;
+use crate::graph::validate::{decode_binary, max_chars};
 use crate::terminal_text::{escape_for_terminal, needs_escape, visible};
 use crate::tui::draft::{Draft, Editor};
 use crate::tui::model::{FormState, Model};
@@ -183,7 +183,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 let note = format!(
                     "{size} · {} of at most {} characters · ^U clears, then paste a new hash",
                     text.chars().count(),
-                    f.spec().max_chars
+                    max_chars(f.spec()).unwrap_or(0)
                 );
                 let line = Line::from(vec![
                     Span::raw(" ".repeat(VALUE_X as usize)),
@@ -295,12 +295,10 @@ fn hidden_char(text: &str) -> Option<(usize, char)> {
 /// ` 10/512` for a focused text field with a cap, when the row has room for it (a hash shows
 /// its cap in its note row instead); `true` when the text is over the cap.
 fn length_counter(spec: &FieldSpec, text: &str, value_w: usize) -> Option<(String, bool)> {
-    if spec.max_chars == 0 || spec.kind == FieldKind::Binary {
-        return None;
-    }
+    let max = max_chars(spec).filter(|_| spec.kind != FieldKind::Binary)?;
     let chars = text.chars().count();
-    let counter = format!(" {chars}/{}", spec.max_chars);
-    (value_w >= counter.len() + 20).then_some((counter, chars > spec.max_chars))
+    let counter = format!(" {chars}/{max}");
+    (value_w >= counter.len() + 20).then_some((counter, chars > max))
 }
 
 fn problem_lines(form: &FormState, theme: Theme, width: usize) -> Vec<Line<'static>> {
