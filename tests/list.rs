@@ -129,7 +129,7 @@ async fn autopilot_csv_parses_back_to_the_same_devices() {
             device.assigned_user_principal_name.as_deref().filter(|u| !u.is_empty())
         );
         assert_eq!(row.product_key.as_deref(), device.product_key.as_deref().filter(|k| !k.is_empty()));
-        // The hash decodes to the 4 KB blob the portal expects.
+        // The hash decodes to the 4096-byte blob the portal expects.
         assert_eq!(autopilot_tui::graph::validate::decode_binary(&row.hardware_hash).unwrap().len(), 4096);
     }
     server.shutdown().await;
