@@ -176,12 +176,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Row::Note(f) => {
                 let text = draft.text(*f);
                 let size = match decode_binary(&text) {
-                    Ok(b) if !b.is_empty() => format!("{} bytes decoded", b.len()),
+                    Ok(b) if !b.is_empty() => format!("{} bytes", b.len()),
                     Ok(_) => "empty: null".to_string(),
                     Err(_) => "does not decode".to_string(),
                 };
                 let note = format!(
-                    "{size} · {} of at most {} characters · ^U clears, then paste a new hash",
+                    "{size} · {}/{} chars · ^U clears, paste a new hash",
                     text.chars().count(),
                     max_chars(f.spec()).unwrap_or(0)
                 );
