@@ -181,7 +181,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                     Err(_) => "does not decode".to_string(),
                 };
                 let note = format!(
-                    "{size} · {}/{} chars · ^U clears, paste a new hash",
+                    "{size} · {}/{} chars · ^U, then paste a new hash",
                     text.chars().count(),
                     max_chars(f.spec()).unwrap_or(0)
                 );
