@@ -188,6 +188,9 @@ fn base(settings: &Settings) -> String {
 fn auth_http(settings: &Settings) -> Result<reqwest::Client, ConnectError> {
     reqwest::Client::builder()
         .timeout(settings.timeout)
+        // Sign-in posts secrets in the body, which a 307/308 would carry to wherever it points
+        // (reqwest drops only headers): the identity platform is never followed elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| ConnectError::Graph(GraphError::Transport(e.to_string())))
 }

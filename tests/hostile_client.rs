@@ -365,3 +365,32 @@ async fn a_refused_connection_is_tried_three_times_and_names_the_url() {
     let text = outcome.result.unwrap_err().to_string();
     assert!(text.starts_with(&format!("cannot connect: http://{closed}/v1.0{DEVICES}/d1: ")), "{text}");
 }
+
+#[tokio::test]
+async fn a_sign_in_is_never_redirected_with_its_secret() {
+    use autopilot_tui::config::{Settings, SignIn};
+    let elsewhere = Hostile::start(|_, _| {
+        Reply::json(serde_json::json!({"access_token": "stolen", "expires_in": 3600, "token_type": "Bearer"}))
+    })
+    .await;
+    let target = format!("{}/contoso/oauth2/v2.0/token", elsewhere.origin);
+    let authority = Hostile::start(move |_, _| Reply::redirect(307, &target)).await;
+    let settings = Settings {
+        base_url: Some("http://127.0.0.1:9/v1.0".into()),
+        sign_in: SignIn::ClientSecret {
+            tenant: "contoso".into(),
+            client_id: "app".into(),
+            secret: Secret::new("client-s3cret"),
+        },
+        authority: authority.origin.clone(),
+        collection: Default::default(),
+        read_only: false,
+        page_size: 999,
+        timeout: std::time::Duration::from_secs(5),
+        max_response_bytes: 1 << 20,
+    };
+    let result = autopilot_tui::connect::prepare(&settings).await;
+    assert!(result.is_err(), "the redirected sign-in succeeded");
+    assert_eq!(authority.seen().len(), 1);
+    assert!(elsewhere.seen().is_empty(), "the secret followed a redirect: {:?}", elsewhere.seen());
+}

@@ -468,8 +468,8 @@ impl GraphClient {
                     return;
                 }
             };
-            let CheckedPage { next_link, count, value } = checked;
-            let empty = exchange.response_body.get(value.clone()).is_some_and(is_empty_array);
+            let CheckedPage { next_link, count, items } = checked;
+            let empty = items.as_ref().is_ok_and(Vec::is_empty);
             empty_in_a_row = if empty { empty_in_a_row + 1 } else { 0 };
             // What ends the listing after this page, if anything.
             let mut stop = None;
@@ -495,18 +495,26 @@ impl GraphClient {
                     ahead = Some(fetch(link));
                 }
             }
-            let result = finish(&exchange.response_body, value, &exchange.invalid_utf8)
-                .map(|(devices, warnings)| Page { devices, next_link, count, warnings });
+            let result = match items {
+                Ok(items) => finish(&exchange.response_body, &items, &exchange.invalid_utf8)
+                    .map(|(devices, warnings)| Page { devices, next_link, count, warnings }),
+                Err(kind) => {
+                    Err(GraphError::Decode(format!("the page's \"value\" is not an array but {kind}")))
+                }
+            };
             let failed = result.is_err();
+            // The error that ends the listing after this page comes with the page's exchange
+            // (copied only then: a page is megabytes).
+            let stop = stop.map(|e| Outcome { exchange: exchange.clone(), result: Err(e) });
             // A page that fails to decode is delivered as the error that ends the listing.
-            if tx.send(Outcome { exchange: exchange.clone(), result }).await.is_err() || failed {
+            if tx.send(Outcome { exchange, result }).await.is_err() || failed {
                 if let Some(fetching) = ahead {
                     fetching.abort();
                 }
                 return;
             }
-            if let Some(e) = stop {
-                let _ = tx.send(Outcome { exchange, result: Err(e) }).await;
+            if let Some(stopped) = stop {
+                let _ = tx.send(stopped).await;
                 return;
             }
         }
@@ -844,35 +852,88 @@ fn jitter() -> f64 {
 /// `exchange.response_body`.
 pub type RawDevice = std::ops::Range<usize>;
 
-/// How a listing turns a checked page into its devices: the body, the range of its `value`,
-/// and where the body held bytes that were not UTF-8.
-type FinishPage<T> = fn(&str, RawDevice, &[usize]) -> Result<(Vec<T>, Vec<DeviceWarning>), GraphError>;
+/// How a listing turns a checked page into its devices: the body, the range of each item of
+/// its `value`, and where the body held bytes that were not UTF-8.
+type FinishPage<T> = fn(&str, &[RawDevice], &[usize]) -> Result<(Vec<T>, Vec<DeviceWarning>), GraphError>;
 
-/// What a page says besides its devices, and where its `value` is; having one means the
-/// body is a well-formed page.
+/// What a page says besides its devices, and where each of them is; having one means the body
+/// is a well-formed page. Parsed in one pass, without decoding a device.
 #[derive(serde::Deserialize)]
 struct PageSkeleton<'a> {
     #[serde(borrow)]
-    value: &'a RawValue,
+    value: PageValue<'a>,
     #[serde(rename = "@odata.nextLink")]
     next_link: Option<String>,
     #[serde(rename = "@odata.count")]
     count: Option<u64>,
 }
 
-/// A page's skeleton, parsed in one pass without decoding a device.
+/// A page's `value`: each item left as JSON text, or what it was instead of an array (a
+/// well-formed answer, so not worth trying again, but not a page of devices either).
+enum PageValue<'a> {
+    Items(Vec<&'a RawValue>),
+    NotAnArray(&'static str),
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for PageValue<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<PageValue<'a>, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = PageValue<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of devices")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<PageValue<'a>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(PageValue::Items(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<PageValue<'a>, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(PageValue::NotAnArray("an object"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a string"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a number"))
+            }
+            fn visit_unit<E>(self) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("null"))
+            }
+        }
+        d.deserialize_any(Visit(std::marker::PhantomData))
+    }
+}
+
+/// A page's skeleton, with where each device is.
 struct CheckedPage {
     next_link: Option<String>,
     count: Option<u64>,
-    /// The range of the `value` array in the body.
-    value: RawDevice,
+    /// The byte range of each item of `value` in the body, or what `value` was instead.
+    items: Result<Vec<RawDevice>, &'static str>,
 }
 
 impl CheckedPage {
     fn parse(body: &str) -> Result<CheckedPage, GraphError> {
         let page: PageSkeleton =
             serde_json::from_str(body).map_err(|e| GraphError::Decode(format!("not a page: {e}")))?;
-        Ok(CheckedPage { next_link: page.next_link, count: page.count, value: range_in(body, page.value) })
+        let items = match page.value {
+            PageValue::Items(items) => Ok(items.iter().map(|item| range_in(body, item)).collect()),
+            PageValue::NotAnArray(kind) => Err(kind),
+        };
+        Ok(CheckedPage { next_link: page.next_link, count: page.count, items })
     }
 }
 
@@ -880,23 +941,6 @@ impl CheckedPage {
 fn range_in(body: &str, part: &RawValue) -> RawDevice {
     let start = part.get().as_ptr() as usize - body.as_ptr() as usize;
     start..start + part.get().len()
-}
-
-fn is_empty_array(text: &str) -> bool {
-    text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).is_some_and(|inner| inner.trim().is_empty())
-}
-
-/// The range of each item of the page's `value`, which must be an array.
-fn items_of(body: &str, value: RawDevice) -> Result<Vec<RawDevice>, GraphError> {
-    let text = body.get(value.clone()).unwrap_or("");
-    let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|_| {
-        GraphError::Decode(format!("the page's \"value\" is not an array but {}", json_kind(text)))
-    })?;
-    Ok(items
-        .iter()
-        .map(|item| range_in(text, item))
-        .map(|r| r.start + value.start..r.end + value.start)
-        .collect())
 }
 
 /// One item of a page read as a device; one that is not, but has an id, is a warning (it is
@@ -964,23 +1008,13 @@ fn invalid_utf8_warnings(body: &str, items: &[RawDevice], invalid: &[usize]) -> 
         .collect()
 }
 
-/// The devices of a page. The whole array is decoded in one pass; only when that fails is it
-/// read item by item, to leave out (and name) the devices that do not read.
+/// The devices of a page, each decoded; one that does not read is left out and named (or ends
+/// the listing when it cannot even be named).
 fn decode_devices(
     body: &str,
-    value: RawDevice,
+    items: &[RawDevice],
     invalid: &[usize],
 ) -> Result<(Vec<Device>, Vec<DeviceWarning>), GraphError> {
-    let text = body.get(value.clone()).unwrap_or("[]");
-    if let Ok(devices) = serde_json::from_str::<Vec<Device>>(text) {
-        let warnings = if invalid.is_empty() {
-            Vec::new()
-        } else {
-            invalid_utf8_warnings(body, &items_of(body, value)?, invalid)
-        };
-        return Ok((devices, warnings));
-    }
-    let items = items_of(body, value)?;
     let mut devices = Vec::with_capacity(items.len());
     let mut warnings = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -989,27 +1023,120 @@ fn decode_devices(
             Err(warning) => warnings.push(warning),
         }
     }
-    warnings.extend(invalid_utf8_warnings(body, &items, invalid));
+    warnings.extend(invalid_utf8_warnings(body, items, invalid));
     Ok((devices, warnings))
 }
 
-/// The devices of a page as byte ranges, each checked to read as a device.
+/// The devices of a page as byte ranges, each checked to read as a device. The check builds
+/// nothing ([`DeviceShape`]); only a device that fails it is decoded, to say why.
 fn check_raw_devices(
     body: &str,
-    value: RawDevice,
+    items: &[RawDevice],
     invalid: &[usize],
 ) -> Result<(Vec<RawDevice>, Vec<DeviceWarning>), GraphError> {
-    let items = items_of(body, value)?;
     let mut devices = Vec::with_capacity(items.len());
     let mut warnings = Vec::new();
     for (i, item) in items.iter().enumerate() {
+        let text = body.get(item.clone()).unwrap_or("");
+        if serde_json::from_str::<MapOnly<DeviceShape>>(text).is_ok() {
+            devices.push(item.clone());
+            continue;
+        }
         match read_item(body, item, i)? {
             Ok(_) => devices.push(item.clone()),
             Err(warning) => warnings.push(warning),
         }
     }
-    warnings.extend(invalid_utf8_warnings(body, &items, invalid));
+    warnings.extend(invalid_utf8_warnings(body, items, invalid));
     Ok((devices, warnings))
+}
+
+/// What [`Device`] accepts, checked without building one (a pass-through listing of 100,000
+/// devices would otherwise spend most of its time copying strings it never reads): each known
+/// property of the type the model wants, anything else ignored, as the model keeps it.
+/// `the_shape_check_agrees_with_the_model` keeps the two in step.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceShape {
+    #[serde(rename = "id")]
+    _id: Text,
+    #[serde(default, rename = "assignedUserPrincipalName")]
+    _assigned_user_principal_name: NullableText,
+    #[serde(default, rename = "groupTag")]
+    _group_tag: NullableText,
+    #[serde(default, rename = "hardwareIdentifier")]
+    _hardware_identifier: NullableText,
+    #[serde(default, rename = "importId")]
+    _import_id: NullableText,
+    #[serde(default, rename = "productKey")]
+    _product_key: NullableText,
+    #[serde(default, rename = "serialNumber")]
+    _serial_number: NullableText,
+    #[serde(default, rename = "state")]
+    _state: MapOnly<StateShape>,
+}
+
+/// [`DeviceShape`] of `state`.
+#[derive(serde::Deserialize, Default)]
+struct StateShape {
+    #[serde(default, rename = "deviceImportStatus")]
+    _device_import_status: crate::graph::model::ImportStatus,
+    #[serde(default, rename = "deviceRegistrationId")]
+    _device_registration_id: NullableText,
+    #[serde(default, rename = "deviceErrorCode")]
+    _device_error_code: i32,
+    #[serde(default, rename = "deviceErrorName")]
+    _device_error_name: NullableText,
+}
+
+/// `T` from a JSON object only: a derived struct also takes an array of its fields, which the
+/// model (whose structs keep unknown properties) does not.
+#[derive(Default)]
+struct MapOnly<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MapOnly<T>, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData)).map(MapOnly)
+    }
+}
+
+/// A JSON string, checked and dropped (nothing copied).
+struct Text;
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Text, E> {
+                Ok(Text)
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+/// A JSON string or null, checked and dropped.
+#[derive(Default)]
+struct NullableText;
+
+impl<'de> serde::Deserialize<'de> for NullableText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NullableText, D::Error> {
+        Option::<Text>::deserialize(d).map(|_| NullableText)
+    }
 }
 
 fn parse_device(body: &str) -> Result<Device, GraphError> {
@@ -1036,6 +1163,84 @@ mod tests {
         assert_eq!(
             q.to_query_string(),
             "$select=id,serialNumber&$filter=contains(serialNumber,'O''B%201%2B2')&$top=999&$count=true"
+        );
+    }
+
+    #[test]
+    fn the_shape_check_agrees_with_the_model() {
+        let base = serde_json::json!({
+            "@odata.type": "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
+            "id": "d1", "groupTag": "Sales", "assignedUserPrincipalName": null, "hardwareIdentifier": "AAEC",
+            "importId": "i", "productKey": "", "serialNumber": "S\\u00e9\"1", "future": {"x": [1]},
+            "state": {"deviceImportStatus": "error", "deviceRegistrationId": null, "deviceErrorCode": 806,
+                      "deviceErrorName": "ZtdDeviceAlreadyAssigned", "@odata.type": "x"}
+        });
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!("text"),
+            serde_json::json!("error"),
+            serde_json::json!("Complete"),
+            serde_json::json!(806),
+            serde_json::json!(-1),
+            serde_json::json!(2_147_483_648_i64),
+            serde_json::json!(1.5),
+            serde_json::json!(true),
+            serde_json::json!([]),
+            serde_json::json!(["error", null, 806, null]),
+            serde_json::json!({}),
+        ];
+        let device_keys = [
+            "id",
+            "assignedUserPrincipalName",
+            "groupTag",
+            "hardwareIdentifier",
+            "importId",
+            "productKey",
+            "serialNumber",
+            "state",
+            "future",
+        ];
+        let state_keys =
+            ["deviceImportStatus", "deviceRegistrationId", "deviceErrorCode", "deviceErrorName", "other"];
+        let mut cases = vec![
+            base.clone(),
+            serde_json::json!({"id": "only"}),
+            serde_json::json!({}),
+            serde_json::json!([1]),
+        ];
+        for key in device_keys {
+            let mut without = base.clone();
+            without.as_object_mut().unwrap().remove(key);
+            cases.push(without);
+            for v in &values {
+                let mut doc = base.clone();
+                doc[key] = v.clone();
+                cases.push(doc);
+            }
+        }
+        for key in state_keys {
+            let mut without = base.clone();
+            without["state"].as_object_mut().unwrap().remove(key);
+            cases.push(without);
+            for v in &values {
+                let mut doc = base.clone();
+                doc["state"][key] = v.clone();
+                cases.push(doc);
+            }
+        }
+        let mut refused = 0;
+        for case in &cases {
+            let text = case.to_string();
+            let model = serde_json::from_str::<Device>(&text).is_ok();
+            let shape = serde_json::from_str::<MapOnly<DeviceShape>>(&text).is_ok();
+            assert_eq!(shape, model, "{text}");
+            refused += usize::from(!model);
+        }
+        assert!(refused > 50, "only {refused} of {} cases were refused", cases.len());
+        let duplicated = r#"{"id": "a", "groupTag": "x", "groupTag": "y"}"#;
+        assert_eq!(
+            serde_json::from_str::<MapOnly<DeviceShape>>(duplicated).is_ok(),
+            serde_json::from_str::<Device>(duplicated).is_ok()
         );
     }
 
