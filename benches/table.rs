@@ -43,6 +43,7 @@ fn exchange() -> Exchange {
         status: Some(200),
         response_headers: Vec::new(),
         response_body: String::new(),
+        invalid_utf8: Vec::new(),
         started_at: SystemTime::UNIX_EPOCH,
         duration: Duration::ZERO,
         client_request_id: String::new(),
@@ -52,7 +53,7 @@ fn exchange() -> Exchange {
 }
 
 fn page_msg(request_id: u64, devices: Vec<Device>) -> Input {
-    let page = Page { devices, next_link: None, count: None };
+    let page = Page { devices, next_link: None, count: None, warnings: Vec::new() };
     Input::Msg(Msg::Page {
         request_id,
         outcome: Box::new(Outcome { exchange: exchange(), result: Ok(page) }),

@@ -11,9 +11,27 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// What the top-level `--help` adds below the options.
+const CLI_AFTER_HELP: &str = "\
+Without credentials (no token, no --tenant/--client-id, no profile that gives them) the app runs
+in demo mode: an embedded imitation of Graph on 127.0.0.1 with 250 demo devices.
+
+Secrets stay out of `ps` and shell history: give a token as AUTOPILOT_TUI_TOKEN or with
+--token-file PATH (--token works, but any local user can read it in `ps`), and a client secret as
+AUTOPILOT_TUI_CLIENT_SECRET or with --client-secret-file PATH (never as a flag value).";
+
+/// What `list --help` adds below the options.
+const LIST_AFTER_HELP: &str = "\
+Exit status: 0 when every device was written exactly; 1 when the listing failed (stdout then holds
+nothing, or the devices before the failure: a JSON array is closed, so it stays well-formed);
+2 when it finished but some devices were left out or altered (each is named on stderr with its
+id and serial). Written to a terminal, control, bidi and invisible characters are escaped; to a
+pipe or file the data stays exact, and a CSV row whose values hold a control character is left
+out (exit status 2).";
+
 /// Browse and edit Windows Autopilot imported device identities through Microsoft Graph.
 #[derive(Debug, Parser)]
-#[command(name = "autopilot-tui", version, about)]
+#[command(name = "autopilot-tui", version, about, after_help = CLI_AFTER_HELP)]
 pub struct Cli {
     /// What to do; without a subcommand the interactive app starts.
     #[command(subcommand)]
@@ -32,6 +50,12 @@ pub enum Command {
     /// Run the embedded imitation of the Graph endpoints and the identity platform (for demos and tests).
     Serve(ServeArgs),
     /// Stream devices to stdout as JSON, CSV or the Autopilot hardware-hash CSV.
+    // `list` only reads: the write-only flag is hidden and the collection is one to read.
+    #[command(
+        after_help = LIST_AFTER_HELP,
+        mut_arg("read_only", |a| a.hide(true)),
+        mut_arg("collection", |a| a.help("Which of the two paths to read [default: device-management]")),
+    )]
     List(ListArgs),
 }
 
@@ -52,9 +76,13 @@ pub struct ConnectionArgs {
     /// Graph version root, e.g. https://graph.microsoft.com/v1.0 or .../beta.
     #[arg(long, env = "AUTOPILOT_TUI_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
-    /// A bearer token for Graph.
+    /// A bearer token for Graph (any local user sees a flag in `ps`: prefer AUTOPILOT_TUI_TOKEN
+    /// or --token-file).
     #[arg(long, env = "AUTOPILOT_TUI_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// File holding the bearer token (its first line).
+    #[arg(long, env = "AUTOPILOT_TUI_TOKEN_FILE", value_name = "PATH", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
     /// Which of the two paths to read and patch [default: device-management].
     #[arg(long, env = "AUTOPILOT_TUI_COLLECTION", value_enum)]
     pub collection: Option<CollectionArg>,
@@ -90,6 +118,10 @@ pub struct ConnectionArgs {
     /// Seconds before a request without an answer is given up (and retried).
     #[arg(long, env = "AUTOPILOT_TUI_TIMEOUT", default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
+    /// The largest answer read from Graph, in MiB (a page of 999 devices is about 6 MB).
+    #[arg(long, env = "AUTOPILOT_TUI_MAX_RESPONSE_MIB", default_value_t = 64, value_name = "MIB",
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_response_mib: u64,
 }
 
 /// Output formats of `list`.
@@ -134,9 +166,13 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// The only bearer token to accept (default: any non-empty token).
-    #[arg(long, env = "AUTOPILOT_TUI_SERVE_TOKEN")]
+    /// The only bearer token to accept (default: any non-empty token; a flag shows in `ps`:
+    /// prefer AUTOPILOT_TUI_SERVE_TOKEN or --token-file).
+    #[arg(long, env = "AUTOPILOT_TUI_SERVE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// File holding the only bearer token to accept (its first line).
+    #[arg(long, value_name = "PATH", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
     /// Answer PATCH on an item with the live service's 400 "No method match route template".
     #[arg(long)]
     pub strict: bool,
@@ -255,7 +291,17 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
 }
 
 impl ServeArgs {
-    /// The server options these arguments ask for.
+    /// The token to accept: `--token` (or its variable), else the first line of `--token-file`.
+    pub fn accepted_token(&self) -> Result<Option<String>, crate::config::ConfigError> {
+        match (&self.token, &self.token_file) {
+            (Some(token), _) => Ok(Some(token.clone())),
+            (None, Some(path)) => crate::config::read_secret_file(path).map(|s| Some(s.expose().to_string())),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The server options these arguments ask for (the token as given by `--token`; see
+    /// [`ServeArgs::accepted_token`] for `--token-file`).
     pub fn to_options(&self) -> ServeOptions {
         ServeOptions {
             addr: self.addr,

@@ -75,6 +75,9 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// Flags and environment that don't describe a usable connection (no file involved).
+    #[error("{0}")]
+    Usage(String),
     /// `--profile NAME` (or `default-profile`) names no profile in the file.
     #[error("{}: no profile named '{name}' (profiles: {available})", path.display())]
     UnknownProfile {
@@ -136,6 +139,8 @@ pub struct Settings {
     pub timeout: std::time::Duration,
     /// PEM file of extra certificates to trust (beside the system's) for the authority and Graph.
     pub ca_file: Option<PathBuf>,
+    /// The largest answer read, in bytes.
+    pub max_response_bytes: u64,
 }
 
 impl Settings {
@@ -161,21 +166,34 @@ impl Settings {
             (None, Some(file)) => Some(read_secret_file(&file)?),
             (None, None) => None,
         };
-        let sign_in = match (args.token.clone().filter(|t| !t.is_empty()), tenant, client_id) {
-            (Some(token), _, _) => SignIn::Token(Secret::new(token)),
+        let token = match (args.token.clone().filter(|t| !t.is_empty()), &args.token_file) {
+            (Some(token), _) => Some(Secret::new(token)),
+            (None, Some(file)) => Some(read_secret_file(file)?),
+            (None, None) => None,
+        };
+        let sign_in = match (token, tenant, client_id) {
+            (Some(token), _, _) => SignIn::Token(token),
             (None, Some(tenant), Some(client_id)) => match secret {
                 Some(secret) => SignIn::ClientSecret { tenant, client_id, secret },
                 None => SignIn::DeviceCode { tenant, client_id },
             },
-            (None, Some(_), None) => return Err(invalid("--tenant needs --client-id".into())),
-            (None, None, Some(_)) => return Err(invalid("--client-id needs --tenant".into())),
+            (None, Some(_), None) => return Err(ConfigError::Usage("--tenant needs --client-id".into())),
+            (None, None, Some(_)) => return Err(ConfigError::Usage("--client-id needs --tenant".into())),
             (None, None, None) => SignIn::Demo,
         };
+        let profile_url = profile.base_url.is_some() && args.base_url.is_none();
         let base_url = args.base_url.clone().or(profile.base_url);
         let base_url = match (&sign_in, base_url) {
             (SignIn::Demo, Some(url)) => {
-                return Err(invalid(format!(
-                    "no credentials for {url}: give --token, or --tenant and --client-id (see --help)"
+                // Only a file that gave the URL is named: flags alone blame no file.
+                let from = if profile_url {
+                    format!(" (the URL comes from {})", path.display())
+                } else {
+                    String::new()
+                };
+                return Err(ConfigError::Usage(format!(
+                    "no token for {url}{from}: give AUTOPILOT_TUI_TOKEN, --token-file, --token, or a sign-in \
+                     (--tenant and --client-id); see --help"
                 )));
             }
             (SignIn::Demo, None) => None,
@@ -211,20 +229,21 @@ impl Settings {
             page_size,
             timeout: std::time::Duration::from_secs(args.timeout.max(1)),
             ca_file: args.ca_file.clone().or(profile.ca_file),
+            max_response_bytes: args.max_response_mib.max(1) << 20,
         })
     }
 }
 
-/// Reads a client secret from a file (first line, trimmed). The error names the file, never
-/// the content.
-fn read_secret_file(path: &Path) -> Result<Secret, ConfigError> {
+/// Reads a secret (token, client secret) from a file: its first line, trimmed. The error
+/// names the file, never the content.
+pub fn read_secret_file(path: &Path) -> Result<Secret, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     let secret = text.lines().next().unwrap_or("").trim();
     if secret.is_empty() {
         return Err(ConfigError::Invalid {
             path: path.to_path_buf(),
-            message: "the client secret file is empty".into(),
+            message: "the secret file is empty".into(),
         });
     }
     Ok(Secret::new(secret))
@@ -246,13 +265,47 @@ pub fn load(path: &Path, required: bool) -> Result<ConfigFile, ConfigError> {
     parse(&text, path)
 }
 
-/// Parses config text; `path` only names the file in errors.
+/// Parses config text; `path` only names the file in errors, which never repeat a value
+/// (a secret put in the wrong field must not be echoed to the screen).
 pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         let (line, column) = line_and_column(text, offset);
-        ConfigError::Parse { path: path.to_path_buf(), line, column, message: e.message().trim().to_string() }
+        let message = without_values(e.message().trim());
+        ConfigError::Parse { path: path.to_path_buf(), line, column, message }
     })
+}
+
+/// A parser message with the values it quotes left out: `invalid type: string "s3cr3t",
+/// expected a boolean` becomes `invalid type: string, expected a boolean`. Key names (in
+/// backquotes in `unknown field` messages) stay.
+fn without_values(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((what, expected)) =
+            message.strip_prefix(prefix).and_then(|rest| rest.split_once(", expected"))
+        {
+            let kind = what.split(['"', '`', '\'']).next().unwrap_or("").trim();
+            return format!("{prefix}{kind}, expected{expected}");
+        }
+    }
+    // Anything else in double quotes may be a value.
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, false) => out.push(c),
+            (_, true) => {}
+        }
+    }
+    out
 }
 
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
@@ -328,6 +381,7 @@ ca-file = "/tmp/autopilot-tui-serve.pem"
         let err = parse(bad_type, path).unwrap_err().to_string();
         assert!(err.starts_with("/home/ana/.config/autopilot-tui/config.toml:3:13: "), "{err}");
         assert!(err.contains("bool"), "{err}");
+        assert!(!err.contains("yes"), "{err}");
         let unknown = "[profiles.a]\ntennant = \"t\"\n";
         let err = parse(unknown, path).unwrap_err().to_string();
         assert!(err.contains(":2:1: ") && err.contains("tennant"), "{err}");
@@ -335,8 +389,33 @@ ca-file = "/tmp/autopilot-tui-serve.pem"
         assert!(parse(syntax, path).unwrap_err().to_string().contains(":1:"));
     }
 
+    #[test]
+    fn a_secret_in_a_wrongly_typed_field_is_not_echoed() {
+        let path = Path::new("config.toml");
+        for text in [
+            "[profiles.a]\nread-only = \"s3cr3t\"\n",
+            "[profiles.a]\npage-size = \"s3cr3t\"\n",
+            "[profiles.a]\nread-only = 'single-s3cr3t'\n",
+            "[profiles.a]\ntenant = [\"s3cr3t\"]\n",
+            "[profiles.a]\nclient-secret-file = { v = \"s3cr3t\" }\n",
+            "[profiles.a]\nread-only = \"\"\"multi\ns3cr3t\"\"\"\n",
+            "default-profile = 12345678\n",
+        ] {
+            let err = parse(text, path).unwrap_err().to_string();
+            assert!(!err.contains("s3cr3t") && !err.contains("12345678"), "{text:?} gave {err}");
+            assert!(err.starts_with("config.toml:"), "{err}");
+        }
+        let err = parse("[profiles.a]\nread-only = \"s3cr3t\"\n", path).unwrap_err().to_string();
+        assert_eq!(err, "config.toml:2:13: invalid type: string, expected a boolean");
+    }
+
     fn args_with(config: &Path) -> ConnectionArgs {
-        ConnectionArgs { config: Some(config.to_path_buf()), timeout: 30, ..ConnectionArgs::default() }
+        ConnectionArgs {
+            config: Some(config.to_path_buf()),
+            timeout: 30,
+            max_response_mib: 64,
+            ..ConnectionArgs::default()
+        }
     }
 
     #[test]
@@ -382,7 +461,17 @@ ca-file = "/tmp/autopilot-tui-serve.pem"
         let mut args = args_with(&empty);
         args.base_url = Some("https://graph.microsoft.com/v1.0".into());
         let err = Settings::resolve(&args, None).unwrap_err().to_string();
-        assert!(err.contains("no credentials"), "{err}");
+        assert!(
+            err.starts_with("no token for https://graph.microsoft.com/v1.0: give AUTOPILOT_TUI_TOKEN"),
+            "{err}"
+        );
+        assert!(!err.contains("empty.toml"), "a file that gave nothing is blamed: {err}");
+        // A token from a file.
+        let token_file = dir.join("token");
+        std::fs::write(&token_file, "file-token\n").unwrap();
+        args.token_file = Some(token_file);
+        let s = Settings::resolve(&args, None).unwrap();
+        assert_eq!(s.sign_in, SignIn::Token(Secret::new("file-token")));
         let mut args = args_with(&empty);
         args.tenant = Some("t".into());
         args.client_id = Some("c".into());

@@ -185,6 +185,7 @@ fn client_config(
     config.collection = settings.collection;
     config.read_only = settings.read_only;
     config.timeout = settings.timeout;
+    config.max_response_bytes = settings.max_response_bytes;
     config
 }
 
@@ -205,6 +206,9 @@ fn auth_http(settings: &Settings, roots: &[reqwest::Certificate]) -> Result<reqw
     reqwest::Client::builder()
         .timeout(settings.timeout)
         .tls_certs_merge(roots.iter().cloned())
+        // Sign-in posts secrets in the body, which a 307/308 would carry to wherever it points
+        // (reqwest drops only headers): the identity platform is never followed elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| ConnectError::Graph(GraphError::Transport(e.to_string())))
 }

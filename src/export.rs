@@ -1,9 +1,20 @@
 //! `autopilot-tui list`: devices streamed page by page to a writer as JSON, CSV, or the
 //! Autopilot hardware-hash CSV that the Intune portal imports (spec section 5).
+//!
+//! Nothing is written until the first page has arrived, so a listing that fails at once
+//! writes nothing; one that fails later ends a JSON array with `]` (a well-formed, clearly
+//! reported, incomplete document) and keeps the CSV rows written. Devices that cannot be
+//! written are reported one by one and counted in the [`ExportSummary`]. Output for a
+//! terminal has every control, bidi and invisible character escaped; output for a pipe or a
+//! file keeps the data exact, and a CSV row whose values hold a terminal control character is
+//! refused (left out and reported) rather than written raw.
 
 use crate::graph::client::{GraphClient, ListQuery, Outcome, Page, RawDevice};
 use crate::graph::error::GraphError;
-use crate::graph::model::{Device, FIELDS, FieldId};
+use crate::graph::model::{Device, FIELDS, FieldId, FieldPlace};
+use crate::terminal_text::{
+    escape_for_terminal_keeping_lines, escape_json_for_terminal, is_terminal_control, visible,
+};
 use futures_util::StreamExt;
 use std::io::Write;
 
@@ -18,138 +29,324 @@ pub enum ExportFormat {
     AutopilotCsv,
 }
 
+/// Where the output goes, which decides how strange characters are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// A person reads it: controls, bidi and invisible characters are escaped.
+    Terminal,
+    /// A pipe or a file: the data stays exact.
+    Exact,
+}
+
 /// The hardware-hash CSV header, exactly as the portal wants it.
 pub const AUTOPILOT_CSV_HEADER: &str =
     "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User";
 
+/// What one `list` asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRequest {
+    /// Output format.
+    pub format: ExportFormat,
+    /// `--select`: properties, or `state/...` sub-properties; empty means all.
+    pub select: Vec<String>,
+    /// `$filter`.
+    pub filter: Option<String>,
+    /// `$top` of each page.
+    pub page_size: u32,
+    /// Stop after this many devices.
+    pub limit: Option<u64>,
+    /// Ask for `@odata.count` (for a progress line).
+    pub count: bool,
+    /// Where the output goes.
+    pub destination: Destination,
+}
+
+/// Told while a listing is written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportEvent {
+    /// Devices written so far, and `@odata.count` when known.
+    Progress {
+        /// Devices written.
+        written: u64,
+        /// `@odata.count`.
+        total: Option<u64>,
+    },
+    /// A device left out or altered, in words, with its id and serial.
+    Warning(String),
+}
+
+/// How a listing went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExportSummary {
+    /// Devices written.
+    pub written: u64,
+    /// Devices left out (unreadable, or not writable in the format).
+    pub skipped: u64,
+    /// Devices written with U+FFFD where the server sent bytes that are not UTF-8.
+    pub altered: u64,
+}
+
+impl ExportSummary {
+    /// True when every device was written exactly.
+    pub fn is_whole(&self) -> bool {
+        self.skipped == 0 && self.altered == 0
+    }
+}
+
 /// Why `list` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    /// Graph answered with an error or could not be reached.
-    #[error("{0}")]
-    Graph(#[from] GraphError),
+    /// Graph answered with an error or could not be reached, or a page was unreadable.
+    #[error("the listing stopped at page {page}: {source}; {}", kept(*.written, *.format))]
+    Listing {
+        /// The page that failed, counting from 1.
+        page: u64,
+        /// Devices written before it.
+        written: u64,
+        /// The output format (for what was kept).
+        format: ExportFormat,
+        /// What went wrong.
+        source: GraphError,
+    },
     /// Writing the output failed (closed pipe, full disk).
     #[error("writing output: {0}")]
     Io(#[from] std::io::Error),
-    /// A value cannot go into the hardware-hash CSV, which allows no quoting.
-    #[error("device {id}: {problem}; the Autopilot CSV allows no quotes, so this row cannot be written")]
-    AutopilotCsv {
-        /// The device.
-        id: String,
-        /// What is wrong with it.
-        problem: String,
-    },
+}
+
+/// What a failed listing left on the output.
+fn kept(written: u64, format: ExportFormat) -> String {
+    match (written, format) {
+        (0, _) => "nothing was written".to_string(),
+        (n, ExportFormat::Json) => {
+            format!("the output holds the {n} devices before it, as a well-formed but incomplete JSON array")
+        }
+        (n, _) => format!("the output holds the {n} devices before it"),
+    }
+}
+
+/// `--select` as CSV columns and as Graph's `$select`. `state` stands for its four
+/// properties; `state/x` is a column of its own but selects `state`, since Graph selects
+/// whole properties only. Empty: every field, and no `$select`.
+pub fn plan_select(select: &[String]) -> (Vec<String>, Vec<String>) {
+    if select.is_empty() {
+        return (FIELDS.iter().map(|f| f.path()).collect(), Vec::new());
+    }
+    let mut columns = Vec::new();
+    let mut properties: Vec<String> = Vec::new();
+    for name in select.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if name == "state" {
+            columns.extend(FIELDS.iter().filter(|f| f.place == FieldPlace::State).map(|f| f.path()));
+        } else {
+            columns.push(name.to_string());
+        }
+        let property = name.split('/').next().unwrap_or(name).to_string();
+        if !properties.contains(&property) {
+            properties.push(property);
+        }
+    }
+    (columns, properties)
 }
 
 /// Writes devices in one format, page by page, holding no more than a page in memory.
 pub struct ExportWriter<W: Write> {
-    out: W,
+    sink: Sink<W>,
     format: ExportFormat,
+    destination: Destination,
     columns: Vec<String>,
     written: u64,
+    started: bool,
+}
+
+/// JSON is written as is; CSV rows go through the csv crate's writer.
+enum Sink<W: Write> {
+    Json(W),
+    Csv(Box<csv::Writer<W>>),
 }
 
 impl<W: Write> ExportWriter<W> {
-    /// Starts the output (CSV header, JSON `[`). `columns` are the CSV columns (OData paths);
-    /// empty means every field of the field table.
-    pub fn begin(
-        mut out: W,
+    /// A writer; nothing is written until the first page (or the end). `columns` are the CSV
+    /// columns (OData paths, see [`plan_select`]).
+    pub fn new(
+        out: W,
         format: ExportFormat,
         columns: &[String],
-    ) -> Result<ExportWriter<W>, ExportError> {
-        let columns: Vec<String> =
-            if columns.is_empty() { FIELDS.iter().map(|f| f.path()).collect() } else { columns.to_vec() };
-        match format {
-            ExportFormat::Json => out.write_all(b"[")?,
-            ExportFormat::Csv => {
-                writeln!(out, "{}", columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))?
-            }
-            ExportFormat::AutopilotCsv => writeln!(out, "{AUTOPILOT_CSV_HEADER}")?,
-        }
-        Ok(ExportWriter { out, format, columns, written: 0 })
+        destination: Destination,
+    ) -> ExportWriter<W> {
+        let sink = match format {
+            ExportFormat::Json => Sink::Json(out),
+            // The hardware-hash CSV allows no quoting; values that would need it are refused.
+            ExportFormat::AutopilotCsv => Sink::Csv(Box::new(
+                csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Never).from_writer(out),
+            )),
+            ExportFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
+        };
+        ExportWriter { sink, format, destination, columns: columns.to_vec(), written: 0, started: false }
     }
 
-    /// Writes one page of devices.
-    pub fn write_page(&mut self, devices: &[Device]) -> Result<(), ExportError> {
+    /// Devices written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The opening (JSON `[`, the CSV header), once.
+    fn start(&mut self) -> std::io::Result<()> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        match self.format {
+            ExportFormat::Json => self.write_json_text(b"["),
+            ExportFormat::Csv => {
+                let header = self.columns.clone();
+                self.write_row(&header)
+            }
+            ExportFormat::AutopilotCsv => {
+                self.write_row(&AUTOPILOT_CSV_HEADER.split(',').collect::<Vec<_>>())
+            }
+        }
+    }
+
+    fn write_row<S: AsRef<[u8]>>(&mut self, cells: &[S]) -> std::io::Result<()> {
+        match &mut self.sink {
+            Sink::Csv(csv) => csv.write_record(cells).map_err(std::io::Error::other),
+            Sink::Json(_) => Err(std::io::Error::other("a CSV row on a JSON output")),
+        }
+    }
+
+    fn write_json_text(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match &mut self.sink {
+            Sink::Json(out) => out.write_all(bytes),
+            Sink::Csv(_) => Err(std::io::Error::other("JSON on a CSV output")),
+        }
+    }
+
+    /// Writes one page of devices; returns the devices it could not write, in words.
+    pub fn write_page(&mut self, devices: &[Device]) -> Result<Vec<String>, ExportError> {
+        self.start()?;
+        let mut refused = Vec::new();
         for device in devices {
-            match self.format {
+            let cells = match self.format {
                 ExportFormat::Json => {
-                    self.out.write_all(if self.written == 0 { b"\n" } else { b",\n" })?;
                     let mut doc = serde_json::to_value(device).map_err(std::io::Error::other)?;
                     if let Some(map) = doc.as_object_mut() {
                         map.remove("@odata.context");
                     }
-                    serde_json::to_writer(&mut self.out, &doc).map_err(std::io::Error::other)?;
+                    let text = serde_json::to_string(&doc).map_err(std::io::Error::other)?;
+                    self.write_json(&text)?;
+                    continue;
                 }
-                ExportFormat::Csv => {
-                    let row: Vec<String> =
-                        self.columns.iter().map(|c| csv_field(&column_text(device, c))).collect();
-                    writeln!(self.out, "{}", row.join(","))?;
+                ExportFormat::Csv => Ok(self.columns.iter().map(|c| column_text(device, c)).collect()),
+                ExportFormat::AutopilotCsv => autopilot_cells(device),
+            };
+            match cells.and_then(|cells| self.checked(cells)) {
+                Ok(cells) => {
+                    self.write_row(&cells)?;
+                    self.written += 1;
                 }
-                ExportFormat::AutopilotCsv => writeln!(self.out, "{}", autopilot_csv_row(device)?)?,
+                Err(problem) => refused.push(skipped(device, &problem)),
             }
-            self.written += 1;
         }
+        Ok(refused)
+    }
+
+    /// Cells as this destination takes them: escaped for a terminal; for a pipe or file, a
+    /// value holding a terminal control is refused (it would act on whoever `cat`s the file).
+    fn checked(&self, cells: Vec<String>) -> Result<Vec<String>, String> {
+        match self.destination {
+            Destination::Terminal => {
+                Ok(cells.iter().map(|c| escape_for_terminal_keeping_lines(c).into_owned()).collect())
+            }
+            Destination::Exact => {
+                let control = cells.iter().find_map(|cell| {
+                    cell.chars().find(|c| *c != '\t' && *c != '\n' && is_terminal_control(*c))
+                });
+                match control {
+                    Some(c) => Err(format!("a value holds the control character {}", visible(c))),
+                    None => Ok(cells),
+                }
+            }
+        }
+    }
+
+    fn write_json(&mut self, text: &str) -> std::io::Result<()> {
+        self.write_json_text(if self.written == 0 { b"\n" } else { b",\n" })?;
+        match self.destination {
+            Destination::Terminal => self.write_json_text(escape_json_for_terminal(text).as_bytes())?,
+            Destination::Exact => self.write_json_text(text.as_bytes())?,
+        }
+        self.written += 1;
         Ok(())
     }
 
     /// Writes one page of devices as the server sent them (JSON only: no decoding, no
     /// encoding again, which is most of the cost of a large export). `devices` are byte ranges
     /// of `body` (see [`GraphClient::list_raw`]).
-    pub fn write_raw_page(&mut self, devices: &[RawDevice], body: &str) -> Result<(), ExportError> {
+    pub fn write_raw_page(&mut self, devices: &[RawDevice], body: &str) -> Result<Vec<String>, ExportError> {
         debug_assert_eq!(self.format, ExportFormat::Json);
+        self.start()?;
         for device in devices {
-            self.out.write_all(if self.written == 0 { b"\n" } else { b",\n" })?;
-            self.out.write_all(body.as_bytes().get(device.clone()).unwrap_or_default())?;
-            self.written += 1;
+            self.write_json(body.get(device.clone()).unwrap_or_default())?;
         }
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// Ends the output (JSON `]`) and flushes; returns how many devices were written.
     pub fn finish(mut self) -> Result<u64, ExportError> {
-        if self.format == ExportFormat::Json {
-            self.out.write_all(if self.written == 0 { b"]\n" } else { b"\n]\n" })?;
+        self.start()?;
+        self.close()
+    }
+
+    /// Ends an output that a failure cut short: a JSON array is closed so the document stays
+    /// well-formed; nothing is written if nothing was.
+    pub fn abort(self) -> Result<u64, ExportError> {
+        self.close()
+    }
+
+    fn close(mut self) -> Result<u64, ExportError> {
+        if self.started && self.format == ExportFormat::Json {
+            self.write_json_text(if self.written == 0 { b"]\n" } else { b"\n]\n" })?;
         }
-        self.out.flush()?;
+        match &mut self.sink {
+            Sink::Json(out) => out.flush()?,
+            Sink::Csv(csv) => csv.flush()?,
+        }
         Ok(self.written)
     }
+}
+
+/// `device ID (serial S) skipped: problem`.
+fn skipped(device: &Device, problem: &str) -> String {
+    let serial = device.serial_number.as_deref().filter(|s| !s.is_empty());
+    let serial = serial.map(|s| format!(" (serial {s})")).unwrap_or_default();
+    format!("device {}{serial} skipped: {problem}", device.id)
 }
 
 /// A device property by OData path as CSV text (`null` is empty); unknown paths are looked up
 /// among the properties this client does not model.
 fn column_text(device: &Device, path: &str) -> String {
+    let json_text = |value: Option<&serde_json::Value>| match value {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
     match FieldId::from_path(path) {
         Some(field) => device.get(field).to_text(),
-        None => match device.extra.get(path) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
+        None => match path.strip_prefix("state/") {
+            Some(name) => json_text(device.state.extra.get(name)),
+            None => json_text(device.extra.get(path)),
         },
     }
 }
 
-/// RFC 4180: quote when the value has a comma, quote, CR or LF; double the quotes.
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
-    }
-}
-
-fn autopilot_csv_row(device: &Device) -> Result<String, ExportError> {
-    let problem = |p: &str| ExportError::AutopilotCsv { id: device.id.clone(), problem: p.to_string() };
-    let serial = device
-        .serial_number
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| problem("no serial number"))?;
+/// The five cells of a hardware-hash CSV row, or why the device has none (the format allows
+/// no quoting, so a comma, quote or line break cannot be written).
+fn autopilot_cells(device: &Device) -> Result<Vec<String>, String> {
+    let serial = device.serial_number.as_deref().filter(|s| !s.is_empty()).ok_or("no serial number")?;
     let hash = device
         .hardware_identifier
         .as_deref()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| problem("no hardware hash (was it left out by --select?)"))?;
+        .ok_or("no hardware hash (was it left out by --select?)")?;
     let cells = [
         serial,
         device.product_key.as_deref().unwrap_or(""),
@@ -158,9 +355,11 @@ fn autopilot_csv_row(device: &Device) -> Result<String, ExportError> {
         device.assigned_user_principal_name.as_deref().unwrap_or(""),
     ];
     if let Some(bad) = cells.iter().find(|c| c.contains([',', '"', '\n', '\r'])) {
-        return Err(problem(&format!("value {bad:?} holds a comma, quote or line break")));
+        return Err(format!(
+            "the value {bad:?} holds a comma, quote or line break, which the Autopilot CSV cannot carry"
+        ));
     }
-    Ok(cells.join(","))
+    Ok(cells.iter().map(|c| c.to_string()).collect())
 }
 
 /// One row of a hardware-hash CSV.
@@ -213,50 +412,92 @@ pub fn parse_autopilot_csv(text: &str) -> Result<Vec<HardwareHashRow>, String> {
 }
 
 /// Runs a listing into a writer page by page, stopping after `limit` devices if given.
-/// `on_page` is told the running total and `@odata.count` (for a progress line). Returns how
-/// many devices were written.
+/// `on_event` is told the running total and `@odata.count` (for a progress line) and each
+/// device that could not be written as sent.
 pub async fn export<W: Write>(
     client: &GraphClient,
-    query: &ListQuery,
-    format: ExportFormat,
-    limit: Option<u64>,
+    request: &ExportRequest,
     out: W,
-    on_page: impl FnMut(u64, Option<u64>),
-) -> Result<u64, ExportError> {
-    let writer = ExportWriter::begin(out, format, &query.select)?;
-    match format {
+    mut on_event: impl FnMut(ExportEvent),
+) -> Result<ExportSummary, ExportError> {
+    let (columns, select) = plan_select(&request.select);
+    let query = ListQuery {
+        select,
+        filter: request.filter.clone(),
+        top: Some(request.page_size),
+        order_by: None,
+        count: request.count,
+    };
+    let writer = ExportWriter::new(out, request.format, &columns, request.destination);
+    match request.format {
         ExportFormat::Json => {
-            write_pages(client.list_raw(query), writer, limit, on_page, ExportWriter::write_raw_page).await
+            write_pages(client.list_raw(&query), writer, request, &mut on_event, ExportWriter::write_raw_page)
+                .await
         }
         ExportFormat::Csv | ExportFormat::AutopilotCsv => {
-            write_pages(client.list(query), writer, limit, on_page, |w, devices, _| w.write_page(devices))
-                .await
+            write_pages(client.list(&query), writer, request, &mut on_event, |w, devices, _| {
+                w.write_page(devices)
+            })
+            .await
         }
     }
 }
 
-/// How one page of `T` is written, given the page's response body.
-type WritePage<W, T> = fn(&mut ExportWriter<W>, &[T], &str) -> Result<(), ExportError>;
+/// How one page of `T` is written, given the page's response body; returns the devices it
+/// could not write, in words.
+type WritePage<W, T> = fn(&mut ExportWriter<W>, &[T], &str) -> Result<Vec<String>, ExportError>;
 
 async fn write_pages<W: Write, T>(
     mut pages: futures_util::stream::BoxStream<'static, Outcome<Page<T>>>,
     mut writer: ExportWriter<W>,
-    limit: Option<u64>,
-    mut on_page: impl FnMut(u64, Option<u64>),
+    request: &ExportRequest,
+    on_event: &mut impl FnMut(ExportEvent),
     write: WritePage<W, T>,
-) -> Result<u64, ExportError> {
+) -> Result<ExportSummary, ExportError> {
+    let limit = request.limit;
+    let mut summary = ExportSummary::default();
     let mut total = None;
+    let mut page_number = 0;
     while let Some(outcome) = pages.next().await {
-        let page = outcome.result?;
+        page_number += 1;
+        let page = match outcome.result {
+            Ok(page) => page,
+            Err(source) => {
+                let written = writer.abort()?;
+                return Err(ExportError::Listing {
+                    page: page_number,
+                    written,
+                    format: request.format,
+                    source,
+                });
+            }
+        };
         total = total.or(page.count);
-        let room = limit.map_or(usize::MAX, |l| usize::try_from(l - writer.written).unwrap_or(usize::MAX));
-        write(&mut writer, &page.devices[..page.devices.len().min(room)], &outcome.exchange.response_body)?;
-        on_page(writer.written, total);
-        if limit.is_some_and(|l| writer.written >= l) {
+        for warning in &page.warnings {
+            if warning.skipped() {
+                summary.skipped += 1;
+            } else {
+                summary.altered += 1;
+            }
+            on_event(ExportEvent::Warning(warning.to_string()));
+        }
+        let room = limit.map_or(usize::MAX, |l| usize::try_from(l - writer.written()).unwrap_or(usize::MAX));
+        let refused = write(
+            &mut writer,
+            &page.devices[..page.devices.len().min(room)],
+            &outcome.exchange.response_body,
+        )?;
+        summary.skipped += refused.len() as u64;
+        for problem in refused {
+            on_event(ExportEvent::Warning(problem));
+        }
+        on_event(ExportEvent::Progress { written: writer.written(), total });
+        if limit.is_some_and(|l| writer.written() >= l) {
             break;
         }
     }
-    writer.finish()
+    summary.written = writer.finish()?;
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -275,27 +516,50 @@ mod tests {
         ]
     }
 
-    fn render(format: ExportFormat, columns: &[String], devices: &[Device]) -> Result<String, ExportError> {
+    fn render_to(
+        format: ExportFormat,
+        columns: &[String],
+        devices: &[Device],
+        destination: Destination,
+    ) -> (String, Vec<String>) {
         let mut out = Vec::new();
-        let mut w = ExportWriter::begin(&mut out, format, columns)?;
-        w.write_page(devices)?;
-        w.finish()?;
-        Ok(String::from_utf8(out).unwrap())
+        let mut w = ExportWriter::new(&mut out, format, columns, destination);
+        let refused = w.write_page(devices).unwrap();
+        w.finish().unwrap();
+        (String::from_utf8(out).unwrap(), refused)
+    }
+
+    fn render(format: ExportFormat, columns: &[String], devices: &[Device]) -> (String, Vec<String>) {
+        render_to(format, columns, devices, Destination::Exact)
     }
 
     #[test]
     fn json_is_one_array() {
-        let text = render(ExportFormat::Json, &[], &devices()).unwrap();
+        let (text, _) = render(ExportFormat::Json, &[], &devices());
         let back: Vec<Device> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, devices());
-        assert_eq!(render(ExportFormat::Json, &[], &[]).unwrap(), "[]\n");
+        assert_eq!(render(ExportFormat::Json, &[], &[]).0, "[]\n");
+    }
+
+    #[test]
+    fn nothing_is_written_before_the_first_page_and_a_cut_array_is_closed() {
+        let mut out = Vec::new();
+        let w = ExportWriter::new(&mut out, ExportFormat::Json, &[], Destination::Exact);
+        assert_eq!(w.abort().unwrap(), 0);
+        assert!(out.is_empty());
+        let mut out = Vec::new();
+        let mut w = ExportWriter::new(&mut out, ExportFormat::Json, &[], Destination::Exact);
+        w.write_page(&devices()).unwrap();
+        assert_eq!(w.abort().unwrap(), 2);
+        let back: Vec<Device> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back.len(), 2);
     }
 
     #[test]
     fn csv_quotes_what_needs_it() {
         let cols =
             vec!["serialNumber".to_string(), "groupTag".to_string(), "state/deviceErrorCode".to_string()];
-        let text = render(ExportFormat::Csv, &cols, &devices()).unwrap();
+        let (text, _) = render(ExportFormat::Csv, &cols, &devices());
         assert_eq!(
             text,
             "serialNumber,groupTag,state/deviceErrorCode\nS1,\"Sales, EMEA\",806\n\"S\"\"2\",,0\n"
@@ -303,16 +567,64 @@ mod tests {
     }
 
     #[test]
+    fn state_stands_for_its_columns_and_sub_properties_select_state() {
+        let select = |s: &[&str]| plan_select(&s.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let (columns, properties) = select(&["serialNumber", "groupTag", "state"]);
+        assert_eq!(
+            columns,
+            [
+                "serialNumber",
+                "groupTag",
+                "state/deviceImportStatus",
+                "state/deviceRegistrationId",
+                "state/deviceErrorCode",
+                "state/deviceErrorName"
+            ]
+        );
+        assert_eq!(properties, ["serialNumber", "groupTag", "state"]);
+        let (columns, properties) =
+            select(&["serialNumber", "state/deviceImportStatus", "state/deviceErrorCode"]);
+        assert_eq!(columns, ["serialNumber", "state/deviceImportStatus", "state/deviceErrorCode"]);
+        assert_eq!(properties, ["serialNumber", "state"]);
+        let (text, _) = render(ExportFormat::Csv, &select(&["serialNumber", "state"]).0, &devices()[..1]);
+        assert_eq!(text.lines().nth(1), Some("S1,error,,806,"));
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_files_and_escaped_on_a_terminal() {
+        let mut hostile = devices()[0].clone();
+        hostile.group_tag = Some("x\u{1b}]52;c;SGk=\u{7}\u{202e}".into());
+        let cols = vec!["serialNumber".to_string(), "groupTag".to_string()];
+        let (text, refused) = render(ExportFormat::Csv, &cols, &[hostile.clone()]);
+        assert_eq!(text, "serialNumber,groupTag\n");
+        assert_eq!(refused, ["device a (serial S1) skipped: a value holds the control character ⟨U+001B⟩"]);
+        let (text, refused) = render_to(ExportFormat::Csv, &cols, &[hostile.clone()], Destination::Terminal);
+        assert!(refused.is_empty());
+        assert_eq!(text.lines().nth(1), Some("S1,x⟨U+001B⟩]52;c;SGk=⟨U+0007⟩⟨U+202E⟩"));
+        let (text, _) = render_to(ExportFormat::Json, &[], &[hostile], Destination::Terminal);
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text}");
+        let back: Vec<Device> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back[0].group_tag.as_deref(), Some("x\u{1b}]52;c;SGk=\u{7}\u{202e}"));
+    }
+
+    #[test]
     fn autopilot_csv_round_trip_and_refusal() {
         for bad in devices() {
-            let err = render(ExportFormat::AutopilotCsv, &[], &[bad]).unwrap_err();
-            assert!(err.to_string().contains("comma, quote"), "{err}");
+            let (text, refused) = render(ExportFormat::AutopilotCsv, &[], std::slice::from_ref(&bad));
+            assert_eq!(text.lines().count(), 1);
+            assert!(refused[0].contains("comma, quote"), "{refused:?}");
+            assert!(refused[0].starts_with(&format!("device {} (serial", bad.id)), "{refused:?}");
         }
         let clean: Device = serde_json::from_value(
             json!({"id": "c", "serialNumber": "PF3X", "hardwareIdentifier": "AAEC", "groupTag": "Kiosk"}),
         )
         .unwrap();
-        let text = render(ExportFormat::AutopilotCsv, &[], &[clean]).unwrap();
+        let no_hash: Device = serde_json::from_value(json!({"id": "d", "serialNumber": "PF3Y"})).unwrap();
+        let (text, refused) = render(ExportFormat::AutopilotCsv, &[], &[clean, no_hash]);
+        assert_eq!(
+            refused,
+            ["device d (serial PF3Y) skipped: no hardware hash (was it left out by --select?)"]
+        );
         assert_eq!(text.lines().next(), Some(AUTOPILOT_CSV_HEADER));
         let rows = parse_autopilot_csv(&text).unwrap();
         assert_eq!(

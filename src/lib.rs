@@ -7,4 +7,5 @@ pub mod export;
 pub mod graph;
 pub mod paths;
 pub mod server;
+pub mod terminal_text;
 pub mod tui;

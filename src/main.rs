@@ -5,43 +5,58 @@ use autopilot_tui::cli::{
 };
 use autopilot_tui::config::Settings;
 use autopilot_tui::connect::{Prepared, SignInProgress, connect, prepare};
-use autopilot_tui::export::{ExportFormat, export};
+use autopilot_tui::export::{Destination, ExportEvent, ExportFormat, ExportRequest, export};
 use autopilot_tui::graph::auth::PollState;
-use autopilot_tui::graph::client::ListQuery;
 use autopilot_tui::server;
+use autopilot_tui::terminal_text::escape_for_terminal_keeping_lines;
 use autopilot_tui::tui::{self, AppOptions, Session};
 use clap::Parser;
 use std::io::IsTerminal;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `list` finished, but left devices out or altered them (each named on stderr).
+const EXIT_INCOMPLETE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
-            eprintln!("autopilot-tui: {error}");
+            say(&error.to_string());
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), CliError> {
+/// One message on stderr. Messages carry server text (Graph errors, ids, the sign-in
+/// prompt), so every control, bidi and invisible character in them is escaped.
+fn say(message: &str) {
+    eprintln!("autopilot-tui: {}", escape_for_terminal_keeping_lines(message));
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CliError> {
     init_logging(cli.log_file.clone())?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Runtime)?;
     match cli.command {
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
         Some(Command::List(args)) => runtime.block_on(list(args)),
-        None => runtime.block_on(interactive(cli.connection, cli.log_file.or_else(default_log_file))),
+        None => runtime
+            .block_on(interactive(cli.connection, cli.log_file.or_else(default_log_file)))
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, announcing the address on the first stdout line
 /// and, with TLS, the certificate to trust on the second.
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let running = server::start(args.to_options()).await?;
+    let mut options = args.to_options();
+    options.token = args.accepted_token()?;
+    let running = server::start(options).await?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", running.base_url()).map_err(CliError::Stdout)?;
     if let Some(path) = running.certificate_path() {
@@ -83,51 +98,110 @@ async fn interactive(args: ConnectionArgs, log_path: Option<PathBuf>) -> Result<
     Ok(result?)
 }
 
-/// `list`: streams devices page by page to stdout; progress on stderr when it is a terminal.
-async fn list(args: ListArgs) -> Result<(), CliError> {
+/// `list`: streams devices page by page to stdout; progress and retries on stderr when it is
+/// a terminal; each device left out on stderr always. Exit 0 when whole, 2 when devices were
+/// left out or altered, 1 (an error) when the listing failed.
+async fn list(args: ListArgs) -> Result<ExitCode, CliError> {
     let settings = Settings::resolve(&args.connection, std::env::var(CLIENT_SECRET_ENV).ok())?;
     let connection = connect(&settings, print_sign_in).await?;
-    let format = match args.format {
-        FormatArg::Json => ExportFormat::Json,
-        FormatArg::Csv => ExportFormat::Csv,
-        FormatArg::AutopilotCsv => ExportFormat::AutopilotCsv,
+    let line = StatusLine::new(std::io::stderr().is_terminal());
+    let client = if line.terminal {
+        let line = line.clone();
+        connection.client.clone().with_retry_observer(Arc::new(move |notice| {
+            line.say(&format!(
+                "attempt {} failed ({}); trying again in {:.1} s",
+                notice.attempt,
+                notice.reason,
+                notice.wait.as_secs_f64()
+            ))
+        }))
+    } else {
+        connection.client.clone()
     };
-    let progress = std::io::stderr().is_terminal();
-    let page_size = args.top.map_or(settings.page_size, |t| settings.page_size.min(t.clamp(1, 999) as u32));
-    let query = ListQuery {
+    let request = ExportRequest {
+        format: match args.format {
+            FormatArg::Json => ExportFormat::Json,
+            FormatArg::Csv => ExportFormat::Csv,
+            FormatArg::AutopilotCsv => ExportFormat::AutopilotCsv,
+        },
         select: args.select.clone(),
         filter: args.filter.clone(),
-        top: Some(page_size),
-        order_by: None,
-        count: progress,
+        page_size: args.top.map_or(settings.page_size, |t| settings.page_size.min(t.clamp(1, 999) as u32)),
+        limit: args.top,
+        count: line.terminal,
+        destination: if std::io::stdout().is_terminal() { Destination::Terminal } else { Destination::Exact },
     };
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let written = export(&connection.client, &query, format, args.top, stdout, |done, total| {
-        if progress {
-            match total {
-                Some(total) => eprint!("\r{done} of {total} devices"),
-                None => eprint!("\r{done} devices"),
-            }
-        }
+    let result = export(&client, &request, stdout, |event| match event {
+        ExportEvent::Progress { written, total } if line.terminal => line.progress(&match total {
+            Some(total) => format!("{written} of {total} devices"),
+            None => format!("{written} devices"),
+        }),
+        ExportEvent::Progress { .. } => {}
+        ExportEvent::Warning(warning) => line.say(&warning),
     })
     .await;
-    if progress {
-        eprintln!();
+    line.end_progress();
+    let summary = result?;
+    tracing::info!(
+        written = summary.written,
+        skipped = summary.skipped,
+        altered = summary.altered,
+        "list finished"
+    );
+    if summary.is_whole() {
+        return Ok(ExitCode::SUCCESS);
     }
-    let written = written?;
-    tracing::info!(written, "list finished");
-    Ok(())
+    say(&format!(
+        "{} devices written; {} left out and {} altered, each named above (exit status {EXIT_INCOMPLETE})",
+        summary.written, summary.skipped, summary.altered
+    ));
+    Ok(ExitCode::from(EXIT_INCOMPLETE))
+}
+
+/// The progress line `list` keeps at the bottom of a terminal's stderr, and the messages that
+/// interrupt it (from any thread: retries are told from the client's tasks).
+#[derive(Clone)]
+struct StatusLine {
+    terminal: bool,
+    /// A progress line is showing and must be cleared before a message.
+    showing: Arc<AtomicBool>,
+}
+
+impl StatusLine {
+    fn new(terminal: bool) -> StatusLine {
+        StatusLine { terminal, showing: Arc::new(AtomicBool::new(false)) }
+    }
+
+    fn progress(&self, text: &str) {
+        eprint!("\r\x1b[2K{text}");
+        self.showing.store(true, Ordering::SeqCst);
+    }
+
+    fn say(&self, message: &str) {
+        if self.showing.swap(false, Ordering::SeqCst) {
+            eprint!("\r\x1b[2K");
+        }
+        say(message);
+    }
+
+    fn end_progress(&self) {
+        if self.showing.swap(false, Ordering::SeqCst) {
+            eprintln!();
+        }
+    }
 }
 
 /// The device code prompt for commands without a screen: on stderr, so stdout stays data.
+/// The identity platform's text is escaped like any server text.
 fn print_sign_in(progress: SignInProgress<'_>) {
     match progress {
-        SignInProgress::Prompt(prompt) => eprintln!(
+        SignInProgress::Prompt(prompt) => say(&format!(
             "To sign in, open {} and enter the code {} (waiting; Ctrl-C cancels).",
             prompt.verification_uri, prompt.user_code
-        ),
+        )),
         SignInProgress::Polled(PollState::SlowedDown { interval }) => {
-            eprintln!("The identity platform asked to slow down; polling every {} s.", interval.as_secs())
+            say(&format!("The identity platform asked to slow down; polling every {} s.", interval.as_secs()))
         }
         SignInProgress::Polled(PollState::Pending { .. }) => {}
     }

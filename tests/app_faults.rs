@@ -30,6 +30,7 @@ fn patient_client(base_url: String) -> GraphClient {
         max_attempts: 30,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
     };
     config.timeout = Duration::from_secs(10);
     GraphClient::new(config).unwrap()

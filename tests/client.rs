@@ -216,7 +216,9 @@ async fn transport_errors_and_timeouts() {
     config.retry = RetryPolicy::none();
     let client = GraphClient::new(config).unwrap();
     let outcome = client.get("x").await;
-    assert!(matches!(outcome.result, Err(GraphError::Transport(_))), "{:?}", outcome.result);
+    assert!(matches!(outcome.result, Err(GraphError::Connect(_))), "{:?}", outcome.result);
+    let text = outcome.result.unwrap_err().to_string();
+    assert!(text.contains(&format!("http://{closed}/v1.0/")) && text.contains("refused"), "{text}");
     assert!(outcome.exchange.transport_error.is_some());
     assert_eq!(outcome.exchange.status_line(), "no response");
 

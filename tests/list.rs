@@ -1,10 +1,14 @@
-//! `autopilot-tui list`, the real binary against the embedded server over loopback HTTP.
+//! `autopilot-tui list`, the real binary against the embedded server (and hostile ones) over
+//! loopback HTTP: formats over the whole demo set, exit statuses, what reaches stderr.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod hostile;
 
 use autopilot_tui::export::{AUTOPILOT_CSV_HEADER, parse_autopilot_csv};
 use autopilot_tui::graph::model::Device;
 use autopilot_tui::server::{self, DataSet, RunningServer, ServeOptions};
+use hostile::{DEVICES, Hostile, Reply, device, page};
 use std::process::{Command, Output};
 
 const TOKEN: &str = "list-test-token";
@@ -21,13 +25,35 @@ async fn serve(data: DataSet) -> RunningServer {
     .unwrap()
 }
 
+/// Runs the binary with `args`, its config and state in a scratch directory and no
+/// connection settings from the environment.
+async fn run(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autopilot-tui"));
+    cmd.args(args);
+    let dir = std::env::temp_dir().join(format!("autopilot-tui-list-{}", std::process::id()));
+    cmd.env("XDG_STATE_HOME", &dir).env("XDG_CONFIG_HOME", &dir);
+    for var in
+        ["AUTOPILOT_TUI_PROFILE", "AUTOPILOT_TUI_TOKEN", "AUTOPILOT_TUI_BASE_URL", "AUTOPILOT_TUI_CONFIG"]
+    {
+        cmd.env_remove(var);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
 /// Runs `autopilot-tui list` with connection flags for `server` and `extra` arguments.
 async fn list(server: &RunningServer, token: &str, extra: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autopilot-tui"));
-    cmd.args(["list", "--base-url", &server.base_url(), "--token", token]).args(extra);
-    let dir = std::env::temp_dir().join(format!("autopilot-tui-list-{}", std::process::id()));
-    cmd.env("XDG_STATE_HOME", &dir).env("XDG_CONFIG_HOME", &dir).env_remove("AUTOPILOT_TUI_PROFILE");
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+    list_at(&server.base_url(), token, extra).await
+}
+
+/// `autopilot-tui list` against any base URL.
+async fn list_at(base_url: &str, token: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["list", "--base-url", base_url, "--token", token];
+    args.extend_from_slice(extra);
+    run(&args).await
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn stdout(out: &Output) -> String {
@@ -68,7 +94,13 @@ async fn csv_with_filter_select_and_top() {
     .await;
     let text = stdout(&out);
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("serialNumber,groupTag,state"));
+    assert_eq!(
+        lines.next(),
+        Some(
+            "serialNumber,groupTag,state/deviceImportStatus,state/deviceRegistrationId,\
+             state/deviceErrorCode,state/deviceErrorName"
+        )
+    );
     let rows: Vec<&str> = lines.collect();
     assert!(!rows.is_empty());
     let first = server.journal().into_iter().find(|r| r.method == "GET").unwrap();
@@ -97,7 +129,7 @@ async fn autopilot_csv_parses_back_to_the_same_devices() {
             device.assigned_user_principal_name.as_deref().filter(|u| !u.is_empty())
         );
         assert_eq!(row.product_key.as_deref(), device.product_key.as_deref().filter(|k| !k.is_empty()));
-        // The hash decodes to the 4 KB blob the portal expects.
+        // The hash decodes to the 4096-byte blob the portal expects.
         assert_eq!(autopilot_tui::graph::validate::decode_binary(&row.hardware_hash).unwrap().len(), 4096);
     }
     server.shutdown().await;
@@ -118,4 +150,287 @@ async fn failures_exit_non_zero_with_the_graph_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("400 BadRequest"), "{stderr}");
     server.shutdown().await;
+}
+
+/// The demo devices as `list` writes them in JSON.
+async fn demo_devices(server: &RunningServer) -> Vec<Device> {
+    serde_json::from_str(&stdout(&list(server, TOKEN, &[]).await)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn autopilot_csv_over_the_demo_set_writes_every_device_with_a_hash() {
+    let server = serve(DataSet::Demo).await;
+    let all = demo_devices(&server).await;
+    assert_eq!(all.len(), 250);
+    let without_hash: Vec<&Device> =
+        all.iter().filter(|d| d.hardware_identifier.as_deref().unwrap_or("").is_empty()).collect();
+    assert!(!without_hash.is_empty());
+    let out = list(&server, TOKEN, &["--format", "autopilot-csv"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let rows = parse_autopilot_csv(&text).unwrap();
+    assert_eq!(rows.len(), all.len() - without_hash.len());
+    let err = stderr(&out);
+    for device in &without_hash {
+        let serial = device.serial_number.as_deref().unwrap();
+        assert!(
+            err.contains(&format!("device {} (serial {serial}) skipped: no hardware hash", device.id)),
+            "{err}"
+        );
+    }
+    assert!(err.contains(&format!("{} left out", without_hash.len())), "{err}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn select_state_fills_the_state_columns_and_a_sub_property_selects_state() {
+    let server = serve(DataSet::Demo).await;
+    let all = demo_devices(&server).await;
+    let out = list(&server, TOKEN, &["--format", "csv", "--select", "serialNumber,groupTag,state"]).await;
+    let text = stdout(&out);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), all.len());
+    for (record, device) in records.iter().zip(&all) {
+        assert_eq!(&record[0], device.serial_number.as_deref().unwrap_or(""));
+        assert_eq!(&record[2], device.state.device_import_status.as_str());
+        assert_eq!(&record[4], device.state.device_error_code.to_string());
+        assert_eq!(&record[5], device.state.device_error_name.as_deref().unwrap_or(""));
+    }
+    assert!(records.iter().any(|r| &r[2] == "error" && &r[4] == "806"), "the state columns stayed empty");
+
+    let out =
+        list(&server, TOKEN, &["--format", "csv", "--select", "serialNumber,state/deviceImportStatus"]).await;
+    let text = stdout(&out);
+    assert_eq!(text.lines().next(), Some("serialNumber,state/deviceImportStatus"));
+    let statuses: Vec<&str> = text.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
+    let expected: Vec<&str> = all.iter().map(|d| d.state.device_import_status.as_str()).collect();
+    assert_eq!(statuses, expected);
+    let last = server.journal().into_iter().rfind(|r| r.method == "GET").unwrap();
+    assert!(last.path_and_query.contains("$select=serialNumber,state&"), "{}", last.path_and_query);
+    server.shutdown().await;
+}
+
+/// A server whose first page is fine and whose second is answered with `second`.
+async fn failing_on_page_two(second: Reply) -> Hostile {
+    Hostile::start(move |seen, base| {
+        if seen.path_and_query.contains("skiptoken") {
+            second.clone()
+        } else {
+            Reply::json(page(
+                vec![device("a1", "SA1"), device("a2", "SA2")],
+                Some(format!("{base}{DEVICES}?$skiptoken=2")),
+            ))
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_that_fails_writes_well_formed_json_or_nothing() {
+    let server = failing_on_page_two(Reply::error(400, "BadRequest", "the skip token expired")).await;
+    let out = list_at(&server.base_url, TOKEN, &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let devices: Vec<Device> = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    assert_eq!(devices.len(), 2);
+    let err = stderr(&out);
+    assert!(err.contains("the listing stopped at page 2: 400 BadRequest: the skip token expired"), "{err}");
+    assert!(err.contains("well-formed but incomplete JSON array"), "{err}");
+
+    // A first page that fails leaves stdout empty, in every format.
+    let server = Hostile::start(|_, _| Reply::error(403, "Forbidden", "no")).await;
+    for format in ["json", "csv", "autopilot-csv"] {
+        let out = list_at(&server.base_url, TOKEN, &["--format", format]).await;
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        assert!(out.stdout.is_empty(), "{format}: {:?}", String::from_utf8_lossy(&out.stdout));
+        assert!(stderr(&out).contains("page 1: 403 Forbidden: no; nothing was written"), "{}", stderr(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_that_does_not_decode_is_named_and_fails_or_is_skipped_loudly() {
+    // `value` holding a non-object: the listing fails, naming the page and the reason.
+    let server = failing_on_page_two(Reply::json(serde_json::json!({"value": [1, 2]}))).await;
+    for format in ["json", "csv"] {
+        let out = list_at(&server.base_url, TOKEN, &["--format", format]).await;
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("page 2: unreadable answer: item 1 of the page is not a device (it is a number)"),
+            "{err}"
+        );
+        assert!(err.contains("2 devices before it"), "{err}");
+    }
+    // One device with a string error code: left out, named on stderr, exit status 2.
+    let mut bad = device("b2", "SB2");
+    bad["state"]["deviceErrorCode"] = serde_json::json!("806");
+    let server = failing_on_page_two(Reply::json(page(vec![device("b1", "SB1"), bad], None))).await;
+    for format in ["json", "csv"] {
+        let out = list_at(&server.base_url, TOKEN, &["--format", format]).await;
+        assert_eq!(out.status.code(), Some(2), "{format}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("device b2 (serial SB2) skipped: invalid type: string \"806\""), "{err}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("SB1") && !text.contains("SB2"), "{format}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_text_reaches_stderr_escaped() {
+    let hostile = "gotcha \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}[2J\u{9b}1m \u{202e}txt.exe";
+    let server = Hostile::start(move |_, _| Reply::error(400, "Bad\u{1b}[31mRequest", hostile)).await;
+    let out = list_at(&server.base_url, TOKEN, &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for raw in ["\u{1b}", "\u{7}", "\u{9b}", "\u{202e}"] {
+        assert!(!err.contains(raw), "{raw:?} reached stderr: {err:?}");
+    }
+    assert!(
+        err.contains("gotcha ⟨U+001B⟩]52;c;ZWNobyBwd25lZA==⟨U+0007⟩⟨U+001B⟩[2J⟨U+009B⟩1m ⟨U+202E⟩txt.exe"),
+        "{err}"
+    );
+    assert!(err.contains("400 Bad⟨U+001B⟩[31mRequest"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn to_a_file_json_stays_exact_and_csv_refuses_control_characters() {
+    let serial = "PF\u{1b}[2JX\u{202e}";
+    let server =
+        Hostile::start(move |_, _| Reply::json(page(vec![device("c1", serial), device("c2", "OK2")], None)))
+            .await;
+    let out = list_at(&server.base_url, TOKEN, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let devices: Vec<Device> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(devices[0].serial_number.as_deref(), Some(serial), "JSON to a pipe keeps the data exact");
+    for format in ["csv", "autopilot-csv"] {
+        let out = list_at(&server.base_url, TOKEN, &["--format", format]).await;
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let text = String::from_utf8(out.stdout.clone()).unwrap();
+        assert!(!text.contains('\u{1b}') && text.contains("OK2"), "{format}: {text:?}");
+        let err = stderr(&out);
+        assert!(err.contains("device c1 (serial PF⟨U+001B⟩[2JX⟨U+202E⟩) skipped: a value holds the control character ⟨U+001B⟩"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_next_link_to_another_origin_fails_naming_the_host() {
+    let elsewhere = Hostile::start(|_, _| Reply::json(page(vec![device("x", "X")], None))).await;
+    let link = format!("{}?$skiptoken=2", elsewhere.devices_url());
+    let server =
+        Hostile::start(move |_, _| Reply::json(page(vec![device("a1", "SA1")], Some(link.clone())))).await;
+    let out = list_at(&server.base_url, TOKEN, &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("the server sent a link to {}", elsewhere.origin)), "{err}");
+    assert!(!err.contains(TOKEN));
+    let devices: Vec<Device> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(devices.len(), 1);
+    assert!(elsewhere.seen().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_utf8_from_the_server_is_named_per_device() {
+    let mut body = page(vec![device("u1", "SER~"), device("u2", "S2")], None).to_string().into_bytes();
+    let at = body.iter().position(|b| *b == b'~').unwrap();
+    body[at] = 0xff;
+    let server = Hostile::start(move |_, _| Reply::raw(200, body.clone())).await;
+    let out = list_at(&server.base_url, TOKEN, &["--format", "csv", "--select", "id,serialNumber"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("device u1 (serial SER\u{fffd}): the server sent bytes that are not UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "id,serialNumber\nu1,SER\u{fffd}\nu2,S2\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_connection_is_reported_with_the_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let base = format!("http://{closed}/v1.0");
+    let out = list_at(&base, TOKEN, &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("page 1: cannot connect: {base}{DEVICES}?$top=999: ")), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_says_what_list_does_and_how_to_pass_secrets() {
+    let out = run(&["list", "--help"]).await;
+    let help = stdout(&out);
+    assert!(!help.contains("--read-only"), "{help}");
+    assert!(help.contains("Which of the two paths to read [default"), "{help}");
+    assert!(help.contains("Exit status: 0 when every device was written exactly"), "{help}");
+    let out = run(&["--help"]).await;
+    let help = stdout(&out);
+    assert!(help.contains("demo mode"), "{help}");
+    assert!(help.contains("AUTOPILOT_TUI_CLIENT_SECRET") && help.contains("--token-file"), "{help}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_url_without_a_token_says_so_without_blaming_a_file() {
+    let out = run(&["list", "--base-url", "http://127.0.0.1:9/v1.0"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(
+        err.trim_end(),
+        "autopilot-tui: no token for http://127.0.0.1:9/v1.0: give AUTOPILOT_TUI_TOKEN, --token-file, --token, \
+         or a sign-in (--tenant and --client-id); see --help"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_come_from_files_and_are_never_echoed() {
+    let dir = std::env::temp_dir().join(format!("autopilot-tui-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let server = serve(DataSet::Demo).await;
+    let base = server.base_url();
+    let token_path = token_file.to_str().unwrap();
+    let out = run(&["list", "--base-url", &base, "--token-file", token_path, "--top", "3"]).await;
+    let devices: Vec<Device> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(devices.len(), 3);
+    let both = run(&["list", "--base-url", &base, "--token-file", token_path, "--token", "x"]).await;
+    assert!(!both.status.success() && stderr(&both).contains("cannot be used with"), "{}", stderr(&both));
+
+    // A secret typed into a field of the wrong type is not repeated in the error.
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "[profiles.lab]\nread-only = \"s3cr3t-value\"\n").unwrap();
+    let out = run(&["list", "--config", config.to_str().unwrap(), "--profile", "lab"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("config.toml:2:13: invalid type: string, expected a boolean"), "{err}");
+    assert!(!err.contains("s3cr3t"), "{err}");
+    server.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_takes_its_token_from_a_file() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("autopilot-tui-serve-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "serve-file-token\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autopilot-tui"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--token-file", token_file.to_str().unwrap()])
+        .env("XDG_STATE_HOME", &dir)
+        .env_remove("AUTOPILOT_TUI_SERVE_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let base = first.trim().strip_prefix("listening on ").unwrap().to_string();
+    let url = format!("{base}{DEVICES}?$top=1");
+    let http = reqwest::Client::new();
+    let ok = http.get(&url).bearer_auth("serve-file-token").send().await.unwrap().status();
+    let refused = http.get(&url).bearer_auth("another").send().await.unwrap().status();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!((ok.as_u16(), refused.as_u16()), (200, 401));
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -340,6 +340,7 @@ async fn the_client_rides_out_every_fault_at_once() {
         max_attempts: 25,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
     };
     let client = GraphClient::new(config).unwrap();
 

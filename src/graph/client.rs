@@ -9,8 +9,9 @@ use crate::graph::patch::PatchBody;
 use crate::graph::retry::{Failure, RetryPolicy, parse_retry_after};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -52,7 +53,20 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Certificates to trust beside the system's (`--ca-file`, e.g. `serve --tls`'s own).
     pub root_certificates: Vec<reqwest::Certificate>,
+    /// The largest answer body read, in bytes; a larger one is an error, not read.
+    pub max_response_bytes: u64,
+    /// The most pages one listing follows before it stops with an error.
+    pub max_pages: u64,
 }
+
+/// The default [`ClientConfig::max_response_bytes`]: 64 MiB, ten times a page of 999 devices
+/// with their hashes.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
+/// The default [`ClientConfig::max_pages`]: 100,000 pages (100 million devices at 999 a page).
+pub const DEFAULT_MAX_PAGES: u64 = 100_000;
+/// Empty pages in a row, each with a next link, after which a listing stops: a server that
+/// makes no progress.
+pub const MAX_EMPTY_PAGES_IN_A_ROW: u32 = 100;
 
 impl ClientConfig {
     /// A config with the default collection, a 30 s timeout and writes allowed.
@@ -65,6 +79,8 @@ impl ClientConfig {
             read_only: false,
             retry: RetryPolicy::default(),
             root_certificates: Vec::new(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
         }
     }
 }
@@ -86,6 +102,8 @@ pub struct Exchange {
     pub response_headers: Vec<(String, String)>,
     /// Raw response body.
     pub response_body: String,
+    /// Byte offsets in `response_body` where a U+FFFD stands for bytes that were not UTF-8.
+    pub invalid_utf8: Vec<usize>,
     /// When the request started.
     pub started_at: SystemTime,
     /// How long until the whole answer was read.
@@ -110,6 +128,15 @@ impl Exchange {
     /// A response header by name (case-insensitive).
     pub fn response_header(&self, name: &str) -> Option<&str> {
         self.response_headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// What was wrong with the answer's text, when it held bytes that are not UTF-8.
+    pub fn body_warning(&self) -> Option<String> {
+        match self.invalid_utf8.len() {
+            0 => None,
+            1 => Some("the answer held bytes that are not UTF-8, shown as U+FFFD".to_string()),
+            n => Some(format!("the answer held {n} runs of bytes that are not UTF-8, shown as U+FFFD")),
+        }
     }
 
     /// The URL's path and query (what the history list shows).
@@ -148,6 +175,51 @@ pub struct Page<T = Device> {
     pub next_link: Option<String>,
     /// `@odata.count`, when `$count=true` was asked.
     pub count: Option<u64>,
+    /// Devices of this page that were left out or altered, each with its id.
+    pub warnings: Vec<DeviceWarning>,
+}
+
+/// A device of a page that could not be passed on as the server sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceWarning {
+    /// The device's id.
+    pub device_id: String,
+    /// Its serial number, when it had a readable one.
+    pub serial_number: Option<String>,
+    /// What was wrong.
+    pub problem: DeviceProblem,
+}
+
+/// What was wrong with one device of a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeviceProblem {
+    /// Left out of the page: it does not read as a device (a property of the wrong type).
+    Unreadable(String),
+    /// Kept, with U+FFFD where the server sent bytes that are not UTF-8.
+    InvalidUtf8,
+}
+
+impl DeviceWarning {
+    /// True when the device was left out of the page.
+    pub fn skipped(&self) -> bool {
+        matches!(self.problem, DeviceProblem::Unreadable(_))
+    }
+}
+
+impl std::fmt::Display for DeviceWarning {
+    /// `device ID (serial S) skipped: reason`: the id and serial say which record to look at.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "device {}", self.device_id)?;
+        if let Some(serial) = &self.serial_number {
+            write!(f, " (serial {serial})")?;
+        }
+        match &self.problem {
+            DeviceProblem::Unreadable(reason) => write!(f, " skipped: {reason}"),
+            DeviceProblem::InvalidUtf8 => {
+                write!(f, ": the server sent bytes that are not UTF-8; they are shown as U+FFFD")
+            }
+        }
+    }
 }
 
 /// Query options for a listing.
@@ -246,7 +318,12 @@ pub type RetryObserver = Arc<dyn Fn(RetryNotice) + Send + Sync>;
 /// A Graph client for one collection. Cheap to clone.
 #[derive(Clone)]
 pub struct GraphClient {
+    /// For reads: follows redirects; reqwest drops `Authorization` on one to another origin.
     http: reqwest::Client,
+    /// For writes: never follows a redirect (a 3xx is an error, not a silent GET elsewhere).
+    http_write: reqwest::Client,
+    /// `scheme://host:port` of the base URL: the only origin that gets the token.
+    origin: url::Origin,
     config: Arc<ClientConfig>,
     observer: Option<RetryObserver>,
 }
@@ -265,14 +342,19 @@ impl GraphClient {
         if !matches!(base.scheme(), "http" | "https") {
             return Err(GraphError::Url(format!("{}: not an http(s) URL", config.base_url)));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10).min(config.timeout))
-            .timeout(config.timeout)
-            .user_agent(concat!("autopilot-tui/", env!("CARGO_PKG_VERSION")))
-            .tls_certs_merge(config.root_certificates.iter().cloned())
-            .build()
-            .map_err(|e| GraphError::Transport(e.to_string()))?;
-        Ok(GraphClient { http, config: Arc::new(config), observer: None })
+        let build = |redirects: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10).min(config.timeout))
+                .timeout(config.timeout)
+                .user_agent(concat!("autopilot-tui/", env!("CARGO_PKG_VERSION")))
+                .redirect(redirects)
+                .tls_certs_merge(config.root_certificates.iter().cloned())
+                .build()
+                .map_err(|e| GraphError::Transport(e.to_string()))
+        };
+        let http = build(reqwest::redirect::Policy::limited(10))?;
+        let http_write = build(reqwest::redirect::Policy::none())?;
+        Ok(GraphClient { http, http_write, origin: base.origin(), config: Arc::new(config), observer: None })
     }
 
     /// The same client, telling `observer` before every retry wait.
@@ -291,9 +373,33 @@ impl GraphClient {
         format!("{}{}", self.config.base_url.trim_end_matches('/'), self.config.collection.path())
     }
 
-    /// One device's URL.
+    /// One device's URL (as shown; [`GraphClient::get`] and [`GraphClient::patch`] also check
+    /// that it names exactly that device).
     pub fn item_url(&self, id: &str) -> String {
         item_url_in(&self.collection_url(), id)
+    }
+
+    /// One device's URL, or why the id cannot be one path segment below the collection.
+    /// `.` and `..` are dot segments however they are encoded (`%2E` too), which URL parsers
+    /// resolve away (`.../Identities/..` is `.../deviceManagement/`), so the built URL is
+    /// parsed again and must still end in exactly that one segment.
+    fn item_request_url(&self, id: &str) -> Result<String, GraphError> {
+        let url = self.item_url(id);
+        let invalid = || GraphError::InvalidId(id.to_string());
+        if id.is_empty() {
+            return Err(invalid());
+        }
+        let collection =
+            url::Url::parse(&self.collection_url()).map_err(|e| GraphError::Url(e.to_string()))?;
+        let parsed = url::Url::parse(&url).map_err(|_| invalid())?;
+        let segments: Vec<&str> = parsed.path_segments().map(Iterator::collect).unwrap_or_default();
+        let under: Vec<&str> = collection.path_segments().map(Iterator::collect).unwrap_or_default();
+        let exact = segments.len() == under.len() + 1
+            && segments[..under.len()] == under[..]
+            && segments
+                .last()
+                .is_some_and(|last| percent_decode_str(last).decode_utf8().is_ok_and(|d| d == id));
+        if exact { Ok(url) } else { Err(invalid()) }
     }
 
     /// The first page's URL for a query.
@@ -303,56 +409,62 @@ impl GraphClient {
     }
 
     /// Lists the collection as a stream of pages, following `@odata.nextLink` until the last
-    /// page. After an error the stream ends; a next link already followed ends it with
-    /// [`GraphError::RepeatedNextLink`] after the page that carried it.
+    /// page. A page is whole or an error: a device that does not read as one is left out with
+    /// a [`DeviceWarning`] naming it, and an item that cannot even be named (not an object
+    /// with an id) ends the listing with an error. After an error the stream ends. A next link
+    /// already followed, one to another origin, more than [`ClientConfig::max_pages`] pages or
+    /// [`MAX_EMPTY_PAGES_IN_A_ROW`] empty ones end it with an error after the page that
+    /// carried the link.
     ///
     /// Pages are fetched ahead by a background task: the next page's request leaves as soon as
     /// this page's next link is known, before this page's devices are decoded, so decoding and
     /// the consumer's work overlap the server's. Dropping the stream stops the task at its next
     /// page; a page already requested ahead is still fetched, then dropped.
     pub fn list(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page>> {
-        self.list_with(query, CheckedPage::whole_array, decode_devices)
+        self.list_with(query, decode_devices)
     }
 
     /// [`GraphClient::list`] with each device left as the JSON the server sent: a
     /// [`RawDevice`] is the byte range of one device in the page's
-    /// `exchange.response_body` (for exports that pass devices through untouched).
+    /// `exchange.response_body` (for exports that pass devices through untouched). Each
+    /// device is still checked to read as a device, as in [`GraphClient::list`].
     pub fn list_raw(&self, query: &ListQuery) -> BoxStream<'static, Outcome<Page<RawDevice>>> {
-        self.list_with(query, CheckedPage::each_item, |_, items| Ok(items))
+        self.list_with(query, check_raw_devices)
     }
 
-    fn list_with<P: Send + 'static, T: Send + 'static>(
+    fn list_with<T: Send + 'static>(
         &self,
         query: &ListQuery,
-        check: fn(&str) -> Result<CheckedPage<P>, GraphError>,
-        finish: fn(&str, P) -> Result<Vec<T>, GraphError>,
+        finish: FinishPage<T>,
     ) -> BoxStream<'static, Outcome<Page<T>>> {
         // Two pages in the channel keep the fetcher ahead without holding more in memory.
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let client = self.clone();
         let first = self.list_url(query);
-        tokio::spawn(async move { client.fetch_pages(first, check, finish, tx).await });
+        tokio::spawn(async move { client.fetch_pages(first, finish, tx).await });
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|page| (page, rx)) })
             .boxed()
     }
 
     /// The task behind [`GraphClient::list`].
-    async fn fetch_pages<P: Send + 'static, T>(
+    async fn fetch_pages<T>(
         &self,
         first: String,
-        check: fn(&str) -> Result<CheckedPage<P>, GraphError>,
-        finish: fn(&str, P) -> Result<Vec<T>, GraphError>,
+        finish: FinishPage<T>,
         tx: tokio::sync::mpsc::Sender<Outcome<Page<T>>>,
     ) {
         let fetch = |url: String| {
             let client = self.clone();
             // The body is checked to be a whole page inside `send`, so a cut-off answer is retried.
-            tokio::spawn(async move { client.send("GET", &url, None, check).await })
+            tokio::spawn(async move { client.send("GET", &url, None, CheckedPage::parse).await })
         };
         let mut seen = HashSet::from([first.clone()]);
+        let mut pages: u64 = 0;
+        let mut empty_in_a_row: u32 = 0;
         let mut ahead = Some(fetch(first));
         while let Some(fetching) = ahead.take() {
             let Ok(Outcome { exchange, result }) = fetching.await else { return };
+            pages += 1;
             let checked = match result {
                 Ok(checked) => checked,
                 Err(e) => {
@@ -360,26 +472,53 @@ impl GraphClient {
                     return;
                 }
             };
-            let mut repeated = None;
-            if let Some(link) = &checked.next_link {
-                if seen.insert(link.clone()) {
-                    ahead = Some(fetch(link.clone()));
+            let CheckedPage { next_link, count, items } = checked;
+            let empty = items.as_ref().is_ok_and(Vec::is_empty);
+            empty_in_a_row = if empty { empty_in_a_row + 1 } else { 0 };
+            // What ends the listing after this page, if anything.
+            let mut stop = None;
+            if let Some(link) = &next_link {
+                // A relative link is taken relative to the page; any link to another origin is
+                // refused by `send` before the token goes anywhere.
+                let link = url::Url::parse(&exchange.url)
+                    .and_then(|page| page.join(link))
+                    .map(String::from)
+                    .unwrap_or_else(|_| link.clone());
+                if !seen.insert(link.clone()) {
+                    stop = Some(GraphError::RepeatedNextLink(link));
+                } else if pages >= self.config.max_pages {
+                    stop = Some(GraphError::EndlessListing(format!(
+                        "{pages} pages and the server still sends a next link (the limit is {})",
+                        self.config.max_pages
+                    )));
+                } else if empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW {
+                    stop = Some(GraphError::EndlessListing(format!(
+                        "{empty_in_a_row} empty pages in a row, each with a next link"
+                    )));
                 } else {
-                    repeated = Some((link.clone(), exchange.clone()));
+                    ahead = Some(fetch(link));
                 }
             }
-            let CheckedPage { next_link, count, payload } = checked;
-            let result =
-                finish(&exchange.response_body, payload).map(|devices| Page { devices, next_link, count });
+            let result = match items {
+                Ok(items) => finish(&exchange.response_body, &items, &exchange.invalid_utf8)
+                    .map(|(devices, warnings)| Page { devices, next_link, count, warnings }),
+                Err(kind) => {
+                    Err(GraphError::Decode(format!("the page's \"value\" is not an array but {kind}")))
+                }
+            };
             let failed = result.is_err();
-            if failed || tx.send(Outcome { exchange, result }).await.is_err() {
+            // The error that ends the listing after this page comes with the page's exchange
+            // (copied only then: a page is megabytes).
+            let stop = stop.map(|e| Outcome { exchange: exchange.clone(), result: Err(e) });
+            // A page that fails to decode is delivered as the error that ends the listing.
+            if tx.send(Outcome { exchange, result }).await.is_err() || failed {
                 if let Some(fetching) = ahead {
                     fetching.abort();
                 }
                 return;
             }
-            if let Some((link, exchange)) = repeated {
-                let _ = tx.send(Outcome { exchange, result: Err(GraphError::RepeatedNextLink(link)) }).await;
+            if let Some(stopped) = stop {
+                let _ = tx.send(stopped).await;
                 return;
             }
         }
@@ -387,14 +526,26 @@ impl GraphClient {
 
     /// Fetches one device whole (with its hardware hash).
     pub async fn get(&self, id: &str) -> Outcome<Device> {
-        self.send("GET", &self.item_url(id), None, parse_device).await
+        match self.item_request_url(id) {
+            Ok(url) => self.send("GET", &url, None, parse_device).await,
+            Err(e) => Outcome { exchange: unsent_exchange("GET", &self.item_url(id), None), result: Err(e) },
+        }
     }
 
     /// Sends exactly the changed properties. `Ok(None)` when the server answered without a body
-    /// (204): the caller should fetch the device again.
+    /// (204): the caller should fetch the device again. Saved means a 2xx answer: a redirect
+    /// is not followed and is an error.
     pub async fn patch(&self, id: &str, body: &PatchBody) -> Outcome<Option<Device>> {
-        let url = self.item_url(id);
         let json = serde_json::to_string(&body.properties).unwrap_or_default();
+        let url = match self.item_request_url(id) {
+            Ok(url) => url,
+            Err(e) => {
+                return Outcome {
+                    exchange: unsent_exchange("PATCH", &self.item_url(id), Some(json)),
+                    result: Err(e),
+                };
+            }
+        };
         if self.config.read_only {
             let exchange = unsent_exchange("PATCH", &url, Some(json));
             return Outcome { exchange, result: Err(GraphError::ReadOnly(format!("PATCH {url}"))) };
@@ -405,7 +556,8 @@ impl GraphClient {
     }
 
     /// Sends one request and reads the whole answer, trying again by the retry policy;
-    /// an error status becomes a typed error. The exchange is the last attempt's.
+    /// an error status becomes a typed error. The exchange is the last attempt's. A URL on
+    /// another origin than the base URL is refused before the token is fetched.
     async fn send<T>(
         &self,
         method: &str,
@@ -413,6 +565,9 @@ impl GraphClient {
         body: Option<String>,
         decode: impl Fn(&str) -> Result<T, GraphError>,
     ) -> Outcome<T> {
+        if let Err(e) = self.check_origin(url) {
+            return Outcome { exchange: unsent_exchange(method, url, body), result: Err(e) };
+        }
         let mut attempt = 1;
         let mut renewed = false;
         let mut token = match self.config.token.bearer().await {
@@ -452,6 +607,7 @@ impl GraphClient {
                 },
                 Err(GraphError::Timeout(_)) => Failure::Timeout,
                 Err(GraphError::Transport(_)) => Failure::Transport,
+                Err(GraphError::Connect(_)) => Failure::Connect,
                 // A truncated or garbled 2xx body is a fault of the wire, not of the request.
                 Err(GraphError::Decode(_)) => Failure::Transport,
                 Err(_) => return Outcome { exchange, result },
@@ -476,6 +632,21 @@ impl GraphClient {
             }
             tokio::time::sleep(wait).await;
             attempt += 1;
+        }
+    }
+
+    /// The token goes to the base URL's origin only (scheme, host and port).
+    fn check_origin(&self, url: &str) -> Result<(), GraphError> {
+        let parsed =
+            url::Url::parse(url).map_err(|e| GraphError::Url(format!("{}: {e}", shorten_url(url))))?;
+        let origin = parsed.origin();
+        if origin == self.origin {
+            Ok(())
+        } else {
+            Err(GraphError::ForeignOrigin {
+                link_origin: origin.ascii_serialization(),
+                origin: self.origin.ascii_serialization(),
+            })
         }
     }
 
@@ -504,6 +675,7 @@ impl GraphClient {
             status: None,
             response_headers: Vec::new(),
             response_body: String::new(),
+            invalid_utf8: Vec::new(),
             started_at: SystemTime::now(),
             duration: Duration::ZERO,
             client_request_id: client_request_id.clone(),
@@ -532,16 +704,18 @@ impl GraphClient {
     ) -> Result<(), GraphError> {
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| GraphError::Url(e.to_string()))?;
-        let mut request = self
-            .http
-            .request(method, url)
+        let write = !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD);
+        let http = if write { &self.http_write } else { &self.http };
+        let mut request = http
+            .request(method.clone(), url)
             .bearer_auth(token.expose())
             .header("client-request-id", client_request_id)
             .header("Accept", "application/json");
         if let Some(b) = body {
             request = request.header("Content-Type", "application/json").body(b);
         }
-        let response = request.send().await.map_err(|e| transport_error(e, self.config.timeout, exchange))?;
+        let mut response =
+            request.send().await.map_err(|e| transport_error(e, self.config.timeout, exchange))?;
         let status = response.status().as_u16();
         exchange.status = Some(status);
         exchange.response_headers = response
@@ -549,14 +723,29 @@ impl GraphClient {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let bytes = response.bytes().await.map_err(|e| transport_error(e, self.config.timeout, exchange))?;
+        let limit = self.config.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(GraphError::TooLarge { limit });
+        }
+        let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+        while let Some(chunk) =
+            response.chunk().await.map_err(|e| transport_error(e, self.config.timeout, exchange))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(GraphError::TooLarge { limit });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         // The body is kept once, in the exchange; decoding reads it from there (pages are MBs).
-        exchange.response_body = match String::from_utf8(Vec::from(bytes)) {
-            Ok(text) => text,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        };
+        (exchange.response_body, exchange.invalid_utf8) = utf8_marking_invalid(bytes);
         if (200..300).contains(&status) {
             Ok(())
+        } else if write && (300..400).contains(&status) {
+            Err(GraphError::Redirected {
+                method: method.to_string(),
+                status,
+                location: exchange.response_header("location").map(shorten_url),
+            })
         } else {
             Err(GraphError::Service(Box::new(ServiceError::from_response(
                 status,
@@ -567,11 +756,62 @@ impl GraphClient {
     }
 }
 
+/// Bytes as text, with U+FFFD for each run of bytes that are not UTF-8, and where those are.
+fn utf8_marking_invalid(bytes: Vec<u8>) -> (String, Vec<usize>) {
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => return (text, Vec::new()),
+        Err(e) => e.into_bytes(),
+    };
+    let mut text = String::with_capacity(bytes.len() + 8);
+    let mut invalid = Vec::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            invalid.push(text.len());
+            text.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    (text, invalid)
+}
+
+/// The longest URL the HTTP stack sends (the `http` crate's limit).
+const MAX_URI_LEN: usize = u16::MAX as usize - 1;
+
+/// A URL short enough for a message: a 1 MB search URL is not repeated whole.
+fn shorten_url(url: &str) -> String {
+    const KEEP: usize = 160;
+    if url.len() <= KEEP + 40 {
+        return url.to_string();
+    }
+    let mut cut = KEEP;
+    while !url.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes in all)", &url[..cut], url.len())
+}
+
 fn transport_error(e: reqwest::Error, timeout: Duration, exchange: &mut Exchange) -> GraphError {
-    // reqwest's Display includes the URL but never headers, so the token cannot leak here.
-    let text = error_chain(&e);
+    // reqwest's Display includes the URL but never headers, so the token cannot leak here;
+    // the URL is put back shortened.
+    let url_len = e.url().map_or(0, |u| u.as_str().len());
+    let url = e.url().map(|u| shorten_url(u.as_str())).unwrap_or_default();
+    let (timeout_hit, builder, connect) = (e.is_timeout(), e.is_builder(), e.is_connect());
+    let text = if builder && url_len > MAX_URI_LEN {
+        format!("{url}: the URL is longer than HTTP's limit of {MAX_URI_LEN} bytes (a shorter search?)")
+    } else {
+        format!("{url}: {}", error_chain(&e.without_url()))
+    };
     exchange.transport_error = Some(text.clone());
-    if e.is_timeout() { GraphError::Timeout(timeout) } else { GraphError::Transport(text) }
+    if timeout_hit {
+        GraphError::Timeout(timeout)
+    } else if builder {
+        // Nothing left the process (a URL too long for HTTP, say): trying again cannot help.
+        GraphError::Request(text)
+    } else if connect {
+        GraphError::Connect(text)
+    } else {
+        GraphError::Transport(text)
+    }
 }
 
 /// The error with its sources, `a: b: c`, which is what says "connection refused".
@@ -598,6 +838,7 @@ fn unsent_exchange(method: &str, url: &str, body: Option<String>) -> Exchange {
         status: None,
         response_headers: Vec::new(),
         response_body: String::new(),
+        invalid_utf8: Vec::new(),
         started_at: SystemTime::now(),
         duration: Duration::ZERO,
         client_request_id: String::new(),
@@ -615,43 +856,89 @@ fn jitter() -> f64 {
 /// `exchange.response_body`.
 pub type RawDevice = std::ops::Range<usize>;
 
-/// A page's skeleton, parsed in one pass without decoding a device.
+/// How a listing turns a checked page into its devices: the body, the range of each item of
+/// its `value`, and where the body held bytes that were not UTF-8.
+type FinishPage<T> = fn(&str, &[RawDevice], &[usize]) -> Result<(Vec<T>, Vec<DeviceWarning>), GraphError>;
+
+/// What a page says besides its devices, and where each of them is; having one means the body
+/// is a well-formed page. Parsed in one pass, without decoding a device.
 #[derive(serde::Deserialize)]
-struct PageSkeleton<V> {
-    value: V,
+struct PageSkeleton<'a> {
+    #[serde(borrow)]
+    value: PageValue<'a>,
     #[serde(rename = "@odata.nextLink")]
     next_link: Option<String>,
     #[serde(rename = "@odata.count")]
     count: Option<u64>,
 }
 
-/// What a page says besides its devices, and where its devices are; having one means the
-/// body is a well-formed page.
-struct CheckedPage<P> {
+/// A page's `value`: each item left as JSON text, or what it was instead of an array (a
+/// well-formed answer, so not worth trying again, but not a page of devices either).
+enum PageValue<'a> {
+    Items(Vec<&'a RawValue>),
+    NotAnArray(&'static str),
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for PageValue<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<PageValue<'a>, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = PageValue<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of devices")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<PageValue<'a>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(PageValue::Items(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<PageValue<'a>, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(PageValue::NotAnArray("an object"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a string"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("a number"))
+            }
+            fn visit_unit<E>(self) -> Result<PageValue<'a>, E> {
+                Ok(PageValue::NotAnArray("null"))
+            }
+        }
+        d.deserialize_any(Visit(std::marker::PhantomData))
+    }
+}
+
+/// A page's skeleton, with where each device is.
+struct CheckedPage {
     next_link: Option<String>,
     count: Option<u64>,
-    payload: P,
+    /// The byte range of each item of `value` in the body, or what `value` was instead.
+    items: Result<Vec<RawDevice>, &'static str>,
 }
 
-impl CheckedPage<RawDevice> {
-    /// Checks the page; the payload is the range of the whole `value` array.
-    fn whole_array(body: &str) -> Result<Self, GraphError> {
-        let page: PageSkeleton<&RawValue> = skeleton(body)?;
-        Ok(CheckedPage { next_link: page.next_link, count: page.count, payload: range_in(body, page.value) })
+impl CheckedPage {
+    fn parse(body: &str) -> Result<CheckedPage, GraphError> {
+        let page: PageSkeleton =
+            serde_json::from_str(body).map_err(|e| GraphError::Decode(format!("not a page: {e}")))?;
+        let items = match page.value {
+            PageValue::Items(items) => Ok(items.iter().map(|item| range_in(body, item)).collect()),
+            PageValue::NotAnArray(kind) => Err(kind),
+        };
+        Ok(CheckedPage { next_link: page.next_link, count: page.count, items })
     }
-}
-
-impl CheckedPage<Vec<RawDevice>> {
-    /// Checks the page; the payload is the range of each device.
-    fn each_item(body: &str) -> Result<Self, GraphError> {
-        let page: PageSkeleton<Vec<&RawValue>> = skeleton(body)?;
-        let payload = page.value.iter().map(|item| range_in(body, item)).collect();
-        Ok(CheckedPage { next_link: page.next_link, count: page.count, payload })
-    }
-}
-
-fn skeleton<'a, V: serde::Deserialize<'a>>(body: &'a str) -> Result<PageSkeleton<V>, GraphError> {
-    serde_json::from_str(body).map_err(|e| GraphError::Decode(format!("not a page: {e}")))
 }
 
 /// Where a borrowed piece of `body` lies in it.
@@ -660,9 +947,200 @@ fn range_in(body: &str, part: &RawValue) -> RawDevice {
     start..start + part.get().len()
 }
 
-fn decode_devices(body: &str, array: RawDevice) -> Result<Vec<Device>, GraphError> {
-    let text = body.get(array).unwrap_or("[]");
-    serde_json::from_str(text).map_err(|e| GraphError::Decode(format!("page \"value\": {e}")))
+/// One item of a page read as a device; one that is not, but has an id, is a warning (it is
+/// left out); one without even an id ends the listing.
+fn read_item(
+    body: &str,
+    item: &RawDevice,
+    index: usize,
+) -> Result<Result<Device, DeviceWarning>, GraphError> {
+    let text = body.get(item.clone()).unwrap_or("");
+    let error = match serde_json::from_str::<Device>(text) {
+        Ok(device) => return Ok(Ok(device)),
+        Err(e) => e,
+    };
+    let reason = serde_reason(&error);
+    let doc: Option<Map<String, Value>> = serde_json::from_str(text).ok();
+    let text_of = |key: &str| doc.as_ref().and_then(|d| d.get(key)).and_then(Value::as_str).map(String::from);
+    match text_of("id") {
+        Some(device_id) => Ok(Err(DeviceWarning {
+            device_id,
+            serial_number: text_of("serialNumber"),
+            problem: DeviceProblem::Unreadable(reason),
+        })),
+        None => Err(GraphError::Decode(format!(
+            "item {} of the page is not a device (it is {}): {reason}",
+            index + 1,
+            json_kind(text)
+        ))),
+    }
+}
+
+/// serde_json's message without its ` at line 1 column 40`, which points into one item, not the body.
+fn serde_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&suffix).map(String::from).unwrap_or(text)
+}
+
+/// What a JSON text is, in words.
+fn json_kind(text: &str) -> &'static str {
+    match text.trim_start().chars().next() {
+        Some('{') => "an object without a string \"id\"",
+        Some('[') => "an array",
+        Some('"') => "a string",
+        Some('n') => "null",
+        Some('t' | 'f') => "a boolean",
+        Some(c) if c == '-' || c.is_ascii_digit() => "a number",
+        _ => "not JSON",
+    }
+}
+
+/// Warnings for the devices that hold one of the `invalid` offsets (kept, with U+FFFD).
+fn invalid_utf8_warnings(body: &str, items: &[RawDevice], invalid: &[usize]) -> Vec<DeviceWarning> {
+    items
+        .iter()
+        .filter(|item| invalid.iter().any(|at| item.contains(at)))
+        .filter_map(|item| {
+            let device: Device = serde_json::from_str(body.get(item.clone())?).ok()?;
+            Some(DeviceWarning {
+                serial_number: device.serial_number,
+                device_id: device.id,
+                problem: DeviceProblem::InvalidUtf8,
+            })
+        })
+        .collect()
+}
+
+/// The devices of a page, each decoded; one that does not read is left out and named (or ends
+/// the listing when it cannot even be named).
+fn decode_devices(
+    body: &str,
+    items: &[RawDevice],
+    invalid: &[usize],
+) -> Result<(Vec<Device>, Vec<DeviceWarning>), GraphError> {
+    let mut devices = Vec::with_capacity(items.len());
+    let mut warnings = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match read_item(body, item, i)? {
+            Ok(device) => devices.push(device),
+            Err(warning) => warnings.push(warning),
+        }
+    }
+    warnings.extend(invalid_utf8_warnings(body, items, invalid));
+    Ok((devices, warnings))
+}
+
+/// The devices of a page as byte ranges, each checked to read as a device. The check builds
+/// nothing ([`DeviceShape`]); only a device that fails it is decoded, to say why.
+fn check_raw_devices(
+    body: &str,
+    items: &[RawDevice],
+    invalid: &[usize],
+) -> Result<(Vec<RawDevice>, Vec<DeviceWarning>), GraphError> {
+    let mut devices = Vec::with_capacity(items.len());
+    let mut warnings = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let text = body.get(item.clone()).unwrap_or("");
+        if serde_json::from_str::<MapOnly<DeviceShape>>(text).is_ok() {
+            devices.push(item.clone());
+            continue;
+        }
+        match read_item(body, item, i)? {
+            Ok(_) => devices.push(item.clone()),
+            Err(warning) => warnings.push(warning),
+        }
+    }
+    warnings.extend(invalid_utf8_warnings(body, items, invalid));
+    Ok((devices, warnings))
+}
+
+/// What [`Device`] accepts, checked without building one (a pass-through listing of 100,000
+/// devices would otherwise spend most of its time copying strings it never reads): each known
+/// property of the type the model wants, anything else ignored, as the model keeps it.
+/// `the_shape_check_agrees_with_the_model` keeps the two in step.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceShape {
+    #[serde(rename = "id")]
+    _id: Text,
+    #[serde(default, rename = "assignedUserPrincipalName")]
+    _assigned_user_principal_name: NullableText,
+    #[serde(default, rename = "groupTag")]
+    _group_tag: NullableText,
+    #[serde(default, rename = "hardwareIdentifier")]
+    _hardware_identifier: NullableText,
+    #[serde(default, rename = "importId")]
+    _import_id: NullableText,
+    #[serde(default, rename = "productKey")]
+    _product_key: NullableText,
+    #[serde(default, rename = "serialNumber")]
+    _serial_number: NullableText,
+    #[serde(default, rename = "state")]
+    _state: MapOnly<StateShape>,
+}
+
+/// [`DeviceShape`] of `state`.
+#[derive(serde::Deserialize, Default)]
+struct StateShape {
+    #[serde(default, rename = "deviceImportStatus")]
+    _device_import_status: crate::graph::model::ImportStatus,
+    #[serde(default, rename = "deviceRegistrationId")]
+    _device_registration_id: NullableText,
+    #[serde(default, rename = "deviceErrorCode")]
+    _device_error_code: i32,
+    #[serde(default, rename = "deviceErrorName")]
+    _device_error_name: NullableText,
+}
+
+/// `T` from a JSON object only: a derived struct also takes an array of its fields, which the
+/// model (whose structs keep unknown properties) does not.
+#[derive(Default)]
+struct MapOnly<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MapOnly<T>, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData)).map(MapOnly)
+    }
+}
+
+/// A JSON string, checked and dropped (nothing copied).
+struct Text;
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Text, E> {
+                Ok(Text)
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+/// A JSON string or null, checked and dropped.
+#[derive(Default)]
+struct NullableText;
+
+impl<'de> serde::Deserialize<'de> for NullableText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NullableText, D::Error> {
+        Option::<Text>::deserialize(d).map(|_| NullableText)
+    }
 }
 
 fn parse_device(body: &str) -> Result<Device, GraphError> {
@@ -689,6 +1167,84 @@ mod tests {
         assert_eq!(
             q.to_query_string(),
             "$select=id,serialNumber&$filter=contains(serialNumber,'O''B%201%2B2')&$top=999&$count=true"
+        );
+    }
+
+    #[test]
+    fn the_shape_check_agrees_with_the_model() {
+        let base = serde_json::json!({
+            "@odata.type": "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
+            "id": "d1", "groupTag": "Sales", "assignedUserPrincipalName": null, "hardwareIdentifier": "AAEC",
+            "importId": "i", "productKey": "", "serialNumber": "S\\u00e9\"1", "future": {"x": [1]},
+            "state": {"deviceImportStatus": "error", "deviceRegistrationId": null, "deviceErrorCode": 806,
+                      "deviceErrorName": "ZtdDeviceAlreadyAssigned", "@odata.type": "x"}
+        });
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!("text"),
+            serde_json::json!("error"),
+            serde_json::json!("Complete"),
+            serde_json::json!(806),
+            serde_json::json!(-1),
+            serde_json::json!(2_147_483_648_i64),
+            serde_json::json!(1.5),
+            serde_json::json!(true),
+            serde_json::json!([]),
+            serde_json::json!(["error", null, 806, null]),
+            serde_json::json!({}),
+        ];
+        let device_keys = [
+            "id",
+            "assignedUserPrincipalName",
+            "groupTag",
+            "hardwareIdentifier",
+            "importId",
+            "productKey",
+            "serialNumber",
+            "state",
+            "future",
+        ];
+        let state_keys =
+            ["deviceImportStatus", "deviceRegistrationId", "deviceErrorCode", "deviceErrorName", "other"];
+        let mut cases = vec![
+            base.clone(),
+            serde_json::json!({"id": "only"}),
+            serde_json::json!({}),
+            serde_json::json!([1]),
+        ];
+        for key in device_keys {
+            let mut without = base.clone();
+            without.as_object_mut().unwrap().remove(key);
+            cases.push(without);
+            for v in &values {
+                let mut doc = base.clone();
+                doc[key] = v.clone();
+                cases.push(doc);
+            }
+        }
+        for key in state_keys {
+            let mut without = base.clone();
+            without["state"].as_object_mut().unwrap().remove(key);
+            cases.push(without);
+            for v in &values {
+                let mut doc = base.clone();
+                doc["state"][key] = v.clone();
+                cases.push(doc);
+            }
+        }
+        let mut refused = 0;
+        for case in &cases {
+            let text = case.to_string();
+            let model = serde_json::from_str::<Device>(&text).is_ok();
+            let shape = serde_json::from_str::<MapOnly<DeviceShape>>(&text).is_ok();
+            assert_eq!(shape, model, "{text}");
+            refused += usize::from(!model);
+        }
+        assert!(refused > 50, "only {refused} of {} cases were refused", cases.len());
+        let duplicated = r#"{"id": "a", "groupTag": "x", "groupTag": "y"}"#;
+        assert_eq!(
+            serde_json::from_str::<MapOnly<DeviceShape>>(duplicated).is_ok(),
+            serde_json::from_str::<Device>(duplicated).is_ok()
         );
     }
 

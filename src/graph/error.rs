@@ -87,9 +87,12 @@ pub enum GraphError {
     /// Graph answered with an error status.
     #[error("{}", .0)]
     Service(Box<ServiceError>),
-    /// No answer: connection refused, reset, DNS, TLS.
+    /// No answer: the connection was reset or closed, TLS failed.
     #[error("network error: {0}")]
     Transport(String),
+    /// No connection could be made: refused, no such host.
+    #[error("cannot connect: {0}")]
+    Connect(String),
     /// No answer in time.
     #[error("no answer within {} s", .0.as_secs_f32())]
     Timeout(Duration),
@@ -108,6 +111,45 @@ pub enum GraphError {
     /// A URL that cannot be built or parsed.
     #[error("invalid URL: {0}")]
     Url(String),
+    /// A request that could not be built here (nothing was sent, so it is not retried).
+    #[error("the request was not sent: {0}")]
+    Request(String),
+    /// A device id that cannot stand as one URL path segment (`.`, `..`, empty).
+    #[error("device id {0:?} cannot be used in a URL; nothing was sent")]
+    InvalidId(String),
+    /// The server pointed the client at another origin (a next link): not followed, so the
+    /// token stays with the origin it was given for.
+    #[error(
+        "the server sent a link to {link_origin}, which is not {origin}; not followed, so the token is not sent there"
+    )]
+    ForeignOrigin {
+        /// `scheme://host:port` of the link.
+        link_origin: String,
+        /// `scheme://host:port` of the base URL.
+        origin: String,
+    },
+    /// A write answered with a redirect: writes never follow one, so nothing was confirmed.
+    #[error(
+        "the server answered the {method} with {status} (a redirect{}); writes never follow redirects, so the change is not confirmed saved",
+        location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default()
+    )]
+    Redirected {
+        /// The write's method.
+        method: String,
+        /// The 3xx status.
+        status: u16,
+        /// Where the server pointed, if it said.
+        location: Option<String>,
+    },
+    /// An answer larger than the client accepts.
+    #[error("the answer is larger than the limit of {limit} bytes (see --max-response-mib); it was not read")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A listing that would not end (too many pages, or only empty pages).
+    #[error("the listing was stopped: {0}")]
+    EndlessListing(String),
 }
 
 impl GraphError {

@@ -17,7 +17,8 @@ pub const FIELDS: &[Field] = &[
     Field { nullable: false, editable: false, ..field("id", "Id", Kind::Key, None) },
     field("assignedUserPrincipalName", "Assigned user", Kind::Upn, Some(256)),
     field("groupTag", "Group tag", Kind::Text, Some(512)),
-    field("hardwareIdentifier", "Hardware hash", Kind::Binary, None),
+    // About 4096 bytes is some 5,500 base64 characters; 16,384 leaves room for larger hashes.
+    field("hardwareIdentifier", "Hardware hash", Kind::Binary, Some(16_384)),
     field("importId", "Import id", Kind::Text, Some(256)),
     field("productKey", "Product key", Kind::Text, Some(256)),
     field("serialNumber", "Serial number", Kind::Text, Some(256)),

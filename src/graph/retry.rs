@@ -12,6 +12,9 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// No single wait is longer than this (a hostile `Retry-After: 86400` included).
     pub max_delay: Duration,
+    /// Tries in all when no connection could be made (refused, no such host): such a failure
+    /// is reported within about a second and a half instead of after every back-off.
+    pub connect_attempts: u32,
 }
 
 impl Default for RetryPolicy {
@@ -22,6 +25,7 @@ impl Default for RetryPolicy {
             max_attempts: 6,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
+            connect_attempts: 3,
         }
     }
 }
@@ -36,6 +40,9 @@ impl RetryPolicy {
     /// `None`: don't retry. `jitter` is a number in [0, 1) from the caller, so this stays pure.
     pub fn delay(&self, attempt: u32, failure: &Failure, jitter: f64) -> Option<Duration> {
         if attempt >= self.max_attempts || !failure.is_retryable() {
+            return None;
+        }
+        if *failure == Failure::Connect && attempt >= self.connect_attempts {
             return None;
         }
         if let Failure::Status { retry_after: Some(wait), .. } = failure {
@@ -58,8 +65,10 @@ pub enum Failure {
         /// Parsed `Retry-After`.
         retry_after: Option<Duration>,
     },
-    /// No answer: connection refused or reset, or the answer was cut off.
+    /// No answer: the connection was reset, or the answer was cut off.
     Transport,
+    /// No connection could be made (refused, no such host).
+    Connect,
     /// No answer in time.
     Timeout,
 }
@@ -70,7 +79,7 @@ impl Failure {
     pub fn is_retryable(&self) -> bool {
         match self {
             Failure::Status { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
-            Failure::Transport | Failure::Timeout => true,
+            Failure::Transport | Failure::Connect | Failure::Timeout => true,
         }
     }
 }
@@ -138,5 +147,9 @@ mod tests {
             assert_eq!(p.delay(1, &Failure::Status { status, retry_after: None }, 0.5), None, "{status}");
         }
         assert_eq!(RetryPolicy::none().delay(1, &Failure::Transport, 0.5), None);
+        // A refused connection is tried three times, not six.
+        assert!(p.delay(2, &Failure::Connect, 0.5).is_some());
+        assert_eq!(p.delay(3, &Failure::Connect, 0.5), None);
+        assert!(p.delay(3, &Failure::Transport, 0.5).is_some());
     }
 }

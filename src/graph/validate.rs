@@ -1,9 +1,10 @@
 //! Per-field checks shared by the form (as you type) and the embedded server (on PATCH).
 
 use crate::graph::model::{FieldKind, FieldSpec, FieldValue, ImportStatus};
-use base64::Engine;
+use crate::terminal_text::{escape_for_terminal, is_invisible, is_terminal_control, visible};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
+use base64::{DecodeError, Engine};
 
 /// Why a field's text is not an acceptable value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +18,25 @@ pub enum FieldError {
     /// Tabs, newlines or other control characters.
     #[error("control characters are not allowed")]
     ControlCharacter,
+    /// A bidi control or a character that shows as nothing: what is shown would not be what
+    /// is sent.
+    #[error(
+        "invisible character {shown} at position {position} is not allowed (what you see must be what is sent)"
+    )]
+    Invisible {
+        /// The character as shown, `⟨U+200B⟩`.
+        shown: String,
+        /// Where, counting characters from 1.
+        position: usize,
+    },
+    /// Longer than the field takes.
+    #[error("too long: {chars} characters, at most {max}")]
+    TooLong {
+        /// How long the text is.
+        chars: usize,
+        /// The field's cap.
+        max: usize,
+    },
     /// Not `name@domain.tld`.
     #[error("not a user principal name (name@domain.tld)")]
     Upn,
@@ -38,13 +58,40 @@ const STANDARD_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(&base64::alphab
 const URL_SAFE_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
 
 /// Decodes Edm.Binary text as Graph accepts it: standard base64 or base64url, padded or not.
+/// The error says in plain words what is wrong and where (positions count from 1).
 pub fn decode_binary(text: &str) -> Result<Vec<u8>, String> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
-    match STANDARD_ANY_PADDING.decode(text) {
-        Ok(bytes) => Ok(bytes),
-        Err(standard) => URL_SAFE_ANY_PADDING.decode(text).map_err(|_| standard.to_string()),
+    // Text with `-` or `_` is base64url; any other text is read as standard base64.
+    let engine = if text.contains(['-', '_']) { &URL_SAFE_ANY_PADDING } else { &STANDARD_ANY_PADDING };
+    engine.decode(text).map_err(|e| base64_problem(text, &e))
+}
+
+/// A base64 decoding error in words: `'=' at position 5463 (padding must be at the end)`.
+fn base64_problem(text: &str, error: &DecodeError) -> String {
+    let at = |offset: usize| {
+        let position = text.get(..offset).map_or(offset, |before| before.chars().count()) + 1;
+        let c = text.get(offset..).and_then(|rest| rest.chars().next()).unwrap_or('?');
+        (format!("'{}'", escape_for_terminal(c.encode_utf8(&mut [0; 4]))), position)
+    };
+    match *error {
+        DecodeError::InvalidByte(offset, b'=') => {
+            let (c, p) = at(offset);
+            format!("{c} at position {p} (padding must be at the end)")
+        }
+        DecodeError::InvalidByte(offset, _) => {
+            let (c, p) = at(offset);
+            format!("{c} at position {p} is not a base64 character")
+        }
+        DecodeError::InvalidLastSymbol(offset, _) => {
+            let (c, p) = at(offset);
+            format!("{c} at position {p} cannot end the hash (a character is missing or extra)")
+        }
+        DecodeError::InvalidLength(_) => {
+            format!("{} characters cannot be base64 (a character is missing or extra)", text.chars().count())
+        }
+        DecodeError::InvalidPadding => "the '=' padding at the end is wrong".to_string(),
     }
 }
 
@@ -78,6 +125,13 @@ pub fn is_upn(text: &str) -> bool {
         && tld.chars().all(char::is_alphabetic)
 }
 
+/// The longest text a field takes, in characters, as the resource descriptor
+/// ([`crate::graph::imported::FIELDS`]) says; `None` when it sets no cap.
+pub fn max_chars(spec: &FieldSpec) -> Option<usize> {
+    let path = spec.path();
+    crate::graph::imported::FIELDS.iter().find(|f| f.path == path).and_then(|f| f.max_len)
+}
+
 /// Parses the form text of a field into its JSON value, or says why it cannot be sent.
 /// An empty editor means `null` for nullable fields.
 pub fn parse_field(spec: &FieldSpec, text: &str) -> Result<FieldValue, FieldError> {
@@ -86,6 +140,14 @@ pub fn parse_field(spec: &FieldSpec, text: &str) -> Result<FieldValue, FieldErro
     }
     if text.chars().any(char::is_control) {
         return Err(FieldError::ControlCharacter);
+    }
+    if let Some((i, c)) = text.chars().enumerate().find(|(_, c)| is_terminal_control(*c) || is_invisible(*c))
+    {
+        return Err(FieldError::Invisible { shown: visible(c), position: i + 1 });
+    }
+    let chars = text.chars().count();
+    if let Some(max) = max_chars(spec).filter(|max| chars > *max) {
+        return Err(FieldError::TooLong { chars, max });
     }
     if text.is_empty() {
         return if spec.nullable { Ok(FieldValue::Text(None)) } else { Err(FieldError::Required) };
@@ -156,5 +218,58 @@ mod tests {
         );
         assert!(matches!(parse_field(FieldId::HardwareIdentifier.spec(), "%%%"), Err(FieldError::Base64(_))));
         assert_eq!(parse_field(FieldId::AssignedUserPrincipalName.spec(), "bob"), Err(FieldError::Upn));
+    }
+
+    #[test]
+    fn invisible_and_bidi_characters_are_refused_by_position() {
+        let tag = FieldId::GroupTag.spec();
+        for (text, shown, position) in [
+            ("Sales\u{200b}", "⟨U+200B⟩", 6),
+            ("\u{202e}gpj.exe", "⟨U+202E⟩", 1),
+            ("a\u{2066}b", "⟨U+2066⟩", 2),
+            ("x\u{feff}", "⟨U+FEFF⟩", 2),
+            ("tag\u{e0041}", "⟨U+E0041⟩", 4),
+        ] {
+            let err = parse_field(tag, text).unwrap_err();
+            assert_eq!(err, FieldError::Invisible { shown: shown.into(), position }, "{text:?}");
+            assert!(err.to_string().contains(shown), "{err}");
+        }
+        assert_eq!(parse_field(tag, "a\u{9b}b"), Err(FieldError::ControlCharacter));
+        assert!(parse_field(tag, "Zürich – 東京").is_ok());
+    }
+
+    #[test]
+    fn lengths_are_capped_per_field() {
+        let tag = FieldId::GroupTag.spec();
+        assert_eq!(max_chars(tag), Some(512));
+        assert!(parse_field(tag, &"é".repeat(512)).is_ok());
+        assert_eq!(parse_field(tag, &"é".repeat(513)), Err(FieldError::TooLong { chars: 513, max: 512 }));
+        let err = parse_field(FieldId::SerialNumber.spec(), &"S".repeat(300)).unwrap_err();
+        assert_eq!(err.to_string(), "too long: 300 characters, at most 256");
+        for spec in crate::graph::model::FIELDS.iter().filter(|f| f.editable) {
+            let text_kind = !matches!(spec.kind, FieldKind::ImportStatus | FieldKind::Int32);
+            assert_eq!(max_chars(spec).is_some(), text_kind, "{}", spec.json);
+        }
+    }
+
+    #[test]
+    fn base64_problems_in_plain_words() {
+        let hash = encode_binary(&[7u8; 4096]);
+        let mut early_pad = hash.clone();
+        early_pad.replace_range(5000..5001, "=");
+        let problem = |text: &str| decode_binary(text).err().unwrap_or_default();
+        assert_eq!(problem(&early_pad), "'=' at position 5001 (padding must be at the end)");
+        assert_eq!(problem("AAE*"), "'*' at position 4 is not a base64 character");
+        assert_eq!(problem("AAECA"), "5 characters cannot be base64 (a character is missing or extra)");
+        assert_eq!(
+            problem("AB=="),
+            "'B' at position 2 cannot end the hash (a character is missing or extra)"
+        );
+        assert_eq!(problem("AA\u{e9}A"), "'é' at position 3 is not a base64 character");
+        let err = parse_field(FieldId::HardwareIdentifier.spec(), &early_pad).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("not base64: '=' at position 5001 (padding must be at the end)")
+        );
     }
 }

@@ -104,6 +104,7 @@ pub fn exchange(method: &str, path: &str, status: u16, request: Option<&str>, re
             ("client-request-id".into(), "11111111-2222-4333-8444-555555555555".into()),
         ],
         response_body: response.to_string(),
+        invalid_utf8: Vec::new(),
         started_at: UNIX_EPOCH + Duration::from_secs(1_795_000_000 + 36_005),
         duration: Duration::from_millis(42),
         client_request_id: "11111111-2222-4333-8444-555555555555".into(),

@@ -65,7 +65,7 @@ fn start_listing(model: &mut Model, filter: Option<String>, keep_selected: Optio
     model.requests.finish(previous, RequestStatus::Cancelled);
     let query = list_query(model, filter.clone());
     model.requests.start(request_id, RequestKind::List);
-    model.table.listing = Listing { request_id, pages: 0, loading: true, error: None, filter, keep_selected };
+    model.table.listing = Listing { request_id, loading: true, filter, keep_selected, ..Listing::default() };
     vec![Effect::List { request_id, query }]
 }
 
@@ -611,6 +611,12 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                         model.table.server_filter = model.table.listing.filter.clone();
                     }
                     model.table.listing.pages += 1;
+                    // A device left out or altered is said, never silent.
+                    for warning in &page.warnings {
+                        tracing::warn!(%warning, "listing");
+                        model.say_on(Screen::Table, Level::Warn, warning.to_string());
+                    }
+                    model.table.listing.warnings += page.warnings.len();
                     let first_new = model.table.rows.len();
                     let records: Vec<_> = page.devices.iter().map(record_of).collect();
                     model.table.push(&records);
@@ -659,15 +665,20 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 model.table.listing.loading = false;
                 model.table.listing.keep_selected = None;
                 let (n, p) = (model.table.rows.len(), model.table.listing.pages);
-                model.say_on(
-                    Screen::Table,
-                    Level::Success,
-                    format!("Loaded {} in {}", plural(n, "device"), plural(p, "page")),
-                );
+                let loaded = format!("Loaded {} in {}", plural(n, "device"), plural(p, "page"));
+                match model.table.listing.warnings {
+                    0 => model.say_on(Screen::Table, Level::Success, loaded),
+                    w => model.say_on(
+                        Screen::Table,
+                        Level::Warn,
+                        format!("{loaded}; {} left out or altered (see the log)", plural(w, "device")),
+                    ),
+                }
             }
         }
         Msg::Fetched { request_id, outcome } => {
             let outcome = *outcome;
+            let body_warning = outcome.exchange.body_warning();
             model.record(outcome.exchange);
             clear_retry(model, request_id);
             let status = match &outcome.result {
@@ -679,9 +690,13 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             match outcome.result {
                 Ok(device) => {
+                    let device_label = device.serial_number.clone().unwrap_or_else(|| device.id.clone());
                     replace_row(model, &device);
                     // The form asked for it; a draft of it (restored, say) is kept as it is.
                     model.drafts.entry(device.id.clone()).or_insert_with(|| Draft::new(device));
+                    if let Some(warning) = body_warning {
+                        model.say(Level::Warn, format!("{device_label}: {warning}"));
+                    }
                 }
                 Err(e) => {
                     if let Some(form) = model.form.as_mut() {

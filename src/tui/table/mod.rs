@@ -24,6 +24,8 @@ pub struct Listing {
     pub filter: Option<String>,
     /// A reload puts the cursor back on this record when its row comes in again.
     pub keep_selected: Option<String>,
+    /// Records the listing left out or altered (each was told in the status line and logged).
+    pub warnings: usize,
 }
 
 /// One resource's table: every row listed, the shown ones, the cursor, the filter and sort.

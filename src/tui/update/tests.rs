@@ -63,7 +63,7 @@ fn pages_stream_in_and_stale_pages_are_dropped() {
     let page = |d: &[crate::graph::model::Device]| {
         Box::new(Outcome {
             exchange: exchange("GET", "/x", 200, None, "{}"),
-            result: Ok(Page { devices: d.to_vec(), next_link: None, count: None }),
+            result: Ok(Page { devices: d.to_vec(), next_link: None, count: None, warnings: Vec::new() }),
         })
     };
     msg(&mut m, Msg::Page { request_id: first, outcome: page(&devices[..3]) });
@@ -424,7 +424,12 @@ fn a_retry_wait_counts_down_and_esc_cancels_the_listing_keeping_rows() {
     let devices = fixtures::devices();
     let page = Box::new(Outcome {
         exchange: exchange("GET", "/x", 200, None, "{}"),
-        result: Ok(Page { devices: devices[..3].to_vec(), next_link: Some("n".into()), count: None }),
+        result: Ok(Page {
+            devices: devices[..3].to_vec(),
+            next_link: Some("n".into()),
+            count: None,
+            warnings: Vec::new(),
+        }),
     });
     msg(&mut m, Msg::Page { request_id: id, outcome: page });
     let t0 = std::time::Instant::now();
@@ -511,7 +516,12 @@ fn server_search_commands_list_with_a_filter_and_esc_returns() {
     assert_eq!(m.table.server_filter, None);
     let page = Outcome {
         exchange: exchange("GET", "/x", 200, None, "{}"),
-        result: Ok(Page { devices: fixtures::devices()[..1].to_vec(), next_link: None, count: None }),
+        result: Ok(Page {
+            devices: fixtures::devices()[..1].to_vec(),
+            next_link: None,
+            count: None,
+            warnings: Vec::new(),
+        }),
     };
     msg(&mut m, Msg::Page { request_id: *request_id, outcome: Box::new(page) });
     assert_eq!(m.table.server_filter.as_deref(), Some("contains(serialNumber,'o''b')"));
@@ -717,7 +727,7 @@ fn reload_runs_the_server_search_again_and_keeps_the_cursor_on_its_device() {
     let page = |d: &[crate::graph::model::Device]| {
         Box::new(Outcome {
             exchange: exchange("GET", "/x", 200, None, "{}"),
-            result: Ok(Page { devices: d.to_vec(), next_link: None, count: None }),
+            result: Ok(Page { devices: d.to_vec(), next_link: None, count: None, warnings: Vec::new() }),
         })
     };
     msg(&mut m, Msg::Page { request_id: *request_id, outcome: page(&devices[..1]) });

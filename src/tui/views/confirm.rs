@@ -1,6 +1,7 @@
 //! The PATCH confirmation (method, URL, exact body, old -> new) and the quit question.
 
 use crate::graph::model::{FieldId, FieldKind, FieldValue};
+use crate::terminal_text::escape_json_for_terminal;
 use crate::tui::model::{Confirm, Model, RecoveryOffer};
 use crate::tui::views::device_form::short_binary;
 use crate::tui::views::response_view::json_line;
@@ -60,7 +61,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Body (Content-Type: application/json)", theme.heading())));
-    for l in c.body.to_pretty().lines() {
+    // The body as JSON, with what a terminal would not show written as `\uXXXX` (a `state`
+    // sent whole may carry the server's own text).
+    for l in escape_json_for_terminal(&c.body.to_pretty()).lines() {
         let l = if l.chars().count() > inner_w { ellipsize(l, inner_w) } else { l.to_string() };
         lines.push(json_line(&l, theme));
     }

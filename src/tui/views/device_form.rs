@@ -1,10 +1,11 @@
 //! The edit form: one line per field in the field table's order, changed fields marked with
 //! their original value, validation shown on the field, and the last failure.
 
-use crate::graph::model::{FIELDS, FieldId, FieldKind, ImportStatus};
-use crate::graph::validate::decode_binary;
+use crate::graph::model::{FIELDS, FieldId, FieldKind, FieldSpec, ImportStatus};
+use crate::graph::validate::{decode_binary, max_chars};
+use crate::terminal_text::{escape_for_terminal, needs_escape, visible};
 use crate::tui::draft::{Draft, Editor};
-use crate::tui::model::{FormState, Model, human_bytes};
+use crate::tui::model::{FormState, Model};
 use crate::tui::views::{Theme, ellipsize, spinner};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -16,7 +17,7 @@ const LABEL_W: usize = 16;
 /// Columns before the value: focus mark, dirty mark, space, label, space.
 const VALUE_X: u16 = 3 + LABEL_W as u16 + 1;
 
-/// A hash shown short: `AAECAwQF…8v+A== (4 KB, 4096 bytes)`.
+/// A hash shown short: `AAECAwQF…8v+A== (4096 bytes)`.
 pub fn short_binary(text: &str, width: usize) -> String {
     if text.is_empty() {
         return String::new();
@@ -59,7 +60,8 @@ fn rows_of(draft: &Draft, focus: FieldId) -> Vec<Row> {
         if draft.error(spec.id).is_some() {
             rows.push(Row::Error(spec.id));
         }
-        if spec.id == focus && matches!(spec.kind, FieldKind::Binary) {
+        if spec.id == focus && (spec.kind == FieldKind::Binary || hidden_char(&draft.text(spec.id)).is_some())
+        {
             rows.push(Row::Note(spec.id));
         }
     }
@@ -154,14 +156,35 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 ]);
                 frame.render_widget(Paragraph::new(line), r);
             }
+            Row::Note(f) if f.spec().kind != FieldKind::Binary => {
+                // The editor shows the text as it is; say what in it does not show.
+                let note = match hidden_char(&draft.text(*f)) {
+                    Some((position, c)) => {
+                        format!(
+                            "holds {} at position {position}, which does not show in the editor",
+                            visible(c)
+                        )
+                    }
+                    None => String::new(),
+                };
+                let line = Line::from(vec![
+                    Span::raw(" ".repeat(VALUE_X as usize)),
+                    Span::styled(ellipsize(&note, value_w), theme.invalid()),
+                ]);
+                frame.render_widget(Paragraph::new(line), r);
+            }
             Row::Note(f) => {
                 let text = draft.text(*f);
                 let size = match decode_binary(&text) {
-                    Ok(b) if !b.is_empty() => format!("{} decoded ({})", human_bytes(b.len()), b.len()),
+                    Ok(b) if !b.is_empty() => format!("{} bytes", b.len()),
                     Ok(_) => "empty: null".to_string(),
                     Err(_) => "does not decode".to_string(),
                 };
-                let note = format!("{size} · {} chars · ^U clears, then paste a new hash", text.len());
+                let note = format!(
+                    "{size} · {}/{} chars · ^U, then paste a new hash",
+                    text.chars().count(),
+                    max_chars(f.spec()).unwrap_or(0)
+                );
                 let line = Line::from(vec![
                     Span::raw(" ".repeat(VALUE_X as usize)),
                     Span::styled(ellipsize(&note, value_w), theme.dim()),
@@ -238,6 +261,17 @@ fn draw_main(
         Editor::Text(area) => {
             frame.render_widget(Paragraph::new(Line::from(spans)), r);
             if focused && !model.read_only {
+                let value_rect = match length_counter(spec, &draft.text(field), value_w) {
+                    // The field's cap, shown while typing: `10/512`.
+                    Some((counter, over)) => {
+                        let w = counter.chars().count() as u16;
+                        let style = if over { theme.invalid() } else { theme.dim() };
+                        let at = Rect { x: value_rect.x + value_rect.width - w, width: w, ..value_rect };
+                        frame.render_widget(Paragraph::new(Span::styled(counter, style)), at);
+                        Rect { width: value_rect.width - w, ..value_rect }
+                    }
+                    None => value_rect,
+                };
                 frame.render_widget(&**area, value_rect);
             } else {
                 let text = draft.text(field);
@@ -252,16 +286,32 @@ fn draw_main(
     }
 }
 
+/// The first character of `text` that a terminal would not show as itself, and its position
+/// (from 1).
+fn hidden_char(text: &str) -> Option<(usize, char)> {
+    text.chars().enumerate().find(|(_, c)| needs_escape(*c)).map(|(i, c)| (i + 1, c))
+}
+
+/// ` 10/512` for a focused text field with a cap, when the row has room for it (a hash shows
+/// its cap in its note row instead); `true` when the text is over the cap.
+fn length_counter(spec: &FieldSpec, text: &str, value_w: usize) -> Option<(String, bool)> {
+    let max = max_chars(spec).filter(|_| spec.kind != FieldKind::Binary)?;
+    let chars = text.chars().count();
+    let counter = format!(" {chars}/{max}");
+    (value_w >= counter.len() + 20).then_some((counter, chars > max))
+}
+
 fn problem_lines(form: &FormState, theme: Theme, width: usize) -> Vec<Line<'static>> {
     let Some(p) = &form.problem else { return Vec::new() };
     let mut lines = vec![Line::from(vec![
-        Span::styled(format!("✗ {}", p.title), theme.invalid()),
+        Span::styled(format!("✗ {}", escape_for_terminal(&p.title)), theme.invalid()),
         Span::styled("  ^O full response", theme.dim()),
     ])];
     // Wrapped here (not by the paragraph) so the box knows its height; continuation indented.
+    // The lines hold the server's message: escaped like every server text.
     let room = width.saturating_sub(4).max(10);
     for l in &p.lines {
-        for (i, chunk) in wrap_words(l, room).into_iter().enumerate() {
+        for (i, chunk) in wrap_words(&escape_for_terminal(l), room).into_iter().enumerate() {
             let indent = if i == 0 { "  " } else { "    " };
             lines.push(Line::from(format!("{indent}{chunk}")));
         }

@@ -230,17 +230,18 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     status_bar::draw_status(frame, status, model);
 }
 
-/// Cuts `text` to `width` columns, ending with `…` when cut. Control characters are shown as `�`
-/// so they can never move the cursor.
+/// Cuts `text` to `width` columns, ending with `…` when cut. Control, bidi and invisible
+/// characters are shown as `⟨U+XXXX⟩` (see [`crate::terminal_text`]) so they can never move
+/// the cursor, reorder the line or hide what is there.
 pub fn ellipsize(text: &str, width: usize) -> String {
-    let clean = |c: char| if c.is_control() { '\u{fffd}' } else { c };
-    if text.chars().count() <= width {
-        return text.chars().map(clean).collect();
+    let shown = crate::terminal_text::escape_for_terminal(text);
+    if shown.chars().count() <= width {
+        return shown.into_owned();
     }
     if width == 0 {
         return String::new();
     }
-    let mut out: String = text.chars().take(width - 1).map(clean).collect();
+    let mut out: String = shown.chars().take(width - 1).collect();
     out.push('…');
     out
 }
@@ -317,4 +318,19 @@ pub fn buffer_text(buffer: &ratatui::buffer::Buffer) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ellipsize_shows_controls_bidi_and_invisible_characters() {
+        assert_eq!(ellipsize("Sales\u{202e}gpj", 20), "Sales⟨U+202E⟩gpj");
+        assert_eq!(ellipsize("a\u{1b}[2Jb", 20), "a⟨U+001B⟩[2Jb");
+        assert_eq!(ellipsize("x\u{200b}y", 20), "x⟨U+200B⟩y");
+        assert_eq!(ellipsize("\u{2066}abcdefgh", 10), "⟨U+2066⟩a…");
+        assert_eq!(ellipsize("plain", 5), "plain");
+        assert_eq!(ellipsize("plain", 4), "pla…");
+    }
 }
