@@ -65,6 +65,12 @@ pub fn lines(entry: &HistoryEntry, wrap: Option<usize>) -> Vec<(Kind, String)> {
         out.push((Kind::Dim, "  (empty)".into()));
     }
     out.extend(entry.response_pretty.lines().map(|l| (Kind::Json, format!("  {l}"))));
+    // Everything above came from a server or holds what it sent back: never raw to a terminal.
+    for (_, text) in &mut out {
+        if let std::borrow::Cow::Owned(safe) = crate::terminal_text::escape_for_terminal(text) {
+            *text = safe;
+        }
+    }
     match wrap {
         Some(width) if width > 8 => {
             out.into_iter().flat_map(|(kind, text)| wrapped(kind, text, width)).collect()
@@ -221,6 +227,22 @@ mod tests {
         );
         assert_eq!(readable_body("<html>Bad gateway</html>"), "<html>Bad gateway</html>");
         assert_eq!(readable_body(" [1,2]"), "[\n  1,\n  2\n]");
+    }
+
+    #[test]
+    fn server_text_is_escaped_in_every_line() {
+        let mut ex = crate::tui::fixtures::exchange(
+            "GET",
+            "/x",
+            400,
+            None,
+            "{\"error\":\"\u{1b}]52;c;aGk=\u{7}\u{202e}\"}",
+        );
+        ex.response_headers.push(("x-evil".into(), "\u{1b}[2J".into()));
+        let entry = HistoryEntry::new(ex);
+        let all: String = lines(&entry, Some(60)).into_iter().map(|(_, t)| t).collect();
+        assert!(!all.chars().any(crate::terminal_text::needs_escape), "{all}");
+        assert!(all.contains("⟨U+001B⟩]52") && all.contains("⟨U+202E⟩"), "{all}");
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         } else {
             "No devices in this collection.".to_string()
         };
+        let note = crate::terminal_text::escape_for_terminal(&note).into_owned();
         frame.render_widget(
             Paragraph::new(Span::styled(note, theme.dim())).wrap(ratatui::widgets::Wrap { trim: true }),
             Rect { x: body.x + 2, width: body.width.saturating_sub(2), ..body },

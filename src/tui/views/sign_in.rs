@@ -20,7 +20,8 @@ pub fn mm_ss(d: std::time::Duration) -> String {
 pub fn lines(model: &Model, state: &SignInState, theme: Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if let Some(failed) = &state.failed {
-        lines.push(Line::from(Span::styled(failed.clone(), theme.invalid())));
+        let failed = crate::terminal_text::escape_for_terminal(failed).into_owned();
+        lines.push(Line::from(Span::styled(failed, theme.invalid())));
         lines.push(Line::from(""));
         lines.push(Line::from(vec![
             Span::styled("r", theme.key()),
@@ -37,17 +38,19 @@ pub fn lines(model: &Model, state: &SignInState, theme: Theme) -> Vec<Line<'stat
             .push(Line::from(format!("{} Asking the identity platform for a sign-in code…", spinner(model))));
         return lines;
     };
+    // The identity platform's words: shown, never obeyed by the terminal.
+    let safe = |text: &str| crate::terminal_text::escape_for_terminal(text).into_owned();
     if !prompt.message.is_empty() {
-        lines.push(Line::from(prompt.message.clone()));
+        lines.push(Line::from(safe(&prompt.message)));
         lines.push(Line::from(""));
     }
     lines.push(Line::from(vec![
         Span::styled("  Page  ", theme.dim()),
-        Span::styled(prompt.verification_uri.clone(), theme.heading()),
+        Span::styled(safe(&prompt.verification_uri), theme.heading()),
     ]));
     lines.push(Line::from(vec![
         Span::styled("  Code  ", theme.dim()),
-        Span::styled(prompt.user_code.clone(), theme.badge()),
+        Span::styled(safe(&prompt.user_code), theme.badge()),
     ]));
     lines.push(Line::from(""));
     let left = model.remaining(prompt.expires_at);
@@ -69,4 +72,26 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .title(Span::styled(" Sign in to Microsoft Graph ", theme.heading()))
         .border_style(theme.border());
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), r);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::event::SignInPrompt;
+
+    #[test]
+    fn the_identity_platforms_words_are_escaped() {
+        let model = Model::new("x", false, false);
+        let prompt = SignInPrompt {
+            user_code: "AB\u{1b}[2JCD".into(),
+            verification_uri: "https://x/\u{202e}nigol".into(),
+            message: "Open \u{1b}]52;c;aGk=\u{7} now".into(),
+            expires_at: model.now,
+            interval: std::time::Duration::from_secs(5),
+        };
+        let state = SignInState { request_id: 1, prompt: Some(prompt), poll: None, failed: None };
+        let text: String = lines(&model, &state, Theme::of(&model)).iter().map(|l| l.to_string()).collect();
+        assert!(!text.chars().any(crate::terminal_text::needs_escape), "{text}");
+        assert!(text.contains("⟨U+001B⟩"), "{text}");
+    }
 }
