@@ -12,7 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use autopilot_tui::graph::client::{Exchange, Outcome, Page};
-use autopilot_tui::graph::model::Device;
+use autopilot_tui::graph::resource::Record;
 use autopilot_tui::server::data::generated_device;
 use autopilot_tui::tui::event::{Action, EditOp, Msg};
 use autopilot_tui::tui::model::Model;
@@ -30,8 +30,10 @@ const PAGE: usize = 999;
 const WIDTH: u16 = 120;
 const HEIGHT: u16 = 40;
 
-fn devices(n: usize) -> Vec<Device> {
-    (0..n as u64).map(|i| generated_device(SEED, i, false)).collect()
+fn devices(n: usize) -> Vec<Record> {
+    (0..n as u64)
+        .filter_map(|i| serde_json::to_value(generated_device(SEED, i, false)).ok()?.as_object().cloned())
+        .collect()
 }
 
 fn exchange() -> Exchange {
@@ -52,7 +54,7 @@ fn exchange() -> Exchange {
     }
 }
 
-fn page_msg(request_id: u64, devices: Vec<Device>) -> Input {
+fn page_msg(request_id: u64, devices: Vec<Record>) -> Input {
     let page = Page { devices, next_link: None, count: None, warnings: Vec::new() };
     Input::Msg(Msg::Page {
         request_id,
@@ -65,7 +67,7 @@ fn act(model: &mut Model, action: Action) {
 }
 
 /// A 120x40 model whose listing delivered `rows` in pages of `page` and ended.
-fn loaded_model(rows: &[Device], page: usize) -> Model {
+fn loaded_model(rows: &[Record], page: usize) -> Model {
     let mut model = Model::new("BENCH http://127.0.0.1:1/v1.0", false, false);
     act(&mut model, Action::Resize(WIDTH, HEIGHT));
     let _ = update::init(&mut model);

@@ -11,7 +11,7 @@
 
 use crate::graph::client::{GraphClient, ListQuery, Outcome, Page, RawDevice};
 use crate::graph::error::GraphError;
-use crate::graph::model::{Device, FIELDS, FieldId, FieldPlace};
+use crate::graph::resource::{Record, Resource, is_beta};
 use crate::terminal_text::{
     escape_for_terminal_keeping_lines, escape_json_for_terminal, is_terminal_control, visible,
 };
@@ -124,18 +124,24 @@ fn kept(written: u64, format: ExportFormat) -> String {
     }
 }
 
-/// `--select` as CSV columns and as Graph's `$select`. `state` stands for its four
-/// properties; `state/x` is a column of its own but selects `state`, since Graph selects
-/// whole properties only. Empty: every field, and no `$select`.
-pub fn plan_select(select: &[String]) -> (Vec<String>, Vec<String>) {
+/// `--select` as CSV columns and as Graph's `$select`, for a resource at a Graph root. A
+/// complex property (`state`) stands for its fields; `state/x` is a column of its own but
+/// selects `state`, since Graph selects whole properties only. Empty: every field of the
+/// resource there, and no `$select`.
+pub fn plan_select(resource: &Resource, beta: bool, select: &[String]) -> (Vec<String>, Vec<String>) {
     if select.is_empty() {
-        return (FIELDS.iter().map(|f| f.path()).collect(), Vec::new());
+        return (resource.fields_at(beta).map(|f| f.path.to_string()).collect(), Vec::new());
     }
     let mut columns = Vec::new();
     let mut properties: Vec<String> = Vec::new();
     for name in select.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        if name == "state" {
-            columns.extend(FIELDS.iter().filter(|f| f.place == FieldPlace::State).map(|f| f.path()));
+        let inside: Vec<String> = resource
+            .fields_at(beta)
+            .filter(|f| f.parent() == Some(name))
+            .map(|f| f.path.to_string())
+            .collect();
+        if !inside.is_empty() {
+            columns.extend(inside);
         } else {
             columns.push(name.to_string());
         }
@@ -150,6 +156,7 @@ pub fn plan_select(select: &[String]) -> (Vec<String>, Vec<String>) {
 /// Writes devices in one format, page by page, holding no more than a page in memory.
 pub struct ExportWriter<W: Write> {
     sink: Sink<W>,
+    resource: &'static Resource,
     format: ExportFormat,
     destination: Destination,
     columns: Vec<String>,
@@ -168,6 +175,7 @@ impl<W: Write> ExportWriter<W> {
     /// columns (OData paths, see [`plan_select`]).
     pub fn new(
         out: W,
+        resource: &'static Resource,
         format: ExportFormat,
         columns: &[String],
         destination: Destination,
@@ -180,7 +188,15 @@ impl<W: Write> ExportWriter<W> {
             )),
             ExportFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
         };
-        ExportWriter { sink, format, destination, columns: columns.to_vec(), written: 0, started: false }
+        ExportWriter {
+            sink,
+            resource,
+            format,
+            destination,
+            columns: columns.to_vec(),
+            written: 0,
+            started: false,
+        }
     }
 
     /// Devices written so far.
@@ -220,22 +236,22 @@ impl<W: Write> ExportWriter<W> {
         }
     }
 
-    /// Writes one page of devices; returns the devices it could not write, in words.
-    pub fn write_page(&mut self, devices: &[Device]) -> Result<Vec<String>, ExportError> {
+    /// Writes one page of records; returns the records it could not write, in words.
+    pub fn write_page(&mut self, devices: &[Record]) -> Result<Vec<String>, ExportError> {
         self.start()?;
         let mut refused = Vec::new();
         for device in devices {
             let cells = match self.format {
                 ExportFormat::Json => {
-                    let mut doc = serde_json::to_value(device).map_err(std::io::Error::other)?;
-                    if let Some(map) = doc.as_object_mut() {
-                        map.remove("@odata.context");
-                    }
+                    let mut doc = device.clone();
+                    doc.remove("@odata.context");
                     let text = serde_json::to_string(&doc).map_err(std::io::Error::other)?;
                     self.write_json(&text)?;
                     continue;
                 }
-                ExportFormat::Csv => Ok(self.columns.iter().map(|c| column_text(device, c)).collect()),
+                ExportFormat::Csv => {
+                    Ok(self.columns.iter().map(|c| column_text(self.resource, device, c)).collect())
+                }
                 ExportFormat::AutopilotCsv => autopilot_cells(device),
             };
             match cells.and_then(|cells| self.checked(cells)) {
@@ -314,46 +330,60 @@ impl<W: Write> ExportWriter<W> {
     }
 }
 
-/// `device ID (serial S) skipped: problem`.
-fn skipped(device: &Device, problem: &str) -> String {
-    let serial = device.serial_number.as_deref().filter(|s| !s.is_empty());
-    let serial = serial.map(|s| format!(" (serial {s})")).unwrap_or_default();
-    format!("device {}{serial} skipped: {problem}", device.id)
+/// A string property of a record (nested paths such as `state/x` too).
+fn text_at<'a>(record: &'a Record, path: &str) -> Option<&'a str> {
+    let value = match path.split_once('/') {
+        Some((parent, name)) => record.get(parent)?.get(name)?,
+        None => record.get(path)?,
+    };
+    value.as_str()
 }
 
-/// A device property by OData path as CSV text (`null` is empty); unknown paths are looked up
-/// among the properties this client does not model.
-fn column_text(device: &Device, path: &str) -> String {
-    let json_text = |value: Option<&serde_json::Value>| match value {
+/// `device ID (serial S) skipped: problem`.
+fn skipped(device: &Record, problem: &str) -> String {
+    let serial = text_at(device, "serialNumber").filter(|s| !s.is_empty());
+    let serial = serial.map(|s| format!(" (serial {s})")).unwrap_or_default();
+    format!("device {}{serial} skipped: {problem}", text_at(device, "id").unwrap_or(""))
+}
+
+/// A record's property by OData path as CSV text (`null` is empty), as the resource's field
+/// table reads it; a property the table does not know is written as the server sent it.
+fn column_text(resource: &Resource, record: &Record, path: &str) -> String {
+    if let Some(field) = resource.field(path) {
+        return field.display(record);
+    }
+    let value = match path.split_once('/') {
+        Some((parent, name)) => record.get(parent).and_then(|p| p.get(name)),
+        None => record.get(path),
+    };
+    match value {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
-    };
-    match FieldId::from_path(path) {
-        Some(field) => device.get(field).to_text(),
-        None => match path.strip_prefix("state/") {
-            Some(name) => json_text(device.state.extra.get(name)),
-            None => json_text(device.extra.get(path)),
-        },
     }
 }
 
-/// The five cells of a hardware-hash CSV row, or why the device has none (the format allows
+/// The properties behind the five cells of a hardware-hash CSV row; the user is the imported
+/// identity's assigned user or the registered device's user.
+const AUTOPILOT_CELLS: [&[&str]; 5] = [
+    &["serialNumber"],
+    &["productKey"],
+    &["hardwareIdentifier"],
+    &["groupTag"],
+    &["assignedUserPrincipalName", "userPrincipalName"],
+];
+
+/// The five cells of a hardware-hash CSV row, or why the record has none (the format allows
 /// no quoting, so a comma, quote or line break cannot be written).
-fn autopilot_cells(device: &Device) -> Result<Vec<String>, String> {
-    let serial = device.serial_number.as_deref().filter(|s| !s.is_empty()).ok_or("no serial number")?;
-    let hash = device
-        .hardware_identifier
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .ok_or("no hardware hash (was it left out by --select?)")?;
-    let cells = [
-        serial,
-        device.product_key.as_deref().unwrap_or(""),
-        hash,
-        device.group_tag.as_deref().unwrap_or(""),
-        device.assigned_user_principal_name.as_deref().unwrap_or(""),
-    ];
+fn autopilot_cells(device: &Record) -> Result<Vec<String>, String> {
+    let cell = |paths: &[&str]| paths.iter().find_map(|p| text_at(device, p)).unwrap_or("");
+    let cells: Vec<&str> = AUTOPILOT_CELLS.iter().map(|paths| cell(paths)).collect();
+    if cells[0].is_empty() {
+        return Err("no serial number".into());
+    }
+    if cells[2].is_empty() {
+        return Err("no hardware hash (was it left out by --select?)".into());
+    }
     if let Some(bad) = cells.iter().find(|c| c.contains([',', '"', '\n', '\r'])) {
         return Err(format!(
             "the value {bad:?} holds a comma, quote or line break, which the Autopilot CSV cannot carry"
@@ -420,7 +450,8 @@ pub async fn export<W: Write>(
     out: W,
     mut on_event: impl FnMut(ExportEvent),
 ) -> Result<ExportSummary, ExportError> {
-    let (columns, select) = plan_select(&request.select);
+    let resource = client.resource();
+    let (columns, select) = plan_select(resource, is_beta(&client.config().base_url), &request.select);
     let query = ListQuery {
         select,
         filter: request.filter.clone(),
@@ -428,7 +459,7 @@ pub async fn export<W: Write>(
         order_by: None,
         count: request.count,
     };
-    let writer = ExportWriter::new(out, request.format, &columns, request.destination);
+    let writer = ExportWriter::new(out, resource, request.format, &columns, request.destination);
     match request.format {
         ExportFormat::Json => {
             write_pages(client.list_raw(&query), writer, request, &mut on_event, ExportWriter::write_raw_page)
@@ -503,40 +534,43 @@ async fn write_pages<W: Write, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::imported::IMPORTED;
     use serde_json::json;
 
-    fn devices() -> Vec<Device> {
+    fn record(value: serde_json::Value) -> Record {
+        value.as_object().unwrap().clone()
+    }
+
+    fn devices() -> Vec<Record> {
         vec![
-            serde_json::from_value(json!({"id": "a", "serialNumber": "S1", "hardwareIdentifier": "AAEC",
-                "groupTag": "Sales, EMEA", "productKey": null, "state": {"deviceImportStatus": "error", "deviceErrorCode": 806}}))
-            .unwrap(),
-            serde_json::from_value(json!({"id": "b", "serialNumber": "S\"2", "hardwareIdentifier": "AAED",
-                "assignedUserPrincipalName": "ana@contoso.com"}))
-            .unwrap(),
+            record(json!({"id": "a", "serialNumber": "S1", "hardwareIdentifier": "AAEC",
+                "groupTag": "Sales, EMEA", "productKey": null, "state": {"deviceImportStatus": "error", "deviceErrorCode": 806}})),
+            record(json!({"id": "b", "serialNumber": "S\"2", "hardwareIdentifier": "AAED",
+                "assignedUserPrincipalName": "ana@contoso.com"})),
         ]
     }
 
     fn render_to(
         format: ExportFormat,
         columns: &[String],
-        devices: &[Device],
+        devices: &[Record],
         destination: Destination,
     ) -> (String, Vec<String>) {
         let mut out = Vec::new();
-        let mut w = ExportWriter::new(&mut out, format, columns, destination);
+        let mut w = ExportWriter::new(&mut out, &IMPORTED, format, columns, destination);
         let refused = w.write_page(devices).unwrap();
         w.finish().unwrap();
         (String::from_utf8(out).unwrap(), refused)
     }
 
-    fn render(format: ExportFormat, columns: &[String], devices: &[Device]) -> (String, Vec<String>) {
+    fn render(format: ExportFormat, columns: &[String], devices: &[Record]) -> (String, Vec<String>) {
         render_to(format, columns, devices, Destination::Exact)
     }
 
     #[test]
     fn json_is_one_array() {
         let (text, _) = render(ExportFormat::Json, &[], &devices());
-        let back: Vec<Device> = serde_json::from_str(&text).unwrap();
+        let back: Vec<Record> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, devices());
         assert_eq!(render(ExportFormat::Json, &[], &[]).0, "[]\n");
     }
@@ -544,14 +578,14 @@ mod tests {
     #[test]
     fn nothing_is_written_before_the_first_page_and_a_cut_array_is_closed() {
         let mut out = Vec::new();
-        let w = ExportWriter::new(&mut out, ExportFormat::Json, &[], Destination::Exact);
+        let w = ExportWriter::new(&mut out, &IMPORTED, ExportFormat::Json, &[], Destination::Exact);
         assert_eq!(w.abort().unwrap(), 0);
         assert!(out.is_empty());
         let mut out = Vec::new();
-        let mut w = ExportWriter::new(&mut out, ExportFormat::Json, &[], Destination::Exact);
+        let mut w = ExportWriter::new(&mut out, &IMPORTED, ExportFormat::Json, &[], Destination::Exact);
         w.write_page(&devices()).unwrap();
         assert_eq!(w.abort().unwrap(), 2);
-        let back: Vec<Device> = serde_json::from_slice(&out).unwrap();
+        let back: Vec<Record> = serde_json::from_slice(&out).unwrap();
         assert_eq!(back.len(), 2);
     }
 
@@ -568,7 +602,8 @@ mod tests {
 
     #[test]
     fn state_stands_for_its_columns_and_sub_properties_select_state() {
-        let select = |s: &[&str]| plan_select(&s.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let select =
+            |s: &[&str]| plan_select(&IMPORTED, false, &s.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         let (columns, properties) = select(&["serialNumber", "groupTag", "state"]);
         assert_eq!(
             columns,
@@ -593,7 +628,7 @@ mod tests {
     #[test]
     fn control_characters_are_refused_in_files_and_escaped_on_a_terminal() {
         let mut hostile = devices()[0].clone();
-        hostile.group_tag = Some("x\u{1b}]52;c;SGk=\u{7}\u{202e}".into());
+        hostile.insert("groupTag".into(), json!("x\u{1b}]52;c;SGk=\u{7}\u{202e}"));
         let cols = vec!["serialNumber".to_string(), "groupTag".to_string()];
         let (text, refused) = render(ExportFormat::Csv, &cols, &[hostile.clone()]);
         assert_eq!(text, "serialNumber,groupTag\n");
@@ -603,8 +638,8 @@ mod tests {
         assert_eq!(text.lines().nth(1), Some("S1,x⟨U+001B⟩]52;c;SGk=⟨U+0007⟩⟨U+202E⟩"));
         let (text, _) = render_to(ExportFormat::Json, &[], &[hostile], Destination::Terminal);
         assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text}");
-        let back: Vec<Device> = serde_json::from_str(&text).unwrap();
-        assert_eq!(back[0].group_tag.as_deref(), Some("x\u{1b}]52;c;SGk=\u{7}\u{202e}"));
+        let back: Vec<Record> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back[0]["groupTag"], json!("x\u{1b}]52;c;SGk=\u{7}\u{202e}"));
     }
 
     #[test]
@@ -613,13 +648,15 @@ mod tests {
             let (text, refused) = render(ExportFormat::AutopilotCsv, &[], std::slice::from_ref(&bad));
             assert_eq!(text.lines().count(), 1);
             assert!(refused[0].contains("comma, quote"), "{refused:?}");
-            assert!(refused[0].starts_with(&format!("device {} (serial", bad.id)), "{refused:?}");
+            assert!(
+                refused[0].starts_with(&format!("device {} (serial", bad["id"].as_str().unwrap())),
+                "{refused:?}"
+            );
         }
-        let clean: Device = serde_json::from_value(
+        let clean = record(
             json!({"id": "c", "serialNumber": "PF3X", "hardwareIdentifier": "AAEC", "groupTag": "Kiosk"}),
-        )
-        .unwrap();
-        let no_hash: Device = serde_json::from_value(json!({"id": "d", "serialNumber": "PF3Y"})).unwrap();
+        );
+        let no_hash = record(json!({"id": "d", "serialNumber": "PF3Y"}));
         let (text, refused) = render(ExportFormat::AutopilotCsv, &[], &[clean, no_hash]);
         assert_eq!(
             refused,

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod records;
+
 mod common;
 
 use autopilot_tui::graph::auth::Secret;
@@ -17,6 +19,7 @@ use autopilot_tui::tui::model::{Model, Screen};
 use common::App;
 use crossterm::event::KeyCode;
 use futures_util::StreamExt;
+use records::RecordExt;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -109,7 +112,7 @@ async fn the_whole_app_under_every_fault() {
     let mut server_ids = Vec::new();
     let mut pages = client.list(&ListQuery { top: Some(999), ..ListQuery::default() });
     while let Some(page) = pages.next().await {
-        server_ids.extend(page.result.unwrap().devices.into_iter().map(|d| d.id));
+        server_ids.extend(page.result.unwrap().devices.into_iter().map(|d| d.id()));
     }
     let app_ids: Vec<String> = (0..model.table.rows.len()).map(|row| model.table.rows.id(row)).collect();
     let unique: HashSet<&String> = app_ids.iter().collect();
@@ -133,7 +136,7 @@ async fn the_whole_app_under_every_fault() {
         let now = client.get(id).await.result.unwrap();
         if *saved {
             assert!(!bodies.is_empty(), "{id} was reported saved but no PATCH reached the server");
-            assert_eq!(now.group_tag.as_deref(), Some(tag.as_str()));
+            assert_eq!(now.text("groupTag"), Some(tag.as_str()));
             let row = model.table.rows.find(id).unwrap();
             assert_eq!(
                 model.table.field_text(row, "groupTag"),

@@ -6,7 +6,7 @@
 
 mod common;
 
-use autopilot_tui::graph::model::FieldId;
+use autopilot_tui::graph::imported::IMPORTED;
 use autopilot_tui::server::faults::{FaultConfig, LatencyRange};
 use autopilot_tui::server::{DataSet, RunningServer, ServeOptions, start};
 use autopilot_tui::tui::model::Screen;
@@ -89,7 +89,7 @@ async fn refused_patch_keeps_the_draft_and_quit_asks_first() {
     assert!(model.quit);
     assert_eq!(model.unsaved_count(), 1);
     let draft = model.drafts.values().next().unwrap();
-    assert!(draft.text(FieldId::GroupTag).ends_with("-x"));
+    assert!(draft.text(IMPORTED.field("groupTag").unwrap()).ends_with("-x"));
     server.shutdown().await;
 }
 

@@ -3,13 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod records;
+
 use autopilot_tui::graph::auth::Secret;
 use autopilot_tui::graph::client::{ClientConfig, Collection, GraphClient, ListQuery};
 use autopilot_tui::graph::error::GraphError;
+use autopilot_tui::graph::imported::IMPORTED;
 use autopilot_tui::graph::patch::PatchBody;
 use autopilot_tui::graph::retry::RetryPolicy;
 use autopilot_tui::server::{self, DataSet, RunningServer, ServeOptions};
 use futures_util::StreamExt;
+use records::RecordExt;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -49,7 +53,7 @@ async fn lists_every_device_exactly_once_across_many_pages() {
             assert_eq!(page.count, Some(1000));
         }
         for d in &page.devices {
-            assert!(ids.insert(d.id.clone()), "device {} listed twice", d.id);
+            assert!(ids.insert(d.id()), "device {} listed twice", d.id());
         }
         assert_eq!(outcome.exchange.status, Some(200));
         assert!(request_ids.insert(outcome.exchange.client_request_id.clone()), "client-request-id reused");
@@ -69,7 +73,7 @@ async fn select_and_filter_reach_the_server() {
     let client = client_for(&server.base_url(), Collection::DeviceManagement);
     let all: Vec<_> = client.list(&ListQuery::default()).collect().await;
     let first = all[0].result.as_ref().unwrap().devices[0].clone();
-    let serial = first.serial_number.clone().unwrap();
+    let serial = first.text("serialNumber").unwrap().to_string();
     let query = ListQuery {
         select: vec!["id".into(), "serialNumber".into()],
         filter: Some(format!(
@@ -81,9 +85,9 @@ async fn select_and_filter_reach_the_server() {
     };
     let pages: Vec<_> = client.list(&query).collect().await;
     let found: Vec<_> = pages.iter().flat_map(|o| o.result.as_ref().unwrap().devices.clone()).collect();
-    assert!(found.iter().any(|d| d.id == first.id));
-    assert!(found.iter().all(|d| d.serial_number.as_deref().unwrap_or("").contains(&serial)));
-    assert!(found.iter().all(|d| d.hardware_identifier.is_none()), "$select must leave the hash out");
+    assert!(found.iter().any(|d| d.id() == first.id()));
+    assert!(found.iter().all(|d| d.text("serialNumber").unwrap_or("").contains(&serial)));
+    assert!(found.iter().all(|d| d.text("hardwareIdentifier").is_none()), "$select must leave the hash out");
     server.shutdown().await;
 }
 
@@ -93,19 +97,19 @@ async fn get_and_patch_on_both_paths() {
     for collection in [Collection::DeviceManagement, Collection::Upload] {
         let client = client_for(&server.base_url(), collection);
         let page = client.list(&ListQuery::default()).next().await.unwrap().result.unwrap();
-        let id = page.devices[3].id.clone();
+        let id = page.devices[3].id().clone();
         let got = client.get(&id).await;
         let original = got.result.unwrap();
-        assert!(original.hardware_identifier.is_some());
-        assert!(!original.extra.contains_key("@odata.context"));
+        assert!(original.text("hardwareIdentifier").is_some());
+        assert!(!original.contains_key("@odata.context"));
 
         let mut edited = original.clone();
-        edited.group_tag = Some(format!("Tag-{collection:?}"));
-        let body = PatchBody::between(&original, &edited);
-        let outcome = client.patch(&id, &body).await;
+        edited.set_text("groupTag", Some(&format!("Tag-{collection:?}")));
+        let body = PatchBody::between(&IMPORTED, &original, &edited);
+        let outcome = client.write(&id, &body).await;
         let updated = outcome.result.unwrap().expect("the server answers with the entity");
-        assert_eq!(updated.group_tag, edited.group_tag);
-        assert_eq!(updated.serial_number, original.serial_number);
+        assert_eq!(updated.text("groupTag"), edited.text("groupTag"));
+        assert_eq!(updated.text("serialNumber"), original.text("serialNumber"));
         assert_eq!(outcome.exchange.method, "PATCH");
         assert_eq!(outcome.exchange.status_line(), "200 OK");
         assert!(outcome.exchange.url.ends_with(&format!("{}/{id}", collection.path())));
@@ -137,15 +141,15 @@ async fn errors_are_typed_with_code_message_and_request_id() {
     let page = client.list(&ListQuery::default()).next().await.unwrap().result.unwrap();
     let original = page.devices[0].clone();
     let mut edited = original.clone();
-    edited.group_tag = Some("x".into());
-    let refused = client.patch(&original.id, &PatchBody::between(&original, &edited)).await;
+    edited.set_text("groupTag", Some("x"));
+    let refused = client.write(&original.id(), &PatchBody::between(&IMPORTED, &original, &edited)).await;
     let err = refused.result.unwrap_err();
     assert!(err.service().unwrap().is_patch_route_missing(), "{err}");
     assert_eq!(refused.exchange.status, Some(400));
 
     // A wrong token.
     let wrong = GraphClient::new(ClientConfig::new(server.base_url(), Secret::new("wrong"))).unwrap();
-    let denied = wrong.get(&original.id).await.result.unwrap_err();
+    let denied = wrong.get(&original.id()).await.result.unwrap_err();
     assert_eq!(denied.service().unwrap().code, "InvalidAuthenticationToken");
     server.shutdown().await;
 }
@@ -176,8 +180,8 @@ async fn read_only_client_sends_no_write() {
     let page = client.list(&ListQuery::default()).next().await.unwrap().result.unwrap();
     let original = page.devices[0].clone();
     let mut edited = original.clone();
-    edited.group_tag = Some("nope".into());
-    let outcome = client.patch(&original.id, &PatchBody::between(&original, &edited)).await;
+    edited.set_text("groupTag", Some("nope"));
+    let outcome = client.write(&original.id(), &PatchBody::between(&IMPORTED, &original, &edited)).await;
     assert!(matches!(outcome.result, Err(GraphError::ReadOnly(_))));
     assert!(server.journal().iter().all(|r| r.method == "GET"));
     server.shutdown().await;
@@ -273,7 +277,7 @@ async fn throttling_is_retried_with_retry_after() {
     let client = client_for(&format!("http://{addr}/v1.0"), Collection::DeviceManagement)
         .with_retry_observer(Arc::new(move |n| seen.lock().unwrap().push(n)));
     let outcome = client.get("a").await;
-    assert_eq!(outcome.result.unwrap().group_tag.as_deref(), Some("ok"));
+    assert_eq!(outcome.result.unwrap().text("groupTag"), Some("ok"));
     assert_eq!(outcome.exchange.attempts, 3);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     let notices = notices.lock().unwrap();

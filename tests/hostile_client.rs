@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod records;
+
 mod hostile;
 
 use autopilot_tui::graph::auth::Secret;
@@ -11,10 +13,12 @@ use autopilot_tui::graph::client::{
     ClientConfig, DeviceProblem, GraphClient, ListQuery, MAX_EMPTY_PAGES_IN_A_ROW, Outcome, Page,
 };
 use autopilot_tui::graph::error::GraphError;
-use autopilot_tui::graph::model::Device;
+use autopilot_tui::graph::imported::IMPORTED;
 use autopilot_tui::graph::patch::PatchBody;
+use autopilot_tui::graph::resource::Record;
 use futures_util::StreamExt;
 use hostile::{DEVICES, Hostile, Reply, device, page};
+use records::RecordExt;
 use std::sync::{Arc, Mutex};
 
 const TOKEN: &str = "hostile-test-token-1234";
@@ -30,10 +34,10 @@ fn client_with(base_url: &str, change: impl FnOnce(&mut ClientConfig)) -> GraphC
 }
 
 fn a_change() -> PatchBody {
-    let original: Device = serde_json::from_value(device("d1", "S1")).unwrap();
+    let original = device("d1", "S1").as_object().unwrap().clone();
     let mut edited = original.clone();
-    edited.group_tag = Some("Changed".into());
-    PatchBody::between(&original, &edited)
+    edited.set_text("groupTag", Some("Changed"));
+    PatchBody::between(&IMPORTED, &original, &edited)
 }
 
 async fn listed(client: &GraphClient) -> Vec<Outcome<Page>> {
@@ -63,7 +67,7 @@ async fn a_next_link_to_another_origin_is_refused_and_never_gets_the_token() {
         .await;
         let outcomes = listed(&client(&server.base_url)).await;
         assert_eq!(outcomes.len(), 2, "{case}");
-        assert_eq!(outcomes[0].result.as_ref().unwrap().devices[0].id, "a1", "{case}");
+        assert_eq!(outcomes[0].result.as_ref().unwrap().devices[0].id(), "a1", "{case}");
         let err = outcomes[1].result.as_ref().unwrap_err();
         assert!(
             matches!(err, GraphError::ForeignOrigin { origin, .. } if *origin == server.origin),
@@ -98,10 +102,8 @@ async fn a_relative_next_link_is_followed_on_the_same_origin() {
     })
     .await;
     let outcomes = listed(&client(&server.base_url)).await;
-    let ids: Vec<String> = outcomes
-        .iter()
-        .flat_map(|o| o.result.as_ref().unwrap().devices.iter().map(|d| d.id.clone()))
-        .collect();
+    let ids: Vec<String> =
+        outcomes.iter().flat_map(|o| o.result.as_ref().unwrap().devices.iter().map(|d| d.id())).collect();
     assert_eq!(ids, ["a1", "a2"]);
 }
 
@@ -130,13 +132,13 @@ async fn reads_follow_redirects_without_the_token_and_writes_never_follow_them()
 
     // A GET redirected to another origin is followed, without the Authorization header.
     let got = client.get("d1").await;
-    assert_eq!(got.result.unwrap().serial_number.as_deref(), Some("ELSEWHERE"));
+    assert_eq!(got.result.unwrap().text("serialNumber"), Some("ELSEWHERE"));
     let there = elsewhere.seen();
     assert_eq!(there.len(), 1);
     assert_eq!(there[0].authorization, None, "the token followed a redirect to another origin");
     // On the same origin it keeps it.
     let got = client.get("same").await;
-    assert_eq!(got.result.unwrap().serial_number.as_deref(), Some("MOVED"));
+    assert_eq!(got.result.unwrap().text("serialNumber"), Some("MOVED"));
     let moved = server.seen().into_iter().find(|s| s.path_and_query.ends_with("/moved")).unwrap();
     assert!(moved.authorization.is_some());
 
@@ -144,7 +146,7 @@ async fn reads_follow_redirects_without_the_token_and_writes_never_follow_them()
     for code in [301, 302, 303, 307, 308] {
         *status.lock().unwrap() = code;
         let before = server.seen().len();
-        let outcome = client.patch("d1", &a_change()).await;
+        let outcome = client.write("d1", &a_change()).await;
         let err = outcome.result.unwrap_err();
         assert!(
             matches!(&err, GraphError::Redirected { status, location: Some(l), .. } if *status == code && *l == target),
@@ -181,7 +183,7 @@ async fn a_page_is_whole_or_fails_loudly() {
     let outcomes = listed(&client).await;
     assert_eq!(outcomes.len(), 3);
     let first = outcomes[0].result.as_ref().unwrap();
-    let ids: Vec<&str> = first.devices.iter().map(|d| d.id.as_str()).collect();
+    let ids: Vec<&str> = first.devices.iter().map(|d| d.text("id").unwrap_or("")).collect();
     assert_eq!(ids, ["a1", "a3"]);
     assert_eq!(first.warnings.len(), 1);
     let warning = &first.warnings[0];
@@ -189,7 +191,7 @@ async fn a_page_is_whole_or_fails_loudly() {
     assert!(warning.skipped());
     assert!(matches!(&warning.problem, DeviceProblem::Unreadable(r) if r.contains("\"806\"")), "{warning}");
     assert!(warning.to_string().starts_with("device a2 (serial SA2) skipped: invalid type"), "{warning}");
-    assert_eq!(outcomes[1].result.as_ref().unwrap().devices[0].id, "a4");
+    assert_eq!(outcomes[1].result.as_ref().unwrap().devices[0].id(), "a4");
     let err = outcomes[2].result.as_ref().unwrap_err();
     assert!(matches!(err, GraphError::Decode(_)), "{err:?}");
     assert!(err.to_string().contains("item 1 of the page is not a device (it is a number)"), "{err}");
@@ -199,8 +201,11 @@ async fn a_page_is_whole_or_fails_loudly() {
     assert_eq!(raw.len(), 3);
     let first = raw[0].result.as_ref().unwrap();
     let body = &raw[0].exchange.response_body;
-    let ids: Vec<String> =
-        first.devices.iter().map(|r| serde_json::from_str::<Device>(&body[r.clone()]).unwrap().id).collect();
+    let ids: Vec<String> = first
+        .devices
+        .iter()
+        .map(|r| serde_json::from_str::<Record>(&body[r.clone()]).unwrap().id())
+        .collect();
     assert_eq!(ids, ["a1", "a3"]);
     assert_eq!(first.warnings, outcomes[0].result.as_ref().unwrap().warnings);
     assert!(raw[2].result.as_ref().unwrap_err().to_string().contains("item 1"));
@@ -220,7 +225,7 @@ async fn ids_are_always_one_path_segment() {
     for id in ["..", ".", ""] {
         let got = client.get(id).await;
         assert!(matches!(&got.result, Err(GraphError::InvalidId(i)) if i == id), "{id:?}: {:?}", got.result);
-        let patched = client.patch(id, &a_change()).await;
+        let patched = client.write(id, &a_change()).await;
         assert!(matches!(&patched.result, Err(GraphError::InvalidId(_))), "{id:?}: {:?}", patched.result);
     }
     assert!(server.seen().is_empty(), "a dot segment was sent: {:?}", server.seen());
@@ -231,7 +236,7 @@ async fn ids_are_always_one_path_segment() {
         ("\\..", "%5C.."),
         ("O'Brien(1)", "O%27Brien%281%29"),
     ] {
-        let outcome = client.patch(id, &a_change()).await;
+        let outcome = client.write(id, &a_change()).await;
         assert_eq!(outcome.result.unwrap_err().service().map(|e| e.status), Some(404), "{id}");
         let last = server.seen().pop().unwrap();
         assert_eq!(last.method, "PATCH");
@@ -342,13 +347,13 @@ async fn invalid_utf8_is_reported_with_the_device_id() {
     let outcomes = listed(&client).await;
     let first = outcomes[0].result.as_ref().unwrap();
     assert_eq!(first.devices.len(), 2, "a device with bad bytes is kept");
-    assert_eq!(first.devices[0].serial_number.as_deref(), Some("SER\u{fffd}"));
+    assert_eq!(first.devices[0].text("serialNumber"), Some("SER\u{fffd}"));
     assert_eq!(first.warnings.len(), 1);
     assert_eq!(first.warnings[0].device_id, "u1");
     assert_eq!(first.warnings[0].problem, DeviceProblem::InvalidUtf8);
     assert!(first.warnings[0].to_string().contains("not UTF-8"));
     let got = client.get("u1").await;
-    assert_eq!(got.result.unwrap().serial_number.as_deref(), Some("SER\u{fffd}"));
+    assert_eq!(got.result.unwrap().text("serialNumber"), Some("SER\u{fffd}"));
     assert!(got.exchange.body_warning().is_some_and(|w| w.contains("not UTF-8")));
 }
 

@@ -100,13 +100,18 @@ impl Field {
         }
     }
 
-    /// The value as the form shows it: `null` and a missing value are empty, numbers and enum
-    /// values as written.
+    /// The value as the form shows it: `null` is empty, numbers and enum values as written; a
+    /// missing value is empty, or Graph's default for a field that cannot be null (`0`, the
+    /// enum's first value).
     pub fn display(&self, record: &Record) -> String {
-        match self.get(record) {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
+        match (self.get(record), self.kind) {
+            (None, Kind::Int32) if !self.nullable => "0".to_string(),
+            (None, Kind::Enum(values)) if !self.nullable => {
+                values.first().map_or_else(String::new, |v| v.to_string())
+            }
+            (None | Some(Value::Null), _) => String::new(),
+            (Some(Value::String(s)), _) => s.clone(),
+            (Some(other), _) => other.to_string(),
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Per-field checks shared by the form (as you type) and the embedded server (on PATCH).
 
-use crate::graph::model::{FieldKind, FieldSpec, FieldValue, ImportStatus};
+use crate::graph::resource::{Field, Kind};
 use crate::terminal_text::{escape_for_terminal, is_invisible, is_terminal_control, visible};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use base64::{DecodeError, Engine};
+use serde_json::Value;
 
 /// Why a field's text is not an acceptable value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,12 +44,15 @@ pub enum FieldError {
     /// Not base64 / base64url, or does not decode.
     #[error("not base64: {0}")]
     Base64(String),
-    /// Not one of the five import states.
-    #[error("one of unknown, pending, partial, complete, error")]
-    ImportStatus,
+    /// Not one of the field's values (spelled exactly as Graph spells them).
+    #[error("one of {0}")]
+    NotOneOf(String),
     /// Not an integer in int32 range.
     #[error("a whole number from -2147483648 to 2147483647")]
     Int32,
+    /// Not a timestamp.
+    #[error("a timestamp such as 2026-11-28T10:00:00Z")]
+    DateTime,
 }
 
 const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
@@ -125,17 +129,10 @@ pub fn is_upn(text: &str) -> bool {
         && tld.chars().all(char::is_alphabetic)
 }
 
-/// The longest text a field takes, in characters, as the resource descriptor
-/// ([`crate::graph::imported::FIELDS`]) says; `None` when it sets no cap.
-pub fn max_chars(spec: &FieldSpec) -> Option<usize> {
-    let path = spec.path();
-    crate::graph::imported::FIELDS.iter().find(|f| f.path == path).and_then(|f| f.max_len)
-}
-
 /// Parses the form text of a field into its JSON value, or says why it cannot be sent.
 /// An empty editor means `null` for nullable fields.
-pub fn parse_field(spec: &FieldSpec, text: &str) -> Result<FieldValue, FieldError> {
-    if !spec.editable {
+pub fn parse(field: &Field, text: &str) -> Result<Value, FieldError> {
+    if !field.editable || field.kind == Kind::Key {
         return Err(FieldError::ReadOnly);
     }
     if text.chars().any(char::is_control) {
@@ -146,31 +143,35 @@ pub fn parse_field(spec: &FieldSpec, text: &str) -> Result<FieldValue, FieldErro
         return Err(FieldError::Invisible { shown: visible(c), position: i + 1 });
     }
     let chars = text.chars().count();
-    if let Some(max) = max_chars(spec).filter(|max| chars > *max) {
+    if let Some(max) = field.max_len.filter(|max| chars > *max) {
         return Err(FieldError::TooLong { chars, max });
     }
     if text.is_empty() {
-        return if spec.nullable { Ok(FieldValue::Text(None)) } else { Err(FieldError::Required) };
+        return if field.nullable { Ok(Value::Null) } else { Err(FieldError::Required) };
     }
-    match spec.kind {
-        FieldKind::Key => Err(FieldError::ReadOnly),
-        FieldKind::Text => Ok(FieldValue::Text(Some(text.to_string()))),
-        FieldKind::Upn if is_upn(text) => Ok(FieldValue::Text(Some(text.to_string()))),
-        FieldKind::Upn => Err(FieldError::Upn),
-        FieldKind::Binary => {
-            decode_binary(text).map(|_| FieldValue::Text(Some(text.to_string()))).map_err(FieldError::Base64)
-        }
-        FieldKind::ImportStatus => {
-            ImportStatus::parse(text).map(FieldValue::Status).ok_or(FieldError::ImportStatus)
-        }
-        FieldKind::Int32 => text.trim().parse::<i32>().map(FieldValue::Int).map_err(|_| FieldError::Int32),
+    let string = || Ok(Value::String(text.to_string()));
+    match field.kind {
+        Kind::Key => Err(FieldError::ReadOnly),
+        Kind::Text | Kind::Secret => string(),
+        Kind::Upn if is_upn(text) => string(),
+        Kind::Upn => Err(FieldError::Upn),
+        Kind::Binary => decode_binary(text).map_err(FieldError::Base64).and_then(|_| string()),
+        Kind::Enum(values) if values.contains(&text) => string(),
+        Kind::Enum(values) => Err(FieldError::NotOneOf(values.join(", "))),
+        Kind::Int32 => text.trim().parse::<i32>().map(Value::from).map_err(|_| FieldError::Int32),
+        Kind::DateTime if crate::graph::timestamp::parse(text).is_some() => string(),
+        Kind::DateTime => Err(FieldError::DateTime),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::model::FieldId;
+    use crate::graph::imported::IMPORTED;
+
+    fn field(path: &str) -> &'static Field {
+        IMPORTED.field(path).unwrap()
+    }
 
     #[test]
     fn upn_shapes() {
@@ -204,25 +205,23 @@ mod tests {
 
     #[test]
     fn field_parsing() {
-        let tag = FieldId::GroupTag.spec();
-        assert_eq!(parse_field(tag, ""), Ok(FieldValue::Text(None)));
-        assert_eq!(parse_field(tag, "a\tb"), Err(FieldError::ControlCharacter));
-        let code = FieldId::DeviceErrorCode.spec();
-        assert_eq!(parse_field(code, "806"), Ok(FieldValue::Int(806)));
-        assert_eq!(parse_field(code, "2147483648"), Err(FieldError::Int32));
-        assert_eq!(parse_field(code, ""), Err(FieldError::Required));
-        assert_eq!(parse_field(FieldId::Id.spec(), "x"), Err(FieldError::ReadOnly));
-        assert_eq!(
-            parse_field(FieldId::DeviceImportStatus.spec(), "Complete"),
-            Err(FieldError::ImportStatus)
-        );
-        assert!(matches!(parse_field(FieldId::HardwareIdentifier.spec(), "%%%"), Err(FieldError::Base64(_))));
-        assert_eq!(parse_field(FieldId::AssignedUserPrincipalName.spec(), "bob"), Err(FieldError::Upn));
+        let tag = field("groupTag");
+        assert_eq!(parse(tag, ""), Ok(Value::Null));
+        assert_eq!(parse(tag, "a\tb"), Err(FieldError::ControlCharacter));
+        let code = field("state/deviceErrorCode");
+        assert_eq!(parse(code, "806"), Ok(Value::from(806)));
+        assert_eq!(parse(code, "2147483648"), Err(FieldError::Int32));
+        assert_eq!(parse(code, ""), Err(FieldError::Required));
+        assert_eq!(parse(field("id"), "x"), Err(FieldError::ReadOnly));
+        let status = parse(field("state/deviceImportStatus"), "Complete").unwrap_err();
+        assert_eq!(status.to_string(), "one of unknown, pending, partial, complete, error");
+        assert!(matches!(parse(field("hardwareIdentifier"), "%%%"), Err(FieldError::Base64(_))));
+        assert_eq!(parse(field("assignedUserPrincipalName"), "bob"), Err(FieldError::Upn));
     }
 
     #[test]
     fn invisible_and_bidi_characters_are_refused_by_position() {
-        let tag = FieldId::GroupTag.spec();
+        let tag = field("groupTag");
         for (text, shown, position) in [
             ("Sales\u{200b}", "⟨U+200B⟩", 6),
             ("\u{202e}gpj.exe", "⟨U+202E⟩", 1),
@@ -230,25 +229,27 @@ mod tests {
             ("x\u{feff}", "⟨U+FEFF⟩", 2),
             ("tag\u{e0041}", "⟨U+E0041⟩", 4),
         ] {
-            let err = parse_field(tag, text).unwrap_err();
+            let err = parse(tag, text).unwrap_err();
             assert_eq!(err, FieldError::Invisible { shown: shown.into(), position }, "{text:?}");
             assert!(err.to_string().contains(shown), "{err}");
         }
-        assert_eq!(parse_field(tag, "a\u{9b}b"), Err(FieldError::ControlCharacter));
-        assert!(parse_field(tag, "Zürich – 東京").is_ok());
+        assert_eq!(parse(tag, "a\u{9b}b"), Err(FieldError::ControlCharacter));
+        assert!(parse(tag, "Zürich – 東京").is_ok());
     }
 
     #[test]
     fn lengths_are_capped_per_field() {
-        let tag = FieldId::GroupTag.spec();
-        assert_eq!(max_chars(tag), Some(512));
-        assert!(parse_field(tag, &"é".repeat(512)).is_ok());
-        assert_eq!(parse_field(tag, &"é".repeat(513)), Err(FieldError::TooLong { chars: 513, max: 512 }));
-        let err = parse_field(FieldId::SerialNumber.spec(), &"S".repeat(300)).unwrap_err();
+        let tag = field("groupTag");
+        assert_eq!(tag.max_len, Some(512));
+        assert!(parse(tag, &"é".repeat(512)).is_ok());
+        assert_eq!(parse(tag, &"é".repeat(513)), Err(FieldError::TooLong { chars: 513, max: 512 }));
+        let err = parse(field("serialNumber"), &"S".repeat(300)).unwrap_err();
         assert_eq!(err.to_string(), "too long: 300 characters, at most 256");
-        for spec in crate::graph::model::FIELDS.iter().filter(|f| f.editable) {
-            let text_kind = !matches!(spec.kind, FieldKind::ImportStatus | FieldKind::Int32);
-            assert_eq!(max_chars(spec).is_some(), text_kind, "{}", spec.json);
+        for resource in [&IMPORTED, &crate::graph::registered::REGISTERED] {
+            for f in resource.editable() {
+                let text_kind = !matches!(f.kind, Kind::Enum(_) | Kind::Int32);
+                assert_eq!(f.max_len.is_some(), text_kind, "{}", f.path);
+            }
         }
     }
 
@@ -266,7 +267,7 @@ mod tests {
             "'B' at position 2 cannot end the hash (a character is missing or extra)"
         );
         assert_eq!(problem("AA\u{e9}A"), "'é' at position 3 is not a base64 character");
-        let err = parse_field(FieldId::HardwareIdentifier.spec(), &early_pad).err();
+        let err = parse(field("hardwareIdentifier"), &early_pad).err();
         assert_eq!(
             err.map(|e| e.to_string()).as_deref(),
             Some("not base64: '=' at position 5001 (padding must be at the end)")

@@ -267,7 +267,8 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut effects = match session.into() {
         Session::Client(client) => {
-            model.collection_url = client.collection_url();
+            model.base_url = client.config().base_url.clone();
+            model.collection = client.config().collection;
             Effects::new(client, tx)
         }
         Session::DeviceCode(sign_in) => {

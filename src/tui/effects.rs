@@ -98,9 +98,9 @@ impl Effects {
                 self.running.remove(&request_id);
                 let result = match signed_in? {
                     Ok(client) => {
-                        let url = client.collection_url();
+                        let root = (client.config().base_url.clone(), client.config().collection);
                         self.client = Some(client);
-                        Ok(url)
+                        Ok(root)
                     }
                     Err(e) => Err(e),
                 };
@@ -212,7 +212,7 @@ impl Effects {
             return;
         };
         match effect {
-            Effect::List { request_id, query } => {
+            Effect::List { request_id, query, .. } => {
                 if let Some(previous) = self.listing.replace(request_id) {
                     self.stop(previous);
                 }
@@ -229,7 +229,7 @@ impl Effects {
                     TaskEnd::of(request_id)
                 });
             }
-            Effect::Get { request_id, device_id } => {
+            Effect::Get { request_id, device_id, .. } => {
                 tracing::debug!(request_id, %device_id, "get");
                 self.spawn(request_id, async move {
                     let outcome = client.get(&device_id).await;
@@ -237,14 +237,14 @@ impl Effects {
                     TaskEnd::of(request_id)
                 });
             }
-            Effect::Patch { request_id, device_id, body } => {
+            Effect::Patch { request_id, device_id, body, .. } => {
                 tracing::info!(request_id, %device_id, fields = ?body.properties.keys().collect::<Vec<_>>(), "patch");
                 self.spawn(request_id, async move {
-                    let outcome = client.patch(&device_id, &body).await;
+                    let outcome = client.write(&device_id, &body).await;
                     let mut exchanges = vec![outcome.exchange];
                     let result = match outcome.result {
-                        Ok(Some(device)) => Ok(device),
-                        // 204: the server kept its answer to itself; ask for the device.
+                        Ok(Some(record)) => Ok(record),
+                        // 204: the server kept its answer to itself; ask for the record.
                         Ok(None) => {
                             let again = client.get(&device_id).await;
                             exchanges.push(again.exchange);

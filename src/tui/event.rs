@@ -4,36 +4,10 @@
 use crate::graph::auth::{AuthError, PollState};
 use crate::graph::client::{Exchange, ListQuery, Outcome, Page, RetryNotice};
 use crate::graph::error::GraphError;
-use crate::graph::model::Device;
 use crate::graph::patch::PatchBody;
+use crate::graph::resource::{Record, Resource};
+pub use crate::tui::line_edit::EditOp;
 use std::time::{Duration, Instant};
-
-/// A change to the text of a single-line editor (form field or filter).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EditOp {
-    /// Type one character.
-    Insert(char),
-    /// Paste text (bracketed paste); line breaks are handled per field.
-    Paste(String),
-    /// Delete the character before the cursor.
-    Backspace,
-    /// Delete the character under the cursor.
-    Delete,
-    /// Cursor left (in a choice field: previous value).
-    Left,
-    /// Cursor right (in a choice field: next value).
-    Right,
-    /// Cursor to the start.
-    Home,
-    /// Cursor to the end.
-    End,
-    /// Delete the word before the cursor.
-    DeleteWord,
-    /// Delete from the start to the cursor.
-    DeleteToStart,
-    /// Delete from the cursor to the end.
-    DeleteToEnd,
-}
 
 /// What the user asked for. The key map turns key presses into these; `update` gives them a
 /// meaning for the current screen.
@@ -141,23 +115,23 @@ pub enum Msg {
         /// Listing request id.
         request_id: u64,
     },
-    /// A device fetched whole for the form.
+    /// A record fetched whole for the form.
     Fetched {
         /// Fetch request id.
         request_id: u64,
-        /// The device or the error.
-        outcome: Box<Outcome<Device>>,
+        /// The record or the error.
+        outcome: Box<Outcome<Record>>,
     },
-    /// The answer to a PATCH (and to the GET that follows a 204).
+    /// The answer to a write (and to the GET that follows a 204).
     Patched {
         /// Save request id.
         request_id: u64,
-        /// The device that was patched.
+        /// The record that was written.
         device_id: String,
-        /// The PATCH exchange, then the follow-up GET's when there was one.
+        /// The write's exchange, then the follow-up GET's when there was one.
         exchanges: Vec<Exchange>,
-        /// The device as the server now has it, or the error.
-        result: Box<Result<Device, GraphError>>,
+        /// The record as the server now has it, or the error.
+        result: Box<Result<Record, GraphError>>,
     },
     /// A request of this operation failed and the client waits before trying again.
     Retrying {
@@ -205,8 +179,8 @@ pub enum Msg {
     SignedIn {
         /// Sign-in request id.
         request_id: u64,
-        /// The collection URL the client reads, or the failure.
-        result: Result<String, AuthError>,
+        /// The Graph root and collection choice the client reads, or the failure.
+        result: Result<(String, crate::graph::client::Collection), AuthError>,
     },
     /// A task ended without its answer: it panicked or failed to run.
     TaskFailed {
@@ -238,20 +212,26 @@ pub struct SignInPrompt {
 pub enum Effect {
     /// List the collection, page by page.
     List {
+        /// What to list.
+        resource: &'static Resource,
         /// Request id to tag the pages with.
         request_id: u64,
         /// Query options.
         query: ListQuery,
     },
-    /// Fetch one device whole.
+    /// Fetch one record whole.
     Get {
+        /// What kind of record.
+        resource: &'static Resource,
         /// Request id.
         request_id: u64,
         /// Device id.
         device_id: String,
     },
-    /// Send a PATCH of changed fields.
+    /// Write the changed fields (a PATCH, or a POST to the resource's action).
     Patch {
+        /// What kind of record.
+        resource: &'static Resource,
         /// Request id.
         request_id: u64,
         /// Device id.

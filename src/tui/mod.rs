@@ -3,12 +3,13 @@
 
 pub mod app;
 pub mod command;
-pub mod draft;
+pub mod drafts;
 pub mod effects;
 pub mod event;
 pub mod exchange_text;
 pub mod keymap;
 pub mod layout;
+pub mod line_edit;
 pub mod model;
 pub mod recovery;
 pub mod requests;

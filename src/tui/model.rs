@@ -3,10 +3,10 @@
 
 use crate::graph::auth::PollState;
 use crate::graph::client::Exchange;
-use crate::graph::model::FieldId;
-use crate::graph::resource::Resource;
-use crate::tui::draft::{Draft, line_editor};
+use crate::graph::resource::{Field, Resource};
+use crate::tui::drafts::Draft;
 use crate::tui::event::SignInPrompt;
+use crate::tui::line_edit::line_editor;
 use crate::tui::requests::Requests;
 use crate::tui::table::TableState;
 use std::collections::{HashMap, VecDeque};
@@ -104,7 +104,9 @@ pub struct RecoveryOffer {
 pub struct Confirm {
     /// Device id.
     pub device_id: String,
-    /// Full URL of the PATCH.
+    /// `PATCH`, or `POST` to an action.
+    pub method: &'static str,
+    /// Full URL of the write.
     pub url: String,
     /// The body (changed fields only) with its old -> new list.
     pub body: crate::graph::patch::PatchBody,
@@ -144,14 +146,18 @@ pub struct Problem {
 }
 
 /// The open form.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct FormState {
-    /// Which device (its draft lives in `Model::drafts` once fetched).
+    /// Which record (its draft lives in `Model::drafts` once fetched).
     pub device_id: String,
-    /// Serial number, for the title while the device loads.
+    /// What kind of record.
+    pub resource: &'static Resource,
+    /// Serial number, for the title while the record loads.
     pub label: String,
     /// Focused field.
-    pub focus: FieldId,
+    pub focus: &'static Field,
+    /// The line editor of the focused field (view state: the draft holds its text).
+    pub editor: TextArea<'static>,
     /// Last failure.
     pub problem: Option<Problem>,
 }
@@ -254,8 +260,10 @@ pub struct Model {
     pub page_size: u32,
     /// `NO_COLOR` is set: style with bold/reverse only.
     pub no_color: bool,
-    /// The collection URL the client reads and patches (the confirmation shows the full URL).
-    pub collection_url: String,
+    /// The Graph root the client talks to (the confirmation shows full URLs).
+    pub base_url: String,
+    /// Which path of the imported identities the client uses.
+    pub collection: crate::graph::client::Collection,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
     /// Current screen.
@@ -320,7 +328,8 @@ impl Model {
             read_only,
             page_size: LIST_PAGE_SIZE,
             no_color: false,
-            collection_url: String::new(),
+            base_url: String::new(),
+            collection: crate::graph::client::Collection::default(),
             size: (80, 24),
             screen: Screen::Table,
             overlay: None,
@@ -352,9 +361,14 @@ impl Model {
         id
     }
 
-    /// The URL of one record, as the client builds it.
-    pub fn item_url(&self, id: &str) -> String {
-        crate::graph::client::item_url_in(&self.collection_url, id)
+    /// A resource's collection URL, as the client builds it.
+    pub fn collection_url(&self, resource: &Resource) -> String {
+        crate::graph::client::collection_url_for(&self.base_url, self.collection, resource)
+    }
+
+    /// Where a write of one record goes: method and URL, as the client builds them.
+    pub fn write_url(&self, resource: &Resource, id: &str) -> (&'static str, String) {
+        crate::graph::client::write_url_in(&self.collection_url(resource), id, resource.write)
     }
 
     /// The filter text.

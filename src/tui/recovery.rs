@@ -3,8 +3,8 @@
 //! the text the user typed, never a token or a secret. Reading and writing happen outside
 //! `update` (at start, at exit, and in an effect task), never on the draw path.
 
-use crate::graph::model::{Device, FieldId};
-use crate::tui::draft::Draft;
+use crate::graph::resource::{Kind, Record};
+use crate::tui::drafts::Draft;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -28,11 +28,13 @@ pub struct Recovery {
     pub drafts: Vec<SavedDraft>,
 }
 
-/// One device's draft: the record as fetched and the text of each changed field.
+/// One record's draft: the record as fetched and the text of each changed field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedDraft {
+    /// The kind of record (its `:` command: `imported`, `devices`).
+    pub resource: String,
     /// The record as the server last sent it.
-    pub original: Device,
+    pub original: Record,
     /// The changed fields' text as typed, by OData path (`groupTag`, `state/deviceErrorCode`).
     pub edits: BTreeMap<String, String>,
 }
@@ -61,6 +63,18 @@ pub enum RecoveryError {
     },
 }
 
+impl SavedDraft {
+    /// The record's id.
+    pub fn id(&self) -> &str {
+        self.original.get("id").and_then(|v| v.as_str()).unwrap_or("")
+    }
+
+    /// What the record is called: its serial, else its id.
+    pub fn label(&self) -> &str {
+        self.original.get("serialNumber").and_then(|v| v.as_str()).unwrap_or_else(|| self.id())
+    }
+}
+
 impl Recovery {
     /// The dirty drafts of a session, or `None` when nothing is unsaved.
     pub fn of_drafts(drafts: &HashMap<String, Draft>, target: &str, reason: &str) -> Option<Recovery> {
@@ -68,14 +82,21 @@ impl Recovery {
             .values()
             .filter(|d| d.is_dirty_any())
             .map(|d| SavedDraft {
+                resource: d.resource.command.to_string(),
                 original: d.original.clone(),
-                edits: d.dirty_fields().into_iter().map(|f| (f.spec().path(), d.text(f))).collect(),
+                // A secret typed blind never reaches the disk.
+                edits: d
+                    .dirty_fields()
+                    .into_iter()
+                    .filter(|f| f.kind != Kind::Secret)
+                    .map(|f| (f.path.to_string(), d.text(f)))
+                    .collect(),
             })
             .collect();
         if saved.is_empty() {
             return None;
         }
-        saved.sort_by(|a, b| a.original.id.cmp(&b.original.id));
+        saved.sort_by(|a, b| a.id().cmp(b.id()));
         let saved_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         Some(Recovery {
             version: VERSION,
@@ -90,14 +111,15 @@ impl Recovery {
     pub fn restore(&self) -> Vec<Draft> {
         self.drafts
             .iter()
-            .map(|saved| {
-                let mut draft = Draft::new(saved.original.clone());
+            .filter_map(|saved| {
+                let resource = crate::graph::resource_by_command(&saved.resource)?;
+                let mut draft = Draft::new(resource, saved.original.clone());
                 for (path, text) in &saved.edits {
-                    if let Some(field) = FieldId::from_path(path).filter(|f| f.spec().editable) {
+                    if let Some(field) = resource.field(path).filter(|f| f.editable) {
                         draft.set_text(field, text);
                     }
                 }
-                draft
+                Some(draft)
             })
             .collect()
     }
@@ -166,25 +188,32 @@ pub fn remove(path: &Path) -> Result<(), RecoveryError> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::tui::event::EditOp;
+    use crate::graph::imported::IMPORTED;
+    use crate::tui::line_edit::EditOp;
 
-    fn device(id: &str) -> Device {
-        serde_json::from_value(serde_json::json!({
+    fn device(id: &str) -> Record {
+        serde_json::json!({
             "id": id, "groupTag": "Sales", "serialNumber": "S1",
             "state": {"deviceImportStatus": "error", "deviceErrorCode": 806}
-        }))
+        })
+        .as_object()
         .unwrap()
+        .clone()
+    }
+
+    fn f(path: &str) -> &'static crate::graph::resource::Field {
+        IMPORTED.field(path).unwrap()
     }
 
     #[test]
     fn round_trip_through_the_file_keeps_every_edit() {
         let mut drafts = HashMap::new();
-        let mut d = Draft::new(device("a"));
-        d.edit(FieldId::GroupTag, &EditOp::Insert('X'));
-        d.set_text(FieldId::DeviceErrorCode, "0");
-        d.edit(FieldId::DeviceImportStatus, &EditOp::Insert('c'));
+        let mut d = Draft::new(&IMPORTED, device("a"));
+        d.set_text(f("groupTag"), "SalesX");
+        d.set_text(f("state/deviceErrorCode"), "0");
+        d.choose(f("state/deviceImportStatus"), &EditOp::Insert('c'));
         drafts.insert("a".to_string(), d.clone());
-        drafts.insert("b".to_string(), Draft::new(device("b")));
+        drafts.insert("b".to_string(), Draft::new(&IMPORTED, device("b")));
         let rec = Recovery::of_drafts(&drafts, "demo", "SIGTERM").unwrap();
         assert_eq!(rec.drafts.len(), 1, "clean drafts are not saved");
         assert_eq!(rec.field_count(), 3);

@@ -1,7 +1,6 @@
 //! Every screen rendered into a `TestBackend` at 80x24 and 120x40, checked with insta.
 
 use crate::graph::error::{GraphError, ServiceError};
-use crate::graph::model::FieldId;
 use crate::tui::event::{Action, EditOp, Msg};
 use crate::tui::fixtures::{self, exchange};
 use crate::tui::model::Model;
@@ -29,8 +28,10 @@ fn typing(m: &mut Model, text: &str) {
 
 fn open_first(m: &mut Model) {
     let effects = update(m, Input::Action(Action::Open));
-    let Some(crate::tui::event::Effect::Get { request_id, device_id }) = effects.first() else { panic!() };
-    let device = fixtures::devices().into_iter().find(|d| &d.id == device_id).unwrap();
+    let Some(crate::tui::event::Effect::Get { request_id, device_id, .. }) = effects.first() else {
+        panic!()
+    };
+    let device = fixtures::devices().into_iter().find(|d| d["id"] == device_id.as_str()).unwrap();
     let path = format!("/deviceManagement/importedWindowsAutopilotDeviceIdentities/{device_id}");
     let outcome = crate::graph::client::Outcome {
         exchange: exchange("GET", &path, 200, None, &serde_json::to_string(&device).unwrap()),
@@ -67,11 +68,11 @@ fn dirty_form(w: u16, h: u16) -> Model {
     for _ in 0..7 {
         act(&mut m, Action::NextField);
     }
-    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::DeviceErrorCode);
+    assert_eq!(m.form.as_ref().unwrap().focus.path, "state/deviceErrorCode");
     typing(&mut m, "x");
     act(&mut m, Action::PrevField);
     act(&mut m, Action::PrevField);
-    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::DeviceImportStatus);
+    assert_eq!(m.form.as_ref().unwrap().focus.path, "state/deviceImportStatus");
     act(&mut m, Action::Edit(EditOp::Right));
     m
 }

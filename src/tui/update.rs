@@ -4,12 +4,13 @@
 use crate::graph::auth::{AuthError, PollState};
 use crate::graph::client::ListQuery;
 use crate::graph::error::GraphError;
-use crate::graph::model::{Device, FIELDS, FieldId, FieldKind};
+use crate::graph::resource::{Field, Kind, Record};
 use crate::tui::command::{self, Command};
-use crate::tui::draft::{Draft, SaveBlock, apply_edit};
+use crate::tui::drafts::{Draft, SaveBlock};
 use crate::tui::event::{Action, EditOp, Effect, Msg};
 use crate::tui::keymap::{Context, context};
 use crate::tui::layout;
+use crate::tui::line_edit::{apply_edit, editor_text, line_editor};
 use crate::tui::model::{
     Confirm, FormState, Level, Model, Overlay, Problem, RetryWait, Screen, SignInState, Typing,
 };
@@ -66,7 +67,7 @@ fn start_listing(model: &mut Model, filter: Option<String>, keep_selected: Optio
     let query = list_query(model, filter.clone());
     model.requests.start(request_id, RequestKind::List);
     model.table.listing = Listing { request_id, loading: true, filter, keep_selected, ..Listing::default() };
-    vec![Effect::List { request_id, query }]
+    vec![Effect::List { resource: model.table.resource, request_id, query }]
 }
 
 fn start_sign_in(model: &mut Model) -> Vec<Effect> {
@@ -116,8 +117,23 @@ fn cancel_save(model: &mut Model) -> Vec<Effect> {
     vec![Effect::Cancel { request_id }]
 }
 
-fn first_editable() -> FieldId {
-    FIELDS.iter().find(|f| f.editable).map(|f| f.id).unwrap_or(FieldId::Id)
+/// The form's editor for a field of a draft: its text, cursor at the end (`null` shown as a
+/// placeholder where the field takes it; a secret typed blind).
+fn editor_for(field: &Field, draft: Option<&Draft>) -> tui_textarea::TextArea<'static> {
+    let text = draft.map(|d| d.text(field)).unwrap_or_default();
+    let mut editor = line_editor(&text, if field.nullable { "null" } else { "" });
+    if field.kind == Kind::Secret {
+        editor.set_mask_char('•');
+    }
+    editor
+}
+
+/// Moves the form's focus to `field`, with a fresh editor on its text.
+fn focus(model: &mut Model, field: &'static Field) {
+    let Some(form) = model.form.as_mut() else { return };
+    let draft = model.drafts.get(&form.device_id);
+    form.focus = field;
+    form.editor = editor_for(field, draft);
 }
 
 const READ_ONLY: &str = "Read-only mode (--read-only): editing and saving are off";
@@ -172,17 +188,17 @@ fn sign_in_action(model: &mut Model, action: Action) -> Vec<Effect> {
 fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
         Action::CommandEdit(op) => {
-            apply_edit(&mut model.line, &op, FieldKind::Text);
+            apply_edit(&mut model.line, &op, false);
         }
         Action::Back => {
             model.typing = Typing::Nothing;
-            model.line = crate::tui::draft::line_editor("", "");
+            model.line = line_editor("", "");
         }
         Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
         Action::CommandRun => {
-            let line = crate::tui::draft::editor_text(&model.line).to_string();
+            let line = editor_text(&model.line).to_string();
             model.typing = Typing::Nothing;
-            model.line = crate::tui::draft::line_editor("", "");
+            model.line = line_editor("", "");
             match command::parse(&line, model.table.resource) {
                 Ok(Command::Quit) => return action_quit(model),
                 Ok(Command::QuitNow) => model.quit = true,
@@ -238,7 +254,7 @@ fn decide_recovery(model: &mut Model, restore: bool) -> Vec<Effect> {
     let n = offer.recovery.drafts.len();
     if restore {
         for draft in offer.recovery.restore() {
-            model.drafts.insert(draft.original.id.clone(), draft);
+            model.drafts.insert(draft.id().to_string(), draft);
         }
         let s = if n == 1 { "" } else { "s" };
         model.say(Level::Success, format!("{n} draft{s} restored (marked ● in the table; Enter opens one)"));
@@ -262,10 +278,11 @@ fn send(model: &mut Model) -> Vec<Effect> {
     };
     form.problem = None;
     let label = form.label.clone();
-    let fields = confirm.body.changes.iter().map(|c| c.field.spec().label).collect();
+    let resource = form.resource;
+    let fields = confirm.body.changes.iter().map(|c| c.field.label).collect();
     model.requests.start(request_id, RequestKind::Save { id: confirm.device_id.clone(), label, fields });
-    model.say(Level::Info, format!("Saving: PATCH {}", confirm.url));
-    vec![Effect::Patch { request_id, device_id: confirm.device_id, body: confirm.body }]
+    model.say(Level::Info, format!("Saving: {} {}", confirm.method, confirm.url));
+    vec![Effect::Patch { resource, request_id, device_id: confirm.device_id, body: confirm.body }]
 }
 
 fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
@@ -282,11 +299,11 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::NextMatch | Action::PrevMatch => jump_to_match(model, action == Action::NextMatch),
         Action::FilterStart => {
             model.typing = Typing::Filter;
-            model.line = crate::tui::draft::line_editor(&model.table.filter, "");
+            model.line = line_editor(&model.table.filter, "");
             scroll_table(model);
         }
-        Action::FilterEdit(op) if apply_edit(&mut model.line, &op, FieldKind::Text) => {
-            model.table.filter = crate::tui::draft::editor_text(&model.line).to_string();
+        Action::FilterEdit(op) if apply_edit(&mut model.line, &op, false) => {
+            model.table.filter = editor_text(&model.line).to_string();
             model.table.derive_view();
             scroll_table(model);
         }
@@ -315,7 +332,7 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::CommandStart => {
             model.typing = Typing::Command;
-            model.line = crate::tui::draft::line_editor("", "");
+            model.line = line_editor("", "");
         }
         Action::Sort(key) => {
             let Some(column) = model.table.column_of_key(key) else {
@@ -418,7 +435,11 @@ fn open_form(model: &mut Model) -> Vec<Effect> {
     };
     let device_id = model.table.rows.id(row);
     let label = model.table.label(row);
-    let form = FormState { device_id: device_id.clone(), label, focus: first_editable(), problem: None };
+    let resource = model.table.resource;
+    let Some(first) = resource.editable().next().or(resource.fields.first()) else { return Vec::new() };
+    let editor = editor_for(first, model.drafts.get(&device_id));
+    let form =
+        FormState { device_id: device_id.clone(), resource, label, focus: first, editor, problem: None };
     model.screen = Screen::Form;
     model.typing = Typing::Nothing;
     if model.drafts.contains_key(&device_id) {
@@ -429,7 +450,7 @@ fn open_form(model: &mut Model) -> Vec<Effect> {
     let request_id = model.request_id();
     model.requests.start(request_id, RequestKind::Get { id: device_id.clone() });
     model.form = Some(form);
-    vec![Effect::Get { request_id, device_id }]
+    vec![Effect::Get { resource, request_id, device_id }]
 }
 
 fn open_inspector(model: &mut Model) {
@@ -448,11 +469,12 @@ fn form_action(model: &mut Model, action: Action) -> Vec<Effect> {
         model.screen = Screen::Table;
         return Vec::new();
     };
-    let editable: Vec<FieldId> = FIELDS.iter().filter(|f| f.editable).map(|f| f.id).collect();
-    let pos = editable.iter().position(|f| *f == form.focus).unwrap_or(0);
+    let editable: Vec<&'static Field> = form.resource.editable().collect();
+    let pos = editable.iter().position(|f| std::ptr::eq(*f, form.focus)).unwrap_or(0);
     match action {
-        Action::NextField => form.focus = editable[(pos + 1) % editable.len()],
-        Action::PrevField => form.focus = editable[(pos + editable.len() - 1) % editable.len()],
+        Action::NextField | Action::PrevField if editable.is_empty() => {}
+        Action::NextField => focus(model, editable[(pos + 1) % editable.len()]),
+        Action::PrevField => focus(model, editable[(pos + editable.len() - 1) % editable.len()]),
         Action::Back => {
             let id = form.device_id.clone();
             if model.requests.saving(&id).is_some() {
@@ -491,15 +513,18 @@ fn form_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Edit(op) => edit_field(model, &op),
         Action::Cycle => edit_field(model, &EditOp::Insert(' ')),
         Action::RevertField => {
-            let focus = form.focus;
+            let field = form.focus;
             if let Some(d) = model.drafts.get_mut(&form.device_id) {
-                d.revert(focus);
-                model.say(Level::Info, format!("{} reverted", focus.spec().label));
+                d.revert(field);
+                focus(model, field);
+                model.say(Level::Info, format!("{} reverted", field.label));
             }
         }
         Action::RevertAll => {
+            let field = form.focus;
             if let Some(d) = model.drafts.get_mut(&form.device_id) {
                 d.revert_all();
+                focus(model, field);
                 model.say(Level::Info, "All fields reverted");
             }
         }
@@ -515,12 +540,22 @@ fn edit_field(model: &mut Model, op: &EditOp) {
         model.say(Level::Info, "Saving… wait for the answer");
         return;
     }
-    let focus = form.focus;
-    match model.drafts.get_mut(&form.device_id) {
-        Some(d) => {
-            d.edit(focus, op);
-        }
-        None => model.say(Level::Info, "Still loading the device"),
+    let field = form.focus;
+    let Some(form) = model.form.as_mut() else { return };
+    let Some(draft) = model.drafts.get_mut(&form.device_id) else {
+        model.say(Level::Info, "Still loading the device");
+        return;
+    };
+    if !field.editable {
+        return;
+    }
+    if let Kind::Enum(_) = field.kind {
+        draft.choose(field, op);
+        return;
+    }
+    // The editor holds the cursor; the draft holds the text it makes.
+    if apply_edit(&mut form.editor, op, field.kind == Kind::Binary) {
+        draft.set_text(field, editor_text(&form.editor));
     }
 }
 
@@ -538,15 +573,15 @@ fn save(model: &mut Model) -> Vec<Effect> {
     match draft.patch() {
         Err(SaveBlock::NothingChanged) => model.say(Level::Info, "Nothing changed: nothing to send"),
         Err(SaveBlock::Invalid(errors)) => {
-            if let (Some(form), Some(first)) = (model.form.as_mut(), errors.first()) {
-                form.focus = first.0;
+            if let Some(first) = errors.first() {
+                focus(model, first.0);
             }
-            let list: Vec<String> = errors.iter().map(|(f, e)| format!("{}: {e}", f.spec().label)).collect();
+            let list: Vec<String> = errors.iter().map(|(f, e)| format!("{}: {e}", f.label)).collect();
             model.say(Level::Error, format!("Cannot save: {}", list.join("; ")));
         }
         Ok(body) => {
-            let url = model.item_url(&device_id);
-            model.overlay = Some(Overlay::Confirm(Confirm { device_id, url, body }));
+            let (method, url) = model.write_url(draft.resource, &device_id);
+            model.overlay = Some(Overlay::Confirm(Confirm { device_id, method, url, body }));
         }
     }
     Vec::new()
@@ -618,8 +653,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     }
                     model.table.listing.warnings += page.warnings.len();
                     let first_new = model.table.rows.len();
-                    let records: Vec<_> = page.devices.iter().map(record_of).collect();
-                    model.table.push(&records);
+                    model.table.push(&page.devices);
                     model.wall = answered_at;
                     model.table.derive_view();
                     reselect(model, first_new);
@@ -689,13 +723,17 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 return Vec::new(); // cancelled: the user went back
             }
             match outcome.result {
-                Ok(device) => {
-                    let device_label = device.serial_number.clone().unwrap_or_else(|| device.id.clone());
-                    replace_row(model, &device);
+                Ok(record) => {
+                    replace_row(model, &record);
+                    let Some(form) = model.form.as_ref() else { return Vec::new() };
+                    let (id, resource, label) = (form.device_id.clone(), form.resource, form.label.clone());
                     // The form asked for it; a draft of it (restored, say) is kept as it is.
-                    model.drafts.entry(device.id.clone()).or_insert_with(|| Draft::new(device));
+                    model.drafts.entry(id).or_insert_with(|| Draft::new(resource, record));
+                    if let Some(field) = model.form.as_ref().map(|f| f.focus) {
+                        focus(model, field);
+                    }
                     if let Some(warning) = body_warning {
-                        model.say(Level::Warn, format!("{device_label}: {warning}"));
+                        model.say(Level::Warn, format!("{label}: {warning}"));
                     }
                 }
                 Err(e) => {
@@ -726,13 +764,17 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             // The answer belongs to its record, whatever is on screen now.
             let open_here = model.form.as_ref().is_some_and(|f| f.device_id == device_id);
             match *result {
-                Ok(device) => {
+                Ok(record) => {
                     if let Some(form) = model.form.as_mut().filter(|_| open_here) {
                         form.problem = None;
                     }
                     model.say(Level::Success, format!("Saved {label}: {}", fields.join(", ")));
-                    replace_row(model, &device);
-                    model.drafts.insert(device_id, Draft::new(device));
+                    replace_row(model, &record);
+                    let resource = model.drafts.get(&device_id).map_or(model.table.resource, |d| d.resource);
+                    model.drafts.insert(device_id, Draft::new(resource, record));
+                    if let Some(field) = model.form.as_ref().filter(|_| open_here).map(|f| f.focus) {
+                        focus(model, field);
+                    }
                 }
                 Err(e) => {
                     // The form names its record; a message seen elsewhere names it itself.
@@ -822,8 +864,9 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 return Vec::new();
             }
             match result {
-                Ok(collection_url) => {
-                    model.collection_url = collection_url;
+                Ok((base_url, collection)) => {
+                    model.base_url = base_url;
+                    model.collection = collection;
                     model.sign_in = None;
                     model.screen = Screen::Table;
                     model.say(Level::Success, "Signed in");
@@ -889,17 +932,9 @@ fn clear_retry(model: &mut Model, request_id: u64) {
     }
 }
 
-pub(crate) fn replace_row(model: &mut Model, device: &Device) {
-    model.table.replace(&record_of(device));
+pub(crate) fn replace_row(model: &mut Model, record: &Record) {
+    model.table.replace(record);
     scroll_table(model);
-}
-
-/// A typed device as the record the table reads.
-fn record_of(device: &Device) -> crate::graph::resource::Record {
-    match serde_json::to_value(device) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => crate::graph::resource::Record::new(),
-    }
 }
 
 /// Puts a failed call into words for the form.

@@ -5,6 +5,10 @@ use crate::tui::fixtures::{self, exchange};
 use crate::tui::model::{BODY_CAP, HISTORY_CAP};
 use serde_json::json;
 
+fn f(path: &str) -> &'static crate::graph::resource::Field {
+    crate::graph::imported::IMPORTED.field(path).unwrap()
+}
+
 fn act(m: &mut Model, a: Action) -> Vec<Effect> {
     update(m, Input::Action(a))
 }
@@ -27,8 +31,8 @@ fn clear_field(m: &mut Model) {
 /// Opens the selected device and answers its GET; returns the device id.
 fn open(m: &mut Model) -> String {
     let effects = act(m, Action::Open);
-    let [Effect::Get { request_id, device_id }] = effects.as_slice() else { panic!("{effects:?}") };
-    let device = fixtures::devices().into_iter().find(|d| &d.id == device_id).unwrap();
+    let [Effect::Get { request_id, device_id, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    let device = fixtures::devices().into_iter().find(|d| d["id"] == device_id.as_str()).unwrap();
     let path = format!("/deviceManagement/importedWindowsAutopilotDeviceIdentities/{device_id}");
     let outcome = Outcome { exchange: exchange("GET", &path, 200, None, "{}"), result: Ok(device) };
     msg(m, Msg::Fetched { request_id: *request_id, outcome: Box::new(outcome) });
@@ -37,7 +41,9 @@ fn open(m: &mut Model) -> String {
 
 fn patch_effect(effects: &[Effect]) -> (u64, String, serde_json::Value) {
     match effects {
-        [Effect::Patch { request_id, device_id, body }] => (*request_id, device_id.clone(), body.to_json()),
+        [Effect::Patch { request_id, device_id, body, .. }] => {
+            (*request_id, device_id.clone(), body.to_json())
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -46,7 +52,7 @@ fn patch_effect(effects: &[Effect]) -> (u64, String, serde_json::Value) {
 fn init_lists_with_select_and_big_pages() {
     let mut m = Model::new("x", false, false);
     let effects = init(&mut m);
-    let [Effect::List { request_id, query }] = effects.as_slice() else { panic!() };
+    let [Effect::List { request_id, query, .. }] = effects.as_slice() else { panic!() };
     assert_eq!(*request_id, m.table.listing.request_id);
     assert_eq!(query.top, Some(999));
     assert!(query.select.contains(&"serialNumber".to_string()));
@@ -60,7 +66,7 @@ fn pages_stream_in_and_stale_pages_are_dropped() {
     init(&mut m);
     let first = m.table.listing.request_id;
     let devices = fixtures::devices();
-    let page = |d: &[crate::graph::model::Device]| {
+    let page = |d: &[crate::graph::resource::Record]| {
         Box::new(Outcome {
             exchange: exchange("GET", "/x", 200, None, "{}"),
             result: Ok(Page { devices: d.to_vec(), next_link: None, count: None, warnings: Vec::new() }),
@@ -220,9 +226,9 @@ fn colon_q_bang_quits_without_asking() {
 fn edit_save_confirm_and_server_answer() {
     let mut m = fixtures::model(80, 24);
     let id = open(&mut m);
-    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::AssignedUserPrincipalName);
+    assert_eq!(m.form.as_ref().unwrap().focus, f("assignedUserPrincipalName"));
     act(&mut m, Action::NextField);
-    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::GroupTag);
+    assert_eq!(m.form.as_ref().unwrap().focus, f("groupTag"));
     clear_field(&mut m);
     typing(&mut m, "Lab");
     assert_eq!(m.form_draft().unwrap().dirty_count(), 1);
@@ -233,17 +239,17 @@ fn edit_save_confirm_and_server_answer() {
     // Esc goes back to editing, draft untouched.
     act(&mut m, Action::Back);
     assert!(m.overlay.is_none());
-    assert_eq!(m.form_draft().unwrap().text(FieldId::GroupTag), "Lab");
+    assert_eq!(m.form_draft().unwrap().text(f("groupTag")), "Lab");
     act(&mut m, Action::Save);
     let (request_id, device_id, body) = patch_effect(&act(&mut m, Action::ConfirmSend));
     assert_eq!((device_id.as_str(), body), (id.as_str(), json!({"groupTag": "Lab"})));
     assert!(m.busy());
     // Typing while saving is refused (the draft must stay what was sent).
     typing(&mut m, "x");
-    assert_eq!(m.form_draft().unwrap().text(FieldId::GroupTag), "Lab");
+    assert_eq!(m.form_draft().unwrap().text(f("groupTag")), "Lab");
 
-    let mut answer = fixtures::devices().into_iter().find(|d| d.id == id).unwrap();
-    answer.group_tag = Some("Lab".into());
+    let mut answer = fixtures::devices().into_iter().find(|d| d["id"] == id.as_str()).unwrap();
+    answer.insert("groupTag".into(), serde_json::json!("Lab"));
     let ex = exchange("PATCH", "/x", 200, Some(r#"{"groupTag":"Lab"}"#), "{}");
     msg(
         &mut m,
@@ -251,7 +257,7 @@ fn edit_save_confirm_and_server_answer() {
     );
     let draft = m.form_draft().unwrap();
     assert_eq!(draft.dirty_count(), 0);
-    assert_eq!(draft.original.group_tag.as_deref(), Some("Lab"));
+    assert_eq!(draft.original["groupTag"], serde_json::json!("Lab"));
     let row = m.table.rows.find(&id).unwrap();
     assert_eq!(m.table.field_text(row, "groupTag"), Some("Lab"));
     assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: Group tag");
@@ -271,13 +277,15 @@ fn error_keeps_the_draft_and_shows_code_message_request_id() {
     typing(&mut m, "-2");
     act(&mut m, Action::Save);
     let (request_id, _, _) = patch_effect(&act(&mut m, Action::ConfirmSend));
-    let before: Vec<String> = FIELDS.iter().map(|f| m.form_draft().unwrap().text(f.id)).collect();
+    let before: Vec<String> =
+        crate::graph::imported::IMPORTED.fields.iter().map(|f| m.form_draft().unwrap().text(f)).collect();
     let body = r#"{"error":{"code":"BadRequest","message":"groupTag too long","innerError":{"date":"2026-11-28T10:00:00","request-id":"r-123"}}}"#;
     let se = ServiceError::from_response(400, &[], body);
     let ex = exchange("PATCH", "/x", 400, Some("{}"), body);
     let result = Box::new(Err(GraphError::Service(Box::new(se))));
     msg(&mut m, Msg::Patched { request_id, device_id: id, exchanges: vec![ex], result });
-    let after: Vec<String> = FIELDS.iter().map(|f| m.form_draft().unwrap().text(f.id)).collect();
+    let after: Vec<String> =
+        crate::graph::imported::IMPORTED.fields.iter().map(|f| m.form_draft().unwrap().text(f)).collect();
     assert_eq!(before, after);
     let p = m.form.as_ref().unwrap().problem.clone().unwrap();
     assert_eq!(p.title, "Saving failed: 400 BadRequest");
@@ -308,7 +316,7 @@ fn nothing_changed_sends_nothing_and_invalid_blocks() {
     act(&mut m, Action::NextField);
     act(&mut m, Action::Save);
     assert!(m.overlay.is_none());
-    assert_eq!(m.form.as_ref().unwrap().focus, FieldId::AssignedUserPrincipalName);
+    assert_eq!(m.form.as_ref().unwrap().focus, f("assignedUserPrincipalName"));
     assert!(m.toast.as_ref().unwrap().text.starts_with("Cannot save: Assigned user"));
 }
 
@@ -322,7 +330,7 @@ fn esc_keeps_the_draft_reopen_restores_quit_asks() {
     assert!(m.has_unsaved(&id));
     // Reopen: no fetch, same text.
     assert!(act(&mut m, Action::Open).is_empty());
-    assert_eq!(m.form_draft().unwrap().text(FieldId::AssignedUserPrincipalName), "ana.lopez@contoso.com.x");
+    assert_eq!(m.form_draft().unwrap().text(f("assignedUserPrincipalName")), "ana.lopez@contoso.com.x");
     act(&mut m, Action::Back);
     act(&mut m, Action::Quit);
     assert_eq!(m.overlay, Some(Overlay::QuitConfirm));
@@ -343,7 +351,7 @@ fn revert_field_and_all() {
     typing(&mut m, "zz");
     assert_eq!(m.form_draft().unwrap().dirty_count(), 2);
     act(&mut m, Action::RevertField);
-    assert_eq!(m.form_draft().unwrap().dirty_fields(), [FieldId::AssignedUserPrincipalName]);
+    assert_eq!(m.form_draft().unwrap().dirty_fields(), [f("assignedUserPrincipalName")]);
     act(&mut m, Action::RevertAll);
     assert_eq!(m.form_draft().unwrap().dirty_count(), 0);
 }
@@ -492,7 +500,7 @@ fn cancelling_a_save_keeps_the_draft_and_says_what_may_have_happened() {
             &mut m,
             Msg::Patched {
                 request_id: id,
-                device_id: device.id.clone(),
+                device_id: device["id"].as_str().unwrap().to_string(),
                 exchanges: vec![],
                 result: Box::new(Ok(device)),
             },
@@ -510,7 +518,7 @@ fn server_search_commands_list_with_a_filter_and_esc_returns() {
         act(&mut m, Action::CommandEdit(EditOp::Insert(c)));
     }
     let effects = act(&mut m, Action::CommandRun);
-    let [Effect::List { request_id, query }] = effects.as_slice() else { panic!("{effects:?}") };
+    let [Effect::List { request_id, query, .. }] = effects.as_slice() else { panic!("{effects:?}") };
     assert_eq!(query.filter.as_deref(), Some("contains(serialNumber,'o''b')"));
     // The header names the search once its results are shown, not before.
     assert_eq!(m.table.server_filter, None);
@@ -579,7 +587,7 @@ fn index_merges_appended_pages_into_the_sort_and_follows_saves() {
     let mut m = Model::new("x", false, false);
     let full = fixtures::devices();
     let devices = full.clone();
-    let records = fixtures::records(&full);
+    let records = full.clone();
     m.table.sort = Some((0, false));
     m.table.push(&records[..4]);
     m.table.derive_view();
@@ -593,12 +601,12 @@ fn index_merges_appended_pages_into_the_sort_and_follows_saves() {
             .collect()
     };
     let mut expected: Vec<String> =
-        devices.iter().map(|d| d.serial_number.clone().unwrap_or_default()).collect();
+        devices.iter().map(|d| d["serialNumber"].as_str().unwrap_or_default().to_string()).collect();
     expected.sort_by_key(|s| s.to_ascii_lowercase());
     assert_eq!(serials(&m), expected);
     // A saved row moves to its new place.
     let mut renamed = full[0].clone();
-    renamed.serial_number = Some("0000FIRST".into());
+    renamed.insert("serialNumber".into(), serde_json::json!("0000FIRST"));
     replace_row(&mut m, &renamed);
     assert_eq!(serials(&m)[0], "0000FIRST");
     // The filter matches the new text, case-insensitively.
@@ -613,7 +621,7 @@ fn big_tables_sort_off_the_draw_path_and_stale_sorts_are_dropped() {
     let mut m = Model::new("x", false, false);
     let devices: Vec<_> =
         (0..ASYNC_SORT_ROWS as u64).map(|i| crate::server::data::generated_device(5, i, false)).collect();
-    m.table.push(&fixtures::records(&devices));
+    m.table.push(&fixtures::as_records(&devices));
     m.table.derive_view();
     let unsorted = m.table.view.clone();
     let job = |effects: Vec<Effect>| match effects.into_iter().next() {
@@ -647,9 +655,9 @@ fn big_tables_sort_off_the_draw_path_and_stale_sorts_are_dropped() {
 }
 
 fn offer(m: &mut Model) {
-    let mut draft = Draft::new(fixtures::devices().remove(0));
-    draft.set_text(FieldId::GroupTag, "Recovered");
-    let drafts = std::collections::HashMap::from([(draft.original.id.clone(), draft)]);
+    let mut draft = Draft::new(&crate::graph::imported::IMPORTED, fixtures::devices().remove(0));
+    draft.set_text(f("groupTag"), "Recovered");
+    let drafts = std::collections::HashMap::from([(draft.id().to_string(), draft)]);
     let recovery = crate::tui::recovery::Recovery::of_drafts(&drafts, "demo", "SIGHUP").unwrap();
     let path = std::path::PathBuf::from("/state/recovered-drafts-x.json");
     m.overlay = Some(Overlay::Restore(Box::new(crate::tui::model::RecoveryOffer { path, recovery })));
@@ -721,10 +729,10 @@ fn reload_runs_the_server_search_again_and_keeps_the_cursor_on_its_device() {
     act(&mut m, Action::Down);
     let selected = m.table.selected_id().unwrap();
     let effects = act(&mut m, Action::Reload);
-    let [Effect::List { request_id, query }] = effects.as_slice() else { panic!("{effects:?}") };
+    let [Effect::List { request_id, query, .. }] = effects.as_slice() else { panic!("{effects:?}") };
     assert_eq!(query.filter.as_deref(), Some("contains(serialNumber,'5')"), "the search is run again");
     let devices = fixtures::devices();
-    let page = |d: &[crate::graph::model::Device]| {
+    let page = |d: &[crate::graph::resource::Record]| {
         Box::new(Outcome {
             exchange: exchange("GET", "/x", 200, None, "{}"),
             result: Ok(Page { devices: d.to_vec(), next_link: None, count: None, warnings: Vec::new() }),
@@ -779,8 +787,8 @@ fn a_save_answer_updates_its_record_whatever_form_is_open() {
     act(&mut m, Action::Down);
     let second = open(&mut m);
     assert_ne!(second, first);
-    let mut answer = fixtures::devices().into_iter().find(|d| d.id == first).unwrap();
-    answer.group_tag = Some("Saved-Elsewhere".into());
+    let mut answer = fixtures::devices().into_iter().find(|d| d["id"] == first.as_str()).unwrap();
+    answer.insert("groupTag".into(), serde_json::json!("Saved-Elsewhere"));
     let ex = exchange("PATCH", "/x", 200, None, "{}");
     msg(
         &mut m,

@@ -1,6 +1,7 @@
-//! The PATCH confirmation (method, URL, exact body, old -> new) and the quit question.
+//! The write confirmation (method, URL, exact body, old -> new), the quit question and the
+//! offer to restore an earlier session's drafts.
 
-use crate::graph::model::{FieldId, FieldKind, FieldValue};
+use crate::graph::resource::Kind;
 use crate::terminal_text::escape_json_for_terminal;
 use crate::tui::model::{Confirm, Model, RecoveryOffer};
 use crate::tui::views::device_form::short_binary;
@@ -10,13 +11,16 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use serde_json::Value;
 
-fn show(value: &FieldValue, kind: FieldKind, width: usize) -> String {
+fn show(value: &Value, kind: Kind, width: usize) -> String {
     match value {
-        FieldValue::Text(None) => "null".to_string(),
-        FieldValue::Text(Some(t)) if kind == FieldKind::Binary => short_binary(t, width),
-        FieldValue::Text(Some(t)) => format!("\"{}\"", ellipsize(t, width.saturating_sub(2))),
-        other => other.to_text(),
+        Value::Null => "null".to_string(),
+        // A secret is never shown, not even in the confirmation.
+        Value::String(_) if kind == Kind::Secret => "\"••••••\"".to_string(),
+        Value::String(t) if kind == Kind::Binary => short_binary(t, width),
+        Value::String(t) => format!("\"{}\"", ellipsize(t, width.saturating_sub(2))),
+        other => other.to_string(),
     }
 }
 
@@ -26,17 +30,19 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
     let width = if area.width < 90 { area.width } else { (area.width - 8).min(140) };
     let inner_w = width.saturating_sub(2) as usize;
     let url_len = c.url.chars().count();
-    let (mut lines, url_rows) = if url_len + 6 <= inner_w {
-        (vec![Line::from(vec![Span::styled("PATCH ", theme.heading()), Span::raw(c.url.clone())])], 1)
+    let method = c.method;
+    let (mut lines, url_rows) = if url_len + method.len() < inner_w {
+        let head = format!("{method} ");
+        (vec![Line::from(vec![Span::styled(head, theme.heading()), Span::raw(c.url.clone())])], 1)
     } else {
         let rows = 1 + url_len.div_ceil(inner_w.max(1));
-        (vec![Line::from(Span::styled("PATCH", theme.heading())), Line::from(c.url.clone())], rows)
+        (vec![Line::from(Span::styled(method, theme.heading())), Line::from(c.url.clone())], rows)
     };
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Changes (old → new)", theme.heading())));
     let fixed_rows = lines.len();
     for ch in &c.body.changes {
-        let spec = ch.field.spec();
+        let spec = ch.field;
         let one_line = inner_w.saturating_sub(2 + 16 + 3) / 2;
         let (old, new) = (show(&ch.old, spec.kind, one_line), show(&ch.new, spec.kind, one_line));
         let fits = !old.ends_with('…') && !new.ends_with('…') && !old.contains('…');
@@ -63,7 +69,13 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, c: &Confirm) {
     lines.push(Line::from(Span::styled("Body (Content-Type: application/json)", theme.heading())));
     // The body as JSON, with what a terminal would not show written as `\uXXXX` (a `state`
     // sent whole may carry the server's own text).
-    for l in escape_json_for_terminal(&c.body.to_pretty()).lines() {
+    let mut shown = c.body.clone();
+    for ch in c.body.changes.iter().filter(|ch| ch.field.kind == Kind::Secret) {
+        if let Some(v) = shown.properties.get_mut(ch.field.path).filter(|v| v.is_string()) {
+            *v = Value::String("••••••".into());
+        }
+    }
+    for l in escape_json_for_terminal(&shown.to_pretty()).lines() {
         let l = if l.chars().count() > inner_w { ellipsize(l, inner_w) } else { l.to_string() };
         lines.push(json_line(&l, theme));
     }
@@ -135,11 +147,12 @@ pub fn draw_restore(frame: &mut Frame, area: Rect, model: &Model, offer: &Recove
     ];
     let shown = rec.drafts.len().min(usize::from(area.height.saturating_sub(9)).max(1));
     for d in rec.drafts.iter().take(shown) {
-        let serial = d.original.serial_number.as_deref().unwrap_or(&d.original.id);
+        let serial = d.label();
+        let resource = crate::graph::resource_by_command(&d.resource);
         let changed: Vec<&str> = d
             .edits
             .keys()
-            .map(|path| FieldId::from_path(path).map_or(path.as_str(), |f| f.spec().label))
+            .map(|path| resource.and_then(|r| r.field(path)).map_or(path.as_str(), |f| f.label))
             .collect();
         lines.push(Line::from(ellipsize(&format!("  {serial}: {}", changed.join(", ")), inner)));
     }

@@ -1,10 +1,11 @@
-//! The edit form: one line per field in the field table's order, changed fields marked with
-//! their original value, validation shown on the field, and the last failure.
+//! The edit form of one record: one line per field in its resource's field table, changed
+//! fields marked with their original value, validation shown on the field, and the last
+//! failure. Everything comes from the descriptor: labels, kinds, caps, which fields edit.
 
-use crate::graph::model::{FIELDS, FieldId, FieldKind, FieldSpec, ImportStatus};
-use crate::graph::validate::{decode_binary, max_chars};
+use crate::graph::resource::{Field, Kind, Resource, Tone};
+use crate::graph::validate::decode_binary;
 use crate::terminal_text::{escape_for_terminal, needs_escape, visible};
-use crate::tui::draft::{Draft, Editor};
+use crate::tui::drafts::Draft;
 use crate::tui::model::{FormState, Model};
 use crate::tui::views::{Theme, ellipsize, spinner};
 use ratatui::Frame;
@@ -39,33 +40,63 @@ pub fn short_binary(text: &str, width: usize) -> String {
     format!("{shown}{size}")
 }
 
-fn shown_value(field: FieldId, text: &str, width: usize) -> String {
-    if field.spec().kind == FieldKind::Binary { short_binary(text, width) } else { ellipsize(text, width) }
+/// A field's text as the form shows it when not being typed into.
+fn shown_value(field: &Field, text: &str, width: usize) -> String {
+    match field.kind {
+        Kind::Binary => short_binary(text, width),
+        Kind::Secret if !text.is_empty() => "••••••".to_string(),
+        _ => ellipsize(text, width),
+    }
+}
+
+/// How an enum field's values are coloured: as the table's column of it is.
+fn tone_of(resource: &Resource, field: &Field) -> Tone {
+    let top = field.parent().unwrap_or(field.path);
+    resource.columns.iter().find(|c| c.fields().contains(&top)).map_or(Tone::Plain, |c| c.tone)
 }
 
 enum Row {
-    Main(FieldId),
-    Was(FieldId),
-    Error(FieldId),
-    Note(FieldId),
+    Main(&'static Field),
+    Was(&'static Field),
+    Error(&'static Field),
+    Note(&'static Field),
 }
 
-fn rows_of(draft: &Draft, focus: FieldId) -> Vec<Row> {
+impl Row {
+    fn field(&self) -> &'static Field {
+        match self {
+            Row::Main(f) | Row::Was(f) | Row::Error(f) | Row::Note(f) => f,
+        }
+    }
+}
+
+fn rows_of(draft: &Draft, fields: &[&'static Field], focus: &Field) -> Vec<Row> {
     let mut rows = Vec::new();
-    for spec in FIELDS.iter() {
-        rows.push(Row::Main(spec.id));
-        if draft.is_dirty(spec.id) {
-            rows.push(Row::Was(spec.id));
+    for &field in fields {
+        rows.push(Row::Main(field));
+        if draft.is_dirty(field) {
+            rows.push(Row::Was(field));
         }
-        if draft.error(spec.id).is_some() {
-            rows.push(Row::Error(spec.id));
+        if draft.error(field).is_some() {
+            rows.push(Row::Error(field));
         }
-        if spec.id == focus && (spec.kind == FieldKind::Binary || hidden_char(&draft.text(spec.id)).is_some())
-        {
-            rows.push(Row::Note(spec.id));
+        let focused = std::ptr::eq(field, focus);
+        if focused && (field.kind == Kind::Binary || hidden_char(&draft.text(field)).is_some()) {
+            rows.push(Row::Note(field));
         }
     }
     rows
+}
+
+/// The note under the fields: what an empty field means, and the marks.
+fn legend(resource: &Resource) -> String {
+    let required: Vec<&str> = resource.editable().filter(|f| !f.nullable).map(|f| f.label).collect();
+    let empty = if required.is_empty() {
+        "Empty = null".to_string()
+    } else {
+        format!("Empty = null (not for {})", required.join(", "))
+    };
+    format!("{empty} · ● changed · ✗ refused")
 }
 
 /// Draws the form screen.
@@ -99,7 +130,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let problem_h = (problem_lines.len() as u16).min(inner.height / 2);
     let note_h = u16::from(inner.height > problem_h + 3);
     let fields_h = inner.height - problem_h - note_h;
-    let fields = Rect { height: fields_h, ..inner };
+    let fields_area = Rect { height: fields_h, ..inner };
     if problem_h > 0 {
         let r = Rect { y: inner.y + fields_h + note_h, height: problem_h, ..inner };
         frame.render_widget(Paragraph::new(problem_lines), r);
@@ -110,55 +141,51 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         } else {
             "The device could not be fetched. Esc goes back; the response is in the inspector (^O).".into()
         };
-        frame
-            .render_widget(Paragraph::new(Span::styled(text, theme.dim())).wrap(Wrap { trim: true }), fields);
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.dim())).wrap(Wrap { trim: true }),
+            fields_area,
+        );
         return;
     };
     if note_h == 1 {
-        let note = "Empty = null (not for Import status, Error code) · ● changed · ✗ refused";
         let r = Rect { y: inner.y + fields_h, height: 1, ..inner };
+        let note = legend(form.resource);
         frame.render_widget(
-            Paragraph::new(Span::styled(ellipsize(note, inner.width as usize), theme.dim())),
+            Paragraph::new(Span::styled(ellipsize(&note, inner.width as usize), theme.dim())),
             r,
         );
     }
 
-    let rows = rows_of(draft, form.focus);
-    let height = fields.height as usize;
-    let focus_first = rows.iter().position(|r| matches!(r, Row::Main(f) if *f == form.focus)).unwrap_or(0);
-    let focus_last = rows
-        .iter()
-        .rposition(|r| match r {
-            Row::Main(f) | Row::Was(f) | Row::Error(f) | Row::Note(f) => *f == form.focus,
-        })
-        .unwrap_or(focus_first);
+    let fields: Vec<&'static Field> = form.resource.fields_at(model.table.beta).collect();
+    let rows = rows_of(draft, &fields, form.focus);
+    let height = fields_area.height as usize;
+    let is_focus = |r: &Row| std::ptr::eq(r.field(), form.focus);
+    let focus_first = rows.iter().position(|r| matches!(r, Row::Main(_)) && is_focus(r)).unwrap_or(0);
+    let focus_last = rows.iter().rposition(is_focus).unwrap_or(focus_first);
     let offset = (focus_last + 1).saturating_sub(height).min(focus_first);
     let value_w = (inner.width.saturating_sub(VALUE_X)) as usize;
+    let indent = || Span::raw(" ".repeat(VALUE_X as usize));
     for (i, row) in rows.iter().skip(offset).take(height).enumerate() {
-        let r = Rect { y: fields.y + i as u16, height: 1, ..fields };
-        match row {
-            Row::Main(f) => draw_main(frame, r, model, draft, *f, *f == form.focus, value_w),
+        let r = Rect { y: fields_area.y + i as u16, height: 1, ..fields_area };
+        let line = match row {
+            Row::Main(f) => {
+                draw_main(frame, r, model, form, draft, f, is_focus(row), value_w);
+                continue;
+            }
             Row::Was(f) => {
-                let orig = draft.original.get(*f).to_text();
-                let orig = if orig.is_empty() && f.spec().nullable { "null".to_string() } else { orig };
-                let text = shown_value(*f, &orig, value_w.saturating_sub(5));
-                let line = Line::from(vec![
-                    Span::raw(" ".repeat(VALUE_X as usize)),
-                    Span::styled(format!("was: {text}"), theme.dim()),
-                ]);
-                frame.render_widget(Paragraph::new(line), r);
+                let orig = f.display(&draft.original);
+                let orig = if orig.is_empty() && f.nullable { "null".to_string() } else { orig };
+                let text = shown_value(f, &orig, value_w.saturating_sub(5));
+                Line::from(vec![indent(), Span::styled(format!("was: {text}"), theme.dim())])
             }
             Row::Error(f) => {
-                let e = draft.error(*f).map(|e| e.to_string()).unwrap_or_default();
-                let line = Line::from(vec![
-                    Span::raw(" ".repeat(VALUE_X as usize)),
-                    Span::styled(format!("✗ {}", ellipsize(&e, value_w.saturating_sub(2))), theme.invalid()),
-                ]);
-                frame.render_widget(Paragraph::new(line), r);
+                let e = draft.error(f).map(|e| e.to_string()).unwrap_or_default();
+                let e = format!("✗ {}", ellipsize(&e, value_w.saturating_sub(2)));
+                Line::from(vec![indent(), Span::styled(e, theme.invalid())])
             }
-            Row::Note(f) if f.spec().kind != FieldKind::Binary => {
+            Row::Note(f) if f.kind != Kind::Binary => {
                 // The editor shows the text as it is; say what in it does not show.
-                let note = match hidden_char(&draft.text(*f)) {
+                let note = match hidden_char(&draft.text(f)) {
                     Some((position, c)) => {
                         format!(
                             "holds {} at position {position}, which does not show in the editor",
@@ -167,45 +194,37 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                     }
                     None => String::new(),
                 };
-                let line = Line::from(vec![
-                    Span::raw(" ".repeat(VALUE_X as usize)),
-                    Span::styled(ellipsize(&note, value_w), theme.invalid()),
-                ]);
-                frame.render_widget(Paragraph::new(line), r);
+                Line::from(vec![indent(), Span::styled(ellipsize(&note, value_w), theme.invalid())])
             }
             Row::Note(f) => {
-                let text = draft.text(*f);
+                let text = draft.text(f);
                 let size = match decode_binary(&text) {
                     Ok(b) if !b.is_empty() => format!("{} bytes", b.len()),
                     Ok(_) => "empty: null".to_string(),
                     Err(_) => "does not decode".to_string(),
                 };
-                let note = format!(
-                    "{size} · {}/{} chars · ^U, then paste a new hash",
-                    text.chars().count(),
-                    max_chars(f.spec()).unwrap_or(0)
-                );
-                let line = Line::from(vec![
-                    Span::raw(" ".repeat(VALUE_X as usize)),
-                    Span::styled(ellipsize(&note, value_w), theme.dim()),
-                ]);
-                frame.render_widget(Paragraph::new(line), r);
+                let cap = f.max_len.unwrap_or(0);
+                let note =
+                    format!("{size} · {}/{cap} chars · ^U, then paste a new hash", text.chars().count());
+                Line::from(vec![indent(), Span::styled(ellipsize(&note, value_w), theme.dim())])
             }
-        }
+        };
+        frame.render_widget(Paragraph::new(line), r);
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn draw_main(
     frame: &mut Frame,
     r: Rect,
     model: &Model,
+    form: &FormState,
     draft: &Draft,
-    field: FieldId,
+    field: &'static Field,
     focused: bool,
     value_w: usize,
 ) {
     let theme = Theme::of(model);
-    let spec = field.spec();
     let dirty = draft.is_dirty(field);
     let invalid = draft.error(field).is_some();
     let label_style = if focused {
@@ -217,26 +236,24 @@ fn draw_main(
     } else {
         Style::new()
     };
+    let mark = if invalid {
+        "✗"
+    } else if dirty {
+        "●"
+    } else {
+        " "
+    };
     let mut spans = vec![
         Span::styled(if focused { "▸" } else { " " }, theme.key()),
-        Span::styled(
-            if invalid {
-                "✗"
-            } else if dirty {
-                "●"
-            } else {
-                " "
-            },
-            if invalid { theme.invalid() } else { theme.dirty() },
-        ),
+        Span::styled(mark, if invalid { theme.invalid() } else { theme.dirty() }),
         Span::raw(" "),
-        Span::styled(format!("{:<w$}", spec.label, w = LABEL_W), label_style),
+        Span::styled(format!("{:<w$}", field.label, w = LABEL_W), label_style),
         Span::raw(" "),
     ];
     let value_rect = Rect { x: r.x + VALUE_X, width: value_w as u16, ..r };
-    match draft.editor(field) {
-        Editor::ReadOnly => {
-            let text = draft.text(field);
+    let text = draft.text(field);
+    match field.kind {
+        _ if !field.editable => {
             spans.push(Span::styled(
                 ellipsize(&text, value_w.saturating_sub(12)),
                 theme.dim().add_modifier(Modifier::ITALIC),
@@ -244,24 +261,25 @@ fn draw_main(
             spans.push(Span::styled("  read-only", theme.dim()));
             frame.render_widget(Paragraph::new(Line::from(spans)), r);
         }
-        Editor::Choice(current) => {
+        Kind::Enum(values) => {
+            let tone = tone_of(form.resource, field);
             if focused {
                 // The options are padded; start one column early so the text lines up.
                 spans.pop();
-                for s in ImportStatus::ALL {
-                    let style = if s == *current { theme.selected() } else { theme.dim() };
-                    spans.push(Span::styled(format!(" {s} "), style));
+                for v in values {
+                    let style = if *v == text { theme.selected() } else { theme.dim() };
+                    spans.push(Span::styled(format!(" {v} "), style));
                 }
                 spans.push(Span::styled("  ←/→", theme.key()));
             } else {
-                spans.push(Span::styled(current.as_str(), theme.status(*current)));
+                spans.push(Span::styled(text.clone(), theme.tone(tone, &text)));
             }
             frame.render_widget(Paragraph::new(Line::from(spans)), r);
         }
-        Editor::Text(area) => {
+        _ => {
             frame.render_widget(Paragraph::new(Line::from(spans)), r);
             if focused && !model.read_only {
-                let value_rect = match length_counter(spec, &draft.text(field), value_w) {
+                let value_rect = match length_counter(field, &text, value_w) {
                     // The field's cap, shown while typing: `10/512`.
                     Some((counter, over)) => {
                         let w = counter.chars().count() as u16;
@@ -272,10 +290,9 @@ fn draw_main(
                     }
                     None => value_rect,
                 };
-                frame.render_widget(&**area, value_rect);
+                frame.render_widget(&form.editor, value_rect);
             } else {
-                let text = draft.text(field);
-                let line = if text.is_empty() && spec.nullable {
+                let line = if text.is_empty() && field.nullable {
                     Span::styled("null", theme.dim())
                 } else {
                     Span::raw(shown_value(field, &text, value_w))
@@ -294,8 +311,8 @@ fn hidden_char(text: &str) -> Option<(usize, char)> {
 
 /// ` 10/512` for a focused text field with a cap, when the row has room for it (a hash shows
 /// its cap in its note row instead); `true` when the text is over the cap.
-fn length_counter(spec: &FieldSpec, text: &str, value_w: usize) -> Option<(String, bool)> {
-    let max = max_chars(spec).filter(|_| spec.kind != FieldKind::Binary)?;
+fn length_counter(field: &Field, text: &str, value_w: usize) -> Option<(String, bool)> {
+    let max = field.max_len.filter(|_| field.kind != Kind::Binary)?;
     let chars = text.chars().count();
     let counter = format!(" {chars}/{max}");
     (value_w >= counter.len() + 20).then_some((counter, chars > max))
