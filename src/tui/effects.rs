@@ -201,13 +201,13 @@ impl Effects {
     /// Starts an effect that talks to Graph.
     fn run_graph(&mut self, effect: Effect) {
         let tx = self.tx.clone();
-        let request_id = match &effect {
-            Effect::List { request_id, .. }
-            | Effect::Get { request_id, .. }
-            | Effect::Patch { request_id, .. } => *request_id,
+        let (request_id, resource) = match &effect {
+            Effect::List { request_id, resource, .. }
+            | Effect::Get { request_id, resource, .. }
+            | Effect::Patch { request_id, resource, .. } => (*request_id, *resource),
             _ => return,
         };
-        let Some(client) = self.client_for(request_id) else {
+        let Some(client) = self.client_for(request_id).map(|c| c.for_resource(resource)) else {
             tracing::warn!(request_id, "a Graph request before sign-in finished; dropped");
             return;
         };

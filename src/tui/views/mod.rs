@@ -8,7 +8,6 @@ pub mod response_view;
 pub mod sign_in;
 pub mod status_bar;
 
-use crate::graph::model::ImportStatus;
 use crate::graph::resource::Tone;
 use crate::tui::keymap::{Hint, Priority};
 use crate::tui::layout::{MIN_SIZE, too_small};
@@ -104,22 +103,6 @@ impl Theme {
     /// Borders.
     pub fn border(&self) -> Style {
         self.pick(Style::new().fg(Color::Gray), Style::new())
-    }
-    /// An import status.
-    pub fn status(&self, s: ImportStatus) -> Style {
-        if !self.color {
-            return if s == ImportStatus::Error {
-                Style::new().add_modifier(Modifier::BOLD)
-            } else {
-                Style::new()
-            };
-        }
-        match s {
-            ImportStatus::Complete => Style::new().fg(Color::Green),
-            ImportStatus::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-            ImportStatus::Pending | ImportStatus::Partial => Style::new().fg(Color::Yellow),
-            ImportStatus::Unknown => Style::new().fg(Color::Gray),
-        }
     }
     /// A table cell's colour by its column's tone and its text.
     pub fn tone(&self, tone: Tone, text: &str) -> Style {
