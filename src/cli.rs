@@ -1,10 +1,12 @@
 //! The command-line surface (clap derive): no subcommand opens the TUI; `serve` runs the
 //! embedded Graph server; `list` streams devices for scripts.
 
+use crate::config::Overrides;
+use crate::graph::client::Collection;
 use crate::server::faults::{FaultConfig, LatencyRange};
 use crate::server::oauth::{ClientSecretSource, OAuthConfig};
 use crate::server::tls::TlsOptions;
-use crate::server::{DEFAULT_PAGE_SIZE, DataSet, ServeOptions, ServerError};
+use crate::server::{DEFAULT_PAGE_SIZE, DataSet, ServeOptions};
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -68,6 +70,15 @@ pub enum CollectionArg {
     Upload,
 }
 
+impl From<CollectionArg> for Collection {
+    fn from(arg: CollectionArg) -> Collection {
+        match arg {
+            CollectionArg::DeviceManagement => Collection::DeviceManagement,
+            CollectionArg::Upload => Collection::Upload,
+        }
+    }
+}
+
 /// Where and as whom to connect. Precedence: flag > environment > profile > default.
 /// The client secret is read from `AUTOPILOT_TUI_CLIENT_SECRET` or `--client-secret-file`,
 /// never from a flag value (which would land in shell history and `ps`).
@@ -122,6 +133,29 @@ pub struct ConnectionArgs {
     #[arg(long, env = "AUTOPILOT_TUI_MAX_RESPONSE_MIB", default_value_t = 64, value_name = "MIB",
           value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_response_mib: u64,
+}
+
+impl ConnectionArgs {
+    /// The flags as plain values for [`Settings::resolve`](crate::config::Settings::resolve).
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            profile: self.profile.clone(),
+            base_url: self.base_url.clone(),
+            token: self.token.clone(),
+            token_file: self.token_file.clone(),
+            collection: self.collection.map(Collection::from),
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            client_secret_file: self.client_secret_file.clone(),
+            authority: self.authority.clone(),
+            ca_file: self.ca_file.clone(),
+            read_only: self.read_only,
+            page_size: self.page_size,
+            timeout: self.timeout,
+            max_response_mib: self.max_response_mib,
+        }
+    }
 }
 
 /// Output formats of `list`.
@@ -337,40 +371,6 @@ impl ServeArgs {
             tls: self.tls.then(|| TlsOptions { certificate_file: self.certificate_file.clone() }),
         }
     }
-}
-
-/// Why the program stopped with a failure.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// The embedded server failed.
-    #[error(transparent)]
-    Server(#[from] ServerError),
-    /// The log file could not be opened.
-    #[error("cannot open the log file {path}: {source}")]
-    LogFile {
-        /// The log file.
-        path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The async runtime could not start.
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
-    /// Standard output is gone (the announcement line could not be written).
-    #[error("cannot write to standard output: {0}")]
-    Stdout(std::io::Error),
-    /// The configuration or the flags don't describe a usable connection.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    /// Connecting or signing in failed.
-    #[error(transparent)]
-    Connect(#[from] crate::connect::ConnectError),
-    /// The interactive app failed.
-    #[error(transparent)]
-    Tui(#[from] crate::tui::TuiError),
-    /// `list` failed.
-    #[error(transparent)]
-    Export(#[from] crate::export::ExportError),
 }
 
 /// The default log file: `autopilot-tui.log` in the state directory ([`crate::paths::state_dir`]).

@@ -2,7 +2,6 @@
 //! connection settings. Precedence is flag > environment > profile > default; clap resolves
 //! the first two, [`Profile`] supplies the third.
 
-use crate::cli::{CollectionArg, ConnectionArgs};
 use crate::graph::auth::{DEFAULT_AUTHORITY, Secret};
 use crate::graph::client::Collection;
 use serde::Deserialize;
@@ -143,10 +142,46 @@ pub struct Settings {
     pub max_response_bytes: u64,
 }
 
+/// What the command line (flags and environment, merged by clap) says about the connection,
+/// as plain values: what [`Settings::resolve`] lays over the selected profile.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// `--config`: the profiles file (an explicit one must exist).
+    pub config: Option<PathBuf>,
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// `--base-url`.
+    pub base_url: Option<String>,
+    /// `--token`.
+    pub token: Option<String>,
+    /// `--token-file`.
+    pub token_file: Option<PathBuf>,
+    /// `--collection`.
+    pub collection: Option<Collection>,
+    /// `--tenant`.
+    pub tenant: Option<String>,
+    /// `--client-id`.
+    pub client_id: Option<String>,
+    /// `--client-secret-file`.
+    pub client_secret_file: Option<PathBuf>,
+    /// `--authority`.
+    pub authority: Option<String>,
+    /// `--ca-file`.
+    pub ca_file: Option<PathBuf>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--page-size`.
+    pub page_size: Option<u32>,
+    /// `--timeout`, seconds.
+    pub timeout: u64,
+    /// `--max-response-mib`.
+    pub max_response_mib: u64,
+}
+
 impl Settings {
     /// Resolves flags and environment (already merged by clap) over the selected profile of the
     /// config file. `secret_env` is `AUTOPILOT_TUI_CLIENT_SECRET`.
-    pub fn resolve(args: &ConnectionArgs, secret_env: Option<String>) -> Result<Settings, ConfigError> {
+    pub fn resolve(args: &Overrides, secret_env: Option<String>) -> Result<Settings, ConfigError> {
         let (path, required) = match &args.config {
             Some(p) => (p.clone(), true),
             None => match default_config_path() {
@@ -200,8 +235,7 @@ impl Settings {
             (_, url) => Some(url.unwrap_or_else(|| GRAPH_V1.to_string())),
         };
         let collection = match args.collection {
-            Some(CollectionArg::DeviceManagement) => Collection::DeviceManagement,
-            Some(CollectionArg::Upload) => Collection::Upload,
+            Some(collection) => collection,
             None => match profile.collection.as_deref() {
                 None | Some("device-management") => Collection::DeviceManagement,
                 Some("upload") => Collection::Upload,
@@ -409,12 +443,12 @@ ca-file = "/tmp/autopilot-tui-serve.pem"
         assert_eq!(err, "config.toml:2:13: invalid type: string, expected a boolean");
     }
 
-    fn args_with(config: &Path) -> ConnectionArgs {
-        ConnectionArgs {
+    fn args_with(config: &Path) -> Overrides {
+        Overrides {
             config: Some(config.to_path_buf()),
             timeout: 30,
             max_response_mib: 64,
-            ..ConnectionArgs::default()
+            ..Overrides::default()
         }
     }
 
@@ -441,7 +475,7 @@ ca-file = "/tmp/autopilot-tui-serve.pem"
         );
 
         let mut args = args_with(&path);
-        args.collection = Some(CollectionArg::DeviceManagement);
+        args.collection = Some(Collection::DeviceManagement);
         args.page_size = Some(50);
         args.token = Some("tok".into());
         let s = Settings::resolve(&args, None).unwrap();

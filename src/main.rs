@@ -1,8 +1,6 @@
 //! Thin binary: parse the command line, set up logging, hand over to one mode.
 
-use autopilot_tui::cli::{
-    Cli, CliError, Command, ConnectionArgs, FormatArg, ListArgs, ServeArgs, default_log_file,
-};
+use autopilot_tui::cli::{Cli, Command, ConnectionArgs, FormatArg, ListArgs, ServeArgs, default_log_file};
 use autopilot_tui::config::Settings;
 use autopilot_tui::connect::{Prepared, SignInProgress, connect, prepare};
 use autopilot_tui::export::{Destination, ExportEvent, ExportFormat, ExportRequest, export};
@@ -20,6 +18,40 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `list` finished, but left devices out or altered them (each named on stderr).
 const EXIT_INCOMPLETE: u8 = 2;
+
+/// Why the program stopped with a failure.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The embedded server failed.
+    #[error(transparent)]
+    Server(#[from] autopilot_tui::server::ServerError),
+    /// The log file could not be opened.
+    #[error("cannot open the log file {path}: {source}")]
+    LogFile {
+        /// The log file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// Standard output is gone (the announcement line could not be written).
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
+    /// The configuration or the flags don't describe a usable connection.
+    #[error(transparent)]
+    Config(#[from] autopilot_tui::config::ConfigError),
+    /// Connecting or signing in failed.
+    #[error(transparent)]
+    Connect(#[from] autopilot_tui::connect::ConnectError),
+    /// The interactive app failed.
+    #[error(transparent)]
+    Tui(#[from] autopilot_tui::tui::TuiError),
+    /// `list` failed.
+    #[error(transparent)]
+    Export(#[from] autopilot_tui::export::ExportError),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -75,7 +107,7 @@ const CLIENT_SECRET_ENV: &str = "AUTOPILOT_TUI_CLIENT_SECRET";
 /// The interactive app: demo mode without credentials, else the configured tenant. A device
 /// code sign-in runs inside the app, on its own screen.
 async fn interactive(args: ConnectionArgs, log_path: Option<PathBuf>) -> Result<(), CliError> {
-    let settings = Settings::resolve(&args, std::env::var(CLIENT_SECRET_ENV).ok())?;
+    let settings = Settings::resolve(&args.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
     let (session, target_label, demo_server) = match prepare(&settings).await? {
         Prepared::Ready(c) => (Session::Client(c.client), c.target_label, c.demo_server),
         Prepared::SignIn(s) => {
@@ -102,7 +134,7 @@ async fn interactive(args: ConnectionArgs, log_path: Option<PathBuf>) -> Result<
 /// a terminal; each device left out on stderr always. Exit 0 when whole, 2 when devices were
 /// left out or altered, 1 (an error) when the listing failed.
 async fn list(args: ListArgs) -> Result<ExitCode, CliError> {
-    let settings = Settings::resolve(&args.connection, std::env::var(CLIENT_SECRET_ENV).ok())?;
+    let settings = Settings::resolve(&args.connection.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
     let connection = connect(&settings, print_sign_in).await?;
     let line = StatusLine::new(std::io::stderr().is_terminal());
     let client = if line.terminal {

@@ -513,7 +513,7 @@ fn settings_for(server: &RunningServer, ca_file: Option<&std::path::Path>, secre
         timeout: 30,
         ..ConnectionArgs::default()
     };
-    Settings::resolve(&args, secret.map(String::from)).unwrap()
+    Settings::resolve(&args.overrides(), secret.map(String::from)).unwrap()
 }
 
 #[tokio::test]

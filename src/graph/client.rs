@@ -5,7 +5,7 @@
 //! log.
 
 use crate::graph::auth::{REDACTED_BEARER, Secret, TokenSource};
-use crate::graph::error::{GraphError, ServiceError};
+use crate::graph::error::{GraphError, ServiceError, reason_phrase};
 use crate::graph::imported::IMPORTED;
 use crate::graph::patch::PatchBody;
 use crate::graph::record;
@@ -154,11 +154,6 @@ impl Exchange {
             Err(_) => self.url.clone(),
         }
     }
-}
-
-/// The reason phrase of a status code (`OK`, `Not Found`, ...).
-pub fn reason_phrase(code: u16) -> &'static str {
-    reqwest::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("")
 }
 
 /// A call's result together with the exchange that produced it.

@@ -3,6 +3,11 @@
 use serde_json::Value;
 use std::time::Duration;
 
+/// The reason phrase of a status code (`OK`, `Not Found`, ...).
+pub fn reason_phrase(code: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("")
+}
+
 /// An error answer from Graph: `{"error": {"code", "message", "innerError": {...}}}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceError {
@@ -49,7 +54,7 @@ impl ServiceError {
         let code = text(error, "code").unwrap_or_else(|| format!("HTTP {status}"));
         let message = text(error, "message").unwrap_or_else(|| {
             let snippet: String = body.chars().take(300).collect();
-            if snippet.is_empty() { crate::graph::client::reason_phrase(status).to_string() } else { snippet }
+            if snippet.is_empty() { reason_phrase(status).to_string() } else { snippet }
         });
         let nested = nested_document(&message);
         ServiceError {

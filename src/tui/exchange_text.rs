@@ -1,8 +1,8 @@
 //! One request and its answer as text: the inspector's detail lines (bodies indented, long
 //! lines wrapped when asked) and the file `s` saves. Pure; the views colour what this returns.
 
-use crate::tui::model::HistoryEntry;
-use crate::tui::views::{clock, duration};
+use crate::tui::history::HistoryEntry;
+use crate::tui::wording::{clock, duration};
 
 /// What a detail line is, for its colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,75 +96,6 @@ fn wrapped(kind: Kind, text: String, width: usize) -> Vec<(Kind, String)> {
     out
 }
 
-/// A body as the inspector shows it: JSON (whole, or cut short to its first kilobytes) laid
-/// out two spaces a level; anything else exactly as received.
-pub fn readable_body(text: &str) -> String {
-    if text.trim_start().starts_with(['{', '[']) { indent_json(text) } else { text.to_string() }
-}
-
-/// JSON laid out two spaces a level, as `serde_json`'s pretty printer does, from JSON text that
-/// may be cut short: it is indented as far as it goes instead of staying one long line.
-/// Strings and numbers are kept exactly.
-fn indent_json(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 4);
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut chars = text.chars().peekable();
-    let newline = |out: &mut String, depth: usize| {
-        out.push('\n');
-        for _ in 0..depth {
-            out.push_str("  ");
-        }
-    };
-    while let Some(c) = chars.next() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                in_string = true;
-                out.push(c);
-            }
-            '{' | '[' => {
-                out.push(c);
-                while chars.peek().is_some_and(|n| n.is_whitespace()) {
-                    chars.next();
-                }
-                let close = if c == '{' { '}' } else { ']' };
-                if chars.peek() == Some(&close) {
-                    out.push(close);
-                    chars.next();
-                } else {
-                    depth += 1;
-                    newline(&mut out, depth);
-                }
-            }
-            '}' | ']' => {
-                depth = depth.saturating_sub(1);
-                newline(&mut out, depth);
-                out.push(c);
-            }
-            ',' => {
-                out.push(c);
-                newline(&mut out, depth);
-            }
-            ':' => out.push_str(": "),
-            c if c.is_whitespace() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The exchange as a text file: the request and the answer the way HTTP writes them, with the
 /// `Authorization` header already redacted (the client never records it otherwise).
 pub fn as_file(entry: &HistoryEntry) -> String {
@@ -209,25 +140,6 @@ pub fn file_name(entry: &HistoryEntry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn indenting_matches_serde_pretty_on_whole_json() {
-        let text = r#"{"value":[{"id":"a","n":1.50,"s":"x, {y}: \"z\""},{}],"e":[],"t":true}"#;
-        let value: serde_json::Value = serde_json::from_str(text).unwrap();
-        let pretty = serde_json::to_string_pretty(&value).unwrap().replace("1.5", "1.50");
-        assert_eq!(indent_json(text), pretty);
-    }
-
-    #[test]
-    fn indenting_a_cut_body_goes_as_far_as_it_can() {
-        let cut = r#"{"value":[{"id":"a","hash":"AAEC"#;
-        assert_eq!(
-            indent_json(cut),
-            "{\n  \"value\": [\n    {\n      \"id\": \"a\",\n      \"hash\": \"AAEC"
-        );
-        assert_eq!(readable_body("<html>Bad gateway</html>"), "<html>Bad gateway</html>");
-        assert_eq!(readable_body(" [1,2]"), "[\n  1,\n  2\n]");
-    }
 
     #[test]
     fn server_text_is_escaped_in_every_line() {

@@ -1,7 +1,8 @@
 //! Viewport maths that `update` (paging, scrolling, clamping) and the views (drawing) share,
 //! so both agree on how many rows fit without `update` reaching into a view.
 
-use crate::tui::model::{HistoryEntry, Model, Typing};
+use crate::tui::history::HistoryEntry;
+use crate::tui::model::{Model, Typing};
 
 /// Smallest terminal the app draws into; below it a note says so and keys wait.
 pub const MIN_SIZE: (u16, u16) = (40, 10);

@@ -7,6 +7,7 @@ pub mod drafts;
 pub mod effects;
 pub mod event;
 pub mod exchange_text;
+pub mod history;
 pub mod keymap;
 pub mod layout;
 pub mod line_edit;
@@ -17,6 +18,7 @@ pub mod table;
 pub mod terminal;
 pub mod update;
 pub mod views;
+pub mod wording;
 
 #[cfg(test)]
 mod fixtures;

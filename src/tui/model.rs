@@ -6,6 +6,7 @@ use crate::graph::client::Exchange;
 use crate::graph::resource::{Field, Resource};
 use crate::tui::drafts::Draft;
 use crate::tui::event::SignInPrompt;
+use crate::tui::history::{HISTORY_CAP, HistoryEntry};
 use crate::tui::line_edit::line_editor;
 use crate::tui::requests::Requests;
 use crate::tui::table::TableState;
@@ -13,10 +14,6 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 use tui_textarea::TextArea;
 
-/// How many requests the history keeps (older ones are dropped).
-pub const HISTORY_CAP: usize = 200;
-/// How much of a response body the history keeps per request.
-pub const BODY_CAP: usize = 32 * 1024;
 /// Page size asked of the listing (Intune pages hold up to about 1000 items).
 pub const LIST_PAGE_SIZE: u32 = crate::config::MAX_PAGE_SIZE;
 
@@ -160,67 +157,6 @@ pub struct FormState {
     pub editor: TextArea<'static>,
     /// Last failure.
     pub problem: Option<Problem>,
-}
-
-/// One request of the session, as the inspector shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryEntry {
-    /// The exchange; a long response body is cut to [`BODY_CAP`].
-    pub exchange: Exchange,
-    /// Request body laid out for reading (JSON indented).
-    pub request_pretty: Option<String>,
-    /// Response body laid out for reading: JSON indented (as far as it goes when cut), anything
-    /// else as received.
-    pub response_pretty: String,
-    /// The JSON document an Intune error nests in its message, pretty-printed.
-    pub nested_pretty: Option<String>,
-    /// Says the body was cut, and how large it was.
-    pub body_note: Option<String>,
-}
-
-impl HistoryEntry {
-    /// Records an exchange, keeping at most [`BODY_CAP`] bytes of its response body.
-    pub fn new(mut exchange: Exchange) -> HistoryEntry {
-        use crate::tui::exchange_text::readable_body;
-        let full_len = exchange.response_body.len();
-        let body_note = if full_len > BODY_CAP {
-            let mut cut = BODY_CAP;
-            while !exchange.response_body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            exchange.response_body.truncate(cut);
-            exchange.response_body.shrink_to_fit();
-            Some(format!(
-                "body cut to its first {} KB of {} to keep memory bounded",
-                BODY_CAP / 1024,
-                human_bytes(full_len)
-            ))
-        } else {
-            None
-        };
-        // Only error answers nest a document in their message (pages are megabytes: not parsed).
-        let failed = exchange.status.is_some_and(|s| !(200..300).contains(&s));
-        let nested_pretty = serde_json::from_str::<serde_json::Value>(&exchange.response_body)
-            .ok()
-            .filter(|_| failed)
-            .and_then(|doc| doc.pointer("/error/message").and_then(|m| m.as_str()).map(String::from))
-            .and_then(|m| crate::graph::error::nested_document(&m))
-            .and_then(|d| serde_json::to_string_pretty(&d).ok());
-        let response_pretty = readable_body(&exchange.response_body);
-        let request_pretty = exchange.request_body.as_deref().map(readable_body);
-        HistoryEntry { exchange, request_pretty, response_pretty, nested_pretty, body_note }
-    }
-}
-
-/// `1.2 MB`, `34 KB`, `512 B`.
-pub fn human_bytes(n: usize) -> String {
-    if n >= 1024 * 1024 {
-        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
-    } else if n >= 1024 {
-        format!("{} KB", n / 1024)
-    } else {
-        format!("{n} B")
-    }
 }
 
 /// The response inspector's position.

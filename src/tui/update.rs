@@ -1,7 +1,7 @@
 //! `update`: the only place the model changes. Pure: takes an [`Action`] or a [`Msg`], changes
 //! the model, and returns the [`Effect`]s to run. No I/O, no clocks, no widgets.
 
-use crate::graph::auth::{AuthError, PollState};
+use crate::graph::auth::AuthError;
 use crate::graph::client::ListQuery;
 use crate::graph::error::GraphError;
 use crate::graph::resource::{Field, Kind, Record};
@@ -17,6 +17,7 @@ use crate::tui::model::{
 use crate::tui::requests::{RequestKind, RequestStatus};
 use crate::tui::table::Listing;
 use crate::tui::table::index::ASYNC_SORT_ROWS;
+use crate::tui::wording::plural;
 
 /// What `update` consumes.
 #[derive(Debug)]
@@ -897,21 +898,6 @@ pub fn sign_in_failure(e: &AuthError) -> String {
             text
         }
     }
-}
-
-/// The sign-in's poll state in words.
-pub fn poll_words(state: Option<PollState>) -> String {
-    match state {
-        None | Some(PollState::Pending { .. }) => "waiting for you to sign in…".into(),
-        Some(PollState::SlowedDown { interval }) => {
-            format!("asked to slow down: polling every {} s", interval.as_secs())
-        }
-    }
-}
-
-/// `1 device`, `2 devices`.
-pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
 /// After a reload's page: the cursor goes back to the device it was on, once its row is in.

@@ -1,8 +1,10 @@
 use super::*;
+use crate::graph::auth::PollState;
 use crate::graph::client::{Outcome, Page};
 use crate::graph::error::ServiceError;
 use crate::tui::fixtures::{self, exchange};
-use crate::tui::model::{BODY_CAP, HISTORY_CAP};
+use crate::tui::history::{BODY_CAP, HISTORY_CAP};
+use crate::tui::wording::poll_words;
 use serde_json::json;
 
 fn f(path: &str) -> &'static crate::graph::resource::Field {

@@ -95,7 +95,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             let column = table.columns()[*c];
             let cell = table.rows.cell(row, *c);
             let shown = match column.cell {
-                Cell::Ago(_) => ago(cell, model.wall),
+                Cell::Ago(_) => crate::tui::wording::ago(cell, model.wall),
                 _ => cell.to_string(),
             };
             let text = format!("{:<w$}", ellipsize(&shown, *w), w = *w);
@@ -136,19 +136,6 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 ..line_area
             },
         );
-    }
-}
-
-/// `3 d ago` of a Graph timestamp, as seen at `now`; the text itself when it is not one.
-pub fn ago(timestamp: &str, now: std::time::SystemTime) -> String {
-    let Some(at) = crate::graph::timestamp::parse(timestamp) else { return timestamp.to_string() };
-    let secs = now.duration_since(at).map(|d| d.as_secs()).unwrap_or(0);
-    match secs {
-        0..60 => "just now".to_string(),
-        60..3600 => format!("{} min ago", secs / 60),
-        3600..86_400 => format!("{} h ago", secs / 3600),
-        86_400..5_184_000 => format!("{} d ago", secs / 86_400),
-        _ => format!("{} mo ago", secs / 2_592_000),
     }
 }
 

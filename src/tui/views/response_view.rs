@@ -2,9 +2,11 @@
 //! and what came back, JSON pretty-printed and coloured, scrollable.
 
 use crate::tui::exchange_text::{self, Kind};
+use crate::tui::history::HISTORY_CAP;
 use crate::tui::layout::inspector_list_height;
-use crate::tui::model::{HISTORY_CAP, Model};
-use crate::tui::views::{Theme, clock, duration};
+use crate::tui::model::Model;
+use crate::tui::views::Theme;
+use crate::tui::wording::{clock, duration};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;

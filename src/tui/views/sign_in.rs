@@ -3,8 +3,8 @@
 //! do after a failure. The device code and tokens are never in the model, so never here.
 
 use crate::tui::model::{Model, SignInState};
-use crate::tui::update::poll_words;
 use crate::tui::views::{Theme, centered, spinner};
+use crate::tui::wording::poll_words;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

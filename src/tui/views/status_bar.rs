@@ -3,8 +3,8 @@
 
 use crate::tui::keymap::{context, hints};
 use crate::tui::model::Model;
-use crate::tui::update::plural;
 use crate::tui::views::{Theme, ellipsize, hint_line, spinner};
+use crate::tui::wording::plural;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};

@@ -1,0 +1,56 @@
+//! Values put into words for the screen: times, durations, sizes, counts, the sign-in's
+//! state. Pure; the views and the messages `update` writes share them.
+
+use crate::graph::auth::PollState;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `10:00:05` (UTC) of a point in time.
+pub fn clock(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// `12 ms`, `1.20 s`.
+pub fn duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 { format!("{ms} ms") } else { format!("{:.2} s", d.as_secs_f64()) }
+}
+
+/// `1.2 MB`, `34 KB`, `512 B`.
+pub fn human_bytes(n: usize) -> String {
+    if n >= 1024 * 1024 {
+        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
+    } else if n >= 1024 {
+        format!("{} KB", n / 1024)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// `1 device`, `2 devices`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+/// `3 d ago` of a Graph timestamp, as seen at `now`; the text itself when it is not one.
+pub fn ago(timestamp: &str, now: SystemTime) -> String {
+    let Some(at) = crate::graph::timestamp::parse(timestamp) else { return timestamp.to_string() };
+    let secs = now.duration_since(at).map(|d| d.as_secs()).unwrap_or(0);
+    match secs {
+        0..60 => "just now".to_string(),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        86_400..5_184_000 => format!("{} d ago", secs / 86_400),
+        _ => format!("{} mo ago", secs / 2_592_000),
+    }
+}
+
+/// The sign-in's poll state in words.
+pub fn poll_words(state: Option<PollState>) -> String {
+    match state {
+        None | Some(PollState::Pending { .. }) => "waiting for you to sign in…".into(),
+        Some(PollState::SlowedDown { interval }) => {
+            format!("asked to slow down: polling every {} s", interval.as_secs())
+        }
+    }
+}
