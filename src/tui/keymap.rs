@@ -171,8 +171,8 @@ pub static TABLE: &[Binding] = &[
         Action::FilterStart,
         "filter",
     ),
-    b(&[c('n')], "n", "next matching row (wraps)", Action::NextMatch, ""),
-    b(&[c('N')], "N", "previous matching row (wraps)", Action::PrevMatch, ""),
+    b(&[c('n')], "n", "next matching row (wraps)", Action::NextMatch, "match"),
+    b(&[c('N')], "N", "previous matching row (wraps)", Action::PrevMatch, "match"),
     b(&[k(KeyCode::Esc)], "Esc", "clear filter; end server search; stop listing", Action::Back, ""),
     // The keys come from the resource's columns (`S` serial, `T` tag, ...): see `resolve`.
     b(&[], "S T U …", "sort by a column; the same key again reverses", Action::Sort(' '), "sort"),
@@ -440,13 +440,31 @@ pub struct Hint {
     pub priority: Priority,
 }
 
+/// Whether a command can do something now (the hint bar offers only those): `n`/`N` with a
+/// kept filter, Enter with a row, saving and reverting with a change, starting a sign-in again
+/// once it stopped.
+pub fn available(action: &Action, model: &Model) -> bool {
+    let draft = model.form_draft();
+    match action {
+        Action::NextMatch | Action::PrevMatch => !model.filter_text().is_empty(),
+        Action::Open => !model.table.view.is_empty(),
+        Action::Save | Action::RevertAll => draft.is_some_and(|d| d.is_dirty_any()),
+        Action::RevertField => draft.zip(model.form.as_ref()).is_some_and(|(d, f)| d.is_dirty(f.focus)),
+        Action::SignInAgain => model.sign_in.as_ref().is_some_and(|s| s.failed.is_some()),
+        _ => true,
+    }
+}
+
 /// The hint bar's items for a context, in the key map's order; the sort hint names the keys
 /// of the table's columns (`S/T/U/I/B/P/D`).
 pub fn hints(ctx: Context, model: &Model) -> Vec<Hint> {
     let sort_keys: String =
         model.table.columns().iter().map(|c| c.sort_key.to_string()).collect::<Vec<_>>().join("/");
     let mut items: Vec<Hint> = Vec::new();
-    for bd in bindings(ctx).iter().filter(|bd| !bd.hint.is_empty()) {
+    for bd in bindings(ctx)
+        .iter()
+        .filter(|bd| !bd.hint.is_empty() && (model.read_only && bd.writes || available(&bd.action, model)))
+    {
         let (keys, what) = match (model.read_only, bd.writes, &bd.action) {
             (true, true, _) => ("", "read-only: editing off"),
             (true, false, Action::Open) => (bd.label, "view"),
@@ -519,6 +537,22 @@ mod tests {
                 seen.push(column.sort_key);
             }
         }
+    }
+
+    #[test]
+    fn the_hint_bar_offers_what_can_be_done_now() {
+        let mut m = crate::tui::fixtures::model(200, 40);
+        let whats = |m: &Model, ctx| hints(ctx, m).into_iter().map(|h| h.what).collect::<Vec<_>>();
+        assert!(!whats(&m, Context::Table).contains(&"match"), "n/N need a kept filter");
+        m.table.filter = "sales".into();
+        assert!(whats(&m, Context::Table).contains(&"match"));
+        let keys = hints(Context::Table, &m).into_iter().find(|h| h.what == "sort").unwrap().keys;
+        assert_eq!(keys, "S/T/U/I/B/P/D", "the sort keys are the columns'");
+        m.sign_in =
+            Some(crate::tui::model::SignInState { request_id: 1, prompt: None, poll: None, failed: None });
+        assert!(!whats(&m, Context::SignIn).contains(&"sign in again"), "only once the sign-in stopped");
+        m.sign_in.as_mut().unwrap().failed = Some("declined".into());
+        assert!(whats(&m, Context::SignIn).contains(&"sign in again"));
     }
 
     #[test]

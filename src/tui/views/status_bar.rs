@@ -77,11 +77,7 @@ pub fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
 /// The keys of the current screen.
 pub fn draw_hints(frame: &mut Frame, area: Rect, model: &Model) {
     let theme = Theme::of(model);
-    let mut items = hints(context(model), model);
-    if model.sign_in.as_ref().is_some_and(|s| s.failed.is_none()) {
-        // Starting again is only offered once the sign-in has stopped.
-        items.retain(|h| h.what != "sign in again");
-    }
+    let items = hints(context(model), model);
     frame.render_widget(Paragraph::new(hint_line(&items, theme, area.width)), area);
 }
 
