@@ -4,7 +4,7 @@
 use crate::server::faults::{FaultConfig, LatencyRange};
 use crate::server::oauth::{ClientSecretSource, OAuthConfig};
 use crate::server::tls::TlsOptions;
-use crate::server::{DEFAULT_PAGE_SIZE, DataSet, ServeOptions, ServerError};
+use crate::server::{Clock, DEFAULT_PAGE_SIZE, DataSet, ServeOptions, ServerError};
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -289,6 +289,7 @@ impl ServeArgs {
                 slow_down_first_poll: false,
             },
             tls: self.tls.then(|| TlsOptions { certificate_file: self.certificate_file.clone() }),
+            clock: Clock::new(),
         }
     }
 }
