@@ -169,7 +169,7 @@ pub(super) async fn graph_conventions(
     let path_and_query =
         parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |p| p.to_string());
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
-    let recorded_body = body.as_ref().map(|b| b.to_vec()).unwrap_or_default();
+    let recorded_body = body.as_ref().map(|b| journal::redact_secret_properties(b)).unwrap_or_default();
     if !recorded_body.is_empty() {
         // Bodies only at debug level: hashes make them large.
         tracing::debug!(%method, path = %path_and_query, body = %String::from_utf8_lossy(&recorded_body), "request body");

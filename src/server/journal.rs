@@ -2,7 +2,9 @@
 //! order, with secrets redacted and the fault injected into it, if any. Tests read it to see
 //! exactly what a client sent.
 
+use crate::graph::resource::Kind;
 use axum::http::{HeaderMap, Method, header};
+use serde_json::Value;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Mutex;
@@ -20,7 +22,8 @@ pub struct RecordedRequest {
     pub path_and_query: String,
     /// Request headers in order; `Authorization` is redacted to its scheme.
     pub headers: Vec<(String, String)>,
-    /// The request body; on the sign-in routes, secret form fields are `[redacted]`.
+    /// The request body; secret form fields (sign-in) and secret properties
+    /// (`deviceAccountPassword`) are `[redacted]`.
     pub body: Vec<u8>,
     /// The fault injected into this request, if any.
     pub fault: Option<FaultKind>,
@@ -108,6 +111,30 @@ impl Journal {
     pub(super) fn entries(&self) -> Vec<RecordedRequest> {
         self.entries.iter().cloned().collect()
     }
+}
+
+/// What a redacted value is replaced with.
+const REDACTED: &str = "[redacted]";
+
+/// A JSON body with the value of every secret property (a field of kind `Secret` in a served
+/// resource, `deviceAccountPassword`) replaced, so it reaches neither the journal nor the log;
+/// anything else is kept as it came.
+pub(super) fn redact_secret_properties(body: &[u8]) -> Vec<u8> {
+    let is_secret = |name: &str| {
+        super::SERVED.iter().flat_map(|r| r.fields).any(|f| f.kind == Kind::Secret && f.path == name)
+    };
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(body) else { return body.to_vec() };
+    let mut redacted = false;
+    for (name, value) in object.iter_mut() {
+        if is_secret(name) && !value.is_null() {
+            *value = Value::String(REDACTED.into());
+            redacted = true;
+        }
+    }
+    if !redacted {
+        return body.to_vec();
+    }
+    serde_json::to_vec(&object).unwrap_or_default()
 }
 
 /// Locks the journal, whatever a panicking holder left behind.
