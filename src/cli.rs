@@ -137,10 +137,12 @@ pub struct ServeArgs {
     /// The only bearer token to accept (default: any non-empty token).
     #[arg(long, env = "AUTOPILOT_TUI_SERVE_TOKEN")]
     pub token: Option<String>,
-    /// Answer PATCH on an item with the live service's 400 "No method match route template".
+    /// Answer PATCH on an imported identity with the live service's 400 "No method match route
+    /// template" (registered devices always do).
     #[arg(long)]
     pub strict: bool,
-    /// Serve this many generated devices instead of the demo set.
+    /// Serve this many generated imported identities and as many registered devices instead of
+    /// the demo set.
     #[arg(long, value_name = "N")]
     pub devices: Option<u64>,
     /// Seed of the generated devices (same seed, same devices).

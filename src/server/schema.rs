@@ -163,6 +163,13 @@ fn unknown_property(name: &str, type_name: &str) -> ApiError {
     ))
 }
 
+/// An action's body names a parameter the operation does not have.
+pub(super) fn unknown_parameter(name: &str, operation: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "The parameter '{name}' in the request payload is not a valid parameter for the operation '{operation}'."
+    ))
+}
+
 fn null_not_allowed(name: &str, edm_type: &str) -> ApiError {
     ApiError::bad_request(format!(
         "A null value was found for the property named '{name}', which has the expected type \
@@ -302,9 +309,7 @@ pub(super) fn checked_parameters(
             continue;
         }
         let Some(field) = parameters.iter().find(|f| f.path == name) else {
-            return Err(ApiError::bad_request(format!(
-                "The parameter '{name}' in the request payload is not a valid parameter for the operation '{operation}'."
-            )));
+            return Err(unknown_parameter(name, operation));
         };
         checked.insert(name.clone(), checked_value(entity, field, value)?);
     }

@@ -2,23 +2,20 @@
 //! path, get, PATCH (the update page's behaviour; `--strict` gives the live refusal), delete,
 //! create and the `import` action.
 
-use super::{
-    Served, collection_query, context, count, entity_json, entity_response, get_one, is_beta, list,
-    service_root, with_location,
-};
+use super::{Served, context, entity_json, entity_response, is_beta, service_root, with_location};
 use crate::graph::imported::{IMPORTED, TYPE_NAMES};
 use crate::graph::patch::merge;
 use crate::graph::resource::Record;
 use crate::server::AppState;
 use crate::server::conventions::{ApiError, json_response, minimal_response, prefers_minimal_return};
-use crate::server::schema::{EntityType, KeyRule, checked_entity, json_object};
+use crate::server::schema::{EntityType, KeyRule, checked_entity, json_object, unknown_parameter};
 use crate::server::store::{Store, StoreError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -35,44 +32,20 @@ pub(super) const SERVED: Served = Served {
     entity: EntityType::of(&IMPORTED, &TYPE_NAMES),
     store: |app| &app.imported,
     paths: &[DEVICES, UPLOAD],
+    // Every option and every filter the OData grammar has (the update page's behaviour).
+    check: None,
 };
 
 /// The routes of this resource, below a version root.
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route(DEVICES, get(list_devices).post(create))
-        .route(&format!("{DEVICES}/$count"), get(count_devices))
+        .route(DEVICES, SERVED.list().post(create))
+        .route(&format!("{DEVICES}/$count"), SERVED.count())
         .route(&format!("{DEVICES}/import"), post(import))
         .route(&format!("{DEVICES}/microsoft.graph.import"), post(import))
-        .route(&format!("{DEVICES}/{{id}}"), get(get_device).patch(patch).delete(delete))
-        .route(UPLOAD, get(list_devices))
-        .route(&format!("{UPLOAD}/{{id}}"), get(get_device).patch(patch).delete(delete))
-}
-
-async fn list_devices(
-    State(app): State<Arc<AppState>>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let query = collection_query(&SERVED, &uri)?;
-    list(app, SERVED, query, &uri, &headers).await
-}
-
-async fn count_devices(
-    State(app): State<Arc<AppState>>,
-    OriginalUri(uri): OriginalUri,
-) -> Result<Response, ApiError> {
-    let query = collection_query(&SERVED, &uri)?;
-    count(app, SERVED, query).await
-}
-
-async fn get_device(
-    State(app): State<Arc<AppState>>,
-    OriginalUri(uri): OriginalUri,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    get_one(&app, &SERVED, &id, &uri, &headers)
+        .route(&format!("{DEVICES}/{{id}}"), SERVED.get().patch(patch).delete(delete))
+        .route(UPLOAD, SERVED.list())
+        .route(&format!("{UPLOAD}/{{id}}"), SERVED.get().patch(patch).delete(delete))
 }
 
 async fn patch(
@@ -161,9 +134,7 @@ async fn import(
     let beta = is_beta(&uri);
     let parameters = json_object(&headers, &body)?;
     if let Some(other) = parameters.keys().find(|k| *k != IMPORT_LIST && !k.starts_with('@')) {
-        return Err(ApiError::bad_request(format!(
-            "The parameter '{other}' in the request payload is not a valid parameter for the operation 'import'."
-        )));
+        return Err(unknown_parameter(other, "import"));
     }
     let Some(Value::Array(entries)) = parameters.get(IMPORT_LIST) else {
         return Err(ApiError::bad_request(format!(

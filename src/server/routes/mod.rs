@@ -8,7 +8,7 @@ mod metadata;
 mod registered;
 pub(super) mod settings;
 
-use super::conventions::{ApiError, graph_conventions, json_response, text_response};
+use super::conventions::{ApiError, RequestIds, graph_conventions, json_response, text_response};
 use super::faults;
 use super::oauth::{self, TokenStatus};
 use super::odata::{CollectionQuery, Selection};
@@ -17,12 +17,11 @@ use super::store::Store;
 use super::{AppState, SERVED};
 use crate::graph::resource::{Kind, Record};
 use axum::Router;
-use axum::extract::Request;
-use axum::extract::State;
+use axum::extract::{Extension, OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tower_http::compression::CompressionLayer;
@@ -175,7 +174,14 @@ pub(super) struct Served {
     pub(super) store: fn(&AppState) -> &RwLock<Store>,
     /// Its collection paths below the version root (the first is the main one).
     pub(super) paths: &'static [&'static str],
+    /// What it refuses of the query options OData's grammar allows (the registered devices
+    /// take only what the live service is known to take).
+    pub(super) check: Option<QueryCheck>,
 }
+
+/// Refuses query options a collection does not take; gets the request's ids and URI for the
+/// error it answers.
+pub(super) type QueryCheck = fn(&CollectionQuery, &RequestIds, &Uri) -> Result<(), ApiError>;
 
 impl Served {
     pub(super) fn read<'a>(&self, app: &'a AppState) -> RwLockReadGuard<'a, Store> {
@@ -190,6 +196,50 @@ impl Served {
     fn collection(&self, uri: &Uri) -> &'static str {
         let path = uri.path();
         self.paths.iter().copied().find(|p| path.contains(p)).unwrap_or(self.paths[0])
+    }
+
+    /// `GET` on the collection.
+    pub(super) fn list(self) -> MethodRouter<Arc<AppState>> {
+        get(
+            move |State(app): State<Arc<AppState>>,
+                  OriginalUri(uri): OriginalUri,
+                  Extension(ids): Extension<RequestIds>,
+                  headers: HeaderMap| async move {
+                let query = self.query(&uri, &ids)?;
+                list(app, self, query, &uri, &headers).await
+            },
+        )
+    }
+
+    /// `GET .../$count`.
+    pub(super) fn count(self) -> MethodRouter<Arc<AppState>> {
+        get(
+            move |State(app): State<Arc<AppState>>,
+                  OriginalUri(uri): OriginalUri,
+                  Extension(ids): Extension<RequestIds>| async move {
+                let query = self.query(&uri, &ids)?;
+                count(app, self, query).await
+            },
+        )
+    }
+
+    /// `GET .../{id}`.
+    pub(super) fn get(self) -> MethodRouter<Arc<AppState>> {
+        get(
+            move |State(app): State<Arc<AppState>>,
+                  OriginalUri(uri): OriginalUri,
+                  Path(id): Path<String>,
+                  headers: HeaderMap| async move { get_one(&app, &self, &id, &uri, &headers) },
+        )
+    }
+
+    /// The request's query options, parsed for the entity at its version root and checked.
+    fn query(&self, uri: &Uri, ids: &RequestIds) -> Result<CollectionQuery, ApiError> {
+        let query = CollectionQuery::parse(uri.query().unwrap_or(""), &self.entity, is_beta(uri))?;
+        if let Some(check) = self.check {
+            check(&query, ids, uri)?;
+        }
+        Ok(query)
     }
 
     /// 404 for an id this collection does not have.
@@ -284,13 +334,8 @@ pub(super) fn entity_response(
     json_response(status, &Value::Object(body))
 }
 
-/// A collection's query options, parsed for its entity at the request's version root.
-pub(super) fn collection_query(served: &Served, uri: &Uri) -> Result<CollectionQuery, ApiError> {
-    Ok(CollectionQuery::parse(uri.query().unwrap_or(""), &served.entity, is_beta(uri))?)
-}
-
 /// `GET` on a collection: one page of the query, with `@odata.count` and an absolute next link.
-pub(super) async fn list(
+async fn list(
     app: Arc<AppState>,
     served: Served,
     query: CollectionQuery,
@@ -325,11 +370,7 @@ pub(super) async fn list(
 }
 
 /// `GET .../$count`: the number of matching records, as `text/plain`.
-pub(super) async fn count(
-    app: Arc<AppState>,
-    served: Served,
-    query: CollectionQuery,
-) -> Result<Response, ApiError> {
+async fn count(app: Arc<AppState>, served: Served, query: CollectionQuery) -> Result<Response, ApiError> {
     let count = tokio::task::spawn_blocking(move || served.read(&app).count(&query))
         .await
         .map_err(|e| ApiError::internal(&e.to_string()))?;
@@ -337,14 +378,14 @@ pub(super) async fn count(
 }
 
 /// `GET .../{id}`: the bare entity.
-pub(super) fn get_one(
+fn get_one(
     app: &AppState,
     served: &Served,
     id: &str,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let query = collection_query(served, uri)?;
+    let query = CollectionQuery::parse(uri.query().unwrap_or(""), &served.entity, is_beta(uri))?;
     let select = query.select.as_ref();
     let record =
         served.read(app).get(id, select.and_then(Selection::names)).ok_or_else(|| served.not_found(id))?;

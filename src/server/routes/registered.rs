@@ -9,7 +9,7 @@
 //! everything else gets the same 400: a client tried here will not lean on what the live service
 //! may refuse. `$orderby` and `$skip` are refused for the same reason.
 
-use super::{Served, collection_query, count, get_one, list, unknown_segment};
+use super::{Served, unknown_segment};
 use crate::graph::registered::{REGISTERED, TYPE_NAMES};
 use crate::graph::resource::{Field, Kind};
 use crate::server::AppState;
@@ -21,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::{Extension, OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -38,6 +38,7 @@ pub(super) const SERVED: Served = Served {
     entity: EntityType::of(&REGISTERED, &TYPE_NAMES),
     store: |app| &app.registered,
     paths: &[DEVICES],
+    check: Some(check_query),
 };
 
 /// The parameters of `assignUserToDevice`, by field.
@@ -61,9 +62,9 @@ pub(super) fn action_parameters(name: &str, beta: bool) -> Option<Vec<&'static F
 /// The routes of this resource, below a version root.
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route(DEVICES, get(list_devices).post(create))
-        .route(&format!("{DEVICES}/$count"), get(count_devices))
-        .route(&format!("{DEVICES}/{{id}}"), get(get_device).patch(patch).delete(delete))
+        .route(DEVICES, SERVED.list().post(create))
+        .route(&format!("{DEVICES}/$count"), SERVED.count())
+        .route(&format!("{DEVICES}/{{id}}"), SERVED.get().patch(patch).delete(delete))
         .route(&format!("{DEVICES}/{{id}}/{{action}}"), post(action))
 }
 
@@ -96,36 +97,6 @@ fn check_query(query: &CollectionQuery, ids: &RequestIds, uri: &Uri) -> Result<(
 
 fn is_hyphenated_guid(text: &str) -> bool {
     text.len() == 36 && uuid::Uuid::parse_str(text).is_ok()
-}
-
-async fn list_devices(
-    State(app): State<Arc<AppState>>,
-    OriginalUri(uri): OriginalUri,
-    Extension(ids): Extension<RequestIds>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let query = collection_query(&SERVED, &uri)?;
-    check_query(&query, &ids, &uri)?;
-    list(app, SERVED, query, &uri, &headers).await
-}
-
-async fn count_devices(
-    State(app): State<Arc<AppState>>,
-    OriginalUri(uri): OriginalUri,
-    Extension(ids): Extension<RequestIds>,
-) -> Result<Response, ApiError> {
-    let query = collection_query(&SERVED, &uri)?;
-    check_query(&query, &ids, &uri)?;
-    count(app, SERVED, query).await
-}
-
-async fn get_device(
-    State(app): State<Arc<AppState>>,
-    OriginalUri(uri): OriginalUri,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    get_one(&app, &SERVED, &id, &uri, &headers)
 }
 
 /// PATCH fails live before the service looks at the id or the body
