@@ -6,7 +6,7 @@ use crate::graph::client::Collection;
 use crate::server::faults::{FaultConfig, LatencyRange};
 use crate::server::oauth::{ClientSecretSource, OAuthConfig};
 use crate::server::tls::TlsOptions;
-use crate::server::{DEFAULT_PAGE_SIZE, DataSet, ServeOptions};
+use crate::server::{Clock, DEFAULT_PAGE_SIZE, DataSet, ServeOptions};
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -207,10 +207,12 @@ pub struct ServeArgs {
     /// File holding the only bearer token to accept (its first line).
     #[arg(long, value_name = "PATH", conflicts_with = "token")]
     pub token_file: Option<PathBuf>,
-    /// Answer PATCH on an item with the live service's 400 "No method match route template".
+    /// Answer PATCH on an imported identity with the live service's 400 "No method match route
+    /// template" (registered devices always do).
     #[arg(long)]
     pub strict: bool,
-    /// Serve this many generated devices instead of the demo set.
+    /// Serve this many generated imported identities and as many registered devices instead of
+    /// the demo set.
     #[arg(long, value_name = "N")]
     pub devices: Option<u64>,
     /// Seed of the generated devices (same seed, same devices).
@@ -369,6 +371,7 @@ impl ServeArgs {
                 slow_down_first_poll: false,
             },
             tls: self.tls.then(|| TlsOptions { certificate_file: self.certificate_file.clone() }),
+            clock: Clock::new(),
         }
     }
 }

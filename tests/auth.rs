@@ -138,7 +138,7 @@ async fn device_code_sign_in(server: &RunningServer) -> TokenSet {
 // ---------------------------------------------------------------------------------------------
 // Client credentials
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn client_credentials_success_wrong_secret_and_fixed_token() {
     const SECRET: &str = "cs~Right.Secret-8Q";
     const WRONG: &str = "cs~Wrong.Secret-3Z";
@@ -184,7 +184,7 @@ async fn client_credentials_success_wrong_secret_and_fixed_token() {
 // ---------------------------------------------------------------------------------------------
 // Device code
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn device_code_pending_then_approved() {
     let server = serve(fast_device_codes(), None).await;
     let http = reqwest::Client::new();
@@ -227,7 +227,7 @@ async fn device_code_pending_then_approved() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn device_code_slow_down_adds_five_seconds() {
     let server = serve(OAuthConfig { slow_down_first_poll: true, ..fast_device_codes() }, None).await;
     let http = reqwest::Client::new();
@@ -252,7 +252,7 @@ async fn device_code_slow_down_adds_five_seconds() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn device_code_declined_at_the_verification_page() {
     let server = serve(fast_device_codes(), None).await;
     let http = reqwest::Client::new();
@@ -274,7 +274,7 @@ async fn device_code_declined_at_the_verification_page() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn device_code_expires() {
     let oauth = OAuthConfig { device_code_lifetime: Duration::from_secs(2), ..fast_device_codes() };
     let server = serve(oauth, None).await;
@@ -289,7 +289,7 @@ async fn device_code_expires() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn device_code_unknown_to_the_platform() {
     let issuing = serve(fast_device_codes(), None).await;
     let other = serve(fast_device_codes(), None).await;
@@ -304,7 +304,7 @@ async fn device_code_unknown_to_the_platform() {
 // ---------------------------------------------------------------------------------------------
 // Renewal
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn renewal_before_expiry_for_both_grants() {
     const SECRET: &str = "renewal-secret-9";
     let oauth = OAuthConfig {
@@ -368,7 +368,7 @@ async fn renewal_before_expiry_for_both_grants() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_401_renews_once_and_a_second_401_is_an_error() {
     let server = serve(OAuthConfig::default(), None).await;
     let http = reqwest::Client::new();
@@ -428,7 +428,7 @@ async fn a_401_renews_once_and_a_second_401_is_an_error() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_revoked_session_fails_renewal_with_an_auth_error() {
     let server = serve(fast_device_codes(), None).await;
     let http = reqwest::Client::new();
@@ -456,7 +456,7 @@ async fn a_revoked_session_fails_renewal_with_an_auth_error() {
 // ---------------------------------------------------------------------------------------------
 // The protocol itself, by hand
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn token_endpoint_speaks_entra() {
     let server = serve(fast_device_codes(), None).await;
     let http = reqwest::Client::new();

@@ -3,130 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use autopilot_tui::server::{DataSet, RunningServer, ServeOptions, start};
+mod server_common;
+
+use autopilot_tui::server::ServeOptions;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use server_common::*;
 use std::collections::HashSet;
-
-const DEVICES: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
-const UPLOAD: &str = "/importedWindowsAutopilotDeviceIdentityUpload/deviceIdentities";
-const JSON_TYPE: &str =
-    "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
-
-struct Api {
-    server: RunningServer,
-    http: reqwest::Client,
-}
-
-async fn api_with(opts: ServeOptions) -> Api {
-    let server = start(opts).await.expect("server starts");
-    Api { server, http: reqwest::Client::new() }
-}
-
-async fn demo() -> Api {
-    api_with(ServeOptions::default()).await
-}
-
-async fn generated(devices: u64, seed: u64) -> Api {
-    api_with(ServeOptions { data: DataSet::Generated { devices, seed }, ..ServeOptions::default() }).await
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
-    }
-
-    /// Asserts a Graph error with this status and code; returns the message.
-    fn error(&self, status: StatusCode, code: &str) -> String {
-        assert_eq!(self.status, status, "{}", self.text);
-        let body = self.json();
-        assert_eq!(body["error"]["code"], code, "{}", self.text);
-        let inner = &body["error"]["innerError"];
-        assert_eq!(inner["request-id"], self.header("request-id"));
-        assert_eq!(inner["client-request-id"], self.header("client-request-id"));
-        assert_eq!(inner["date"].as_str().unwrap().len(), "2026-11-28T10:00:00".len());
-        assert_eq!(self.header("content-type"), JSON_TYPE);
-        body["error"]["message"].as_str().unwrap().to_string()
-    }
-}
-
-impl Api {
-    /// `path` is relative to `/v1.0` unless it is an absolute URL.
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.server.base_url()) }
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<(&str, String)>) -> Answer {
-        let mut request = self.http.request(method, self.url(path)).bearer_auth("test-token");
-        if let Some((content_type, body)) = body {
-            request = request.header("content-type", content_type).body(body);
-        }
-        answer(request).await
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.send(Method::GET, path, None).await
-    }
-
-    async fn get_json(&self, path: &str) -> Value {
-        let answer = self.get(path).await;
-        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);
-        answer.json()
-    }
-
-    async fn patch(&self, path: &str, body: &Value) -> Answer {
-        self.send(Method::PATCH, path, Some(("application/json", body.to_string()))).await
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> Answer {
-        self.send(Method::POST, path, Some(("application/json", body.to_string()))).await
-    }
-
-    /// Every device of a query, following `@odata.nextLink` only.
-    async fn all(&self, first: &str) -> Vec<Value> {
-        let mut devices = Vec::new();
-        let mut next = Some(self.url(first));
-        let mut pages = 0;
-        while let Some(url) = next {
-            let page = self.get_json(&url).await;
-            devices.extend(page["value"].as_array().unwrap().iter().cloned());
-            next = page["@odata.nextLink"].as_str().map(str::to_string);
-            pages += 1;
-            assert!(pages < 10_000, "next links loop");
-        }
-        devices
-    }
-
-    async fn first_id(&self) -> String {
-        self.get_json(&format!("{DEVICES}?$top=1")).await["value"][0]["id"].as_str().unwrap().to_string()
-    }
-}
-
-async fn answer(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.expect("request sent");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    Answer { status, headers, text }
-}
-
-fn ids(devices: &[Value]) -> Vec<String> {
-    devices.iter().map(|d| d["id"].as_str().unwrap().to_string()).collect()
-}
-
-fn enc(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Listing and paging
@@ -699,6 +582,28 @@ async fn post_creates_devices() {
     // New devices appear at the end of the list.
     let all = ids(&api.all(&format!("{DEVICES}?$top=999")).await);
     assert_eq!(&all[all.len() - 2..], [id.as_str(), chosen]);
+}
+
+#[tokio::test]
+async fn post_preferring_return_minimal_answers_204_with_the_location() {
+    let api = demo().await;
+    let minimal = answer(
+        api.http
+            .post(api.url(DEVICES))
+            .bearer_auth("t")
+            .header("prefer", "return=minimal")
+            .json(&json!({"serialNumber": "MINIMAL-1"})),
+    )
+    .await;
+    assert_eq!(minimal.status, StatusCode::NO_CONTENT, "{}", minimal.text);
+    assert_eq!(minimal.header("preference-applied"), "return=minimal");
+    assert!(minimal.text.is_empty());
+    let location = minimal.header("location");
+    assert!(location.starts_with(&format!("{}{DEVICES}/", api.server.base_url())), "{location}");
+    assert_eq!(minimal.header("odata-entityid"), location);
+    let created = api.get_json(location).await;
+    assert_eq!(created["serialNumber"], "MINIMAL-1");
+    assert_eq!(created["state"]["deviceImportStatus"], "unknown");
 }
 
 #[tokio::test]

@@ -330,7 +330,9 @@ async fn faulted_patches_change_the_store_only_when_they_reached_the_handler() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+// Paused time: the injected latency and the client's back-off pass on tokio's clock, not in real
+// sleeps.
+#[tokio::test(start_paused = true)]
 async fn the_client_rides_out_every_fault_at_once() {
     let faults = FaultConfig::every_kind(0.1, 2026);
     let server = serve(500, 50, faults.clone()).await;

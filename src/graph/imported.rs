@@ -2,7 +2,7 @@
 //! queue. Its descriptor; the typed model the embedded server keeps is in `model.rs`.
 
 use crate::graph::resource::{
-    Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, SortBy, Tone, Version, WriteVerb,
+    Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, SortBy, Tone, TypeNames, Version, WriteVerb,
 };
 
 /// `deviceImportStatus` values, exactly as Graph spells them.
@@ -121,4 +121,10 @@ pub const IMPORTED: Resource = Resource {
     columns: COLUMNS,
     write: WriteVerb::Patch,
     searches: SEARCHES,
+};
+
+/// Graph's names for the types of [`IMPORTED`] (`$metadata`, error messages).
+pub const TYPE_NAMES: TypeNames = TypeNames {
+    complex: &[("state", "importedWindowsAutopilotDeviceIdentityState")],
+    enums: &[("state/deviceImportStatus", "importedWindowsAutopilotDeviceIdentityImportStatus")],
 };

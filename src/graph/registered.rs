@@ -2,7 +2,7 @@
 //! live tenant, through `updateDeviceProperties` and a few actions (see `graph-registered.md`).
 
 use crate::graph::resource::{
-    Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, SortBy, Tone, Version, WriteVerb,
+    Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, SortBy, Tone, TypeNames, Version, WriteVerb,
 };
 
 /// `enrollmentState` values (v1.0's five, and beta's `blocked`).
@@ -79,23 +79,39 @@ pub const FIELDS: &[Field] = &[
     shown("managedDeviceId", "Managed device id", Kind::Text),
     shown("azureActiveDirectoryDeviceId", "Entra device id", Kind::Text),
     beta(shown("azureAdDeviceId", "Entra device id (beta)", Kind::Text)),
-    beta(shown(
-        "deploymentProfileAssignmentStatus",
-        "Profile assignment",
-        Kind::Enum(PROFILE_ASSIGNMENT_STATUSES),
-    )),
-    beta(shown(
-        "deploymentProfileAssignmentDetailedStatus",
-        "Profile assignment detail",
-        Kind::Enum(PROFILE_ASSIGNMENT_DETAILS),
-    )),
+    // The enums and dates below are not nullable in Graph's schema (plain `$ref`s in its OpenAPI).
+    beta(Field {
+        nullable: false,
+        ..shown(
+            "deploymentProfileAssignmentStatus",
+            "Profile assignment",
+            Kind::Enum(PROFILE_ASSIGNMENT_STATUSES),
+        )
+    }),
+    beta(Field {
+        nullable: false,
+        ..shown(
+            "deploymentProfileAssignmentDetailedStatus",
+            "Profile assignment detail",
+            Kind::Enum(PROFILE_ASSIGNMENT_DETAILS),
+        )
+    }),
     beta(Field {
         nullable: false,
         ..shown("deploymentProfileAssignedDateTime", "Profile assigned", Kind::DateTime)
     }),
-    beta(shown("remediationState", "Remediation", Kind::Enum(REMEDIATION_STATES))),
-    beta(shown("remediationStateLastModifiedDateTime", "Remediation changed", Kind::DateTime)),
-    beta(shown("userlessEnrollmentStatus", "Userless enrollment", Kind::Enum(USERLESS_ENROLLMENT_STATUSES))),
+    beta(Field {
+        nullable: false,
+        ..shown("remediationState", "Remediation", Kind::Enum(REMEDIATION_STATES))
+    }),
+    beta(Field {
+        nullable: false,
+        ..shown("remediationStateLastModifiedDateTime", "Remediation changed", Kind::DateTime)
+    }),
+    beta(Field {
+        nullable: false,
+        ..shown("userlessEnrollmentStatus", "Userless enrollment", Kind::Enum(USERLESS_ENROLLMENT_STATUSES))
+    }),
 ];
 
 const fn column(
@@ -199,3 +215,34 @@ pub const REGISTERED: Resource = Resource {
     write: WriteVerb::Action("updateDeviceProperties"),
     searches: SEARCHES,
 };
+
+/// Graph's names for the types of [`REGISTERED`] (`$metadata`, error messages).
+pub const TYPE_NAMES: TypeNames = TypeNames {
+    complex: &[],
+    enums: &[
+        ("enrollmentState", "enrollmentState"),
+        ("deploymentProfileAssignmentStatus", "windowsAutopilotProfileAssignmentStatus"),
+        ("deploymentProfileAssignmentDetailedStatus", "windowsAutopilotProfileAssignmentDetailedStatus"),
+        ("remediationState", "windowsAutopilotDeviceRemediationState"),
+        ("userlessEnrollmentStatus", "windowsAutopilotUserlessEnrollmentStatus"),
+    ],
+};
+
+/// The Autopilot account settings (beta only): when the service last synced, and the manual sync.
+pub const SETTINGS_PATH: &str = "/deviceManagement/windowsAutopilotSettings";
+
+/// `syncStatus` values of the settings.
+pub const SYNC_STATUSES: &[&str] = &["unknown", "inProgress", "completed", "failed"];
+
+/// The fields of `windowsAutopilotSettings` (read-only; changed by the `sync` action). The whole
+/// resource is beta only.
+pub const SETTINGS_FIELDS: &[Field] = &[
+    Field { nullable: false, ..shown("id", "Id", Kind::Key) },
+    Field { nullable: false, ..shown("lastSyncDateTime", "Last sync", Kind::DateTime) },
+    Field { nullable: false, ..shown("lastManualSyncTriggerDateTime", "Last manual sync", Kind::DateTime) },
+    Field { nullable: false, ..shown("syncStatus", "Sync status", Kind::Enum(SYNC_STATUSES)) },
+];
+
+/// Graph's names for the types of the settings.
+pub const SETTINGS_TYPE_NAMES: TypeNames =
+    TypeNames { complex: &[], enums: &[("syncStatus", "windowsAutopilotSyncStatus")] };

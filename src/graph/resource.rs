@@ -305,3 +305,27 @@ impl Resource {
 pub fn is_beta(base_url: &str) -> bool {
     base_url.trim_end_matches('/').ends_with("/beta")
 }
+
+/// The names Graph's schema gives a resource's own types, beside its field table: what `$metadata`
+/// declares and what Graph's error messages name (`... to the expected type 'microsoft.graph.enrollmentState'`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeNames {
+    /// Complex properties and their type, without namespace (`state` ->
+    /// `importedWindowsAutopilotDeviceIdentityState`).
+    pub complex: &'static [(&'static str, &'static str)],
+    /// Enum-valued fields (by path) and their enum type, without namespace (`enrollmentState` ->
+    /// `enrollmentState`).
+    pub enums: &'static [(&'static str, &'static str)],
+}
+
+impl TypeNames {
+    /// The type of the complex property `name`, if it is one.
+    pub fn complex_type(&self, name: &str) -> Option<&'static str> {
+        self.complex.iter().find(|(property, _)| *property == name).map(|(_, type_name)| *type_name)
+    }
+
+    /// The enum type of the field at `path`, if it has one.
+    pub fn enum_type(&self, path: &str) -> Option<&'static str> {
+        self.enums.iter().find(|(field, _)| *field == path).map(|(_, type_name)| *type_name)
+    }
+}

@@ -1,14 +1,35 @@
-//! Deterministic, plausible Autopilot devices derived from `(seed, index)`.
+//! The demo tenant's records, and deterministic, plausible ones derived from `(seed, index)`:
+//! imported identities (the import queue) and registered Autopilot devices, consistent with each
+//! other. A completed import has a registered twin with its serial whose id is the import's
+//! `state.deviceRegistrationId`; an import that failed with 806 (`ZtdDeviceAlreadyAssigned`)
+//! has a registered device with its serial, registered before (so not linked by id); other
+//! failed or unfinished imports have none. Registered devices without an import record were
+//! registered by the OEM or reseller, or imported long ago and cleaned up.
 //!
-//! Nothing here stores devices: every field (and the 4 KB hardware hash) is recomputed from the
-//! pair on demand, so a data set of a million devices costs no memory until one is changed.
+//! Nothing generated is stored: every field (and the 4 KB hardware hash) is recomputed from the
+//! pair on demand, and only the properties a caller wants are built, so a data set of a million
+//! devices costs no memory until one is changed and a scan builds only what it reads.
 
+use super::schema::NEVER;
+use super::store::{Base, Wanted};
 use crate::graph::model::{Device, DeviceState, ImportStatus};
+use crate::graph::resource::Record;
 use crate::graph::validate::encode_binary;
-use serde_json::Map;
+use serde_json::{Map, Value};
+use std::time::{Duration, SystemTime};
 
 /// Size of a generated hardware hash before base64 (real Autopilot hashes are about 4 KB).
 pub const HASH_BYTES: usize = 4096;
+
+/// The demo imported identities, generated once by `examples/gen_demo_devices.rs`. Records
+/// without a `hardwareIdentifier` key get a deterministic 4 KB hash at load (keeps the asset small).
+const DEMO_DEVICES: &str = include_str!("../../assets/demo-devices.json");
+/// The seed `examples/gen_demo_devices.rs` made the demo asset with; the demo's registered
+/// devices are drawn from it too.
+const DEMO_SEED: u64 = 2026;
+/// Registered devices of the demo tenant that have no import record (OEM-registered, or imported
+/// long ago and cleaned up), beside the twins of its imports.
+const DEMO_REGISTERED_ONLY: u64 = 230;
 
 /// SplitMix64: tiny, fast, and good enough to make demo data look random.
 #[derive(Debug, Clone)]
@@ -47,7 +68,11 @@ const STREAM_ID: u64 = 1;
 const STREAM_FIELDS: u64 = 2;
 const STREAM_HASH: u64 = 3;
 const STREAM_IMPORT: u64 = 4;
-const STREAM_REGISTRATION: u64 = 5;
+const STREAM_REGISTERED: u64 = 6;
+const STREAM_MANAGED: u64 = 7;
+const STREAM_ENTRA: u64 = 8;
+/// Mixed into the seed for registered devices' ids, so they never pass for imported ones.
+const REGISTRATION_SALT: u64 = 0x5EED_0FA0_7091_1007;
 
 fn guid(bits_hi: u64, bits_lo: u64) -> String {
     format!(
@@ -92,7 +117,7 @@ fn unscramble(seed: u64, hidden: u64) -> u64 {
     (f.wrapping_mul(inverse(MUL_A)) & MASK48) ^ index_mask(seed)
 }
 
-/// The id of device `index` (below 2^48) in the data set of `seed`: GUID-shaped,
+/// The id of imported device `index` (below 2^48) in the data set of `seed`: GUID-shaped,
 /// random-looking, and reversible (the last group hides the index), so a lookup by id needs no
 /// table.
 pub fn device_id(seed: u64, index: u64) -> String {
@@ -112,7 +137,19 @@ pub fn index_of_id(seed: u64, id: &str) -> Option<u64> {
     (device_id(seed, index).eq_ignore_ascii_case(id)).then_some(index)
 }
 
-/// A GUID derived from a seed, a stream and a number (import batches, registration ids).
+/// The id of registered device `index` of the data set `seed`, which is also the
+/// `deviceRegistrationId` of imported device `index` when that import completed. Reversible
+/// like [`device_id`].
+pub fn registration_id(seed: u64, index: u64) -> String {
+    device_id(seed ^ REGISTRATION_SALT, index)
+}
+
+/// The index hidden in an id made by [`registration_id`] for this seed, if it is one.
+pub fn index_of_registration_id(seed: u64, id: &str) -> Option<u64> {
+    index_of_id(seed ^ REGISTRATION_SALT, id)
+}
+
+/// A GUID derived from a seed, a stream and a number (import batches, Entra and Intune ids).
 fn derived_guid(seed: u64, stream: u64, n: u64) -> String {
     let mut g = SplitMix64::new(seed ^ stream.rotate_left(17), n);
     guid(g.next_u64(), g.next_u64())
@@ -180,54 +217,489 @@ const ERRORS: &[(i32, &str)] = &[
     (802, "InvalidZtdHardwareHash"),
     (500, "StorageError"),
 ];
+/// `ZtdDeviceAlreadyAssigned`: the device is registered in this tenant already.
+const ALREADY_REGISTERED: i32 = 806;
 
-/// Device `index` of the data set `seed`. The hash is only computed when `with_hash` is set
-/// (it is most of the cost); otherwise `hardwareIdentifier` is left `None`.
-pub fn generated_device(seed: u64, index: u64, with_hash: bool) -> Device {
+fn user_principal_name(first: &str, last: &str) -> String {
+    format!("{first}.{last}@contoso.com")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Imported identities
+
+/// What imported device `index` of data set `seed` is, before it is written out as a typed
+/// [`Device`] or a JSON record.
+struct ImportedDraw {
+    serial: String,
+    group_tag: Option<&'static str>,
+    user: Option<(&'static str, &'static str)>,
+    product_key: Option<String>,
+    status: ImportStatus,
+    error: Option<(i32, &'static str)>,
+    index: u64,
+    seed: u64,
+}
+
+fn imported_draw(seed: u64, index: u64) -> ImportedDraw {
     let mut g = SplitMix64::new(seed ^ STREAM_FIELDS, index);
-    let serial_number = serial(&mut g);
-    let group_tag = g.pick(GROUP_TAGS).map(str::to_string);
-    let upn =
-        if g.below(2) == 0 { None } else { Some(format!("{}.{}@contoso.com", g.pick(FIRST), g.pick(LAST))) };
+    let serial = serial(&mut g);
+    let group_tag = *g.pick(GROUP_TAGS);
+    let user = if g.below(2) == 0 { None } else { Some((*g.pick(FIRST), *g.pick(LAST))) };
     let product_key = match g.below(10) {
         0..7 => Some(String::new()),
         7..9 => None,
         _ => Some(format!("00330-{:05}-{:05}-AAOEM", g.below(100_000), g.below(100_000))),
     };
-    // Devices arrive in batches of a few dozen per import.
-    let import_id = Some(derived_guid(seed, STREAM_IMPORT, index / 40));
-    let state = match g.below(100) {
-        0..70 => DeviceState {
-            device_import_status: ImportStatus::Complete,
-            device_registration_id: Some(derived_guid(seed, STREAM_REGISTRATION, index)),
-            ..DeviceState::default()
-        },
-        70..82 => {
-            let (code, name) = *g.pick(ERRORS);
-            DeviceState {
-                device_import_status: ImportStatus::Error,
-                device_error_code: code,
-                device_error_name: Some(name.to_string()),
-                ..DeviceState::default()
-            }
-        }
-        82..87 => DeviceState { device_import_status: ImportStatus::Pending, ..DeviceState::default() },
-        87..92 => DeviceState { device_import_status: ImportStatus::Partial, ..DeviceState::default() },
-        _ => DeviceState::default(),
+    let (status, error) = match g.below(100) {
+        0..70 => (ImportStatus::Complete, None),
+        70..82 => (ImportStatus::Error, Some(*g.pick(ERRORS))),
+        82..87 => (ImportStatus::Pending, None),
+        87..92 => (ImportStatus::Partial, None),
+        _ => (ImportStatus::Unknown, None),
     };
-    let id = device_id(seed, index);
-    let hardware_identifier = with_hash.then(|| hardware_hash(key_of(&id)));
+    ImportedDraw { serial, group_tag, user, product_key, status, error, index, seed }
+}
+
+impl ImportedDraw {
+    fn id(&self) -> String {
+        device_id(self.seed, self.index)
+    }
+
+    fn registration_id(&self) -> Option<String> {
+        (self.status == ImportStatus::Complete).then(|| registration_id(self.seed, self.index))
+    }
+
+    fn import_id(&self) -> String {
+        // Devices arrive in batches of a few dozen per import.
+        derived_guid(self.seed, STREAM_IMPORT, self.index / 40)
+    }
+
+    fn hash(&self) -> String {
+        hardware_hash(key_of(&self.id()))
+    }
+}
+
+/// Imported device `index` of the data set `seed`. The hash is only computed when `with_hash` is
+/// set (it is most of the cost); otherwise `hardwareIdentifier` is left `None`.
+pub fn generated_device(seed: u64, index: u64, with_hash: bool) -> Device {
+    let draw = imported_draw(seed, index);
+    let state = DeviceState {
+        device_import_status: draw.status,
+        device_registration_id: draw.registration_id(),
+        device_error_code: draw.error.map_or(0, |(code, _)| code),
+        device_error_name: draw.error.map(|(_, name)| name.to_string()),
+        extra: Map::new(),
+    };
     Device {
-        id,
-        assigned_user_principal_name: upn,
-        group_tag,
-        hardware_identifier,
-        import_id,
-        product_key,
-        serial_number: Some(serial_number),
+        hardware_identifier: with_hash.then(|| draw.hash()),
+        assigned_user_principal_name: draw.user.map(|(first, last)| user_principal_name(first, last)),
+        group_tag: draw.group_tag.map(str::to_string),
+        import_id: Some(draw.import_id()),
+        product_key: draw.product_key.clone(),
+        serial_number: Some(draw.serial.clone()),
         state,
         extra: Map::new(),
+        id: draw.id(),
     }
+}
+
+fn wants(wanted: Wanted<'_>, name: &str) -> bool {
+    wanted.is_none_or(|names| names.contains(&name))
+}
+
+fn text(value: Option<impl Into<String>>) -> Value {
+    value.map_or(Value::Null, |v| Value::String(v.into()))
+}
+
+/// Imported device `index` of the data set `seed` as a record with (at least) the `wanted`
+/// properties, in the field table's order (the key only when wanted: a scan does not read it).
+fn imported_record(seed: u64, index: u64, wanted: Wanted<'_>) -> Record {
+    let draw = imported_draw(seed, index);
+    let mut record = Map::new();
+    let mut put = |name: &str, value: &dyn Fn() -> Value| {
+        if wants(wanted, name) {
+            record.insert(name.to_string(), value());
+        }
+    };
+    put("assignedUserPrincipalName", &|| text(draw.user.map(|(f, l)| user_principal_name(f, l))));
+    put("groupTag", &|| text(draw.group_tag));
+    put("hardwareIdentifier", &|| Value::String(draw.hash()));
+    put("importId", &|| Value::String(draw.import_id()));
+    put("productKey", &|| text(draw.product_key.clone()));
+    put("serialNumber", &|| Value::String(draw.serial.clone()));
+    put("state", &|| {
+        let mut state = Map::new();
+        state.insert("deviceImportStatus".into(), Value::String(draw.status.as_str().into()));
+        state.insert("deviceRegistrationId".into(), text(draw.registration_id()));
+        state.insert("deviceErrorCode".into(), Value::from(draw.error.map_or(0, |(code, _)| code)));
+        state.insert("deviceErrorName".into(), text(draw.error.map(|(_, name)| name)));
+        Value::Object(state)
+    });
+    let mut out = Map::new();
+    if wants(wanted, "id") {
+        out.insert("id".into(), Value::String(draw.id()));
+    }
+    out.append(&mut record);
+    out
+}
+
+/// `--devices N`: imported identities made on demand from `(seed, index)`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct GeneratedImported {
+    /// How many.
+    pub(super) devices: u64,
+    /// Which data set.
+    pub(super) seed: u64,
+}
+
+impl Base for GeneratedImported {
+    fn len(&self) -> u64 {
+        self.devices
+    }
+
+    fn record(&self, slot: u64, wanted: Wanted<'_>) -> Option<Record> {
+        (slot < self.devices).then(|| imported_record(self.seed, slot, wanted))
+    }
+
+    fn slot_of(&self, id: &str) -> Option<u64> {
+        index_of_id(self.seed, id).filter(|i| *i < self.devices)
+    }
+
+    fn id_for(&self, slot: u64) -> Option<String> {
+        Some(device_id(self.seed, slot))
+    }
+}
+
+/// The demo imported identities, deriving the hash of records that carry none and leaving the
+/// annotations out (they are added when answering).
+pub(super) fn demo_imported() -> Result<Vec<Record>, String> {
+    let records: Vec<Value> = serde_json::from_str(DEMO_DEVICES).map_err(|e| e.to_string())?;
+    records
+        .into_iter()
+        .map(|record| {
+            let Value::Object(mut map) = record else { return Err("a demo record is not an object".into()) };
+            map.shift_remove("@odata.type");
+            if let Some(Value::Object(state)) = map.get_mut("state") {
+                state.shift_remove("@odata.type");
+            }
+            if !map.contains_key("hardwareIdentifier") {
+                let id = map.get("id").and_then(Value::as_str).unwrap_or_default();
+                let hash = Value::String(hardware_hash(key_of(id)));
+                map.insert("hardwareIdentifier".into(), hash);
+            }
+            Ok(map)
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registered devices
+
+/// Who a registered device is: what it shares with its import, when it has one.
+struct Identity {
+    id: String,
+    serial: String,
+    group_tag: Option<String>,
+    user: Option<String>,
+    product_key: Option<String>,
+    /// Registered by the OEM or reseller (they fill in a purchase order), not by an import.
+    by_partner: bool,
+}
+
+/// A model line: manufacturer, model, system family, SKU.
+type Model = (&'static str, &'static str, &'static str, &'static str);
+
+const DELL: &[Model] = &[
+    ("Dell Inc.", "Latitude 5440", "Latitude", "0C0D"),
+    ("Dell Inc.", "Latitude 7440", "Latitude", "0C0F"),
+    ("Dell Inc.", "OptiPlex 7010", "OptiPlex", "0B1F"),
+    ("Dell Inc.", "Precision 3581", "Precision", "0C21"),
+];
+const LENOVO: &[Model] = &[
+    ("LENOVO", "21HD0032US", "ThinkPad T14 Gen 4", "LENOVO_MT_21HD_BU_Think_FM_ThinkPad T14 Gen 4"),
+    (
+        "LENOVO",
+        "20XW0026US",
+        "ThinkPad X1 Carbon Gen 9",
+        "LENOVO_MT_20XW_BU_Think_FM_ThinkPad X1 Carbon Gen 9",
+    ),
+    ("LENOVO", "21JK0047GE", "ThinkPad E14 Gen 5", "LENOVO_MT_21JK_BU_SMB_FM_ThinkPad E14 Gen 5"),
+];
+const HP: &[Model] = &[
+    ("HP", "HP EliteBook 840 14 inch G10 Notebook PC", "103C_5336AN HP EliteBook", "7L7S0EA#ABD"),
+    ("HP", "HP ProBook 450 15.6 inch G9 Notebook PC", "103C_5336AN HP ProBook", "6S6W8EA#ABU"),
+    ("HP", "HP EliteDesk 800 G8 Desktop Mini PC", "103C_53307F HP EliteDesk", "2V4V4EA#ABD"),
+];
+const SURFACE: &[Model] = &[
+    ("Microsoft Corporation", "Surface Laptop 5", "Surface", "Surface_Laptop_5_1950"),
+    ("Microsoft Corporation", "Surface Pro 9", "Surface", "Surface_Pro_9_2038"),
+];
+
+/// The maker of a serial in the styles [`serial`] makes (by its shape, as the OEMs' differ).
+fn models_for(serial: &str) -> Option<&'static [Model]> {
+    let all = |alphabet: &[u8], text: &str| text.bytes().all(|b| alphabet.contains(&b));
+    match serial.len() {
+        7 if all(ALNUM, serial) => Some(DELL),
+        8 if serial.starts_with("PF") && all(ALNUM, serial) => Some(LENOVO),
+        10 if serial.starts_with("5CG") && all(ALNUM, serial) => Some(HP),
+        12 if all(DIGITS, serial) => Some(SURFACE),
+        _ => None,
+    }
+}
+
+const ENROLLMENT: &[(u64, &str)] =
+    &[(60, "enrolled"), (22, "notContacted"), (10, "unknown"), (5, "failed"), (3, "pendingReset")];
+const ASSIGNED: &[(u64, &str)] = &[
+    (75, "assignedInSync"),
+    (8, "assignedUnkownSyncState"),
+    (5, "assignedOutOfSync"),
+    (7, "pending"),
+    (5, "failed"),
+];
+const NO_ID: &str = "00000000-0000-0000-0000-000000000000";
+const DAY: u64 = 86_400;
+
+/// One of `choices` by weight (the weights add up to 100).
+fn weighted(g: &mut SplitMix64, choices: &[(u64, &'static str)]) -> &'static str {
+    let mut roll = g.below(100);
+    for (weight, choice) in choices {
+        if roll < *weight {
+            return choice;
+        }
+        roll -= weight;
+    }
+    choices.last().map_or("unknown", |(_, choice)| choice)
+}
+
+/// `Ana Silva` for `ana.silva@contoso.com`: the name the portal shows beside a UPN.
+fn addressable_name(upn: &str) -> String {
+    let local = upn.split('@').next().unwrap_or(upn);
+    local
+        .split('.')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A registered device: `identity` plus what the Autopilot service and Intune report about it,
+/// drawn from `(seed, index)` and dated back from `now`, with (at least) the `wanted` properties.
+fn registered_record(
+    seed: u64,
+    index: u64,
+    identity: Identity,
+    now: SystemTime,
+    wanted: Wanted<'_>,
+) -> Record {
+    // Every draw is made whatever is wanted (so the record does not depend on it); only the
+    // text of what is wanted is built.
+    let mut g = SplitMix64::new(seed ^ STREAM_REGISTERED, index);
+    let models = models_for(&identity.serial).unwrap_or(*g.pick(&[DELL, LENOVO, HP, SURFACE]));
+    let (manufacturer, model, family, sku) = *g.pick(models);
+    let enrollment = weighted(&mut g, ENROLLMENT);
+    // Seconds before `now`; `None` is Intune's "never".
+    let ago = |days: std::ops::Range<u64>, g: &mut SplitMix64| {
+        Some(days.start * DAY + g.below((days.end - days.start) * DAY))
+    };
+    let last_contacted = match enrollment {
+        "notContacted" => None,
+        // Most enrolled devices checked in this week; the rest are going stale.
+        "enrolled" if g.below(10) < 8 => ago(0..8, &mut g),
+        _ => ago(8..180, &mut g),
+    };
+    let managed = matches!(enrollment, "enrolled" | "pendingReset" | "failed");
+    let named = enrollment == "enrolled" && g.below(10) < 3;
+    let purchase_order =
+        (identity.by_partner && g.below(10) < 6).then(|| (2024 + g.below(3), g.below(100_000)));
+    let tagged = identity.group_tag.as_deref().is_some_and(|t| !t.is_empty());
+    let assignment = match (tagged, g.below(10)) {
+        (true, _) | (false, 0..3) => weighted(&mut g, ASSIGNED),
+        (false, _) => "notAssigned",
+    };
+    let assigned_at = match assignment {
+        "notAssigned" | "pending" => None,
+        _ => ago(30..400, &mut g),
+    };
+    let remediation = match g.below(20) {
+        0 => "automaticRemediationRequired",
+        1..3 => "unknown",
+        _ => "noRemediationRequired",
+    };
+    let remediated_at = if remediation == "automaticRemediationRequired" { ago(1..60, &mut g) } else { None };
+    let userless = if g.below(10) == 0 { "allowed" } else { "unknown" };
+
+    let date = |seconds: Option<u64>| {
+        Value::String(seconds.map_or_else(
+            || NEVER.to_string(),
+            |s| crate::graph::timestamp::format(now - Duration::from_secs(s)),
+        ))
+    };
+    let text = |value: &str| Value::String(value.to_string());
+    let or_empty = |value: Option<String>| Value::String(value.unwrap_or_default());
+    let serial = &identity.serial;
+    let user = identity.user.as_deref();
+    let values: [(&str, &dyn Fn() -> Value); 26] = [
+        ("serialNumber", &|| text(serial)),
+        ("groupTag", &|| or_empty(identity.group_tag.clone())),
+        ("userPrincipalName", &|| text(user.unwrap_or_default())),
+        ("addressableUserName", &|| or_empty(user.map(addressable_name))),
+        ("displayName", &|| {
+            or_empty(named.then(|| format!("LT-{}", &serial[serial.len().saturating_sub(7)..])))
+        }),
+        ("deviceAccountUpn", &|| text("")),
+        // A secret: never stored, never answered.
+        ("deviceAccountPassword", &|| Value::Null),
+        ("deviceFriendlyName", &|| text("")),
+        ("enrollmentState", &|| text(enrollment)),
+        ("lastContactedDateTime", &|| date(last_contacted)),
+        ("manufacturer", &|| text(manufacturer)),
+        ("model", &|| text(model)),
+        ("systemFamily", &|| text(family)),
+        ("skuNumber", &|| text(sku)),
+        ("productKey", &|| or_empty(identity.product_key.clone())),
+        ("purchaseOrderIdentifier", &|| {
+            or_empty(purchase_order.map(|(year, n)| format!("PO-{year}-{n:05}")))
+        }),
+        ("resourceName", &|| text("")),
+        ("managedDeviceId", &|| {
+            Value::String(if managed { derived_guid(seed, STREAM_MANAGED, index) } else { NO_ID.into() })
+        }),
+        ("azureActiveDirectoryDeviceId", &|| Value::String(derived_guid(seed, STREAM_ENTRA, index))),
+        ("azureAdDeviceId", &|| Value::String(derived_guid(seed, STREAM_ENTRA, index))),
+        ("deploymentProfileAssignmentStatus", &|| text(assignment)),
+        ("deploymentProfileAssignmentDetailedStatus", &|| {
+            text(if assignment == "failed" { "hardwareRequirementsNotMet" } else { "none" })
+        }),
+        ("deploymentProfileAssignedDateTime", &|| date(assigned_at)),
+        ("remediationState", &|| text(remediation)),
+        ("remediationStateLastModifiedDateTime", &|| date(remediated_at)),
+        ("userlessEnrollmentStatus", &|| text(userless)),
+    ];
+    let mut record = Map::new();
+    if wants(wanted, "id") {
+        record.insert("id".into(), Value::String(identity.id.clone()));
+    }
+    for (name, value) in values {
+        if wants(wanted, name) {
+            record.insert(name.into(), value());
+        }
+    }
+    record
+}
+
+/// A registered device that has no import record: its own serial, tag and user.
+fn partner_identity(seed: u64, index: u64) -> Identity {
+    let mut g = SplitMix64::new(seed ^ STREAM_REGISTERED, index.wrapping_add(1 << 56));
+    let serial = serial(&mut g);
+    let group_tag = g.pick(GROUP_TAGS).map(str::to_string);
+    let user = (g.below(10) < 4).then(|| {
+        let (first, last) = (*g.pick::<&str>(FIRST), *g.pick::<&str>(LAST));
+        user_principal_name(first, last)
+    });
+    Identity {
+        id: registration_id(seed, index),
+        serial,
+        group_tag,
+        user,
+        product_key: None,
+        by_partner: true,
+    }
+}
+
+/// Registered device `index` of the data set `seed`: the twin of imported device `index` when
+/// that import completed, the earlier registration of its serial when it failed with 806, and a
+/// device without an import record otherwise.
+fn generated_registered(seed: u64, index: u64, now: SystemTime, wanted: Wanted<'_>) -> Record {
+    let import = imported_draw(seed, index);
+    let identity = match (import.status, import.error) {
+        (ImportStatus::Complete, _) => Identity {
+            id: registration_id(seed, index),
+            user: import.user.map(|(first, last)| user_principal_name(first, last)),
+            group_tag: import.group_tag.map(str::to_string),
+            product_key: import.product_key,
+            serial: import.serial,
+            by_partner: false,
+        },
+        (_, Some((ALREADY_REGISTERED, _))) => {
+            Identity { serial: import.serial, ..partner_identity(seed, index) }
+        }
+        _ => partner_identity(seed, index),
+    };
+    registered_record(seed, index, identity, now, wanted)
+}
+
+/// `--devices N`: as many registered devices, made on demand and consistent with the imported
+/// identities of the same seed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct GeneratedRegistered {
+    /// How many.
+    pub(super) devices: u64,
+    /// Which data set.
+    pub(super) seed: u64,
+    /// What "now" was when the server started: dates are drawn back from it.
+    pub(super) now: SystemTime,
+}
+
+impl Base for GeneratedRegistered {
+    fn len(&self) -> u64 {
+        self.devices
+    }
+
+    fn record(&self, slot: u64, wanted: Wanted<'_>) -> Option<Record> {
+        (slot < self.devices).then(|| generated_registered(self.seed, slot, self.now, wanted))
+    }
+
+    fn slot_of(&self, id: &str) -> Option<u64> {
+        index_of_registration_id(self.seed, id).filter(|i| *i < self.devices)
+    }
+
+    fn id_for(&self, slot: u64) -> Option<String> {
+        Some(registration_id(self.seed, slot))
+    }
+}
+
+/// The demo tenant's registered devices, dated back from `now`: the twins of its completed
+/// imports (id = their `deviceRegistrationId`), the earlier registrations behind its 806
+/// errors, and [`DEMO_REGISTERED_ONLY`] devices without an import record.
+pub(super) fn demo_registered(imported: &[Record], now: SystemTime) -> Vec<Record> {
+    let text = |record: &Record, path: &str| -> Option<String> {
+        let value = match path.split_once('/') {
+            Some((parent, name)) => record.get(parent)?.get(name)?,
+            None => record.get(path)?,
+        };
+        value.as_str().map(str::to_string)
+    };
+    let mut registered = Vec::new();
+    for (index, import) in imported.iter().enumerate() {
+        let index = index as u64;
+        let Some(serial) = text(import, "serialNumber") else { continue };
+        let code = import.get("state").and_then(|s| s.get("deviceErrorCode")).and_then(Value::as_i64);
+        let identity = match (text(import, "state/deviceImportStatus").as_deref(), code) {
+            (Some("complete"), _) => {
+                let Some(id) = text(import, "state/deviceRegistrationId") else { continue };
+                Identity {
+                    id,
+                    serial,
+                    group_tag: text(import, "groupTag"),
+                    user: text(import, "assignedUserPrincipalName"),
+                    product_key: text(import, "productKey"),
+                    by_partner: false,
+                }
+            }
+            (_, Some(code)) if code == i64::from(ALREADY_REGISTERED) => {
+                Identity { serial, ..partner_identity(DEMO_SEED, index) }
+            }
+            _ => continue,
+        };
+        registered.push(registered_record(DEMO_SEED, index, identity, now, None));
+    }
+    let first = imported.len() as u64;
+    for index in first..first + DEMO_REGISTERED_ONLY {
+        registered.push(registered_record(DEMO_SEED, index, partner_identity(DEMO_SEED, index), now, None));
+    }
+    registered
 }
 
 #[cfg(test)]
@@ -244,6 +716,11 @@ mod tests {
             assert_eq!(index_of_id(7, &id), Some(index));
             assert_eq!(index_of_id(7, &id.to_uppercase()), Some(index));
             assert_eq!(index_of_id(8, &id), None);
+            let registered = registration_id(7, index);
+            assert!(uuid::Uuid::parse_str(&registered).is_ok(), "{registered}");
+            assert_eq!(index_of_registration_id(7, &registered), Some(index));
+            assert_eq!(index_of_registration_id(7, &id), None, "an imported id is not a registered one");
+            assert_eq!(index_of_id(7, &registered), None);
         }
         assert_ne!(device_id(1, 0), device_id(1, 1));
         assert_eq!(index_of_id(1, "not-a-guid"), None);
@@ -258,5 +735,51 @@ mod tests {
         let without = generated_device(3, 42, false);
         assert_eq!(without.hardware_identifier, None);
         assert_eq!(without.serial_number, a.serial_number);
+        // The record is the same device.
+        let record = imported_record(3, 42, None);
+        assert_eq!(Value::Object(record), serde_json::to_value(&a).unwrap());
+    }
+
+    #[test]
+    fn generated_sides_agree() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_860_000);
+        let (mut twins, mut already, mut others) = (0, 0, 0);
+        for index in 0..300 {
+            let import = generated_device(5, index, false);
+            let registered = generated_registered(5, index, now, None);
+            assert_eq!(registered["id"], registration_id(5, index));
+            let same_serial = registered["serialNumber"].as_str() == import.serial_number.as_deref();
+            match (import.state.device_import_status, import.state.device_error_code) {
+                (ImportStatus::Complete, _) => {
+                    twins += 1;
+                    assert_eq!(import.state.device_registration_id.as_deref(), registered["id"].as_str());
+                    assert!(same_serial);
+                }
+                (_, ALREADY_REGISTERED) => {
+                    already += 1;
+                    assert!(same_serial);
+                    assert_eq!(import.state.device_registration_id, None);
+                }
+                _ => {
+                    others += 1;
+                    assert!(!same_serial);
+                }
+            }
+            let (manufacturer, serial) =
+                (&registered["manufacturer"], registered["serialNumber"].as_str().unwrap());
+            if serial.starts_with("5CG") {
+                assert_eq!(manufacturer, "HP");
+            }
+            if registered["enrollmentState"] == "notContacted" {
+                assert_eq!(registered["lastContactedDateTime"], NEVER);
+                assert_eq!(registered["managedDeviceId"], NO_ID);
+            }
+        }
+        assert!(twins > 150 && already > 0 && others > 50, "{twins} {already} {others}");
+        let lean = generated_registered(5, 1, now, Some(&["serialNumber"]));
+        assert_eq!(lean.keys().collect::<Vec<_>>(), ["serialNumber"]);
+        let full = generated_registered(5, 1, now, None);
+        assert_eq!(full["serialNumber"], lean["serialNumber"]);
+        assert_eq!(addressable_name("ana.silva@contoso.com"), "Ana Silva");
     }
 }

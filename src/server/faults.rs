@@ -19,14 +19,14 @@
 //! link answers the same page.
 
 use super::AppState;
+use super::conventions::ApiError;
 use super::data::SplitMix64;
-use super::routes::ApiError;
+pub use super::journal::FaultKind;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -192,50 +192,6 @@ impl FromStr for LatencyRange {
     }
 }
 
-/// A fault the server injected into one request (what the journal records).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
-    /// Answered 429 with `Retry-After` before the handler ran.
-    Throttled,
-    /// Answered 503 before the handler ran; `retry_after` says whether the header was sent.
-    Unavailable {
-        /// Whether `Retry-After` was sent.
-        retry_after: bool,
-    },
-    /// Answered 500 before the handler ran.
-    InternalError,
-    /// The connection was closed before the handler ran: nothing changed.
-    DroppedBeforeHandling,
-    /// The handler ran (a PATCH was applied), then the connection was closed before the answer.
-    DroppedAfterHandling,
-    /// The handler ran; its 2xx JSON body was cut short.
-    TruncatedBody,
-    /// The handler ran; its 2xx JSON body was made invalid.
-    MalformedBody,
-}
-
-impl FaultKind {
-    /// Whether the request reached the handler (and so may have changed the store).
-    pub fn reached_handler(self) -> bool {
-        matches!(self, FaultKind::DroppedAfterHandling | FaultKind::TruncatedBody | FaultKind::MalformedBody)
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FaultKind::Throttled => "429 throttled",
-            FaultKind::Unavailable { retry_after: true } => "503 unavailable with Retry-After",
-            FaultKind::Unavailable { retry_after: false } => "503 unavailable without Retry-After",
-            FaultKind::InternalError => "500 internal error",
-            FaultKind::DroppedBeforeHandling => "connection dropped before handling",
-            FaultKind::DroppedAfterHandling => "connection dropped after handling",
-            FaultKind::TruncatedBody => "truncated body",
-            FaultKind::MalformedBody => "malformed body",
-        })
-    }
-}
-
 /// `Retry-After` text: whole seconds, a fraction rounded up (`0.25` s is sent as `1`). The live
 /// service sends integers, and some SDKs (Kiota's retry handler) ignore a fractional value.
 pub fn retry_after_value(wait: Duration) -> String {
@@ -253,7 +209,7 @@ pub(super) async fn inject(State(app): State<Arc<AppState>>, request: Request, n
     let number = app.fault_counter.fetch_add(1, Ordering::Relaxed);
     let (fault, latency) = config.draw(number);
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        app.clock.sleep(latency).await;
     }
     let Some(kind) = fault else {
         return next.run(request).await;

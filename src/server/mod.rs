@@ -1,44 +1,60 @@
-//! The embedded imitation of the Graph endpoints for `importedWindowsAutopilotDeviceIdentity`
-//! and of the Microsoft identity platform (axum), used by demo mode and by every test, over
-//! plain HTTP or TLS. See `graph-autopilot.md` for the behaviour.
+//! The embedded imitation of Graph's Autopilot endpoints (imported identities, registered
+//! devices, the Autopilot settings and their sync) and of the Microsoft identity platform (axum),
+//! used by demo mode and by every test, over plain HTTP or TLS. See `graph-autopilot.md` and
+//! `graph-registered.md` for the behaviour.
+//!
+//! Who owns what: `conventions` (Graph's error shape, headers, the request layer), `journal`,
+//! `clock`, `schema` (EDM checks of bodies), `odata` (query options), `store` (records per
+//! resource), `data` (demo and generated records), `routes/` (one file per resource), `faults`,
+//! `oauth` with `oidc` and `tokens` (the identity platform), `tls`.
 
+mod clock;
+mod conventions;
 pub mod data;
 pub mod faults;
+mod journal;
 pub mod oauth;
-pub mod odata;
+mod odata;
 mod oidc;
 mod routes;
-pub mod store;
+mod schema;
+mod store;
 pub mod tls;
 mod tokens;
 
-use faults::{FaultConfig, FaultKind};
+pub use clock::Clock;
+pub use journal::{JOURNAL_CAPACITY, RecordedRequest};
+
+use faults::FaultConfig;
+use journal::Journal;
 use oauth::{DeviceLoginError, OAuthConfig, OAuthState};
-use std::collections::VecDeque;
+use routes::settings::AutopilotSettings;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
-use store::Store;
+use store::{Base, Listed, Store};
 use tls::TlsOptions;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Default number of devices per page when the client sends no `$top`.
+/// The collections this server serves, by descriptor.
+const SERVED: [&crate::graph::resource::Resource; 2] =
+    [&crate::graph::imported::IMPORTED, &crate::graph::registered::REGISTERED];
+
+/// Default number of records per page when the client sends no `$top`.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 
-/// How many requests the journal keeps; older ones are dropped so a long demo session does not
-/// grow without bound.
-pub const JOURNAL_CAPACITY: usize = 100_000;
-
-/// Which devices the server starts with.
+/// Which records the server starts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSet {
-    /// About 250 realistic devices from `assets/demo-devices.json`.
+    /// The demo tenant: 250 imported identities from `assets/demo-devices.json` and about 400
+    /// registered devices consistent with them.
     Demo,
-    /// `devices` deterministic devices derived from `seed`, produced on demand.
+    /// `devices` deterministic imported identities and as many registered devices, derived from
+    /// `seed` and produced on demand.
     Generated {
-        /// How many devices.
+        /// How many of each.
         devices: u64,
         /// Which data set (same seed, same devices).
         seed: u64,
@@ -64,6 +80,8 @@ pub struct ServeOptions {
     pub oauth: OAuthConfig,
     /// Serve over TLS with a certificate generated at start; `None` is plain HTTP.
     pub tls: Option<TlsOptions>,
+    /// The server's time (lifetimes, the sync rules, dates, latency); tests pass one they drive.
+    pub clock: Clock,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -78,6 +96,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("faults", &self.faults)
             .field("oauth", &self.oauth)
             .field("tls", &self.tls)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -93,55 +112,7 @@ impl Default for ServeOptions {
             faults: FaultConfig::default(),
             oauth: OAuthConfig::default(),
             tls: None,
-        }
-    }
-}
-
-/// One request as the server received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
-    /// `GET`, `PATCH`, ...
-    pub method: String,
-    /// The path and query exactly as sent (`/v1.0/deviceManagement/...?$top=5`).
-    pub path_and_query: String,
-    /// Request headers in order; `Authorization` is redacted to its scheme.
-    pub headers: Vec<(String, String)>,
-    /// The request body; on the sign-in routes, secret form fields are `[redacted]`.
-    pub body: Vec<u8>,
-    /// The fault injected into this request, if any.
-    pub fault: Option<FaultKind>,
-}
-
-impl RecordedRequest {
-    /// Whether the request reached its handler (unfaulted, or faulted only after handling),
-    /// i.e. whether a PATCH among them may have changed the store.
-    pub fn reached_handler(&self) -> bool {
-        self.fault.is_none_or(FaultKind::reached_handler)
-    }
-}
-
-/// The journal: requests in arrival order, each with a sequence number so a fault decided
-/// later can be marked on its entry.
-#[derive(Debug, Default)]
-struct Journal {
-    entries: VecDeque<RecordedRequest>,
-    /// Sequence number of `entries[0]`.
-    first_seq: u64,
-}
-
-impl Journal {
-    fn push(&mut self, entry: RecordedRequest) -> u64 {
-        if self.entries.len() >= JOURNAL_CAPACITY {
-            self.entries.pop_front();
-            self.first_seq += 1;
-        }
-        self.entries.push_back(entry);
-        self.first_seq + self.entries.len() as u64 - 1
-    }
-
-    fn mark_fault(&mut self, seq: u64, fault: FaultKind) {
-        if let Some(entry) = seq.checked_sub(self.first_seq).and_then(|i| self.entries.get_mut(i as usize)) {
-            entry.fault = Some(fault);
+            clock: Clock::new(),
         }
     }
 }
@@ -171,10 +142,17 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// What every request handler shares.
+/// What every request handler shares. Lock order, when more than one is held: `imported`,
+/// then `registered`, then `settings`.
 struct AppState {
-    store: RwLock<Store>,
+    /// The import queue.
+    imported: RwLock<Store>,
+    /// The registered Autopilot devices.
+    registered: RwLock<Store>,
+    /// The Autopilot account settings and their sync (beta).
+    settings: Mutex<AutopilotSettings>,
     journal: Mutex<Journal>,
+    clock: Clock,
     token: Option<String>,
     strict: bool,
     page_size: usize,
@@ -247,8 +225,7 @@ impl RunningServer {
 
     /// Every request received so far (up to [`JOURNAL_CAPACITY`]), oldest first.
     pub fn journal(&self) -> Vec<RecordedRequest> {
-        let journal = self.state.journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        journal.entries.iter().cloned().collect()
+        journal::lock(&self.state.journal).entries()
     }
 
     /// The identity platform root to sign in against: `http://127.0.0.1:PORT` (`https://` with
@@ -285,6 +262,11 @@ impl RunningServer {
     /// Revokes every refresh token issued so far: renewal by refresh fails with `invalid_grant`.
     pub fn revoke_refresh_tokens(&self) {
         self.oauth().revoke_refresh_tokens();
+    }
+
+    /// The server's clock: [`Clock::advance`] it to let tokens expire or a sync cool-down end.
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
     }
 
     fn oauth(&self) -> std::sync::MutexGuard<'_, OAuthState> {
@@ -339,8 +321,8 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
     }
     opts.faults.validate().map_err(ServerError::InvalidOptions)?;
     let faults_on = opts.faults.is_active();
-    let oauth = OAuthState::new(opts.oauth).map_err(ServerError::InvalidOptions)?;
-    let store = Store::new(&opts.data)?;
+    let oauth = OAuthState::new(opts.oauth, opts.clock.clone()).map_err(ServerError::InvalidOptions)?;
+    let [imported, registered] = bases(&opts.data, &opts.clock)?;
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
         .map_err(|source| ServerError::Bind { addr: opts.addr, source })?;
@@ -351,8 +333,11 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
     }
     let tls = opts.tls.as_ref().map(|options| tls::prepare(addr, options)).transpose()?;
     let state = Arc::new(AppState {
-        store: RwLock::new(store),
+        imported: RwLock::new(Store::new("id", imported)),
+        registered: RwLock::new(Store::new("id", registered)),
+        settings: Mutex::new(AutopilotSettings::new(&opts.clock)),
         journal: Mutex::new(Journal::default()),
+        clock: opts.clock,
         token: opts.token,
         strict: opts.strict,
         page_size: opts.page_size,
@@ -382,4 +367,21 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
     };
     tracing::info!(%addr, scheme = state.scheme, strict = state.strict, faults_on, "embedded Graph server listening");
     Ok(RunningServer { addr, state, stop: Some(stop), task, certificate })
+}
+
+/// The imported and registered records a data set starts with; generated dates count back
+/// from the clock's start.
+fn bases(data: &DataSet, clock: &Clock) -> Result<[Box<dyn Base>; 2], ServerError> {
+    let now = clock.wall();
+    Ok(match *data {
+        DataSet::Demo => {
+            let imported = data::demo_imported().map_err(ServerError::DemoData)?;
+            let registered = data::demo_registered(&imported, now);
+            [Box::new(Listed::new(imported, "id")), Box::new(Listed::new(registered, "id"))]
+        }
+        DataSet::Generated { devices, seed } => [
+            Box::new(data::GeneratedImported { devices, seed }),
+            Box::new(data::GeneratedRegistered { devices, seed, now }),
+        ],
+    })
 }

@@ -12,8 +12,10 @@
 //! Secrets never reach the journal or the log: form fields that carry one are redacted.
 
 use super::AppState;
+use super::clock::Clock;
+use super::conventions::graph_timestamp;
+use super::journal;
 use super::oidc::{self, Tenant};
-use super::routes::{graph_timestamp, record};
 use super::tokens::{self, Issue, Scopes};
 use crate::graph::auth::Secret;
 use axum::Router;
@@ -29,7 +31,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 
 /// Where a person approves or declines a device code on this server.
 pub const DEVICE_LOGIN_PATH: &str = "/_imitation/devicelogin";
@@ -144,6 +147,8 @@ struct IssuedRefresh {
 /// The imitation's memory: device codes and issued tokens.
 pub(super) struct OAuthState {
     config: OAuthConfig,
+    /// Lifetimes and timestamps follow the server's clock.
+    clock: Clock,
     /// The required secret, read from its source at start.
     secret: Option<Secret>,
     device_codes: HashMap<String, PendingSignIn>,
@@ -197,7 +202,7 @@ struct Grant<'a> {
 
 impl OAuthState {
     /// Checks the options and reads the secret file, if any.
-    pub(super) fn new(config: OAuthConfig) -> Result<OAuthState, String> {
+    pub(super) fn new(config: OAuthConfig, clock: Clock) -> Result<OAuthState, String> {
         if config.poll_interval < Duration::from_secs(1) {
             return Err("the device code polling interval must be at least 1 second".into());
         }
@@ -218,6 +223,7 @@ impl OAuthState {
         }
         Ok(OAuthState {
             config,
+            clock,
             secret,
             device_codes: HashMap::new(),
             access_tokens: HashMap::new(),
@@ -242,7 +248,7 @@ impl OAuthState {
     pub(super) fn token_status(&self, token: &str) -> TokenStatus {
         match self.access_tokens.get(token) {
             Some(issued) if issued.revoked => TokenStatus::Revoked,
-            Some(issued) if Instant::now() >= issued.expires_at => TokenStatus::Expired,
+            Some(issued) if self.clock.now() >= issued.expires_at => TokenStatus::Expired,
             Some(_) => TokenStatus::Valid,
             None if tokens::existing_key_id()
                 .is_some_and(|kid| tokens::key_id_of(token).as_deref() == Some(kid)) =>
@@ -273,7 +279,7 @@ impl OAuthState {
             .values_mut()
             .find(|entry| entry.user_code == wanted)
             .ok_or_else(|| DeviceLoginError::UnknownCode(wanted.clone()))?;
-        if Instant::now() >= entry.expires_at {
+        if self.clock.now() >= entry.expires_at {
             return Err(DeviceLoginError::Expired(wanted));
         }
         if entry.decision != Decision::Pending {
@@ -288,7 +294,7 @@ impl OAuthState {
     /// was granted, an id token when `openid` was, and `client_info` when asked.
     fn issue(&mut self, origin: &str, grant: &Grant<'_>) -> Result<Value, OAuthError> {
         let key = tokens::signing_key().map_err(OAuthError::server)?;
-        let now = Instant::now();
+        let now = self.clock.now();
         // Forget what has been dead for an hour, so a long demo does not grow without bound;
         // a forgotten token still fails as "forged" thanks to its signature.
         self.access_tokens.retain(|_, t| t.expires_at + Duration::from_secs(3600) > now);
@@ -301,7 +307,7 @@ impl OAuthState {
             tenant: grant.tenant,
             delegated: grant.delegated,
             confidential: grant.confidential,
-            now: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            now: self.clock.wall().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             lifetime,
         };
         let scopes = Scopes::parse(grant.scope);
@@ -446,8 +452,8 @@ struct RequestIds {
     correlation: String,
 }
 
-fn error_json(error: &OAuthError, ids: &RequestIds) -> Value {
-    let timestamp = format!("{}Z", graph_timestamp(SystemTime::now()).replace('T', " "));
+fn error_json(error: &OAuthError, ids: &RequestIds, now: SystemTime) -> Value {
+    let timestamp = format!("{}Z", graph_timestamp(now).replace('T', " "));
     json!({
         "error": error.error,
         "error_description": format!(
@@ -474,7 +480,7 @@ fn json_answer(status: StatusCode, body: &Value) -> Response {
 /// Journals the request with secrets redacted, renders errors in Entra's shape, and stamps the
 /// headers the identity platform sends. Bodies are never logged: they carry secrets.
 async fn sign_in_conventions(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let ids = RequestIds {
         trace: uuid::Uuid::new_v4().to_string(),
         correlation: request
@@ -489,11 +495,11 @@ async fn sign_in_conventions(State(app): State<Arc<AppState>>, request: Request,
     let path = parts.uri.path().to_string();
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES).await;
     let recorded = bytes.as_ref().map(|b| redact_form(b)).unwrap_or_default();
-    record(&app, &parts.method, &path, &parts.headers, recorded);
+    journal::record(&app.journal, &parts.method, &path, &parts.headers, recorded);
     let request = Request::from_parts(parts, Body::from(bytes.unwrap_or_default()));
     let mut response = next.run(request).await;
     if let Some(error) = response.extensions_mut().remove::<Arc<OAuthError>>() {
-        response = json_answer(error.status, &error_json(&error, &ids));
+        response = json_answer(error.status, &error_json(&error, &ids, app.clock.wall()));
         if error.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
         }
@@ -691,6 +697,7 @@ async fn device_code(
     let interval = state.config.poll_interval;
     let lifetime = state.config.device_code_lifetime;
     let tenant = state.tenant(&tenant);
+    let expires_at = state.clock.now() + lifetime;
     state.device_codes.insert(
         device_code.clone(),
         PendingSignIn {
@@ -698,7 +705,7 @@ async fn device_code(
             client_id: client_id.to_string(),
             scope: scope.to_string(),
             tenant,
-            expires_at: Instant::now() + lifetime,
+            expires_at,
             interval,
             last_poll: None,
             decision: Decision::Pending,
@@ -842,7 +849,7 @@ fn device_code_grant(state: &mut OAuthState, request: &TokenRequest<'_>) -> Resu
     if !entry.client_id.eq_ignore_ascii_case(request.client_id) {
         return Err(bad_code());
     }
-    let now = Instant::now();
+    let now = state.clock.now();
     if now >= entry.expires_at {
         return Err(OAuthError::new(
             "expired_token",
@@ -907,7 +914,7 @@ fn refresh_token_grant(state: &mut OAuthState, request: &TokenRequest<'_>) -> Re
     if !issued.client_id.eq_ignore_ascii_case(request.client_id) {
         return Err(invalid("the refresh token was issued to another client"));
     }
-    if Instant::now() >= issued.expires_at {
+    if state.clock.now() >= issued.expires_at {
         return Err(OAuthError::new(
             "invalid_grant",
             700_082,
@@ -991,7 +998,7 @@ mod tests {
 
     #[test]
     fn debug_shows_no_token_and_forged_tokens_are_told_apart() {
-        let mut state = OAuthState::new(OAuthConfig::default()).unwrap();
+        let mut state = OAuthState::new(OAuthConfig::default(), Clock::new()).unwrap();
         let tenant = Tenant::from_segment("contoso.onmicrosoft.com");
         let grant = Grant {
             client_id: "c",

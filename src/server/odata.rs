@@ -1,13 +1,18 @@
-//! OData query options for the device collection: `$top`, `$skip`, `$filter`, `$select`,
-//! `$orderby`, `$count`, and the opaque `$skiptoken` of server-driven paging.
+//! OData query options of a collection, for any served entity type: `$top`, `$skip`, `$filter`,
+//! `$select`, `$orderby`, `$count`, and the opaque `$skiptoken` of server-driven paging. Property
+//! names, types and enum values come from the entity's field table, at the version root asked.
 //!
 //! String comparisons (`eq`, `ne`, `startswith`, `contains`, ...) ignore case, as Intune's store
 //! does. `$top` above [`MAX_TOP`] is clamped to it rather than refused (Intune pages hold up to
-//! about a thousand items and clients that ask for more still get pages).
+//! about a thousand items and clients that ask for more still get pages). Which of these a
+//! collection accepts is the route's business (the registered devices take far fewer).
 
-use crate::graph::model::{DEVICE_ODATA_TYPE, Device, FIELDS, FieldId, FieldKind, FieldPlace, ImportStatus};
+use super::conventions::ApiError;
+use super::schema::EntityType;
+use crate::graph::resource::{Field, Kind, Record};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -16,7 +21,7 @@ pub const MAX_TOP: usize = 999;
 
 /// Why a query option cannot be used: the text of a 400 `BadRequest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryError(pub String);
+pub(super) struct QueryError(pub(super) String);
 
 impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -24,12 +29,31 @@ impl fmt::Display for QueryError {
     }
 }
 
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> ApiError {
+        ApiError::bad_request(error.0)
+    }
+}
+
 fn bad<T>(message: impl Into<String>) -> Result<T, QueryError> {
     Err(QueryError(message.into()))
 }
 
-fn type_name() -> &'static str {
-    DEVICE_ODATA_TYPE.trim_start_matches('#')
+/// Whether a field compares as text (a secret never does: it must not be probed).
+fn is_text(field: &Field) -> bool {
+    matches!(field.kind, Kind::Key | Kind::Text | Kind::Upn | Kind::Binary)
+}
+
+/// A field's string value in a record (`None` for null, absent or not a string).
+fn text_of<'a>(field: &Field, record: &'a Record) -> Option<&'a str> {
+    field.get(record).and_then(Value::as_str)
+}
+
+/// An enum field's value as its position in the declared values (how OData orders enums).
+fn enum_position(field: &Field, record: &Record) -> Option<usize> {
+    let Kind::Enum(values) = field.kind else { return None };
+    let text = text_of(field, record)?;
+    values.iter().position(|v| *v == text)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -37,7 +61,7 @@ fn type_name() -> &'static str {
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
+pub(super) enum CmpOp {
     /// `eq`
     Eq,
     /// `ne`
@@ -79,7 +103,7 @@ impl CmpOp {
 
 /// A string function of `$filter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StringFn {
+pub(super) enum StringFn {
     /// `startswith(prop,'x')`
     StartsWith,
     /// `endswith(prop,'x')`
@@ -90,22 +114,22 @@ pub enum StringFn {
 
 /// The right-hand side of a comparison, already checked against the property's type.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Operand {
+pub(super) enum Operand {
     /// A string (lower-cased, since comparisons ignore case), or `None` for `null`.
     Text(Option<String>),
-    /// An import status.
-    Status(ImportStatus),
+    /// An enum value, as its position in the declared values.
+    Enum(usize),
     /// An integer.
     Int(i64),
 }
 
 /// A parsed `$filter` expression.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Filter {
+pub(super) enum Filter {
     /// `prop op literal`
-    Compare(FieldId, CmpOp, Operand),
+    Compare(&'static Field, CmpOp, Operand),
     /// `fn(prop, 'literal')`, literal lower-cased.
-    Call(StringFn, FieldId, String),
+    Call(StringFn, &'static Field, String),
     /// `a and b`
     And(Box<Filter>, Box<Filter>),
     /// `a or b`
@@ -115,10 +139,10 @@ pub enum Filter {
 }
 
 impl Filter {
-    /// Parses `$filter` text.
-    pub fn parse(text: &str) -> Result<Filter, QueryError> {
+    /// Parses `$filter` text against the entity's fields at this version root.
+    pub(super) fn parse(text: &str, entity: &EntityType, beta: bool) -> Result<Filter, QueryError> {
         let tokens = tokenize(text)?;
-        let mut parser = Parser { tokens, next: 0 };
+        let mut parser = Parser { tokens, next: 0, entity, beta };
         let filter = parser.or_expr()?;
         match parser.peek() {
             None => Ok(filter),
@@ -126,13 +150,13 @@ impl Filter {
         }
     }
 
-    /// Whether the device satisfies the expression.
-    pub fn matches(&self, device: &Device) -> bool {
+    /// Whether the record satisfies the expression.
+    pub(super) fn matches(&self, record: &Record) -> bool {
         match self {
-            Filter::And(a, b) => a.matches(device) && b.matches(device),
-            Filter::Or(a, b) => a.matches(device) || b.matches(device),
-            Filter::Not(a) => !a.matches(device),
-            Filter::Call(function, field, needle) => match device.text(*field) {
+            Filter::And(a, b) => a.matches(record) && b.matches(record),
+            Filter::Or(a, b) => a.matches(record) || b.matches(record),
+            Filter::Not(a) => !a.matches(record),
+            Filter::Call(function, field, needle) => match text_of(field, record) {
                 None => false,
                 Some(value) => {
                     let value = value.to_lowercase();
@@ -145,10 +169,10 @@ impl Filter {
             },
             Filter::Compare(field, op, operand) => {
                 let ordering = match operand {
-                    Operand::Status(want) => device.state.device_import_status.cmp(want),
-                    Operand::Int(want) => i64::from(device.state.device_error_code).cmp(want),
+                    Operand::Enum(want) => enum_position(field, record).cmp(&Some(*want)),
+                    Operand::Int(want) => field.get(record).and_then(Value::as_i64).cmp(&Some(*want)),
                     Operand::Text(want) => {
-                        let have = device.text(*field).map(str::to_lowercase);
+                        let have = text_of(field, record).map(str::to_lowercase);
                         // null sorts before every string, as in OData.
                         have.as_deref().cmp(&want.as_deref())
                     }
@@ -158,12 +182,15 @@ impl Filter {
         }
     }
 
-    /// Whether evaluating needs the hardware hash (which is costly to produce).
-    pub fn mentions(&self, wanted: FieldId) -> bool {
+    /// Every field the expression reads, in order of appearance.
+    pub(super) fn fields(&self, out: &mut Vec<&'static Field>) {
         match self {
-            Filter::Compare(field, ..) | Filter::Call(_, field, _) => *field == wanted,
-            Filter::And(a, b) | Filter::Or(a, b) => a.mentions(wanted) || b.mentions(wanted),
-            Filter::Not(a) => a.mentions(wanted),
+            Filter::Compare(field, ..) | Filter::Call(_, field, _) => out.push(field),
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.fields(out);
+                b.fields(out);
+            }
+            Filter::Not(a) => a.fields(out),
         }
     }
 }
@@ -280,12 +307,14 @@ fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
     Ok(tokens)
 }
 
-struct Parser {
+struct Parser<'e> {
     tokens: Vec<Token>,
     next: usize,
+    entity: &'e EntityType,
+    beta: bool,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.next)
     }
@@ -357,11 +386,11 @@ impl Parser {
         }
     }
 
-    fn property(&self, path: &str, at: usize) -> Result<FieldId, QueryError> {
-        FieldId::from_path(path).ok_or_else(|| {
+    fn property(&self, path: &str, at: usize) -> Result<&'static Field, QueryError> {
+        self.entity.field(path, self.beta).ok_or_else(|| {
             QueryError(format!(
                 "Invalid $filter: could not find a property named '{path}' on type '{}' (position {at}).",
-                type_name()
+                self.entity.qualified()
             ))
         })
     }
@@ -389,7 +418,7 @@ impl Parser {
         if !is_text(field) {
             return bad(format!(
                 "Invalid $filter: {name} needs a string property; '{}' is not one.",
-                field.spec().path()
+                field.path
             ));
         }
         self.expect(TokenKind::Comma, "','")?;
@@ -423,18 +452,17 @@ impl Parser {
         let Some(value) = self.take() else {
             return bad(format!("Invalid $filter: expected a value after the operator on '{path}'."));
         };
-        let kind = field.spec().kind;
-        let operand = match (kind, value.kind) {
-            (FieldKind::ImportStatus, TokenKind::Text(text)) => match ImportStatus::parse(&text) {
-                Some(status) => Operand::Status(status),
+        let operand = match (field.kind, value.kind) {
+            (Kind::Enum(values), TokenKind::Text(text)) => match values.iter().position(|v| *v == text) {
+                Some(position) => Operand::Enum(position),
                 None => {
                     return bad(format!(
-                        "Invalid $filter: '{text}' is not a valid value of \
-                         'microsoft.graph.importedWindowsAutopilotDeviceIdentityImportStatus'."
+                        "Invalid $filter: '{text}' is not a valid value of '{}'.",
+                        self.entity.edm_type(field)
                     ));
                 }
             },
-            (FieldKind::Int32, TokenKind::Int(n)) => Operand::Int(n),
+            (Kind::Int32, TokenKind::Int(n)) => Operand::Int(n),
             (_, TokenKind::Text(text)) if is_text(field) => Operand::Text(Some(text.to_lowercase())),
             (_, TokenKind::Word(w)) if w == "null" && is_text(field) => Operand::Text(None),
             (_, other) => {
@@ -448,74 +476,66 @@ impl Parser {
     }
 }
 
-fn is_text(field: FieldId) -> bool {
-    !matches!(field.spec().kind, FieldKind::ImportStatus | FieldKind::Int32)
-}
-
 // ---------------------------------------------------------------------------------------------
 // $select and $orderby
 
 /// Which top-level properties a response carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    /// Selected top-level JSON names (`state` for the state object); `None` means all.
+pub(super) struct Selection {
+    /// Selected top-level JSON names (a complex property by its name); `None` means all.
     names: Option<Vec<&'static str>>,
 }
 
 impl Selection {
     /// Every property.
-    pub fn all() -> Selection {
+    pub(super) fn all() -> Selection {
         Selection { names: None }
     }
 
-    /// Parses `$select` (a comma list; `*` means all; `id` is always included).
-    pub fn parse(text: &str) -> Result<Selection, QueryError> {
-        let mut names = vec!["id"];
+    /// Parses `$select` (a comma list; `*` means all; the key is always included).
+    pub(super) fn parse(text: &str, entity: &EntityType, beta: bool) -> Result<Selection, QueryError> {
+        let known = entity.top_level(beta);
+        let mut names = vec![entity.key()];
         for raw in text.split(',') {
             let name = raw.trim();
             if name == "*" {
                 return Ok(Selection::all());
             }
-            let Some(known) = top_level_name(name) else {
-                return bad(format!("Could not find a property named '{name}' on type '{}'.", type_name()));
+            let Some(found) = known.iter().find(|k| **k == name) else {
+                return bad(format!(
+                    "Could not find a property named '{name}' on type '{}'.",
+                    entity.qualified()
+                ));
             };
-            if !names.contains(&known) {
-                names.push(known);
+            if !names.contains(found) {
+                names.push(found);
             }
         }
         Ok(Selection { names: Some(names) })
     }
 
-    /// The selected names in order (`id` first), or `None` when everything is selected.
-    pub fn names(&self) -> Option<&[&'static str]> {
+    /// The selected names in order (the key first), or `None` when everything is selected.
+    pub(super) fn names(&self) -> Option<&[&'static str]> {
         self.names.as_deref()
     }
 
     /// Whether the top-level property `name` is selected.
-    pub fn includes(&self, name: &str) -> bool {
+    pub(super) fn includes(&self, name: &str) -> bool {
         self.names.as_ref().is_none_or(|names| names.contains(&name))
     }
 }
 
-/// The `'static` top-level JSON name for `name`: `id`, a device property, or `state`.
-fn top_level_name(name: &str) -> Option<&'static str> {
-    if name == "state" {
-        return Some("state");
-    }
-    FIELDS.iter().find(|f| f.place == FieldPlace::Device && f.json == name).map(|f| f.json)
-}
-
 /// One `$orderby` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SortKey {
+pub(super) struct SortKey {
     /// The property.
-    pub field: FieldId,
+    pub(super) field: &'static Field,
     /// `desc` when true.
-    pub descending: bool,
+    pub(super) descending: bool,
 }
 
 /// Parses `$orderby`: `prop [asc|desc]`, comma separated.
-pub fn parse_orderby(text: &str) -> Result<Vec<SortKey>, QueryError> {
+pub(super) fn parse_orderby(text: &str, entity: &EntityType, beta: bool) -> Result<Vec<SortKey>, QueryError> {
     let mut keys = Vec::new();
     for part in text.split(',') {
         let words: Vec<&str> = part.split_whitespace().collect();
@@ -525,10 +545,10 @@ pub fn parse_orderby(text: &str) -> Result<Vec<SortKey>, QueryError> {
             [path, "desc"] => (*path, true),
             _ => return bad(format!("Invalid $orderby: '{}' (use 'property [asc|desc]').", part.trim())),
         };
-        let Some(field) = FieldId::from_path(path) else {
+        let Some(field) = entity.field(path, beta).filter(|f| f.kind != Kind::Secret) else {
             return bad(format!(
                 "Invalid $orderby: could not find a property named '{path}' on type '{}'.",
-                type_name()
+                entity.qualified()
             ));
         };
         keys.push(SortKey { field, descending });
@@ -536,30 +556,30 @@ pub fn parse_orderby(text: &str) -> Result<Vec<SortKey>, QueryError> {
     Ok(keys)
 }
 
-/// One `$orderby` key's value for one device, extracted once so a large sort holds only keys.
+/// One `$orderby` key's value for one record, extracted once so a large sort holds only keys.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SortValue {
+pub(super) enum SortValue {
     /// A string property; `None` (null) sorts first, as OData orders nulls.
     Text(Option<String>),
-    /// The import status, in declaration order.
-    Status(ImportStatus),
-    /// The error code.
-    Int(i32),
+    /// An enum, in declaration order.
+    Enum(Option<usize>),
+    /// An integer.
+    Int(Option<i64>),
 }
 
-/// The `$orderby` values of a device, one per key.
-pub fn sort_values(keys: &[SortKey], device: &Device) -> Vec<SortValue> {
+/// The `$orderby` values of a record, one per key.
+pub(super) fn sort_values(keys: &[SortKey], record: &Record) -> Vec<SortValue> {
     keys.iter()
-        .map(|key| match key.field {
-            FieldId::DeviceImportStatus => SortValue::Status(device.state.device_import_status),
-            FieldId::DeviceErrorCode => SortValue::Int(device.state.device_error_code),
-            field => SortValue::Text(device.text(field).map(str::to_string)),
+        .map(|key| match key.field.kind {
+            Kind::Enum(_) => SortValue::Enum(enum_position(key.field, record)),
+            Kind::Int32 => SortValue::Int(key.field.get(record).and_then(Value::as_i64)),
+            _ => SortValue::Text(text_of(key.field, record).map(str::to_string)),
         })
         .collect()
 }
 
-/// Compares two devices' [`sort_values`] under the keys' directions.
-pub fn compare_sort_values(keys: &[SortKey], a: &[SortValue], b: &[SortValue]) -> Ordering {
+/// Compares two records' [`sort_values`] under the keys' directions.
+pub(super) fn compare_sort_values(keys: &[SortKey], a: &[SortValue], b: &[SortValue]) -> Ordering {
     for ((key, a), b) in keys.iter().zip(a).zip(b) {
         let ordering = if key.descending { b.cmp(a) } else { a.cmp(b) };
         if ordering != Ordering::Equal {
@@ -574,7 +594,7 @@ pub fn compare_sort_values(keys: &[SortKey], a: &[SortValue], b: &[SortValue]) -
 
 /// Where the next page starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
+pub(super) enum Cursor {
     /// In store order: after the record in this store slot (survives deletions between pages).
     AfterSlot(u64),
     /// In `$orderby` order: this many matching records are already delivered.
@@ -583,51 +603,62 @@ pub enum Cursor {
 
 /// The parsed query options of a collection request.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct CollectionQuery {
+pub(super) struct CollectionQuery {
     /// `$filter`
-    pub filter: Option<Filter>,
+    pub(super) filter: Option<Filter>,
     /// `$select`
-    pub select: Option<Selection>,
+    pub(super) select: Option<Selection>,
     /// `$orderby`
-    pub orderby: Vec<SortKey>,
+    pub(super) orderby: Vec<SortKey>,
     /// `$top`, already clamped to [`MAX_TOP`].
-    pub top: Option<usize>,
+    pub(super) top: Option<usize>,
     /// `$skip`
-    pub skip: usize,
+    pub(super) skip: usize,
     /// `$count=true`
-    pub count: bool,
+    pub(super) count: bool,
     /// From `$skiptoken`: where this page starts.
-    pub cursor: Option<Cursor>,
+    pub(super) cursor: Option<Cursor>,
+    /// The system query options the client sent (or its skiptoken carried), by name.
+    pub(super) sent: Vec<String>,
     /// The options that shape every page (`$filter`, `$select`, `$orderby`, `$top`), as a
     /// query string: what a skiptoken carries so the next page continues the same query.
-    pub carried: String,
+    pub(super) carried: String,
 }
 
 /// Options that must reach every page of the same query.
 const CARRIED: [&str; 4] = ["$filter", "$select", "$orderby", "$top"];
 
 impl CollectionQuery {
-    /// Parses a raw (percent-encoded) query string. `$skiptoken` replaces the other options
-    /// with the ones it carries.
-    pub fn parse(raw_query: &str) -> Result<CollectionQuery, QueryError> {
+    /// Parses a raw (percent-encoded) query string against the entity at this version root.
+    /// `$skiptoken` replaces the other options with the ones it carries.
+    pub(super) fn parse(
+        raw_query: &str,
+        entity: &EntityType,
+        beta: bool,
+    ) -> Result<CollectionQuery, QueryError> {
         let pairs = options(raw_query)?;
         if let Some((_, token)) = pairs.iter().find(|(k, _)| k == "$skiptoken") {
             let (cursor, carried) = decode_skiptoken(token)?;
-            let mut query = CollectionQuery::from_pairs(&options(&carried)?, true)?;
+            let mut query = CollectionQuery::from_pairs(&options(&carried)?, true, entity, beta)?;
             query.cursor = Some(cursor);
             return Ok(query);
         }
-        CollectionQuery::from_pairs(&pairs, false)
+        CollectionQuery::from_pairs(&pairs, false, entity, beta)
     }
 
-    fn from_pairs(pairs: &[(String, String)], from_token: bool) -> Result<CollectionQuery, QueryError> {
+    fn from_pairs(
+        pairs: &[(String, String)],
+        from_token: bool,
+        entity: &EntityType,
+        beta: bool,
+    ) -> Result<CollectionQuery, QueryError> {
         let mut query = CollectionQuery::default();
         let mut carried = url::form_urlencoded::Serializer::new(String::new());
         for (name, value) in pairs {
             match name.as_str() {
-                "$filter" => query.filter = Some(Filter::parse(value)?),
-                "$select" => query.select = Some(Selection::parse(value)?),
-                "$orderby" => query.orderby = parse_orderby(value)?,
+                "$filter" => query.filter = Some(Filter::parse(value, entity, beta)?),
+                "$select" => query.select = Some(Selection::parse(value, entity, beta)?),
+                "$orderby" => query.orderby = parse_orderby(value, entity, beta)?,
                 "$top" => query.top = Some(parse_number("$top", value)?.min(MAX_TOP)),
                 "$skip" => query.skip = parse_number("$skip", value)?,
                 "$count" => {
@@ -638,13 +669,16 @@ impl CollectionQuery {
                     }
                 }
                 "$skiptoken" if !from_token => {}
-                // Harmless on this resource: there is nothing to expand.
+                // Harmless here: there is nothing to expand.
                 "$expand" => {}
                 other if other.starts_with('$') => {
                     return bad(format!("The query parameter '{other}' is not supported on this resource."));
                 }
                 // Graph ignores parameters that are not system query options.
                 _ => {}
+            }
+            if name.starts_with('$') {
+                query.sent.push(name.clone());
             }
             if CARRIED.contains(&name.as_str()) {
                 carried.append_pair(name, value);
@@ -655,24 +689,35 @@ impl CollectionQuery {
     }
 
     /// The page size: `$top` when given, else the server's default.
-    pub fn page_size(&self, default: usize) -> usize {
+    pub(super) fn page_size(&self, default: usize) -> usize {
         self.top.unwrap_or(default)
     }
 
-    /// Whether producing the page needs the hardware hash of every candidate (filter or sort
-    /// on it).
-    pub fn scan_needs_hash(&self) -> bool {
-        self.filter.as_ref().is_some_and(|f| f.mentions(FieldId::HardwareIdentifier))
-            || self.orderby.iter().any(|k| k.field == FieldId::HardwareIdentifier)
+    /// The top-level properties deciding which records match and in what order (`$filter`,
+    /// `$orderby`): what producing a page must compute for every candidate.
+    pub(super) fn scan_names(&self) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if let Some(filter) = &self.filter {
+            filter.fields(&mut fields);
+        }
+        fields.extend(self.orderby.iter().map(|key| key.field));
+        let mut names: Vec<&'static str> = Vec::new();
+        for field in fields {
+            let name = field.parent().unwrap_or(field.path);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 
-    /// Whether the response shows the hardware hash.
-    pub fn shows_hash(&self) -> bool {
-        self.select.as_ref().is_none_or(|s| s.includes("hardwareIdentifier"))
+    /// Whether the client sent this system query option (`$orderby`), here or in its skiptoken.
+    pub(super) fn sent(&self, option: &str) -> bool {
+        self.sent.iter().any(|sent| sent == option)
     }
 
     /// The `$skiptoken` for the page that starts at `cursor` of this query.
-    pub fn skiptoken(&self, cursor: Cursor) -> String {
+    pub(super) fn skiptoken(&self, cursor: Cursor) -> String {
         let position = match cursor {
             Cursor::AfterSlot(slot) => format!("a{slot}"),
             Cursor::Offset(offset) => format!("o{offset}"),
@@ -722,29 +767,38 @@ fn decode_skiptoken(token: &str) -> Result<(Cursor, String), QueryError> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::graph::model::DeviceState;
+    use crate::graph::imported;
+    use serde_json::json;
 
-    fn device(serial: &str, tag: Option<&str>, status: ImportStatus, code: i32) -> Device {
-        Device {
-            id: "d".into(),
-            serial_number: Some(serial.into()),
-            group_tag: tag.map(str::to_string),
-            state: DeviceState {
-                device_import_status: status,
-                device_error_code: code,
-                ..DeviceState::default()
-            },
-            ..Device::default()
-        }
+    const IMPORTED: EntityType = EntityType::of(&imported::IMPORTED, &imported::TYPE_NAMES);
+
+    fn device(serial: &str, tag: Option<&str>, status: &str, code: i32) -> Record {
+        let mut record = json!({
+            "id": "d", "serialNumber": serial, "groupTag": tag,
+            "state": {"deviceImportStatus": status, "deviceErrorCode": code},
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        IMPORTED.complete(&mut record);
+        record
     }
 
-    fn matches(filter: &str, d: &Device) -> bool {
-        Filter::parse(filter).unwrap().matches(d)
+    fn parse(filter: &str) -> Result<Filter, QueryError> {
+        Filter::parse(filter, &IMPORTED, false)
+    }
+
+    fn query(raw: &str) -> Result<CollectionQuery, QueryError> {
+        CollectionQuery::parse(raw, &IMPORTED, false)
+    }
+
+    fn matches(filter: &str, d: &Record) -> bool {
+        parse(filter).unwrap().matches(d)
     }
 
     #[test]
     fn comparisons_and_functions() {
-        let d = device("PF3ABCDE", Some("Sales-EMEA"), ImportStatus::Error, 806);
+        let d = device("PF3ABCDE", Some("Sales-EMEA"), "error", 806);
         assert!(matches("serialNumber eq 'PF3ABCDE'", &d));
         assert!(matches("serialNumber eq 'pf3abcde'", &d), "case-insensitive");
         assert!(!matches("serialNumber ne 'PF3ABCDE'", &d));
@@ -761,21 +815,18 @@ mod tests {
 
     #[test]
     fn precedence_parentheses_and_not() {
-        let d = device("A1", Some("Kiosk"), ImportStatus::Complete, 0);
+        let d = device("A1", Some("Kiosk"), "complete", 0);
         // and binds tighter than or.
         assert!(matches("groupTag eq 'Kiosk' or serialNumber eq 'x' and serialNumber eq 'y'", &d));
         assert!(!matches("(groupTag eq 'Kiosk' or serialNumber eq 'x') and serialNumber eq 'y'", &d));
         assert!(matches("not (groupTag eq 'Sales')", &d));
         assert!(matches("not startswith(serialNumber,'B') and not not groupTag eq 'kiosk'", &d));
-        assert!(
-            Filter::parse("a eq 'x' or b eq 'y'").unwrap_err().0.contains("'a'"),
-            "unknown property is named"
-        );
+        assert!(parse("a eq 'x' or b eq 'y'").unwrap_err().0.contains("'a'"), "unknown property is named");
     }
 
     #[test]
     fn doubled_quotes_are_one_quote() {
-        let d = device("X", Some("O'Brien-Lab"), ImportStatus::Unknown, 0);
+        let d = device("X", Some("O'Brien-Lab"), "unknown", 0);
         assert!(matches("groupTag eq 'O''Brien-Lab'", &d));
         assert!(matches("contains(groupTag,'''')", &d));
         let tokens = tokenize("'it''s'").unwrap();
@@ -801,57 +852,53 @@ mod tests {
             ("serialNumber eq 'x' # 1", "unexpected character '#'"),
         ];
         for (filter, fragment) in cases {
-            let err = Filter::parse(filter).unwrap_err().0;
+            let err = parse(filter).unwrap_err().0;
             assert!(err.contains(fragment), "{filter:?}: {err}");
         }
     }
 
     #[test]
-    fn hash_need_is_detected() {
-        assert!(
-            Filter::parse("startswith(hardwareIdentifier,'T0')")
-                .unwrap()
-                .mentions(FieldId::HardwareIdentifier)
-        );
-        assert!(!Filter::parse("groupTag eq 'x'").unwrap().mentions(FieldId::HardwareIdentifier));
+    fn scans_name_what_they_read() {
+        let q = query("$filter=startswith(hardwareIdentifier,'T0')%20and%20state/deviceErrorCode%20eq%201&$orderby=serialNumber").unwrap();
+        assert_eq!(q.scan_names(), ["hardwareIdentifier", "state", "serialNumber"]);
+        assert!(query("$filter=groupTag%20eq%20'x'").unwrap().scan_names() == ["groupTag"]);
     }
 
     #[test]
     fn select_and_orderby() {
-        let s = Selection::parse("serialNumber, state").unwrap();
+        let s = Selection::parse("serialNumber, state", &IMPORTED, false).unwrap();
         assert!(s.includes("id") && s.includes("serialNumber") && s.includes("state"));
         assert!(!s.includes("groupTag"));
-        assert!(Selection::parse("*").unwrap().includes("groupTag"));
-        assert!(Selection::parse("nope").unwrap_err().0.contains("'nope'"));
-        let keys = parse_orderby("state/deviceImportStatus desc, serialNumber").unwrap();
+        assert!(Selection::parse("*", &IMPORTED, false).unwrap().includes("groupTag"));
+        assert!(Selection::parse("nope", &IMPORTED, false).unwrap_err().0.contains("'nope'"));
+        let keys = parse_orderby("state/deviceImportStatus desc, serialNumber", &IMPORTED, false).unwrap();
         assert_eq!(keys.len(), 2);
         assert!(keys[0].descending && !keys[1].descending);
-        assert!(parse_orderby("serialNumber sideways").is_err());
+        assert!(parse_orderby("serialNumber sideways", &IMPORTED, false).is_err());
     }
 
     #[test]
     fn skiptoken_carries_the_query() {
-        let first =
-            CollectionQuery::parse("$filter=groupTag%20eq%20'Kiosk'&$top=5&$count=true&$skip=2").unwrap();
+        let first = query("$filter=groupTag%20eq%20'Kiosk'&$top=5&$count=true&$skip=2").unwrap();
         assert!(first.count);
         assert_eq!(first.skip, 2);
         let token = first.skiptoken(Cursor::AfterSlot(41));
-        let next = CollectionQuery::parse(&format!("$skiptoken={token}")).unwrap();
+        let next = query(&format!("$skiptoken={token}")).unwrap();
         assert_eq!(next.cursor, Some(Cursor::AfterSlot(41)));
         assert_eq!(next.filter, first.filter);
         assert_eq!(next.top, Some(5));
         assert!(!next.count, "count only on the first page");
         assert_eq!(next.skip, 0, "skip is already inside the cursor");
-        assert!(CollectionQuery::parse("$skiptoken=garbage!").is_err());
+        assert!(query("$skiptoken=garbage!").is_err());
     }
 
     #[test]
     fn options_are_checked() {
-        assert_eq!(CollectionQuery::parse("$top=5000").unwrap().top, Some(MAX_TOP));
-        assert!(CollectionQuery::parse("$top=-1").is_err());
-        assert!(CollectionQuery::parse("$top=1&$top=2").is_err());
-        assert!(CollectionQuery::parse("$count=maybe").is_err());
-        assert!(CollectionQuery::parse("$search=x").is_err());
-        assert!(CollectionQuery::parse("api-version=1").is_ok());
+        assert_eq!(query("$top=5000").unwrap().top, Some(MAX_TOP));
+        assert!(query("$top=-1").is_err());
+        assert!(query("$top=1&$top=2").is_err());
+        assert!(query("$count=maybe").is_err());
+        assert!(query("$search=x").is_err());
+        assert!(query("api-version=1").is_ok());
     }
 }
