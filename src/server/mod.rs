@@ -12,6 +12,7 @@ mod clock;
 mod conventions;
 pub mod data;
 pub mod faults;
+mod identity;
 mod journal;
 pub mod oauth;
 mod odata;
@@ -163,6 +164,8 @@ struct AppState {
     /// Requests seen by the fault layer: the index of each request's fault draw.
     fault_counter: AtomicU64,
     oauth: Mutex<OAuthState>,
+    /// The domains seen for tenant ids (the identity platform imitation's memory of names).
+    tenants: Mutex<identity::Tenants>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -346,6 +349,7 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
         faults: RwLock::new(opts.faults),
         fault_counter: AtomicU64::new(0),
         oauth: Mutex::new(oauth),
+        tenants: Mutex::new(identity::Tenants::default()),
     });
     let app = routes::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();

@@ -14,8 +14,9 @@
 use super::AppState;
 use super::clock::Clock;
 use super::conventions::graph_timestamp;
+use super::identity::{self, OAuthError, Tenant};
 use super::journal;
-use super::oidc::{self, Tenant};
+use super::oidc;
 use super::tokens::{self, Issue, Scopes};
 use crate::graph::auth::Secret;
 use axum::Router;
@@ -154,9 +155,6 @@ pub(super) struct OAuthState {
     device_codes: HashMap<String, PendingSignIn>,
     access_tokens: HashMap<String, IssuedAccess>,
     refresh_tokens: HashMap<String, IssuedRefresh>,
-    /// Domains by tenant id, as clients named them: the metadata hands out the id, and the
-    /// user's name should still carry the domain.
-    domains: HashMap<String, String>,
 }
 
 impl fmt::Debug for OAuthState {
@@ -228,20 +226,7 @@ impl OAuthState {
             device_codes: HashMap::new(),
             access_tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
-            domains: HashMap::new(),
         })
-    }
-
-    /// The directory a path segment names, remembering a domain for its tenant id.
-    fn tenant(&mut self, segment: &str) -> Tenant {
-        let mut tenant = Tenant::from_segment(segment);
-        match &tenant.domain {
-            Some(domain) => {
-                self.domains.entry(tenant.id.clone()).or_insert_with(|| domain.clone());
-            }
-            None => tenant.domain = self.domains.get(&tenant.id).cloned(),
-        }
-        tenant
     }
 
     /// Whether a bearer token was issued here, and whether it still works.
@@ -371,11 +356,6 @@ fn lock(app: &AppState) -> MutexGuard<'_, OAuthState> {
     app.oauth.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The directory a `{tenant}` path segment names (see [`OAuthState::tenant`]).
-pub(super) fn tenant(app: &AppState, segment: &str) -> Tenant {
-    lock(app).tenant(segment)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Routes
 
@@ -400,49 +380,6 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .route("/_imitation/{*rest}", any(unknown_endpoint))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), sign_in_conventions))
         .with_state(state)
-}
-
-/// An Entra ID token endpoint error.
-#[derive(Debug)]
-pub(super) struct OAuthError {
-    status: StatusCode,
-    error: &'static str,
-    code: u32,
-    description: String,
-}
-
-impl OAuthError {
-    /// A 400 with this OAuth `error`, AADSTS code and description.
-    pub(super) fn new(error: &'static str, code: u32, description: impl Into<String>) -> OAuthError {
-        OAuthError { status: StatusCode::BAD_REQUEST, error, code, description: description.into() }
-    }
-
-    fn missing(parameter: &str) -> OAuthError {
-        OAuthError::new(
-            "invalid_request",
-            900_144,
-            format!("The request body must contain the following parameter: '{parameter}'."),
-        )
-    }
-
-    /// The imitation itself failed (it could not make its signing key, say).
-    pub(super) fn server(problem: String) -> OAuthError {
-        tracing::error!(%problem, "the identity platform imitation failed");
-        OAuthError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "server_error",
-            code: 90_033,
-            description: "A transient error has occurred. Please try again.".into(),
-        }
-    }
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let mut response = self.status.into_response();
-        response.extensions_mut().insert(std::sync::Arc::new(self));
-        response
-    }
 }
 
 /// The ids one answer carries: `trace_id` (also `x-ms-request-id`) and `correlation_id`
@@ -696,7 +633,7 @@ async fn device_code(
     }
     let interval = state.config.poll_interval;
     let lifetime = state.config.device_code_lifetime;
-    let tenant = state.tenant(&tenant);
+    let tenant = identity::tenant(&app, &tenant);
     let expires_at = state.clock.now() + lifetime;
     state.device_codes.insert(
         device_code.clone(),
@@ -737,10 +674,11 @@ async fn token(
     let grant_type = field(&fields, "grant_type")?;
     let (client_id, secret) = client_credentials_of(&headers, &fields)?;
     let origin = app.origin(&headers);
+    let tenant = identity::tenant(&app, &tenant);
     let mut state = lock(&app);
     let request = TokenRequest {
         origin: &origin,
-        tenant: state.tenant(&tenant),
+        tenant,
         client_id: &client_id,
         secret: secret.as_deref(),
         client_info: fields.get("client_info").is_some_and(|v| v == "1"),

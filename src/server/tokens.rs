@@ -195,7 +195,7 @@ pub(super) struct Issue<'a> {
     /// The app.
     pub(super) client_id: &'a str,
     /// The directory.
-    pub(super) tenant: &'a super::oidc::Tenant,
+    pub(super) tenant: &'a super::identity::Tenant,
     /// A user signed in (device code, refresh); otherwise the app on its own.
     pub(super) delegated: bool,
     /// The app proved itself with a secret.
@@ -222,14 +222,14 @@ pub(super) fn access_claims(issue: &Issue<'_>, scopes: &Scopes<'_>) -> Value {
     if issue.delegated {
         let user = issue.tenant.user_object_id();
         claims["amr"] = json!(["pwd"]);
-        claims["name"] = json!(super::oidc::USER_DISPLAY_NAME);
+        claims["name"] = json!(super::identity::USER_DISPLAY_NAME);
         claims["oid"] = json!(user);
         claims["scp"] = json!(scopes.permissions().join(" "));
         claims["sub"] = json!(pairwise_subject(&user, issue.client_id));
         claims["unique_name"] = json!(issue.tenant.user_name());
         claims["upn"] = json!(issue.tenant.user_name());
     } else {
-        let app = super::oidc::derived_guid(&format!(
+        let app = super::identity::derived_guid(&format!(
             "app|{}|{}",
             issue.tenant.id,
             issue.client_id.to_ascii_lowercase()
@@ -254,7 +254,7 @@ pub(super) fn id_token_claims(issue: &Issue<'_>) -> Value {
         "iat": issue.now,
         "nbf": issue.now,
         "exp": issue.now + issue.lifetime,
-        "name": super::oidc::USER_DISPLAY_NAME,
+        "name": super::identity::USER_DISPLAY_NAME,
         "oid": user,
         "preferred_username": issue.tenant.user_name(),
         "sub": pairwise_subject(&user, issue.client_id),
