@@ -139,7 +139,7 @@ async fn the_whole_app_under_every_fault() {
             assert_eq!(now.text("groupTag"), Some(tag.as_str()));
             let row = model.table.rows.find(id).unwrap();
             assert_eq!(
-                model.table.field_text(row, "groupTag"),
+                model.table.field_text(row, "groupTag").as_deref(),
                 Some(tag.as_str()),
                 "the row shows the saved value"
             );

@@ -147,8 +147,8 @@ fn assert_no_secret(screens: &[String], model: &Model, secrets: &[&str]) {
     let mut seen = screens.join("\n");
     for h in &model.history {
         seen.push_str(&format!("{:?}", h.exchange));
-        seen.push_str(h.request_pretty.as_deref().unwrap_or(""));
-        seen.push_str(&h.response_pretty);
+        seen.push_str(h.request_pretty().as_deref().unwrap_or(""));
+        seen.push_str(&h.response_pretty());
     }
     seen.push_str(&format!("{:?}", model.sign_in));
     for s in SECRET_PREFIXES.iter().chain(secrets) {

@@ -43,7 +43,7 @@ pub fn lines(entry: &HistoryEntry, wrap: Option<usize>) -> Vec<(Kind, String)> {
     out.push((Kind::Plain, String::new()));
     out.push((Kind::Heading, "Request headers".into()));
     out.extend(ex.request_headers.iter().map(|(k, v)| (Kind::Plain, format!("  {k}: {v}"))));
-    if let Some(body) = &entry.request_pretty {
+    if let Some(body) = entry.request_pretty() {
         out.push((Kind::Plain, String::new()));
         out.push((Kind::Heading, "Request body".into()));
         out.extend(body.lines().map(|l| (Kind::Json, format!("  {l}"))));
@@ -61,10 +61,11 @@ pub fn lines(entry: &HistoryEntry, wrap: Option<usize>) -> Vec<(Kind, String)> {
     if let Some(note) = &entry.body_note {
         out.push((Kind::Dim, format!("  ({note})")));
     }
-    if entry.response_pretty.is_empty() {
+    let response = entry.response_pretty();
+    if response.is_empty() {
         out.push((Kind::Dim, "  (empty)".into()));
     }
-    out.extend(entry.response_pretty.lines().map(|l| (Kind::Json, format!("  {l}"))));
+    out.extend(response.lines().map(|l| (Kind::Json, format!("  {l}"))));
     // Everything above came from a server or holds what it sent back: never raw to a terminal.
     for (_, text) in &mut out {
         if let std::borrow::Cow::Owned(safe) = crate::terminal_text::escape_for_terminal(text) {

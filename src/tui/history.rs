@@ -1,6 +1,6 @@
-//! This session's requests as the inspector keeps them: each exchange with its bodies laid out
-//! for reading once, when it is recorded (a listing page is megabytes: it is cut to its first
-//! kilobytes, and those are indented as far as they go).
+//! This session's requests as the inspector keeps them: each exchange, a listing page's
+//! megabytes cut to its first kilobytes. Bodies are laid out for reading when shown (only the
+//! selected one is), so two hundred kept pages do not cost a second, indented copy each.
 
 use crate::graph::client::Exchange;
 use crate::tui::wording::human_bytes;
@@ -14,11 +14,6 @@ pub const BODY_CAP: usize = 32 * 1024;
 pub struct HistoryEntry {
     /// The exchange; a long response body is cut to [`BODY_CAP`].
     pub exchange: Exchange,
-    /// Request body laid out for reading (JSON indented).
-    pub request_pretty: Option<String>,
-    /// Response body laid out for reading: JSON indented (as far as it goes when cut), anything
-    /// else as received.
-    pub response_pretty: String,
     /// The JSON document an Intune error nests in its message, pretty-printed.
     pub nested_pretty: Option<String>,
     /// Says the body was cut, and how large it was.
@@ -52,9 +47,18 @@ impl HistoryEntry {
             .and_then(|doc| doc.pointer("/error/message").and_then(|m| m.as_str()).map(String::from))
             .and_then(|m| crate::graph::error::nested_document(&m))
             .and_then(|d| serde_json::to_string_pretty(&d).ok());
-        let response_pretty = readable_body(&exchange.response_body);
-        let request_pretty = exchange.request_body.as_deref().map(readable_body);
-        HistoryEntry { exchange, request_pretty, response_pretty, nested_pretty, body_note }
+        HistoryEntry { exchange, nested_pretty, body_note }
+    }
+
+    /// The request body laid out for reading (JSON indented).
+    pub fn request_pretty(&self) -> Option<String> {
+        self.exchange.request_body.as_deref().map(readable_body)
+    }
+
+    /// The response body laid out for reading: JSON indented (as far as it goes when cut),
+    /// anything else as received.
+    pub fn response_pretty(&self) -> String {
+        readable_body(&self.exchange.response_body)
     }
 }
 

@@ -58,7 +58,10 @@ pub fn observe(m: &Model, text: String) -> Seen {
         sample: (0..m.table.rows.len())
             .step_by(10)
             .map(|row| {
-                (m.table.rows.id(row), m.table.field_text(row, "serialNumber").unwrap_or("").to_string())
+                (
+                    m.table.rows.id(row),
+                    m.table.field_text(row, "serialNumber").unwrap_or_default().to_string(),
+                )
             })
             .collect(),
         selected: m

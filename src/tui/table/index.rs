@@ -246,7 +246,7 @@ impl RowIndex {
             && SortKey::truncated(rows, c, a)
             && SortKey::truncated(rows, c, b)
         {
-            o = cmp_ci(rows.cell(a, c), rows.cell(b, c));
+            o = cmp_ci(&rows.cell(a, c), &rows.cell(b, c));
         }
         let o = if matches!(self.sort, Some((_, true))) { o.reverse() } else { o };
         // Ties keep the server's order, whatever the direction.

@@ -100,14 +100,14 @@ impl TableState {
     }
 
     /// A row's text of the column that shows a property (`serialNumber`), if one does.
-    pub fn field_text(&self, row: usize, path: &str) -> Option<&str> {
+    pub fn field_text(&self, row: usize, path: &str) -> Option<std::borrow::Cow<'_, str>> {
         let col = self.columns().iter().position(|c| matches!(c.cell, Cell::Field(p) if p == path))?;
         Some(self.rows.cell(row, col)).filter(|t| !t.is_empty())
     }
 
     /// What the table calls a row: its serial number, else its id.
     pub fn label(&self, row: usize) -> String {
-        self.field_text(row, "serialNumber").map_or_else(|| self.rows.id(row), str::to_string)
+        self.field_text(row, "serialNumber").map_or_else(|| self.rows.id(row), String::from)
     }
 
     /// Adds the rows of a page.

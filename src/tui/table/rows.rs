@@ -1,9 +1,11 @@
 //! The table's rows, built from records through the resource's columns and stored compactly:
 //! a value that repeats (a group tag, an import batch, a status) is kept once and each row
 //! holds its number; the rest of a row's text lives in one shared buffer; a GUID id is 16
-//! bytes. What the filter searches is lowercased once, as rows arrive.
+//! bytes, and the id column is shown from it, never stored as text. What the filter searches
+//! is lowercased once, as rows arrive.
 
 use crate::graph::resource::{Cell, Column, Field, Record, Resource};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Separates the cells of a row inside a text segment.
@@ -23,13 +25,8 @@ enum Store {
     },
     /// In the row's text segment, at this position among the row's unique cells.
     Unique { slot: usize },
-}
-
-/// A row's id: a GUID as its 16 bytes, anything else kept as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum IdRef {
-    Guid(u128),
-    Other(u32),
+    /// The record's key: shown from the row's id (and searched as the id, once).
+    Key,
 }
 
 /// Every row of the table, in the server's order.
@@ -41,8 +38,10 @@ pub struct Rows {
     stores: Vec<Store>,
     /// How many cells of a row live in its text segment.
     unique: usize,
-    ids: Vec<IdRef>,
-    other_ids: Vec<Box<str>>,
+    /// Each row's id as a GUID's 128 bits (0 for an id that is not a canonical GUID).
+    ids: Vec<u128>,
+    /// The ids that are not canonical GUIDs, by row (rare: no live record has one).
+    other_ids: HashMap<u32, Box<str>>,
     /// The rows' text segments: unique cells in original case, each ended by `CELL_END`,
     /// the segment ended by `ROW_END`. A replaced row gets a new segment at the end.
     text: String,
@@ -115,7 +114,9 @@ impl Rows {
         let stores = columns
             .iter()
             .map(|c| {
-                if c.repeats {
+                if c.cell == Cell::Field(resource.fields[0].path) {
+                    Store::Key
+                } else if c.repeats {
                     Store::Repeated {
                         values: vec!["".into()],
                         lowered: vec!["".into()],
@@ -135,7 +136,7 @@ impl Rows {
             stores,
             unique,
             ids: Vec::new(),
-            other_ids: Vec::new(),
+            other_ids: HashMap::new(),
             text: String::new(),
             text_at: Vec::new(),
             search: String::new(),
@@ -164,14 +165,11 @@ impl Rows {
     pub fn push(&mut self, resource: &Resource, record: &Record) {
         let row = self.ids.len();
         let id = self.key.text(record).unwrap_or("");
-        let id_ref = match guid(id) {
-            Some(g) => IdRef::Guid(g),
-            None => {
-                self.other_ids.push(id.into());
-                IdRef::Other(self.other_ids.len() as u32 - 1)
-            }
-        };
-        self.ids.push(id_ref);
+        let bits = guid(id).unwrap_or_else(|| {
+            self.other_ids.insert(row as u32, id.into());
+            0
+        });
+        self.ids.push(bits);
         self.text_at.push(0);
         self.row_search.push(0);
         for store in &mut self.stores {
@@ -211,6 +209,7 @@ impl Rows {
                     };
                     cells[row] = n;
                 }
+                Store::Key => {}
                 Store::Unique { .. } => {
                     self.text.push_str(text);
                     self.text.push(CELL_END);
@@ -233,45 +232,43 @@ impl Rows {
 
     /// A row's id.
     pub fn id(&self, row: usize) -> String {
-        match self.ids.get(row) {
-            Some(IdRef::Guid(g)) => uuid::Uuid::from_u128(*g).hyphenated().to_string(),
-            Some(IdRef::Other(i)) => {
-                self.other_ids.get(*i as usize).map(|s| s.to_string()).unwrap_or_default()
-            }
-            None => String::new(),
+        if let Some(other) = self.other_ids.get(&(row as u32)) {
+            return other.to_string();
         }
+        self.ids.get(row).map(|g| uuid::Uuid::from_u128(*g).hyphenated().to_string()).unwrap_or_default()
     }
 
     /// Whether a row has this id (without making its text).
     pub fn has_id(&self, row: usize, id: &str) -> bool {
-        match (self.ids.get(row), guid(id)) {
-            (Some(IdRef::Guid(g)), Some(wanted)) => *g == wanted,
-            (Some(IdRef::Other(i)), None) => self.other_ids.get(*i as usize).is_some_and(|s| &**s == id),
-            _ => false,
+        match (self.other_ids.get(&(row as u32)), guid(id)) {
+            (Some(other), _) => &**other == id,
+            (None, Some(wanted)) => self.ids.get(row) == Some(&wanted),
+            (None, None) => false,
         }
     }
 
     /// The row with this id, if loaded.
     pub fn find(&self, id: &str) -> Option<usize> {
         match guid(id) {
-            Some(wanted) => self.ids.iter().position(|r| *r == IdRef::Guid(wanted)),
-            None => (0..self.len()).find(|&row| self.has_id(row, id)),
+            Some(wanted) => (0..self.len()).find(|&row| self.ids[row] == wanted && self.has_id(row, id)),
+            None => self.other_ids.iter().find(|(_, other)| &***other == id).map(|(row, _)| *row as usize),
         }
     }
 
     /// The text of a row's cell in column `col` (an index into [`Rows::columns`]).
-    pub fn cell(&self, row: usize, col: usize) -> &str {
+    pub fn cell(&self, row: usize, col: usize) -> Cow<'_, str> {
         match self.stores.get(col) {
             Some(Store::Repeated { values, cells, .. }) => {
-                cells.get(row).and_then(|n| values.get(*n as usize)).map_or("", |v| v)
+                Cow::Borrowed(cells.get(row).and_then(|n| values.get(*n as usize)).map_or("", |v| v))
             }
             Some(Store::Unique { slot }) => {
                 let start = self.text_at.get(row).copied().unwrap_or(0) as usize;
                 let segment = self.text.get(start..).unwrap_or("");
                 let segment = segment.split(ROW_END).next().unwrap_or("");
-                segment.split(CELL_END).nth(*slot).unwrap_or("")
+                Cow::Borrowed(segment.split(CELL_END).nth(*slot).unwrap_or(""))
             }
-            None => "",
+            Some(Store::Key) if row < self.len() => Cow::Owned(self.id(row)),
+            Some(Store::Key) | None => Cow::Borrowed(""),
         }
     }
 
@@ -328,7 +325,7 @@ impl Rows {
             Store::Repeated { lowered, cells, .. } => {
                 cells.get(row).is_some_and(|n| finder.find(lowered[*n as usize].as_bytes()).is_some())
             }
-            Store::Unique { .. } => false,
+            Store::Unique { .. } | Store::Key => false,
         })
     }
 
@@ -341,11 +338,12 @@ impl Rows {
                 Store::Repeated { values, cells, .. } => {
                     cells.capacity() * 4 + values.iter().map(|v| 2 * v.len() + 80).sum::<usize>()
                 }
-                Store::Unique { .. } => 0,
+                Store::Unique { .. } | Store::Key => 0,
             })
             .sum();
         repeated
-            + self.ids.capacity() * std::mem::size_of::<IdRef>()
+            + self.ids.capacity() * 16
+            + self.other_ids.values().map(|id| id.len() + 32).sum::<usize>()
             + self.text.capacity()
             + self.search.capacity()
             + (self.text_at.capacity() + self.search_at.capacity() + self.search_row.capacity()) * 4
@@ -410,6 +408,25 @@ mod tests {
         assert_eq!(rows.find("legacy-id"), Some(2));
         assert_eq!(rows.find("7e1c8b0a-0002-4b2d-9c1e-5f6a7b8c9d02"), Some(1));
         assert_eq!(rows.widest(3), "error 806 ZtdDeviceAlreadyAssigned".len());
+        let id_column = rows.columns().iter().position(|c| c.cell == Cell::Field("id")).unwrap();
+        assert_eq!(
+            rows.cell(1, id_column),
+            "7e1c8b0a-0002-4b2d-9c1e-5f6a7b8c9d02",
+            "shown from the id's bits"
+        );
+        assert_eq!(rows.cell(2, id_column), "legacy-id");
+        assert_eq!(rows.widest(id_column), 36);
+        assert_eq!(rows.cell(3, id_column), "", "no such row");
+    }
+
+    #[test]
+    fn the_nil_guid_and_an_id_that_is_not_a_guid_stay_apart() {
+        let mut rows = rows();
+        rows.push(&IMPORTED, &record("00000000-0000-0000-0000-000000000000", "NIL", None, "complete", 0));
+        assert_eq!(rows.find("00000000-0000-0000-0000-000000000000"), Some(3));
+        assert!(!rows.has_id(2, "00000000-0000-0000-0000-000000000000"), "legacy-id's bits are 0 too");
+        assert!(rows.has_id(2, "legacy-id"));
+        assert_eq!(rows.find("LEGACY-ID"), None, "ids that are not GUIDs compare exactly");
     }
 
     #[test]

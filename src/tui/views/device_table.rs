@@ -95,11 +95,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             let column = table.columns()[*c];
             let cell = table.rows.cell(row, *c);
             let shown = match column.cell {
-                Cell::Ago(_) => crate::tui::wording::ago(cell, model.wall),
+                Cell::Ago(_) => crate::tui::wording::ago(&cell, model.wall),
                 _ => cell.to_string(),
             };
             let text = format!("{:<w$}", ellipsize(&shown, *w), w = *w);
-            let style = if selected { base } else { theme.tone(column.tone, cell) };
+            let style = if selected { base } else { theme.tone(column.tone, &cell) };
             spans.extend(highlighted(text, &needle, style, theme.matched(style)));
             if n + 1 < columns.len() {
                 spans.push(Span::styled(" ", base));
