@@ -350,7 +350,7 @@ fn skipped(device: &Record, problem: &str) -> String {
 /// table reads it; a property the table does not know is written as the server sent it.
 fn column_text(resource: &Resource, record: &Record, path: &str) -> String {
     if let Some(field) = resource.field(path) {
-        return field.display(record);
+        return field.display(record).into_owned();
     }
     let value = match path.split_once('/') {
         Some((parent, name)) => record.get(parent).and_then(|p| p.get(name)),

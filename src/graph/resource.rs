@@ -5,6 +5,7 @@
 //! description instead of knowing the entity; adding a property is one line of a field table.
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// A record as Graph sends it: a JSON object, unknown properties kept as they came.
 pub type Record = Map<String, Value>;
@@ -103,15 +104,15 @@ impl Field {
     /// The value as the form shows it: `null` is empty, numbers and enum values as written; a
     /// missing value is empty, or Graph's default for a field that cannot be null (`0`, the
     /// enum's first value).
-    pub fn display(&self, record: &Record) -> String {
+    pub fn display<'a>(&self, record: &'a Record) -> Cow<'a, str> {
         match (self.get(record), self.kind) {
-            (None, Kind::Int32) if !self.nullable => "0".to_string(),
+            (None, Kind::Int32) if !self.nullable => Cow::Borrowed("0"),
             (None, Kind::Enum(values)) if !self.nullable => {
-                values.first().map_or_else(String::new, |v| v.to_string())
+                Cow::Borrowed(values.first().copied().unwrap_or(""))
             }
-            (None | Some(Value::Null), _) => String::new(),
-            (Some(Value::String(s)), _) => s.clone(),
-            (Some(other), _) => other.to_string(),
+            (None | Some(Value::Null), _) => Cow::Borrowed(""),
+            (Some(Value::String(s)), _) => Cow::Borrowed(s),
+            (Some(other), _) => Cow::Owned(other.to_string()),
         }
     }
 }

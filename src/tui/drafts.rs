@@ -46,7 +46,7 @@ impl Draft {
 
     /// A field's text as the user sees it: what they typed, else the original.
     pub fn text(&self, field: &Field) -> String {
-        self.edits.get(field.path).cloned().unwrap_or_else(|| field.display(&self.original))
+        self.edits.get(field.path).cloned().unwrap_or_else(|| field.display(&self.original).into_owned())
     }
 
     /// The original value of a field (`null` when absent).

@@ -138,6 +138,29 @@ impl TableState {
         let sort = if self.sort_pending.is_some() { self.index.sort() } else { self.sort };
         self.index.sync(&self.rows, sort);
         let needle = index::clean_needle(&self.filter);
+        let after = self.index.state();
+        // Rows arriving unsorted, under the same filter: the view grows by the new rows that
+        // match, and the cursor stays where it is (no pass over a million rows per page).
+        let appended = self.view_of.as_ref().is_some_and(|(last, state)| {
+            *last == needle
+                && *state == before
+                && before.1.is_none()
+                && after.1.is_none()
+                && after.2 == before.2
+                && after.0 > before.0
+        });
+        if appended {
+            let new_rows = before.0..after.0;
+            if needle.is_empty() {
+                self.view.extend(new_rows);
+            } else {
+                let finder = memchr::memmem::Finder::new(needle.as_bytes());
+                self.view.extend(new_rows.filter(|&row| self.rows.row_matches(row, &finder)));
+            }
+            self.view_of = Some((needle, after));
+            self.cursor = self.cursor.min(self.view.len().saturating_sub(1));
+            return;
+        }
         // Typing narrows: when only the needle grew, the new view is a subset of the last.
         // (Only worth it when the last view was small: a per-row search has a fixed cost.)
         let narrower = matches!(&self.view_of, Some((last, state)) if !last.is_empty()

@@ -5,6 +5,7 @@
 //! is lowercased once, as rows arrive.
 
 use crate::graph::resource::{Cell, Column, Field, Record, Resource};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -57,26 +58,27 @@ pub struct Rows {
     widest: Vec<usize>,
 }
 
-/// The text of a cell, before it is stored.
-pub fn cell_text(column: &Column, resource: &Resource, record: &Record) -> String {
+/// The text of a cell, before it is stored (borrowed from the record when it can be).
+pub fn cell_text<'a>(column: &Column, resource: &Resource, record: &'a Record) -> Cow<'a, str> {
     let field_text = |path: &str| match resource.field(path) {
         Some(f) => f.display(record),
-        None => record
-            .get(path)
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from))
-            .unwrap_or_default(),
+        None => match record.get(path) {
+            Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+            Some(other) => Cow::Owned(other.to_string()),
+            None => Cow::Borrowed(""),
+        },
     };
     let text = match column.cell {
         Cell::Field(path) | Cell::Ago(path) => field_text(path),
         Cell::ImportStatus => import_status_text(record),
         Cell::Pair(a, b) => {
             let (a, b) = (field_text(a), field_text(b));
-            format!("{a} {b}").trim().to_string()
+            Cow::Owned(format!("{a} {b}").trim().to_string())
         }
     };
     // Control characters never reach a cell (nor the separators above).
     if text.chars().any(char::is_control) {
-        text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+        Cow::Owned(text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect())
     } else {
         text
     }
@@ -84,7 +86,7 @@ pub fn cell_text(column: &Column, resource: &Resource, record: &Record) -> Strin
 
 /// `complete`, or `error 806 ZtdDeviceAlreadyAssigned` for a failed import: the way admins
 /// search for them.
-pub fn import_status_text(record: &Record) -> String {
+pub fn import_status_text(record: &Record) -> Cow<'_, str> {
     let state = record.get("state").and_then(|s| s.as_object());
     let get = |k: &str| state.and_then(|s| s.get(k));
     let status = get("deviceImportStatus").and_then(|v| v.as_str()).unwrap_or("unknown");
@@ -95,9 +97,9 @@ pub fn import_status_text(record: &Record) -> String {
             text.push(' ');
             text.push_str(name);
         }
-        text
+        Cow::Owned(text)
     } else {
-        status.to_string()
+        Cow::Borrowed(status)
     }
 }
 
@@ -189,7 +191,7 @@ impl Rows {
     }
 
     fn fill(&mut self, row: usize, resource: &Resource, record: &Record) {
-        let texts: Vec<String> = self.columns.iter().map(|c| cell_text(c, resource, record)).collect();
+        let texts: Vec<Cow<'_, str>> = self.columns.iter().map(|c| cell_text(c, resource, record)).collect();
         self.text_at[row] = self.text.len() as u32;
         let search_start = self.search.len() as u32;
         for (i, text) in texts.iter().enumerate() {
@@ -197,13 +199,13 @@ impl Rows {
             self.widest[i] = self.widest[i].max(width);
             match &mut self.stores[i] {
                 Store::Repeated { values, lowered, lookup, cells } => {
-                    let n = match lookup.get(text.as_str()) {
+                    let n = match lookup.get(&**text) {
                         Some(n) => *n,
                         None => {
                             let n = values.len() as u32;
-                            values.push(text.as_str().into());
+                            values.push(Box::from(&**text));
                             lowered.push(text.to_lowercase().into());
-                            lookup.insert(text.as_str().into(), n);
+                            lookup.insert(Box::from(&**text), n);
                             n
                         }
                     };

@@ -92,6 +92,47 @@ fn pages_stream_in_and_stale_pages_are_dropped() {
 }
 
 #[test]
+fn pages_arriving_under_a_filter_join_the_view_only_when_they_match_and_the_cursor_stays() {
+    let mut m = Model::new("x", false, false);
+    act(&mut m, Action::Resize(120, 40));
+    init(&mut m);
+    let id = m.table.listing.request_id;
+    let devices = fixtures::devices();
+    let page = |d: &[crate::graph::resource::Record]| {
+        Box::new(Outcome {
+            exchange: exchange("GET", "/x", 200, None, "{}"),
+            result: Ok(Page { devices: d.to_vec(), next_link: None, count: None, warnings: Vec::new() }),
+        })
+    };
+    msg(&mut m, Msg::Page { request_id: id, outcome: page(&devices[..4]) });
+    act(&mut m, Action::Down);
+    let on = m.table.selected_id();
+    for page_of_one in devices[4..].chunks(1) {
+        msg(&mut m, Msg::Page { request_id: id, outcome: page(page_of_one) });
+    }
+    assert_eq!(m.table.view, (0..devices.len()).collect::<Vec<_>>(), "unfiltered: every row, in order");
+    assert_eq!(m.table.selected_id(), on, "the cursor stays on its row");
+
+    // The same with a filter typed while the listing runs: only matching rows join.
+    let mut m = Model::new("x", false, false);
+    act(&mut m, Action::Resize(120, 40));
+    init(&mut m);
+    let id = m.table.listing.request_id;
+    msg(&mut m, Msg::Page { request_id: id, outcome: page(&devices[..2]) });
+    act(&mut m, Action::FilterStart);
+    for c in "contoso".chars() {
+        act(&mut m, Action::FilterEdit(EditOp::Insert(c)));
+    }
+    for page_of_one in devices[2..].chunks(1) {
+        msg(&mut m, Msg::Page { request_id: id, outcome: page(page_of_one) });
+    }
+    let expected: Vec<usize> =
+        (0..devices.len()).filter(|&row| m.table.rows.matching("contoso")[row]).collect();
+    assert!(expected.len() > 1 && expected.len() < devices.len(), "{expected:?}");
+    assert_eq!(m.table.view, expected);
+}
+
+#[test]
 fn filter_as_you_type_and_escape_clears() {
     let mut m = fixtures::model(80, 24);
     act(&mut m, Action::FilterStart);

@@ -173,7 +173,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 continue;
             }
             Row::Was(f) => {
-                let orig = f.display(&draft.original);
+                let orig = f.display(&draft.original).into_owned();
                 let orig = if orig.is_empty() && f.nullable { "null".to_string() } else { orig };
                 let text = shown_value(f, &orig, value_w.saturating_sub(5));
                 Line::from(vec![indent(), Span::styled(format!("was: {text}"), theme.dim())])
