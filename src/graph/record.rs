@@ -38,29 +38,41 @@ struct Shape<'r> {
 }
 
 impl Shape<'_> {
-    /// The field this key names at this level, or the complex property it opens.
+    /// The field this key names at this level, or the complex property it opens. (Compared
+    /// on the paths as they are, without splitting them: this runs for every property of
+    /// every record of a listing.)
     fn known(&self, key: &str) -> Known {
-        let fields = self.resource.fields.iter();
+        let fields = self.resource.fields;
         match self.parent {
             None => {
-                if let Some(f) = fields.clone().find(|f| f.parent().is_none() && f.path == key) {
-                    return Known::Field(*f);
+                if let Some(f) = fields.iter().find(|f| f.path == key && !key.contains('/')) {
+                    return Known::Field(f);
                 }
-                match fields.filter_map(|f| f.parent()).find(|p| *p == key) {
-                    Some(parent) => Known::Complex(parent),
+                let opens = |f: &&Field| {
+                    f.path.len() > key.len()
+                        && f.path.starts_with(key)
+                        && f.path.as_bytes()[key.len()] == b'/'
+                };
+                match fields.iter().find(opens) {
+                    Some(f) => Known::Complex(&f.path[..key.len()]),
                     None => Known::Unknown,
                 }
             }
             Some(parent) => fields
-                .clone()
-                .find(|f| f.parent() == Some(parent) && f.name() == key)
-                .map_or(Known::Unknown, |f| Known::Field(*f)),
+                .iter()
+                .find(|f| {
+                    f.path.len() == parent.len() + 1 + key.len()
+                        && f.path.starts_with(parent)
+                        && f.path.as_bytes()[parent.len()] == b'/'
+                        && f.path.ends_with(key)
+                })
+                .map_or(Known::Unknown, Known::Field),
         }
     }
 }
 
 enum Known {
-    Field(Field),
+    Field(&'static Field),
     Complex(&'static str),
     Unknown,
 }
@@ -138,7 +150,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 }
 
 /// One known property's value, checked against its field.
-struct Value(Field);
+struct Value(&'static Field);
 
 impl<'de> DeserializeSeed<'de> for Value {
     type Value = ();
