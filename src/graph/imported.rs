@@ -3,6 +3,7 @@
 
 use crate::graph::resource::{
     Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, SortBy, Tone, TypeNames, Version, WriteVerb,
+    column,
 };
 
 /// `deviceImportStatus` values, exactly as Graph spells them.
@@ -30,31 +31,6 @@ pub const FIELDS: &[Field] = &[
     Field { nullable: false, ..field("state/deviceErrorCode", "Error code", Kind::Int32, None) },
     field("state/deviceErrorName", "Error name", Kind::Text, Some(256)),
 ];
-
-const fn column(
-    title: &'static str,
-    sort_key: char,
-    word: &'static str,
-    cell: Cell,
-    width: (usize, usize, usize),
-    role: Role,
-    rank: u8,
-) -> Column {
-    Column {
-        title,
-        sort_key,
-        word,
-        cell,
-        tone: Tone::Plain,
-        sort: SortBy::Text,
-        width,
-        role,
-        rank,
-        grows: false,
-        version: Version::Both,
-        repeats: false,
-    }
-}
 
 /// The table's columns.
 pub const COLUMNS: &[Column] = &[

@@ -2,7 +2,7 @@
 //! live tenant, through `updateDeviceProperties` and a few actions (see `graph-registered.md`).
 
 use crate::graph::resource::{
-    Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, SortBy, Tone, TypeNames, Version, WriteVerb,
+    Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, Tone, TypeNames, Version, WriteVerb, column,
 };
 
 /// `enrollmentState` values (v1.0's five, and beta's `blocked`).
@@ -113,31 +113,6 @@ pub const FIELDS: &[Field] = &[
         ..shown("userlessEnrollmentStatus", "Userless enrollment", Kind::Enum(USERLESS_ENROLLMENT_STATUSES))
     }),
 ];
-
-const fn column(
-    title: &'static str,
-    sort_key: char,
-    word: &'static str,
-    cell: Cell,
-    width: (usize, usize, usize),
-    role: Role,
-    rank: u8,
-) -> Column {
-    Column {
-        title,
-        sort_key,
-        word,
-        cell,
-        tone: Tone::Plain,
-        sort: SortBy::Text,
-        width,
-        role,
-        rank,
-        grows: false,
-        version: Version::Both,
-        repeats: false,
-    }
-}
 
 /// The table's columns.
 pub const COLUMNS: &[Column] = &[

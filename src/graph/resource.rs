@@ -195,6 +195,33 @@ pub struct Column {
     pub repeats: bool,
 }
 
+/// A plain column: text, sorted as text, uncoloured, fixed cap, in both versions, no shared
+/// values (descriptors change what differs with `..column(...)`).
+pub const fn column(
+    title: &'static str,
+    sort_key: char,
+    word: &'static str,
+    cell: Cell,
+    width: (usize, usize, usize),
+    role: Role,
+    rank: u8,
+) -> Column {
+    Column {
+        title,
+        sort_key,
+        word,
+        cell,
+        tone: Tone::Plain,
+        sort: SortBy::Text,
+        width,
+        role,
+        rank,
+        grows: false,
+        version: Version::Both,
+        repeats: false,
+    }
+}
+
 impl Column {
     /// The fields the column reads (for `$select`).
     pub fn fields(&self) -> Vec<&'static str> {
