@@ -44,6 +44,30 @@ pub struct Cli {
     /// Where to write the log (default: $XDG_STATE_HOME/autopilot-tui/autopilot-tui.log).
     #[arg(long, global = true, env = "AUTOPILOT_TUI_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+    /// What the app shows first [default: what this profile showed last; else devices on a
+    /// tenant, imported in the demo]
+    #[arg(long, value_enum, value_name = "RESOURCE")]
+    pub show: Option<ResourceArg>,
+}
+
+/// A kind of record, as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResourceArg {
+    /// Registered Autopilot devices (`windowsAutopilotDeviceIdentities`): what admins edit.
+    #[value(alias = "registered")]
+    Devices,
+    /// The import queue (`importedWindowsAutopilotDeviceIdentities`).
+    Imported,
+}
+
+impl ResourceArg {
+    /// The resource's descriptor.
+    pub fn resource(self) -> &'static crate::graph::resource::Resource {
+        match self {
+            ResourceArg::Devices => &crate::graph::registered::REGISTERED,
+            ResourceArg::Imported => &crate::graph::imported::IMPORTED,
+        }
+    }
 }
 
 /// The subcommands.

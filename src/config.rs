@@ -140,6 +140,8 @@ pub struct Settings {
     pub ca_file: Option<PathBuf>,
     /// The largest answer read, in bytes.
     pub max_response_bytes: u64,
+    /// The profile these settings came from (`--profile` or `default-profile`), if any.
+    pub profile: Option<String>,
 }
 
 /// What the command line (flags and environment, merged by clap) says about the connection,
@@ -191,6 +193,7 @@ impl Settings {
         };
         let file = load(&path, required)?;
         let profile = file.select(args.profile.as_deref(), &path)?;
+        let profile_name = args.profile.clone().or_else(|| file.default_profile.clone());
         let invalid = |message: String| ConfigError::Invalid { path: path.clone(), message };
 
         let tenant = args.tenant.clone().or(profile.tenant);
@@ -264,6 +267,7 @@ impl Settings {
             timeout: std::time::Duration::from_secs(args.timeout.max(1)),
             ca_file: args.ca_file.clone().or(profile.ca_file),
             max_response_bytes: args.max_response_mib.max(1) << 20,
+            profile: profile_name,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! Thin binary: parse the command line, set up logging, hand over to one mode.
 
-use autopilot_tui::cli::{Cli, Command, ConnectionArgs, FormatArg, ListArgs, ServeArgs, default_log_file};
+use autopilot_tui::cli::{
+    Cli, Command, ConnectionArgs, FormatArg, ListArgs, ResourceArg, ServeArgs, default_log_file,
+};
 use autopilot_tui::config::Settings;
 use autopilot_tui::connect::{Prepared, SignInProgress, connect, prepare};
 use autopilot_tui::export::{Destination, ExportEvent, ExportFormat, ExportRequest, export};
@@ -78,7 +80,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
         Some(Command::List(args)) => runtime.block_on(list(args)),
         None => runtime
-            .block_on(interactive(cli.connection, cli.log_file.or_else(default_log_file)))
+            .block_on(interactive(cli.connection, cli.show, cli.log_file.or_else(default_log_file)))
             .map(|()| ExitCode::SUCCESS),
     }
 }
@@ -106,7 +108,11 @@ const CLIENT_SECRET_ENV: &str = "AUTOPILOT_TUI_CLIENT_SECRET";
 
 /// The interactive app: demo mode without credentials, else the configured tenant. A device
 /// code sign-in runs inside the app, on its own screen.
-async fn interactive(args: ConnectionArgs, log_path: Option<PathBuf>) -> Result<(), CliError> {
+async fn interactive(
+    args: ConnectionArgs,
+    show: Option<ResourceArg>,
+    log_path: Option<PathBuf>,
+) -> Result<(), CliError> {
     let settings = Settings::resolve(&args.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
     let (session, target_label, demo_server) = match prepare(&settings).await? {
         Prepared::Ready(c) => (Session::Client(c.client), c.target_label, c.demo_server),
@@ -122,6 +128,8 @@ async fn interactive(args: ConnectionArgs, log_path: Option<PathBuf>) -> Result<
         read_only: settings.read_only,
         page_size: settings.page_size,
         log_path,
+        profile: settings.profile.clone(),
+        show: show.map(ResourceArg::resource),
     };
     let result = tui::run(options).await;
     if let Some(server) = demo_server {

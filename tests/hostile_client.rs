@@ -394,6 +394,7 @@ async fn a_sign_in_is_never_redirected_with_its_secret() {
         timeout: std::time::Duration::from_secs(5),
         max_response_bytes: 1 << 20,
         ca_file: None,
+        profile: None,
     };
     let result = autopilot_tui::connect::prepare(&settings).await;
     assert!(result.is_err(), "the redirected sign-in succeeded");

@@ -163,7 +163,8 @@ async fn some_serial(server: &RunningServer) -> String {
 /// Starts the binary against `server`, waits for the table.
 fn start_app(server: &RunningServer, extra_env: &[(&str, &str)]) -> PtyApp {
     let base = server.base_url();
-    let app = PtyApp::spawn(&["--base-url", &base, "--token", TOKEN], extra_env, 40, 120);
+    let app =
+        PtyApp::spawn(&["--base-url", &base, "--token", TOKEN, "--show", "imported"], extra_env, 40, 120);
     app.wait_text("Loaded 250 devices");
     app
 }
@@ -410,6 +411,8 @@ async fn device_code_sign_in_in_the_app_then_the_table() {
         "pty-client",
         "--authority",
         &authority,
+        "--show",
+        "imported",
     ];
     let mut app = PtyApp::spawn(&args, &[], 30, 100);
     let screen = app.wait_for("the code", |s| s.contains("Code  ") && s.contains("code expires in"));

@@ -58,6 +58,7 @@ const fn column(title: &'static str, key: char, path: &'static str, role: Role) 
 
 static WIDGETS: Resource = Resource {
     command: "widgets",
+    aliases: &[],
     title: "widgets",
     entity: "widget",
     path: "/widgets",
@@ -66,6 +67,7 @@ static WIDGETS: Resource = Resource {
     columns: &[column("NAME", 'A', "name", Role::Key), column("ID", 'D', "id", Role::Whole)],
     write: WriteVerb::Patch,
     searches: &[],
+    actions: &[],
 };
 
 fn widget(n: u32, name: &str) -> serde_json::Value {

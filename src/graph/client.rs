@@ -9,7 +9,7 @@ use crate::graph::error::{GraphError, ServiceError, reason_phrase};
 use crate::graph::imported::IMPORTED;
 use crate::graph::patch::PatchBody;
 use crate::graph::record;
-use crate::graph::resource::{Record, Resource, WriteVerb};
+use crate::graph::resource::{ActionRequest, Record, Resource, WriteVerb};
 use crate::graph::retry::{Failure, RetryPolicy, parse_retry_after};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -307,6 +307,50 @@ pub fn write_url_in(collection_url: &str, id: &str, verb: WriteVerb) -> (&'stati
     }
 }
 
+/// Where an action on a record goes, below the record's URL.
+pub fn action_url_in(item_url: &str, request: ActionRequest) -> (&'static str, String) {
+    match request {
+        ActionRequest::Post(action) => ("POST", format!("{item_url}/{action}")),
+        ActionRequest::Delete => ("DELETE", item_url.to_string()),
+    }
+}
+
+/// The beta root of a Graph version root (`.../v1.0` -> `.../beta`): the Autopilot settings
+/// and their sync exist in beta only.
+pub fn beta_root(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    match base.rsplit_once('/') {
+        Some((parent, last)) if last == "beta" || last.starts_with('v') => format!("{parent}/beta"),
+        _ => format!("{base}/beta"),
+    }
+}
+
+/// Replaces the values of secret properties in a recorded request body with `[redacted]`, so
+/// a typed password never reaches the inspector, a saved exchange or a log.
+pub fn redact_secrets(exchange: &mut Exchange, secrets: &[&str]) {
+    let Some(body) = exchange.request_body.as_deref() else { return };
+    if secrets.is_empty() {
+        return;
+    }
+    let Ok(mut json) = serde_json::from_str::<Map<String, Value>>(body) else {
+        // Not an object: nothing named to redact; a body that cannot be read is dropped whole.
+        if secrets.iter().any(|s| body.contains(s)) {
+            exchange.request_body = Some("[redacted]".into());
+        }
+        return;
+    };
+    let mut changed = false;
+    for name in secrets {
+        if let Some(value) = json.get_mut(*name).filter(|v| !v.is_null()) {
+            *value = Value::String("[redacted]".into());
+            changed = true;
+        }
+    }
+    if changed {
+        exchange.request_body = serde_json::to_string(&json).ok();
+    }
+}
+
 /// One device's URL below a collection URL, the id percent-encoded as a path segment.
 pub fn item_url_in(collection_url: &str, id: &str) -> String {
     format!("{collection_url}/{}", utf8_percent_encode(id, PATH_SEGMENT))
@@ -578,6 +622,12 @@ impl GraphClient {
     /// server answered without a body (204): the caller should fetch the record again. Saved
     /// means a 2xx answer: a redirect is not followed and is an error.
     pub async fn write(&self, id: &str, body: &PatchBody) -> Outcome<Option<Record>> {
+        let mut outcome = self.write_unredacted(id, body).await;
+        redact_secrets(&mut outcome.exchange, &self.resource.secret_paths());
+        outcome
+    }
+
+    async fn write_unredacted(&self, id: &str, body: &PatchBody) -> Outcome<Option<Record>> {
         let json = serde_json::to_string(&body.properties).unwrap_or_default();
         let (method, url) = match self.write_target(id) {
             Ok(target) => target,
@@ -597,6 +647,65 @@ impl GraphClient {
             if text.trim().is_empty() { Ok(None) } else { parse_record(resource, text).map(Some) }
         };
         self.send(method, &url, Some(json), decode).await
+    }
+
+    /// Runs an action on one record: a `POST` to its bound action (with `body` as JSON, or no
+    /// body) or a `DELETE`. Done means a 2xx answer (204, no body, as Graph answers them); a
+    /// redirect is not followed. Secret inputs never reach the recorded exchange.
+    pub async fn act(
+        &self,
+        id: &str,
+        request: ActionRequest,
+        body: Option<&Map<String, Value>>,
+        secrets: &[&str],
+    ) -> Outcome<()> {
+        let json = body.map(|b| serde_json::to_string(b).unwrap_or_default());
+        let (method, url) = match self.item_request_url(id) {
+            Ok(item) => action_url_in(&item, request),
+            Err(e) => {
+                let (method, url) = action_url_in(&self.item_url(id), request);
+                let mut exchange = unsent_exchange(method, &url, json);
+                redact_secrets(&mut exchange, secrets);
+                return Outcome { exchange, result: Err(e) };
+            }
+        };
+        let mut outcome = if self.config.read_only {
+            let exchange = unsent_exchange(method, &url, json);
+            Outcome { exchange, result: Err(GraphError::ReadOnly(format!("{method} {url}"))) }
+        } else {
+            self.send(method, &url, json, |_| Ok(())).await
+        };
+        redact_secrets(&mut outcome.exchange, secrets);
+        outcome
+    }
+
+    /// The tenant's Autopilot settings (`GET /beta/deviceManagement/windowsAutopilotSettings`,
+    /// beta whatever the base URL's version: v1.0 has no such resource): when the service last
+    /// synced with the Autopilot service, and when a manual sync was last asked for.
+    pub async fn autopilot_settings(&self) -> Outcome<Record> {
+        let url = format!("{}{}", beta_root(&self.config.base_url), crate::graph::registered::SETTINGS_PATH);
+        self.send("GET", &url, None, |text| {
+            serde_json::from_str::<Record>(text)
+                .map_err(|e| GraphError::Decode(format!("not the settings: {e}")))
+        })
+        .await
+    }
+
+    /// Asks Intune to sync the tenant's devices from the Autopilot service
+    /// (`POST /beta/deviceManagement/windowsAutopilotSettings/sync`): 204; 409 while a sync
+    /// runs; 429 within 10 minutes of the last one.
+    pub async fn sync_autopilot(&self) -> Outcome<()> {
+        let url =
+            format!("{}{}/sync", beta_root(&self.config.base_url), crate::graph::registered::SETTINGS_PATH);
+        if self.config.read_only {
+            let exchange = unsent_exchange("POST", &url, None);
+            return Outcome { exchange, result: Err(GraphError::ReadOnly(format!("POST {url}"))) };
+        }
+        // 409 (one runs) and 429 (within ten minutes) are answers, not hiccups: never retried.
+        let mut config = (*self.config).clone();
+        config.retry = RetryPolicy::none();
+        let once = GraphClient { config: Arc::new(config), ..self.clone() };
+        once.send("POST", &url, None, |_| Ok(())).await
     }
 
     /// The HTTP method of a write.

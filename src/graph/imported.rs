@@ -2,8 +2,8 @@
 //! queue. Its descriptor; the typed model the embedded server keeps is in `model.rs`.
 
 use crate::graph::resource::{
-    Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, SortBy, Tone, TypeNames, Version, WriteVerb,
-    column,
+    ActionRequest, Cell, Column, Field, Guard, Kind, RecordAction, Resource, Role, Search, SearchOp, SortBy,
+    Tone, TypeNames, Version, WriteVerb, column,
 };
 
 /// `deviceImportStatus` values, exactly as Graph spells them.
@@ -85,10 +85,24 @@ pub const SEARCHES: &[Search] = &[
     },
 ];
 
+/// What can be done to one imported identity besides editing it: deleting it (the queue is
+/// emptied once a device registered; a failed import is deleted before it is tried again).
+pub const ACTIONS: &[RecordAction] = &[RecordAction {
+    key: 'd',
+    name: "delete",
+    done: "Deleted the import record of",
+    help: "delete the import record (type the serial); a registered device stays",
+    request: ActionRequest::Delete,
+    inputs: &[],
+    guard: Guard::TypeSerial,
+    permission: "DeviceManagementServiceConfig.ReadWrite.All",
+}];
+
 /// Imported identities: the import queue (`PATCH` as Graph's update page documents it; the
 /// live service refuses it).
 pub const IMPORTED: Resource = Resource {
     command: "imported",
+    aliases: &["imports", "queue"],
     title: "imported identities",
     entity: "importedWindowsAutopilotDeviceIdentity",
     path: "/deviceManagement/importedWindowsAutopilotDeviceIdentities",
@@ -97,6 +111,7 @@ pub const IMPORTED: Resource = Resource {
     columns: COLUMNS,
     write: WriteVerb::Patch,
     searches: SEARCHES,
+    actions: ACTIONS,
 };
 
 /// Graph's names for the types of [`IMPORTED`] (`$metadata`, error messages).

@@ -2,7 +2,8 @@
 //! live tenant, through `updateDeviceProperties` and a few actions (see `graph-registered.md`).
 
 use crate::graph::resource::{
-    Cell, Column, Field, Kind, Resource, Role, Search, SearchOp, Tone, TypeNames, Version, WriteVerb, column,
+    ActionRequest, Cell, Column, Field, Guard, Kind, RecordAction, Resource, Role, Search, SearchOp, Tone,
+    TypeNames, Version, WriteVerb, column,
 };
 
 /// `enrollmentState` values (v1.0's five, and beta's `blocked`).
@@ -65,7 +66,7 @@ pub const FIELDS: &[Field] = &[
     // Windows names the device from this during setup: 15 characters, as the portal enforces.
     editable("displayName", "Display name", Kind::Text, 15),
     beta(editable("deviceAccountUpn", "Device account", Kind::Upn, 256)),
-    beta(editable("deviceAccountPassword", "Device account password", Kind::Secret, 256)),
+    beta(editable("deviceAccountPassword", "Account password", Kind::Secret, 256)),
     beta(editable("deviceFriendlyName", "Friendly name", Kind::Text, 256)),
     Field { nullable: false, ..shown("enrollmentState", "Enrollment state", Kind::Enum(ENROLLMENT_STATES)) },
     Field { nullable: false, ..shown("lastContactedDateTime", "Last contacted", Kind::DateTime) },
@@ -76,15 +77,15 @@ pub const FIELDS: &[Field] = &[
     shown("productKey", "Product key", Kind::Text),
     shown("purchaseOrderIdentifier", "Purchase order", Kind::Text),
     shown("resourceName", "Resource name", Kind::Text),
-    shown("managedDeviceId", "Managed device id", Kind::Text),
+    shown("managedDeviceId", "Intune device id", Kind::Text),
     shown("azureActiveDirectoryDeviceId", "Entra device id", Kind::Text),
-    beta(shown("azureAdDeviceId", "Entra device id (beta)", Kind::Text)),
+    beta(shown("azureAdDeviceId", "Entra id (beta)", Kind::Text)),
     // The enums and dates below are not nullable in Graph's schema (plain `$ref`s in its OpenAPI).
     beta(Field {
         nullable: false,
         ..shown(
             "deploymentProfileAssignmentStatus",
-            "Profile assignment",
+            "Profile status",
             Kind::Enum(PROFILE_ASSIGNMENT_STATUSES),
         )
     }),
@@ -92,7 +93,7 @@ pub const FIELDS: &[Field] = &[
         nullable: false,
         ..shown(
             "deploymentProfileAssignmentDetailedStatus",
-            "Profile assignment detail",
+            "Profile detail",
             Kind::Enum(PROFILE_ASSIGNMENT_DETAILS),
         )
     }),
@@ -106,11 +107,11 @@ pub const FIELDS: &[Field] = &[
     }),
     beta(Field {
         nullable: false,
-        ..shown("remediationStateLastModifiedDateTime", "Remediation changed", Kind::DateTime)
+        ..shown("remediationStateLastModifiedDateTime", "Remediation at", Kind::DateTime)
     }),
     beta(Field {
         nullable: false,
-        ..shown("userlessEnrollmentStatus", "Userless enrollment", Kind::Enum(USERLESS_ENROLLMENT_STATUSES))
+        ..shown("userlessEnrollmentStatus", "Userless enroll", Kind::Enum(USERLESS_ENROLLMENT_STATUSES))
     }),
 ];
 
@@ -178,9 +179,53 @@ pub const SEARCHES: &[Search] = &[Search {
     help: "serial number contains TEXT",
 }];
 
+/// The permission every write to registered devices needs (Read.All lists and reads them).
+pub const WRITE_PERMISSION: &str = "DeviceManagementServiceConfig.ReadWrite.All";
+
+/// What `assignUserToDevice` takes: the user and the name Windows greets them with.
+const ASSIGN_INPUTS: &[Field] = &[
+    Field { nullable: false, ..editable("userPrincipalName", "User (UPN)", Kind::Upn, 256) },
+    Field { nullable: false, ..editable("addressableUserName", "Name shown at setup", Kind::Text, 256) },
+];
+
+/// What can be done to one registered device besides editing it.
+pub const ACTIONS: &[RecordAction] = &[
+    RecordAction {
+        key: 'a',
+        name: "assign user",
+        done: "User assigned to",
+        help: "assign a user to the device (assignUserToDevice)",
+        request: ActionRequest::Post("assignUserToDevice"),
+        inputs: ASSIGN_INPUTS,
+        guard: Guard::Confirm,
+        permission: WRITE_PERMISSION,
+    },
+    RecordAction {
+        key: 'u',
+        name: "unassign user",
+        done: "User unassigned from",
+        help: "take the assigned user off the device (unassignUserFromDevice)",
+        request: ActionRequest::Post("unassignUserFromDevice"),
+        inputs: &[],
+        guard: Guard::Confirm,
+        permission: WRITE_PERMISSION,
+    },
+    RecordAction {
+        key: 'd',
+        name: "delete",
+        done: "Deleted the registration of",
+        help: "delete the Autopilot registration (type the serial; refused while enrolled in Intune)",
+        request: ActionRequest::Delete,
+        inputs: &[],
+        guard: Guard::TypeSerial,
+        permission: WRITE_PERMISSION,
+    },
+];
+
 /// Registered devices: changed with `updateDeviceProperties` (204); PATCH fails live.
 pub const REGISTERED: Resource = Resource {
     command: "devices",
+    aliases: &["registered", "device", "dev"],
     title: "registered devices",
     entity: "windowsAutopilotDeviceIdentity",
     path: "/deviceManagement/windowsAutopilotDeviceIdentities",
@@ -189,6 +234,7 @@ pub const REGISTERED: Resource = Resource {
     columns: COLUMNS,
     write: WriteVerb::Action("updateDeviceProperties"),
     searches: SEARCHES,
+    actions: ACTIONS,
 };
 
 /// Graph's names for the types of [`REGISTERED`] (`$metadata`, error messages).

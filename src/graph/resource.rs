@@ -265,11 +265,54 @@ pub enum SearchOp {
     EqualsValue(&'static [&'static str]),
 }
 
+/// How an action on one record is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionRequest {
+    /// `POST` to a bound action of the record (`.../{id}/assignUserToDevice`); its inputs are
+    /// the body (none: no body).
+    Post(&'static str),
+    /// `DELETE` the record.
+    Delete,
+}
+
+/// What the user does before an action is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Answer y to a question naming the record.
+    Confirm,
+    /// Type the record's serial number (a delete cannot be taken back).
+    TypeSerial,
+}
+
+/// Something done to one record besides editing its fields: a key in the table, a dialog,
+/// one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordAction {
+    /// The table key (lower case).
+    pub key: char,
+    /// What it is called (`assign user`).
+    pub name: &'static str,
+    /// What is said when it worked, before the record's serial (`User assigned to`).
+    pub done: &'static str,
+    /// For the help: what it does, in a line.
+    pub help: &'static str,
+    /// The request it sends.
+    pub request: ActionRequest,
+    /// What is typed before it is sent, checked like form fields; the body's properties.
+    pub inputs: &'static [Field],
+    /// What the user does to confirm it.
+    pub guard: Guard,
+    /// The Graph permission it needs (for the help and the README).
+    pub permission: &'static str,
+}
+
 /// One kind of record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resource {
     /// The `:` command that shows it (`imported`, `devices`).
     pub command: &'static str,
+    /// Other `:` words for it (`registered`).
+    pub aliases: &'static [&'static str],
     /// What the header calls it (`imported identities`).
     pub title: &'static str,
     /// The Graph entity type (`importedWindowsAutopilotDeviceIdentity`).
@@ -286,12 +329,29 @@ pub struct Resource {
     pub write: WriteVerb,
     /// The server searches of the `:` command line.
     pub searches: &'static [Search],
+    /// What can be done to one record besides editing it.
+    pub actions: &'static [RecordAction],
 }
 
 impl Resource {
     /// A field by its OData path.
     pub fn field(&self, path: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.path == path)
+    }
+
+    /// The action a table key starts, if the resource has one.
+    pub fn action(&self, key: char) -> Option<&'static RecordAction> {
+        self.actions.iter().find(|a| a.key == key)
+    }
+
+    /// Whether a `:` word names this resource.
+    pub fn is_named(&self, word: &str) -> bool {
+        self.command.eq_ignore_ascii_case(word) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(word))
+    }
+
+    /// The top-level properties typed blind and never shown or recorded (`deviceAccountPassword`).
+    pub fn secret_paths(&self) -> Vec<&'static str> {
+        self.fields.iter().filter(|f| f.kind == Kind::Secret).map(|f| f.path).collect()
     }
 
     /// The fields the user may change, in form order.

@@ -58,6 +58,11 @@ pub struct AppOptions {
     pub page_size: u32,
     /// Where the log goes (main sets up tracing); shown nowhere, kept for messages.
     pub log_path: Option<PathBuf>,
+    /// The profile the settings came from: which resource it showed last is remembered under
+    /// its name (or `demo`, or the Graph root).
+    pub profile: Option<String>,
+    /// What to show first (`--show`), over what was shown last.
+    pub show: Option<&'static crate::graph::resource::Resource>,
 }
 
 /// Why the app stopped with an error.
@@ -75,7 +80,14 @@ pub enum TuiError {
 /// exit path, panics and signals included; a signal that ends the app with unsaved drafts
 /// writes them to the recovery file first, and the next start offers them back.
 pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
-    let mut model = Model::new(opts.target_label, opts.demo, opts.read_only);
+    let remember_as = match (&opts.profile, opts.demo) {
+        (Some(profile), _) => profile.clone(),
+        (None, true) => "demo".to_string(),
+        (None, false) => opts.target_label.clone(),
+    };
+    let resource = opts.show.unwrap_or_else(|| first_resource(&remember_as, opts.demo));
+    let mut model = Model::of(resource, false, opts.target_label, opts.demo, opts.read_only);
+    model.remember_as = Some(remember_as);
     model.page_size = opts.page_size;
     model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing::info!(target = %model.target_label, read_only = model.read_only, log = ?opts.log_path, "tui start");
@@ -105,6 +117,18 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
         save_for_recovery(&model, &recovery_target, signal);
     }
     Ok(())
+}
+
+/// What the app shows first: what this profile showed last, else registered devices on a
+/// tenant (what admins edit) and the import queue in the demo.
+fn first_resource(remember_as: &str, demo: bool) -> &'static crate::graph::resource::Resource {
+    crate::tui::remembered::default_path()
+        .and_then(|path| crate::tui::remembered::read(&path, remember_as))
+        .unwrap_or(if demo {
+            &crate::graph::imported::IMPORTED
+        } else {
+            &crate::graph::registered::REGISTERED
+        })
 }
 
 /// Which target a recovery file belongs to: the demo data is the same on every start (its
@@ -267,8 +291,7 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut effects = match session.into() {
         Session::Client(client) => {
-            model.base_url = client.config().base_url.clone();
-            model.collection = client.config().collection;
+            model.set_target(client.config().base_url.clone(), client.config().collection);
             Effects::new(client, tx)
         }
         Session::DeviceCode(sign_in) => {

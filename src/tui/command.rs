@@ -16,10 +16,21 @@ pub enum Command {
     Quit,
     /// Leave at once, dropping unsaved drafts (`:q!`).
     QuitNow,
+    /// Show another kind of record (`:devices`, `:imported`).
+    Show(&'static Resource),
+    /// The record whose serial is exactly this: `contains` on the server (the live service
+    /// refuses `eq`), compared exactly here.
+    Exact(String),
+    /// Ask Intune to sync with the Autopilot service.
+    Sync,
 }
 
 /// The commands every resource has, for the help: `(usage, what it does)`.
 const GENERAL: &[(&str, &str)] = &[
+    (":devices", "show registered Autopilot devices (what admins edit; also :registered)"),
+    (":imported", "show the import queue of imported identities (also :imports)"),
+    (":exact SERIAL", "the record with exactly this serial (contains on the server, then compared here)"),
+    (":sync", "ask Intune to sync with the Autopilot service (beta; at most once per 10 minutes)"),
     (":filter ODATA", "server search with your own $filter expression"),
     (":all", "list everything again (also Esc or r)"),
     (":q", "quit (asks when drafts are unsaved); :q! quits without asking"),
@@ -60,6 +71,13 @@ pub fn parse(line: &str, resource: &Resource) -> Result<Command, String> {
         None => (line, ""),
     };
     let word = word.to_ascii_lowercase();
+    if let Some(other) = crate::graph::resources().into_iter().find(|r| r.is_named(&word)) {
+        return if rest.is_empty() {
+            Ok(Command::Show(other))
+        } else {
+            Err(format!(":{word} takes nothing after it (a server search is :serial TEXT)"))
+        };
+    }
     if let Some(search) = resource.searches.iter().find(|s| s.words.contains(&word.as_str())) {
         return match search.op {
             SearchOp::Contains if rest.is_empty() => {
@@ -85,6 +103,15 @@ pub fn parse(line: &str, resource: &Resource) -> Result<Command, String> {
             Err(":filter needs an OData expression, e.g. :filter contains(serialNumber,'PF')".into())
         }
         "all" | "" => Ok(Command::All),
+        "exact" | "is" if rest.is_empty() => {
+            Err(format!(":{word} needs a serial number, e.g. :{word} PF3ABCDE"))
+        }
+        "exact" | "is" if resource.field("serialNumber").is_none() => {
+            Err(format!("{} have no serial number to look up", resource.title))
+        }
+        "exact" | "is" => Ok(Command::Exact(rest.to_string())),
+        "sync" if rest.is_empty() => Ok(Command::Sync),
+        "sync" => Err(":sync takes nothing after it".into()),
         "q" | "quit" => Ok(Command::Quit),
         "q!" | "quit!" => Ok(Command::QuitNow),
         other => {
@@ -119,6 +146,13 @@ mod tests {
         assert!(parse("serial").is_err());
         assert!(parse("status done").is_err());
         assert!(parse("frobnicate").is_err());
+        assert_eq!(parse("devices"), Ok(Command::Show(&crate::graph::registered::REGISTERED)));
+        assert_eq!(parse("Registered"), Ok(Command::Show(&crate::graph::registered::REGISTERED)));
+        assert_eq!(parse("imported"), Ok(Command::Show(&IMPORTED)));
+        assert!(parse("devices PF3").is_err());
+        assert_eq!(parse("exact  PF3ABCDE "), Ok(Command::Exact("PF3ABCDE".into())));
+        assert!(parse("exact").is_err());
+        assert_eq!(parse("sync"), Ok(Command::Sync));
     }
 
     #[test]

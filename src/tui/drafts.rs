@@ -128,6 +128,24 @@ impl Draft {
         if body.is_empty() { Err(SaveBlock::NothingChanged) } else { Ok(body) }
     }
 
+    /// After a save: a draft of the record as read back, keeping the changes it does not show
+    /// (the live service has applied `updateDeviceProperties` only on a second call). Secret
+    /// fields are never read back, so they cannot be checked and are not kept. Returns the
+    /// fields not applied with the value sent and the value read.
+    pub fn after_save(&self, record: Record) -> (Draft, Vec<(&'static Field, Value, Value)>) {
+        let mut next = Draft::new(self.resource, record);
+        let mut unapplied = Vec::new();
+        for field in self.dirty_fields().into_iter().filter(|f| f.kind != Kind::Secret) {
+            let (Ok(sent), Some(text)) = (self.value(field), self.edits.get(field.path)) else { continue };
+            let now = next.original_value(field);
+            if sent != now {
+                next.set_text(field, text);
+                unapplied.push((field, sent, now));
+            }
+        }
+        (next, unapplied)
+    }
+
     /// Puts one field back to its original value.
     pub fn revert(&mut self, field: &Field) {
         self.edits.remove(field.path);

@@ -194,6 +194,37 @@ impl Effects {
                 }
                 self.spawn(request_id, sign_in_task(sign_in, request_id, tx));
             }
+            Effect::Remember { key, command } => {
+                self.spawn(0, async move {
+                    let written = tokio::task::spawn_blocking(move || {
+                        let path = crate::tui::remembered::default_path().ok_or("no state directory")?;
+                        crate::tui::remembered::write(&path, &key, command).map_err(|e| e.to_string())
+                    })
+                    .await;
+                    if let Ok(Err(error)) = written {
+                        // Only the next start's default depends on it: logged, not shown.
+                        tracing::warn!(%error, "which resource was shown last is not remembered");
+                    }
+                    TaskEnd::of(0)
+                });
+            }
+            Effect::Sync { request_id } => {
+                let Some(client) = self.client_for(request_id) else {
+                    tracing::warn!(request_id, "a sync before sign-in finished; dropped");
+                    return;
+                };
+                tracing::info!(request_id, "autopilot sync");
+                self.spawn(request_id, async move {
+                    let (exchanges, result, next_allowed) = sync_task(&client).await;
+                    let _ = tx.send(Msg::Synced {
+                        request_id,
+                        exchanges,
+                        result: Box::new(result),
+                        next_allowed,
+                    });
+                    TaskEnd::of(request_id)
+                });
+            }
             graph => self.run_graph(graph),
         }
     }
@@ -204,7 +235,8 @@ impl Effects {
         let (request_id, resource) = match &effect {
             Effect::List { request_id, resource, .. }
             | Effect::Get { request_id, resource, .. }
-            | Effect::Patch { request_id, resource, .. } => (*request_id, *resource),
+            | Effect::Patch { request_id, resource, .. }
+            | Effect::Act { request_id, resource, .. } => (*request_id, *resource),
             _ => return,
         };
         let Some(client) = self.client_for(request_id).map(|c| c.for_resource(resource)) else {
@@ -257,10 +289,71 @@ impl Effects {
                     TaskEnd::of(request_id)
                 });
             }
+            Effect::Act { request_id, device_id, request, body, resource } => {
+                tracing::info!(request_id, %device_id, ?request, "action");
+                let secrets: Vec<&'static str> = resource
+                    .actions
+                    .iter()
+                    .flat_map(|a| a.inputs)
+                    .chain(resource.fields)
+                    .filter(|f| f.kind == crate::graph::resource::Kind::Secret)
+                    .map(|f| f.path)
+                    .collect();
+                self.spawn(request_id, async move {
+                    let outcome = client.act(&device_id, request, body.as_ref(), &secrets).await;
+                    let mut exchanges = vec![outcome.exchange];
+                    let result = match (outcome.result, request) {
+                        (Ok(()), crate::graph::resource::ActionRequest::Delete) => Ok(None),
+                        // The action answers 204 without the record: read it again for the row.
+                        (Ok(()), _) => {
+                            let again = client.get(&device_id).await;
+                            exchanges.push(again.exchange);
+                            again.result.map(Some)
+                        }
+                        (Err(e), _) => Err(e),
+                    };
+                    let _ =
+                        tx.send(Msg::Acted { request_id, device_id, exchanges, result: Box::new(result) });
+                    TaskEnd::of(request_id)
+                });
+            }
             _ => {}
         }
     }
 }
+
+/// The Autopilot sync, and after a 429 the settings, for when Intune takes the next one (ten
+/// minutes after `lastManualSyncTriggerDateTime`, counted from this machine's clock).
+async fn sync_task(
+    client: &GraphClient,
+) -> (
+    Vec<crate::graph::client::Exchange>,
+    Result<(), crate::graph::error::GraphError>,
+    Option<(Instant, std::time::SystemTime)>,
+) {
+    let outcome = client.sync_autopilot().await;
+    let mut exchanges = vec![outcome.exchange];
+    let throttled = matches!(&outcome.result, Err(e) if e.service().is_some_and(|s| s.status == 429));
+    let mut next_allowed = None;
+    if throttled {
+        let settings = client.autopilot_settings().await;
+        exchanges.push(settings.exchange);
+        let last = settings.result.ok().and_then(|s| {
+            s.get("lastManualSyncTriggerDateTime")
+                .and_then(|v| v.as_str())
+                .and_then(crate::graph::timestamp::parse)
+        });
+        if let Some(last) = last {
+            let next = last + SYNC_INTERVAL;
+            let left = next.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+            next_allowed = Some((Instant::now() + left, next));
+        }
+    }
+    (exchanges, outcome.result, next_allowed)
+}
+
+/// Intune takes one manual Autopilot sync per this long.
+const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// What a panicked task said, in words.
 fn panic_text(e: JoinError) -> String {

@@ -97,6 +97,12 @@ pub enum Action {
     RestoreDrafts,
     /// Drop the drafts an earlier session left unsaved.
     DiscardDrafts,
+    /// Start the action of the selected record that this table key names (`a` assign user).
+    RecordAction(char),
+    /// Jump to the linked record of the other kind (imported identity <-> registered device).
+    Linked,
+    /// In an action's dialog: the next line, or send from the last one.
+    ActionNext,
 }
 
 /// What a background task reported. Each carries the request id it was started with; `update`
@@ -181,6 +187,28 @@ pub enum Msg {
         request_id: u64,
         /// The Graph root and collection choice the client reads, or the failure.
         result: Result<(String, crate::graph::client::Collection), AuthError>,
+    },
+    /// An action on one record was answered.
+    Acted {
+        /// The request.
+        request_id: u64,
+        /// The record.
+        device_id: String,
+        /// The action's exchange, and the re-read's after it.
+        exchanges: Vec<Exchange>,
+        /// The record as read back after the action (`None`: it was deleted), or the failure.
+        result: Box<Result<Option<Record>, GraphError>>,
+    },
+    /// The Autopilot sync was answered.
+    Synced {
+        /// The request.
+        request_id: u64,
+        /// The sync's exchange (and the settings read after a refusal).
+        exchanges: Vec<Exchange>,
+        /// How it went.
+        result: Box<Result<(), GraphError>>,
+        /// When Intune takes the next manual sync, when the settings said (monotonic and wall).
+        next_allowed: Option<(Instant, std::time::SystemTime)>,
     },
     /// A task ended without its answer: it panicked or failed to run.
     TaskFailed {
@@ -267,5 +295,30 @@ pub enum Effect {
     ForgetRecovery {
         /// The file.
         path: std::path::PathBuf,
+    },
+    /// Run an action on one record (then read it again, unless it was deleted).
+    Act {
+        /// What kind of record.
+        resource: &'static Resource,
+        /// Its request id.
+        request_id: u64,
+        /// The record.
+        device_id: String,
+        /// How it is sent.
+        request: crate::graph::resource::ActionRequest,
+        /// The body, for an action that takes one.
+        body: Option<serde_json::Map<String, serde_json::Value>>,
+    },
+    /// Ask Intune to sync with the Autopilot service.
+    Sync {
+        /// Its request id.
+        request_id: u64,
+    },
+    /// Remember which resource the user looked at last, under a profile's name.
+    Remember {
+        /// The profile (or `demo`).
+        key: String,
+        /// The resource's `:` command.
+        command: &'static str,
     },
 }

@@ -28,6 +28,10 @@ pub enum Context {
     Command,
     /// Restore the drafts of an earlier session?
     Restore,
+    /// An action's dialog with lines to type (a user to assign, the serial a delete asks for).
+    ActionTyping,
+    /// An action's dialog that only asks yes or no.
+    ActionConfirm,
 }
 
 impl Context {
@@ -44,6 +48,8 @@ impl Context {
             Context::SignIn => "Sign-in",
             Context::Command => "Command line (after :)",
             Context::Restore => "Restore drafts?",
+            Context::ActionTyping => "Action on a device (typing)",
+            Context::ActionConfirm => "Action on a device",
         }
     }
 }
@@ -184,7 +190,10 @@ pub static TABLE: &[Binding] = &[
         "reload",
     ),
     b(&[c('i')], "i", "inspect requests", Action::Inspect, "requests"),
-    b(&[c(':')], ":", "server search (commands below)", Action::CommandStart, "search"),
+    b(&[c('l')], "l", "jump to the linked record of the other kind (same serial)", Action::Linked, "linked"),
+    // The resource's own actions (`a` assign user, `d` delete, ...) come from its descriptor:
+    // see `resolve` and `hints`.
+    b(&[c(':')], ":", "server search, :devices / :imported (commands below)", Action::CommandStart, "search"),
     bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
     bp(Always, &[c('q')], "q", "quit", Action::Quit, "quit"),
 ];
@@ -272,6 +281,20 @@ pub static RESTORE: &[Binding] = &[
     bp(Always, &[k(KeyCode::Esc)], "Esc", "decide later (offered again next start)", Action::Back, "later"),
 ];
 
+/// An action's dialog with lines to type.
+pub static ACTION_TYPING: &[Binding] = &[
+    wp(Always, &[k(KeyCode::Enter)], "⏎", "next line; on the last: send", Action::ActionNext, "send"),
+    b(&[k(KeyCode::Tab), k(KeyCode::Down)], "Tab", "next line", Action::NextField, ""),
+    b(&[k(KeyCode::BackTab), k(KeyCode::Up)], "S-Tab", "previous line", Action::PrevField, ""),
+    bp(Always, &[k(KeyCode::Esc)], "Esc", "close (nothing is sent)", Action::Back, "cancel"),
+];
+
+/// An action's dialog that only asks yes or no.
+pub static ACTION_CONFIRM: &[Binding] = &[
+    wp(Always, &[c('y'), k(KeyCode::Enter)], "y/⏎", "send the request", Action::ConfirmSend, "send"),
+    bp(Always, &[c('n'), k(KeyCode::Esc)], "n/Esc", "close (nothing is sent)", Action::Back, "cancel"),
+];
+
 /// Key help.
 pub static HELP: &[Binding] = &[
     b(&[k(KeyCode::Up), c('k')], "↑/k", "scroll up", Action::Up, "scroll"),
@@ -342,6 +365,8 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::SignIn => SIGN_IN,
         Context::Command => COMMAND,
         Context::Restore => RESTORE,
+        Context::ActionTyping => ACTION_TYPING,
+        Context::ActionConfirm => ACTION_CONFIRM,
     }
 }
 
@@ -352,6 +377,8 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::Confirm(_)) => Context::Confirm,
         Some(Overlay::Help { .. }) => Context::Help,
         Some(Overlay::Restore(_)) => Context::Restore,
+        Some(Overlay::Action(d)) if d.lines() > 0 => Context::ActionTyping,
+        Some(Overlay::Action(_)) => Context::ActionConfirm,
         None => match model.screen {
             Screen::Table if model.typing == Typing::Command => Context::Command,
             Screen::Table if model.typing == Typing::Filter => Context::Filter,
@@ -411,22 +438,26 @@ pub fn resolve(ctx: Context, event: &KeyEvent) -> Option<Action> {
         }
         return Some(bound.action.clone());
     }
+    let plain = !event.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
     match ctx {
-        // An upper-case letter no binding took sorts by the column it names, if one does.
+        // An upper-case letter no binding took sorts by the column it names, if one does; a
+        // lower-case one may start an action of a resource (`a` assign user, `d` delete).
         Context::Table => match event.code {
-            KeyCode::Char(ch)
-                if ch.is_ascii_uppercase()
-                    && !event.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-            {
-                Some(Action::Sort(ch))
-            }
+            KeyCode::Char(ch) if plain && ch.is_ascii_uppercase() => Some(Action::Sort(ch)),
+            KeyCode::Char(ch) if plain && is_action_key(ch) => Some(Action::RecordAction(ch)),
+            KeyCode::Delete if plain => Some(Action::RecordAction('d')),
             _ => None,
         },
-        Context::Form => edit_op(event).map(Action::Edit),
+        Context::Form | Context::ActionTyping => edit_op(event).map(Action::Edit),
         Context::Filter => edit_op(event).map(Action::FilterEdit),
         Context::Command => edit_op(event).map(Action::CommandEdit),
         _ => None,
     }
+}
+
+/// Whether some resource has an action on this key.
+fn is_action_key(ch: char) -> bool {
+    crate::graph::resources().iter().any(|r| r.action(ch).is_some())
 }
 
 /// One item of the hint bar.
@@ -451,6 +482,9 @@ pub fn available(action: &Action, model: &Model) -> bool {
         Action::Save | Action::RevertAll => draft.is_some_and(|d| d.is_dirty_any()),
         Action::RevertField => draft.zip(model.form.as_ref()).is_some_and(|(d, f)| d.is_dirty(f.focus)),
         Action::SignInAgain => model.sign_in.as_ref().is_some_and(|s| s.failed.is_some()),
+        Action::Linked => {
+            !model.table.view.is_empty() && model.table.resource.field("serialNumber").is_some()
+        }
         _ => true,
     }
 }
@@ -479,6 +513,16 @@ pub fn hints(ctx: Context, model: &Model) -> Vec<Hint> {
             Some(_) => {}
             None => items.push(Hint { keys: keys.to_string(), what, priority: bd.priority }),
         }
+    }
+    // The resource's own actions, before inspect/search/help, when a row is there to act on.
+    if ctx == Context::Table && !model.table.view.is_empty() && !model.read_only {
+        let at = items.iter().position(|h| h.what == "requests").unwrap_or(items.len());
+        let actions = model.table.resource.actions.iter().map(|a| Hint {
+            keys: a.key.to_string(),
+            what: a.name,
+            priority: if a.key == 'd' { Priority::Low } else { Priority::Normal },
+        });
+        items.splice(at..at, actions);
     }
     items
 }
@@ -568,6 +612,8 @@ mod tests {
             Context::SignIn,
             Context::Command,
             Context::Restore,
+            Context::ActionTyping,
+            Context::ActionConfirm,
         ] {
             for bd in bindings(ctx) {
                 for k in bd.keys {

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod line_edit;
 pub mod model;
 pub mod recovery;
+pub mod remembered;
 pub mod requests;
 pub mod table;
 pub mod terminal;

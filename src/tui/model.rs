@@ -3,7 +3,7 @@
 
 use crate::graph::auth::PollState;
 use crate::graph::client::Exchange;
-use crate::graph::resource::{Field, Resource};
+use crate::graph::resource::{Field, RecordAction, Resource};
 use crate::tui::drafts::Draft;
 use crate::tui::event::SignInPrompt;
 use crate::tui::history::{HISTORY_CAP, HistoryEntry};
@@ -85,6 +85,65 @@ pub enum Overlay {
     QuitConfirm,
     /// Restore the drafts an earlier session left unsaved?
     Restore(Box<RecoveryOffer>),
+    /// An action on one record (assign user, delete, ...), typed and confirmed before it is sent.
+    Action(Box<ActionDialog>),
+}
+
+/// An action on one record: what it is typed with, how it is confirmed, and where it stands.
+#[derive(Debug, Clone)]
+pub struct ActionDialog {
+    /// What kind of record.
+    pub resource: &'static Resource,
+    /// The action.
+    pub action: &'static RecordAction,
+    /// The record's id.
+    pub device_id: String,
+    /// Its serial number (what a delete's guard asks to type), else its id.
+    pub label: String,
+    /// The text typed for each of the action's inputs.
+    pub inputs: Vec<String>,
+    /// The typed serial, when the guard asks for one.
+    pub guard_text: String,
+    /// Which line has the keys: an input, or (after them) the guard line.
+    pub focus: usize,
+    /// The focused line's editor (view state: `inputs`/`guard_text` hold the text).
+    pub editor: TextArea<'static>,
+    /// Why it could not be sent, or what the server answered.
+    pub problem: Option<Problem>,
+    /// The request in flight, once sent.
+    pub sending: Option<u64>,
+}
+
+impl PartialEq for ActionDialog {
+    // The editor is view state (and has no equality): the dialog is what was typed.
+    fn eq(&self, other: &ActionDialog) -> bool {
+        self.resource == other.resource
+            && self.action == other.action
+            && self.device_id == other.device_id
+            && self.label == other.label
+            && self.inputs == other.inputs
+            && self.guard_text == other.guard_text
+            && self.focus == other.focus
+            && self.problem == other.problem
+            && self.sending == other.sending
+    }
+}
+
+impl ActionDialog {
+    /// How many lines take typing: the inputs, and the guard's serial.
+    pub fn lines(&self) -> usize {
+        self.inputs.len() + usize::from(self.action.guard == crate::graph::resource::Guard::TypeSerial)
+    }
+}
+
+/// Where the Autopilot sync stands: one in flight, or the time Intune allows the next.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// The sync request in flight.
+    pub request_id: Option<u64>,
+    /// When Intune takes the next manual sync (it refuses one within 10 minutes of the last),
+    /// by the monotonic clock and as wall time for the message.
+    pub next_allowed: Option<(Instant, SystemTime)>,
 }
 
 /// Drafts an earlier session left unsaved, found at start.
@@ -131,6 +190,8 @@ pub struct Toast {
     pub text: String,
     /// The screen it belongs to: it is shown there only, never following the user elsewhere.
     pub screen: Screen,
+    /// It counts down to this time (the next Autopilot sync Intune takes): drawn live.
+    pub countdown: Option<(Instant, SystemTime)>,
 }
 
 /// An error shown inside the form (save or fetch failure).
@@ -208,6 +269,17 @@ pub struct Model {
     pub overlay: Option<Overlay>,
     /// The table of the resource shown.
     pub table: TableState,
+    /// The tables of the other resources the user has looked at (`:devices`, `:imported`),
+    /// kept as they were left.
+    pub parked: Vec<TableState>,
+    /// Under which name the resource shown is remembered for the next start (the profile, or
+    /// `demo`); `None`: not remembered.
+    pub remember_as: Option<String>,
+    /// The Autopilot sync.
+    pub sync: SyncState,
+    /// The serials of the other kind's table (hashed), when it is loaded whole: rows whose
+    /// serial is in it are marked `↔` (they have a linked record).
+    pub links: Option<std::collections::HashSet<u64>>,
     /// What the keys type into on the table screen.
     pub typing: Typing,
     /// The editor of the `/` filter or the `:` command line while typing.
@@ -270,6 +342,10 @@ impl Model {
             screen: Screen::Table,
             overlay: None,
             table: TableState::new(resource, beta),
+            parked: Vec::new(),
+            remember_as: None,
+            sync: SyncState::default(),
+            links: None,
             typing: Typing::Nothing,
             line: line_editor("", ""),
             drafts: HashMap::new(),
@@ -295,6 +371,17 @@ impl Model {
         let id = self.next_request;
         self.next_request += 1;
         id
+    }
+
+    /// Talks to this Graph root from now on: the tables follow its version (beta shows more
+    /// columns), empty ones rebuilt for it.
+    pub fn set_target(&mut self, base_url: String, collection: crate::graph::client::Collection) {
+        let beta = crate::graph::resource::is_beta(&base_url);
+        self.base_url = base_url;
+        self.collection = collection;
+        if self.table.beta != beta && self.table.rows.is_empty() {
+            self.table = TableState::new(self.table.resource, beta);
+        }
     }
 
     /// A resource's collection URL, as the client builds it.
@@ -326,6 +413,9 @@ impl Model {
     pub fn busy(&self) -> bool {
         self.table.listing.loading
             || self.retry.is_some()
+            || self.sync.request_id.is_some()
+            || self.sync.next_allowed.is_some_and(|(at, _)| at > self.now)
+            || matches!(&self.overlay, Some(Overlay::Action(d)) if d.sending.is_some())
             || self.form_fetching().is_some()
             || self.form_saving().is_some()
             || self.sign_in.as_ref().is_some_and(|s| s.failed.is_none())
@@ -359,7 +449,13 @@ impl Model {
     /// Sets the status message of a screen (a listing's news belongs to the table wherever the
     /// user is).
     pub fn say_on(&mut self, screen: Screen, level: Level, text: impl Into<String>) {
-        self.toast = Some(Toast { level, text: text.into(), screen });
+        self.toast = Some(Toast { level, text: text.into(), screen, countdown: None });
+    }
+
+    /// Says when Intune takes the next Autopilot sync, counting down on the status line.
+    pub fn say_countdown(&mut self, screen: Screen, next: (Instant, SystemTime)) {
+        let text = crate::tui::wording::next_sync_words(self.remaining(next.0), next.1);
+        self.toast = Some(Toast { level: Level::Warn, text, screen, countdown: Some(next) });
     }
 
     /// The status message of the screen shown, if any.

@@ -24,6 +24,17 @@ pub enum RequestKind {
         /// The labels of the fields sent.
         fields: Vec<&'static str>,
     },
+    /// An action on one record (assign user, delete, ...).
+    Act {
+        /// The record's id.
+        id: String,
+        /// What the table calls the record (its serial), for messages.
+        label: String,
+        /// The action.
+        action: &'static crate::graph::resource::RecordAction,
+    },
+    /// The Autopilot sync.
+    Sync,
     /// The device code sign-in.
     SignIn,
 }

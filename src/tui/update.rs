@@ -60,14 +60,19 @@ pub fn list_query(model: &Model, filter: Option<String>) -> ListQuery {
 /// filter never shows the old rows under its name). `keep_selected` is the device the cursor
 /// returns to once its row comes in again.
 fn start_listing(model: &mut Model, filter: Option<String>, keep_selected: Option<String>) -> Vec<Effect> {
+    begin_listing(model, Listing { filter, keep_selected, ..Listing::default() })
+}
+
+/// Starts the listing `ask` describes (its filter, exact serial, where the cursor goes).
+fn begin_listing(model: &mut Model, ask: Listing) -> Vec<Effect> {
     let request_id = model.request_id();
     // The effect runner stops the previous listing when this one starts.
     let previous = model.table.listing.request_id;
     clear_retry(model, previous);
     model.requests.finish(previous, RequestStatus::Cancelled);
-    let query = list_query(model, filter.clone());
+    let query = list_query(model, ask.filter.clone());
     model.requests.start(request_id, RequestKind::List);
-    model.table.listing = Listing { request_id, loading: true, filter, keep_selected, ..Listing::default() };
+    model.table.listing = Listing { request_id, loading: true, ..ask };
     vec![Effect::List { resource: model.table.resource, request_id, query }]
 }
 
@@ -165,6 +170,7 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
         Context::QuitConfirm | Context::Confirm | Context::Help | Context::Restore => {
             overlay_action(model, action)
         }
+        Context::ActionTyping | Context::ActionConfirm => actions::dialog_action(model, action),
         Context::SignIn => sign_in_action(model, action),
         Context::Command => command_action(model, action),
         Context::Table | Context::Filter => table_action(model, action),
@@ -205,6 +211,9 @@ fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 Ok(Command::QuitNow) => model.quit = true,
                 Ok(Command::All) => return server_filter(model, None),
                 Ok(Command::ServerFilter(f)) => return server_filter(model, Some(f)),
+                Ok(Command::Show(resource)) => return switching::show(model, resource),
+                Ok(Command::Exact(serial)) => return switching::lookup(model, &serial),
+                Ok(Command::Sync) => return actions::sync(model),
                 Err(e) => model.say(Level::Warn, e),
             }
         }
@@ -368,9 +377,12 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 Some(f) => model.say(Level::Info, format!("Running the server search again: {f}")),
                 None => model.say(Level::Info, "Reloading…"),
             }
-            let keep = model.table.selected_id();
-            return start_listing(model, filter, keep);
+            let keep_selected = model.table.selected_id();
+            let exact = model.table.exact.clone();
+            return begin_listing(model, Listing { filter, exact, keep_selected, ..Listing::default() });
         }
+        Action::RecordAction(key) => return actions::start(model, key),
+        Action::Linked => return switching::jump_to_linked(model),
         Action::Open => return open_form(model),
         Action::Inspect => open_inspector(model),
         Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
@@ -471,7 +483,7 @@ fn form_action(model: &mut Model, action: Action) -> Vec<Effect> {
         return Vec::new();
     };
     let editable: Vec<&'static Field> = form.resource.editable().collect();
-    let pos = editable.iter().position(|f| std::ptr::eq(*f, form.focus)).unwrap_or(0);
+    let pos = editable.iter().position(|f| f.path == form.focus.path).unwrap_or(0);
     match action {
         Action::NextField | Action::PrevField if editable.is_empty() => {}
         Action::NextField => focus(model, editable[(pos + 1) % editable.len()]),
@@ -645,7 +657,9 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                         // The first page of this listing: its rows (and its filter) are shown now.
                         model.table.clear_rows();
                         model.table.server_filter = model.table.listing.filter.clone();
+                        model.table.exact = model.table.listing.exact.clone();
                     }
+                    model.table.listing.received += page.devices.len();
                     model.table.listing.pages += 1;
                     // A device left out or altered is said, never silent.
                     for warning in &page.warnings {
@@ -658,6 +672,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     model.wall = answered_at;
                     model.table.derive_view();
                     reselect(model, first_new);
+                    switching::select_asked(model);
                     scroll_table(model);
                 }
                 Err(e) => {
@@ -699,7 +714,10 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 model.requests.finish(request_id, RequestStatus::Done);
                 model.table.listing.loading = false;
                 model.table.listing.keep_selected = None;
-                let (n, p) = (model.table.rows.len(), model.table.listing.pages);
+                if switching::lookup_ended(model) {
+                    return Vec::new();
+                }
+                let (n, p) = (model.table.count(), model.table.listing.pages);
                 let loaded = format!("Loaded {} in {}", plural(n, "device"), plural(p, "page"));
                 match model.table.listing.warnings {
                     0 => model.say_on(Screen::Table, Level::Success, loaded),
@@ -766,13 +784,34 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             let open_here = model.form.as_ref().is_some_and(|f| f.device_id == device_id);
             match *result {
                 Ok(record) => {
-                    if let Some(form) = model.form.as_mut().filter(|_| open_here) {
-                        form.problem = None;
-                    }
-                    model.say(Level::Success, format!("Saved {label}: {}", fields.join(", ")));
                     replace_row(model, &record);
                     let resource = model.drafts.get(&device_id).map_or(model.table.resource, |d| d.resource);
-                    model.drafts.insert(device_id, Draft::new(resource, record));
+                    // An action answers 204 and the record is read back: the live service has
+                    // been seen to apply a change only on the second call, so what the read
+                    // does not show stays in the draft. A PATCH answer is the record as saved.
+                    let read_back = matches!(resource.write, crate::graph::resource::WriteVerb::Action(_));
+                    let (next, unapplied) = match model.drafts.get(&device_id).filter(|_| read_back) {
+                        Some(draft) => draft.after_save(record),
+                        None => (Draft::new(resource, record), Vec::new()),
+                    };
+                    model.drafts.insert(device_id, next);
+                    let shown_problem = if unapplied.is_empty() {
+                        model.say(Level::Success, format!("Saved {label}: {}", fields.join(", ")));
+                        None
+                    } else {
+                        let names: Vec<&str> = unapplied.iter().map(|(f, _, _)| f.label).collect();
+                        model.say(
+                            Level::Warn,
+                            format!(
+                                "{label}: the server answered success but still shows the old {}; ^S sends it again",
+                                names.join(", ")
+                            ),
+                        );
+                        Some(not_applied(&unapplied))
+                    };
+                    if let Some(form) = model.form.as_mut().filter(|_| open_here) {
+                        form.problem = shown_problem;
+                    }
                     if let Some(field) = model.form.as_ref().filter(|_| open_here).map(|f| f.focus) {
                         focus(model, field);
                     }
@@ -843,6 +882,18 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 format!("Internal error, the request was dropped: {error} (the log has details)"),
             );
         }
+        Msg::Acted { request_id, device_id, exchanges, result } => {
+            for ex in exchanges {
+                model.record(ex);
+            }
+            actions::acted(model, request_id, device_id, *result);
+        }
+        Msg::Synced { request_id, exchanges, result, next_allowed } => {
+            for ex in exchanges {
+                model.record(ex);
+            }
+            actions::synced(model, request_id, *result, next_allowed);
+        }
         Msg::RecoveryKept { error } => {
             model.say(Level::Warn, format!("The recovery file stays (offered again next start): {error}"));
         }
@@ -866,8 +917,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             match result {
                 Ok((base_url, collection)) => {
-                    model.base_url = base_url;
-                    model.collection = collection;
+                    model.set_target(base_url, collection);
                     model.sign_in = None;
                     model.screen = Screen::Table;
                     model.say(Level::Success, "Signed in");
@@ -923,6 +973,20 @@ pub(crate) fn replace_row(model: &mut Model, record: &Record) {
     scroll_table(model);
 }
 
+/// The form's words for changes a save's answer does not show (the draft keeps them).
+fn not_applied(unapplied: &[(&'static Field, serde_json::Value, serde_json::Value)]) -> Problem {
+    let mut lines: Vec<String> = unapplied
+        .iter()
+        .map(|(field, sent, now)| format!("{}: sent {sent}, the record read back has {now}", field.label))
+        .collect();
+    lines.push(
+        "The service has been seen to apply updateDeviceProperties only on a second call. Your change is \
+         kept: ^S sends it again (nothing is sent by itself)."
+            .to_string(),
+    );
+    Problem { title: "Saved, but the record read back does not show the change".to_string(), lines }
+}
+
 /// Puts a failed call into words for the form.
 pub fn problem(e: &GraphError, what: &str) -> Problem {
     let Some(se) = e.service() else {
@@ -956,6 +1020,11 @@ pub fn problem(e: &GraphError, what: &str) -> Problem {
     }
     Problem { title, lines }
 }
+
+mod actions;
+mod switching;
+
+pub use switching::serial_hash;
 
 #[cfg(test)]
 mod tests;

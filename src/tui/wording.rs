@@ -34,6 +34,10 @@ pub fn plural(n: usize, word: &str) -> String {
 
 /// `3 d ago` of a Graph timestamp, as seen at `now`; the text itself when it is not one.
 pub fn ago(timestamp: &str, now: SystemTime) -> String {
+    // Graph writes "never" as the first day of year 1 (a device that never contacted Intune).
+    if timestamp.starts_with("0001-01-01") {
+        return "never".to_string();
+    }
     let Some(at) = crate::graph::timestamp::parse(timestamp) else { return timestamp.to_string() };
     let secs = now.duration_since(at).map(|d| d.as_secs()).unwrap_or(0);
     match secs {
@@ -41,7 +45,8 @@ pub fn ago(timestamp: &str, now: SystemTime) -> String {
         60..3600 => format!("{} min ago", secs / 60),
         3600..86_400 => format!("{} h ago", secs / 3600),
         86_400..5_184_000 => format!("{} d ago", secs / 86_400),
-        _ => format!("{} mo ago", secs / 2_592_000),
+        5_184_000..63_072_000 => format!("{} mo ago", secs / 2_592_000),
+        _ => format!("{} y ago", secs / 31_536_000),
     }
 }
 
@@ -53,4 +58,21 @@ pub fn poll_words(state: Option<PollState>) -> String {
             format!("asked to slow down: polling every {} s", interval.as_secs())
         }
     }
+}
+
+/// The text with its first letter in upper case (`assign user` -> `Assign user`).
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
+
+/// "The next Autopilot sync is allowed in 7:42 (at 14:05:10 UTC)".
+pub fn next_sync_words(left: std::time::Duration, wall: SystemTime) -> String {
+    let secs = left.as_secs();
+    format!(
+        "Intune takes one manual sync every 10 minutes: the next is allowed in {}:{:02} (at {} UTC)",
+        secs / 60,
+        secs % 60,
+        clock(wall)
+    )
 }

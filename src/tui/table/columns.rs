@@ -52,6 +52,14 @@ pub fn layout(rows: &Rows, width: usize) -> (Vec<(usize, usize)>, usize) {
             used += 1 + need;
         }
     }
+    // Room left: columns shown cut to a comfortable width get back what their longest value
+    // needs (up to the cap), the most important first.
+    for &i in &by_rank {
+        let Some((_, w)) = widths.iter_mut().find(|(c, _)| *c == i) else { continue };
+        let more = ideal(i).saturating_sub(*w).min(width.saturating_sub(used));
+        *w += more;
+        used += more;
+    }
     // Room left: a column that may pass its cap (a long error name) shows more.
     for (i, w) in widths.iter_mut().filter(|(i, _)| columns[*i].grows) {
         let more = uncapped(*i).saturating_sub(*w).min(width.saturating_sub(used));

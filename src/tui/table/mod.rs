@@ -26,6 +26,14 @@ pub struct Listing {
     pub keep_selected: Option<String>,
     /// Records the listing left out or altered (each was told in the status line and logged).
     pub warnings: usize,
+    /// Only records with exactly this serial number are kept (the server searched with
+    /// `contains`, since it refuses `eq`).
+    pub exact: Option<String>,
+    /// Put the cursor on the row with exactly this serial once it comes in (a jump from the
+    /// linked record).
+    pub select_serial: Option<String>,
+    /// Records the server sent (an exact lookup keeps fewer rows than that).
+    pub received: usize,
 }
 
 /// One resource's table: every row listed, the shown ones, the cursor, the filter and sort.
@@ -55,6 +63,10 @@ pub struct TableState {
     pub listing: Listing,
     /// The Graph `$filter` whose results the table shows (`:serial PF3`), if any.
     pub server_filter: Option<String>,
+    /// The serial the shown results were compared with exactly (`:exact`), if any.
+    pub exact: Option<String>,
+    /// Rows whose record was deleted (they leave the view; row numbers stay stable).
+    pub deleted: std::collections::HashSet<usize>,
     /// Whether the Graph root is beta (more columns exist there).
     pub beta: bool,
 }
@@ -75,6 +87,8 @@ impl TableState {
             view_of: None,
             listing: Listing::default(),
             server_filter: None,
+            exact: None,
+            deleted: std::collections::HashSet::new(),
             beta,
         }
     }
@@ -110,18 +124,44 @@ impl TableState {
         self.field_text(row, "serialNumber").map_or_else(|| self.rows.id(row), String::from)
     }
 
-    /// Adds the rows of a page.
+    /// Adds the rows of a page (under an exact lookup, only the records it asks for).
     pub fn push(&mut self, records: &[Record]) {
+        let serial = self.resource.field("serialNumber");
         for record in records {
+            if let (Some(wanted), Some(field)) = (&self.listing.exact, serial)
+                && !field.text(record).is_some_and(|s| same_serial(s, wanted))
+            {
+                continue;
+            }
             self.rows.push(self.resource, record);
         }
+    }
+
+    /// How many records are listed (deleted ones no longer count).
+    pub fn count(&self) -> usize {
+        self.rows.len() - self.deleted.len()
+    }
+
+    /// Takes a deleted record's row out of the view; `false` when it is not listed.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let Some(row) = self.rows.find(id).filter(|row| !self.deleted.contains(row)) else { return false };
+        self.deleted.insert(row);
+        self.derive_view();
+        true
+    }
+
+    /// The listed row whose serial number is exactly `serial` (case aside), if one is.
+    pub fn find_serial(&self, serial: &str) -> Option<usize> {
+        let col = self.columns().iter().position(|c| c.cell == Cell::Field("serialNumber"))?;
+        (0..self.rows.len())
+            .find(|row| !self.deleted.contains(row) && same_serial(&self.rows.cell(*row, col), serial))
     }
 
     /// Replaces the row of a record (after a save), if it is listed; only that row's entries
     /// in the index change.
     pub fn replace(&mut self, record: &Record) {
         let Some(id) = self.resource.id(record) else { return };
-        if let Some(row) = self.rows.find(id) {
+        if let Some(row) = self.rows.find(id).filter(|row| !self.deleted.contains(row)) {
             self.rows.replace(row, self.resource, record);
             self.index.replace(&self.rows, row);
             self.derive_view();
@@ -171,6 +211,9 @@ impl TableState {
         } else {
             self.index.filter(&self.rows, &needle)
         };
+        if !self.deleted.is_empty() {
+            self.view.retain(|row| !self.deleted.contains(row));
+        }
         self.view_of = Some((needle, self.index.state()));
         // Row indices are stable while rows are only appended or replaced in place.
         self.cursor = keep
@@ -201,6 +244,7 @@ impl TableState {
 
     /// Forgets the rows (a new listing's first page replaces them).
     pub fn clear_rows(&mut self) {
+        self.deleted.clear();
         self.rows = Rows::new(self.resource, self.resource.columns_at(self.beta).collect());
         self.index.clear();
         self.view_of = None;
@@ -209,4 +253,10 @@ impl TableState {
         self.cursor = 0;
         self.offset = 0;
     }
+}
+
+/// Whether two serial numbers are the same: Intune keeps them as the firmware reports them,
+/// and admins type them in either case.
+pub fn same_serial(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
 }

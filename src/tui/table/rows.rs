@@ -73,7 +73,9 @@ pub fn cell_text<'a>(column: &Column, resource: &Resource, record: &'a Record) -
         Cell::ImportStatus => import_status_text(record),
         Cell::Pair(a, b) => {
             let (a, b) = (field_text(a), field_text(b));
-            Cow::Owned(format!("{a} {b}").trim().to_string())
+            // `HP` + `HP ProBook 440 G8` reads `HP ProBook 440 G8`, not `HP HP ProBook…`.
+            let repeats = !a.is_empty() && b.to_ascii_lowercase().starts_with(&a.to_ascii_lowercase());
+            if repeats { b } else { Cow::Owned(format!("{a} {b}").trim().to_string()) }
         }
     };
     // Control characters never reach a cell (nor the separators above).

@@ -863,3 +863,56 @@ fn a_failed_task_ends_its_listing_and_says_so() {
     assert_eq!(m.table.listing.error.as_deref(), Some("boom"));
     assert!(m.toast.as_ref().unwrap().text.contains("boom"));
 }
+
+#[test]
+fn a_read_back_that_does_not_show_the_change_keeps_it_and_offers_to_send_again() {
+    let registered = &crate::graph::registered::REGISTERED;
+    let mut m = Model::of(registered, false, "x", false, false);
+    act(&mut m, Action::Resize(120, 40));
+    init(&mut m);
+    let record =
+        json!({"id": "0b7c4a8e-0000-4000-8000-000000000001", "serialNumber": "PF1", "groupTag": "Old",
+                        "enrollmentState": "enrolled", "lastContactedDateTime": "2026-11-30T10:00:00Z"})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let page = Page { devices: vec![record.clone()], next_link: None, count: None, warnings: Vec::new() };
+    let request_id = m.table.listing.request_id;
+    let outcome = Box::new(Outcome { exchange: exchange("GET", "/x", 200, None, "{}"), result: Ok(page) });
+    msg(&mut m, Msg::Page { request_id, outcome });
+    let effects = act(&mut m, Action::Open);
+    let [Effect::Get { request_id, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    let outcome =
+        Box::new(Outcome { exchange: exchange("GET", "/x", 200, None, "{}"), result: Ok(record.clone()) });
+    msg(&mut m, Msg::Fetched { request_id: *request_id, outcome });
+    clear_field(&mut m);
+    typing(&mut m, "New");
+    act(&mut m, Action::Save);
+    let effects = act(&mut m, Action::ConfirmSend);
+    let [Effect::Patch { request_id, device_id, body, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(body.to_json(), json!({"groupTag": "New"}));
+    // 204, then the record read back still has the old tag.
+    let patched = Msg::Patched {
+        request_id: *request_id,
+        device_id: device_id.clone(),
+        exchanges: Vec::new(),
+        result: Box::new(Ok(record)),
+    };
+    msg(&mut m, patched);
+    let draft = m.form_draft().unwrap();
+    assert_eq!(draft.dirty_count(), 1, "the change is kept");
+    assert_eq!(draft.text(registered.field("groupTag").unwrap()), "New");
+    let problem = m.form.as_ref().unwrap().problem.clone().unwrap();
+    assert_eq!(problem.title, "Saved, but the record read back does not show the change");
+    assert!(
+        problem.lines[0].contains(r#"sent "New", the record read back has "Old""#),
+        "{:?}",
+        problem.lines
+    );
+    assert!(m.toast_shown().unwrap().text.contains("^S sends it again"));
+    // Nothing goes by itself; ^S offers the same request again.
+    act(&mut m, Action::Save);
+    assert!(matches!(&m.overlay, Some(Overlay::Confirm(c)) if c.url.ends_with("/updateDeviceProperties")));
+}

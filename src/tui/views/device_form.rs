@@ -80,7 +80,7 @@ fn rows_of(draft: &Draft, fields: &[&'static Field], focus: &Field) -> Vec<Row> 
         if draft.error(field).is_some() {
             rows.push(Row::Error(field));
         }
-        let focused = std::ptr::eq(field, focus);
+        let focused = field.path == focus.path;
         if focused && (field.kind == Kind::Binary || hidden_char(&draft.text(field)).is_some()) {
             rows.push(Row::Note(field));
         }
@@ -159,7 +159,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let fields: Vec<&'static Field> = form.resource.fields_at(model.table.beta).collect();
     let rows = rows_of(draft, &fields, form.focus);
     let height = fields_area.height as usize;
-    let is_focus = |r: &Row| std::ptr::eq(r.field(), form.focus);
+    let is_focus = |r: &Row| r.field().path == form.focus.path;
     let focus_first = rows.iter().position(|r| matches!(r, Row::Main(_)) && is_focus(r)).unwrap_or(0);
     let focus_last = rows.iter().rposition(is_focus).unwrap_or(focus_first);
     let offset = (focus_last + 1).saturating_sub(height).min(focus_first);

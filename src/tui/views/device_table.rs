@@ -22,7 +22,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let table_h = area.height.saturating_sub(1 + u16::from(filter_line));
     let headings = Rect { height: 1, ..area };
     let body = Rect { y: area.y + 1, height: table_h, ..area };
-    let marker = 2usize;
+    // `●` an unsaved draft; `↔` a linked record of the other kind (only known, and only given
+    // room, when that table is loaded whole).
+    let marker = if model.links.is_some() { 3usize } else { 2 };
+    let serial_col = model.table.columns().iter().position(|c| c.cell == Cell::Field("serialNumber"));
     let table = &model.table;
     let (columns, hidden) = layout(&table.rows, (area.width as usize).saturating_sub(marker));
 
@@ -89,8 +92,16 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     for (line_no, (pos, &row)) in model.table.view.iter().enumerate().skip(offset).take(height).enumerate() {
         let selected = pos == table.cursor;
         let base = if selected { theme.selected() } else { Style::new() };
-        let mark = if model.has_unsaved(&table.rows.id(row)) { "● " } else { "  " };
+        let mark = if model.has_unsaved(&table.rows.id(row)) { "●" } else { " " };
         let mut spans = vec![Span::styled(mark, if selected { base } else { theme.dirty() })];
+        if let (Some(links), Some(col)) = (&model.links, serial_col) {
+            let linked = links.contains(&crate::tui::update::serial_hash(&table.rows.cell(row, col)));
+            spans.push(Span::styled(
+                if linked { "↔" } else { " " },
+                if selected { base } else { theme.dim() },
+            ));
+        }
+        spans.push(Span::styled(" ", base));
         for (n, (c, w)) in columns.iter().enumerate() {
             let column = table.columns()[*c];
             let cell = table.rows.cell(row, *c);

@@ -58,6 +58,27 @@ pub fn help_lines(model: &Model, theme: Theme) -> Vec<Line<'static>> {
     section(&mut lines, ctx.title(), bindings(ctx), model, theme);
     match ctx {
         Context::Table => {
+            let resource = model.table.resource;
+            if !resource.actions.is_empty() {
+                lines.push(Line::from(""));
+                lines.push(Line::from(Span::styled(
+                    format!("Actions on the selected one of the {}", resource.title),
+                    theme.heading(),
+                )));
+                for a in resource.actions {
+                    let key = if a.key == 'd' { "d/Del".to_string() } else { a.key.to_string() };
+                    let off = if model.read_only { " (off: read-only)" } else { "" };
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("  {key:<11}"), theme.key()),
+                        Span::raw(format!("{}{off}", a.help)),
+                    ]));
+                }
+                let permission = resource.actions[0].permission;
+                lines.push(Line::from(Span::styled(
+                    format!("  {:<11}they need {permission}", ""),
+                    theme.dim(),
+                )));
+            }
             lines.push(Line::from(""));
             section(&mut lines, Context::Filter.title(), bindings(Context::Filter), model, theme);
             lines.push(Line::from(""));

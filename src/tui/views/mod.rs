@@ -1,5 +1,6 @@
 //! Drawing. Every function here reads the model and writes to the frame: no I/O, no state.
 
+pub mod action_dialog;
 pub mod confirm;
 pub mod device_form;
 pub mod device_table;
@@ -206,6 +207,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Some(Overlay::Confirm(c)) => confirm::draw(frame, body, model, c),
         Some(Overlay::QuitConfirm) => confirm::draw_quit(frame, body, model),
         Some(Overlay::Restore(offer)) => confirm::draw_restore(frame, body, model, offer),
+        Some(Overlay::Action(dialog)) => action_dialog::draw(frame, body, model, dialog),
         None => {}
     }
     status_bar::draw_hints(frame, hints, model);

@@ -2,9 +2,10 @@
 //! status message line.
 
 use crate::tui::keymap::{context, hints};
+use crate::tui::model::Level;
 use crate::tui::model::Model;
 use crate::tui::views::{Theme, ellipsize, hint_line, spinner};
-use crate::tui::wording::plural;
+use crate::tui::wording::{next_sync_words, plural};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
@@ -12,7 +13,7 @@ use ratatui::widgets::Paragraph;
 
 /// The right side of the header: where the cursor is, how many devices, loading progress.
 pub fn progress(model: &Model) -> String {
-    let n = model.table.rows.len();
+    let n = model.table.count();
     if model.screen == crate::tui::model::Screen::SignIn {
         return "signing in".to_string();
     }
@@ -53,14 +54,21 @@ pub fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
         spans.push(Span::styled(" READ-ONLY ", theme.badge_warn()));
         spans.push(Span::styled(" ", theme.header()));
     }
+    if model.screen != crate::tui::model::Screen::SignIn {
+        // Which kind of record is shown, by the `:` word that shows it (`:devices`, `:imported`).
+        spans.push(Span::styled(format!(" {} ", model.table.resource.command), theme.badge()));
+        spans.push(Span::styled(" ", theme.header()));
+    }
     if let Some(f) = &model.table.server_filter {
+        let f = match &model.table.exact {
+            Some(serial) => format!("serial exactly {serial}"),
+            None => format!("server filter: {f}"),
+        };
         // The search gives way to the progress on the right, never the other way round.
         let used: usize = spans.iter().map(|s| s.width()).sum();
-        let room = (area.width as usize).saturating_sub(used + right.chars().count() + 20);
-        spans.push(Span::styled(
-            format!(" {} ", ellipsize(&format!("server filter: {f}"), room)),
-            theme.badge(),
-        ));
+        // The target gives way first: it is on every screen, the search only says what this is.
+        let room = (area.width as usize).saturating_sub(used + right.chars().count() + 8);
+        spans.push(Span::styled(format!(" {} ", ellipsize(&f, room)), theme.badge()));
         spans.push(Span::styled(" ", theme.header()));
     }
     let used: usize = spans.iter().map(|s| s.width()).sum();
@@ -98,9 +106,14 @@ pub fn draw_status(frame: &mut Frame, area: Rect, model: &Model) {
         ));
         frame.render_widget(Paragraph::new(line), area);
     } else if let Some(t) = model.toast_shown() {
+        let (text, level) = match t.countdown {
+            Some((at, wall)) if at > model.now => (next_sync_words(model.remaining(at), wall), t.level),
+            Some(_) => ("The next Autopilot sync is allowed now (:sync)".to_string(), Level::Info),
+            None => (t.text.clone(), t.level),
+        };
         let line = Line::from(Span::styled(
-            format!(" {}", ellipsize(&t.text, room.saturating_sub(1))),
-            theme.level(t.level),
+            format!(" {}", ellipsize(&text, room.saturating_sub(1))),
+            theme.level(level),
         ));
         frame.render_widget(Paragraph::new(line), area);
     }
