@@ -6,7 +6,7 @@ use crate::graph::client::Collection;
 use crate::server::faults::{FaultConfig, LatencyRange};
 use crate::server::oauth::{ClientSecretSource, OAuthConfig};
 use crate::server::tls::TlsOptions;
-use crate::server::{Clock, DEFAULT_PAGE_SIZE, DataSet, ServeOptions};
+use crate::server::{Clock, DEFAULT_IMPORT_DELAY, DEFAULT_PAGE_SIZE, DataSet, ImportOptions, ServeOptions};
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -242,6 +242,15 @@ pub struct ServeArgs {
     /// Seed of the generated devices (same seed, same devices).
     #[arg(long, default_value_t = 1, value_name = "S")]
     pub seed: u64,
+    /// Seconds after which an imported device is complete or failed (pending from half of it;
+    /// 0 settles it at the next request).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_IMPORT_DELAY.as_secs_f64(),
+          value_parser = parse_seconds)]
+    pub import_delay: f64,
+    /// File of serials registered in another tenant, one a line: their imports fail with 808
+    /// ZtdDeviceAssignedToOtherTenant.
+    #[arg(long, value_name = "FILE")]
+    pub other_tenant_serials: Option<PathBuf>,
     /// Devices per page when the client sends no $top.
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, value_name = "K",
           value_parser = clap::value_parser!(u16).range(1..=999).map(usize::from))]
@@ -396,6 +405,11 @@ impl ServeArgs {
             },
             tls: self.tls.then(|| TlsOptions { certificate_file: self.certificate_file.clone() }),
             clock: Clock::new(),
+            imports: ImportOptions {
+                delay: Duration::from_secs_f64(self.import_delay),
+                other_tenant_serials: Vec::new(),
+                other_tenant_file: self.other_tenant_serials.clone(),
+            },
         }
     }
 }
@@ -439,6 +453,32 @@ mod tests {
         assert!(Cli::try_parse_from(["autopilot-tui", "serve", "--page-size", "1000"]).is_err());
         assert!(Cli::parse_from(["autopilot-tui"]).command.is_none());
         assert!(!opts.faults.is_active());
+    }
+
+    #[test]
+    fn serve_import_flags() {
+        let cli = Cli::parse_from(["autopilot-tui", "serve"]);
+        let Some(Command::Serve(args)) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.to_options().imports, ImportOptions::default());
+        assert_eq!(ImportOptions::default().delay, Duration::from_secs(5));
+        let cli = Cli::parse_from([
+            "autopilot-tui",
+            "serve",
+            "--import-delay",
+            "0",
+            "--other-tenant-serials",
+            "/tmp/serials.txt",
+        ]);
+        let Some(Command::Serve(args)) = cli.command else { panic!("serve expected") };
+        let imports = args.to_options().imports;
+        assert_eq!(imports.delay, Duration::ZERO);
+        assert_eq!(imports.other_tenant_file, Some(PathBuf::from("/tmp/serials.txt")));
+        let cli = Cli::parse_from(["autopilot-tui", "serve", "--import-delay", "2.5"]);
+        let Some(Command::Serve(args)) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.to_options().imports.delay, Duration::from_millis(2500));
+        for bad in ["-1", "soon", "90000"] {
+            assert!(Cli::try_parse_from(["autopilot-tui", "serve", "--import-delay", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

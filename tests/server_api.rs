@@ -725,16 +725,6 @@ async fn hardware_identifier_in_base64url_comes_back_as_standard_padded_base64()
     assert_eq!(api.get_json(&item).await, before);
 }
 
-/// The server `serve` would run with these flags (after `serve`), on 127.0.0.1:0.
-async fn serve_with_flags(flags: &[&str]) -> Api {
-    use clap::Parser;
-    let mut argv = vec!["autopilot-tui", "serve", "--addr", "127.0.0.1:0"];
-    argv.extend_from_slice(flags);
-    let cli = autopilot_tui::cli::Cli::try_parse_from(argv).unwrap();
-    let Some(autopilot_tui::cli::Command::Serve(args)) = cli.command else { panic!("serve expected") };
-    api_with(args.to_options()).await
-}
-
 #[tokio::test]
 async fn retry_after_is_whole_seconds_on_429_and_503_even_for_a_fractional_flag() {
     let throttled = serve_with_flags(&["--fault-429", "1", "--fault-retry-after", "0.25"]).await;

@@ -218,7 +218,13 @@ const ERRORS: &[(i32, &str)] = &[
     (500, "StorageError"),
 ];
 /// `ZtdDeviceAlreadyAssigned`: the device is registered in this tenant already.
-const ALREADY_REGISTERED: i32 = 806;
+pub(super) const ALREADY_REGISTERED: i32 = 806;
+/// `ZtdDeviceAssignedToOtherTenant`: the device is registered in another tenant.
+pub(super) const OTHER_TENANT: i32 = 808;
+/// Where a registered device keeps its hardware hash: not a property of
+/// `windowsAutopilotDeviceIdentity`, so never answered (only the field table's names are), but
+/// the import processing compares hashes with it.
+pub(super) const REGISTERED_HASH: &str = "@server.hardwareIdentifier";
 
 fn user_principal_name(first: &str, last: &str) -> String {
     format!("{first}.{last}@contoso.com")
@@ -402,8 +408,26 @@ struct Identity {
     group_tag: Option<String>,
     user: Option<String>,
     product_key: Option<String>,
+    /// Its hardware hash, when the server knows it (kept as [`REGISTERED_HASH`]).
+    hash: Option<String>,
     /// Registered by the OEM or reseller (they fill in a purchase order), not by an import.
     by_partner: bool,
+}
+
+impl Identity {
+    /// The device an import record describes, registered under `id`.
+    fn of_import(import: &Record, id: String) -> Option<Identity> {
+        let text = |name: &str| import.get(name).and_then(Value::as_str).map(str::to_string);
+        Some(Identity {
+            id,
+            serial: text("serialNumber")?,
+            group_tag: text("groupTag"),
+            user: text("assignedUserPrincipalName"),
+            product_key: text("productKey"),
+            hash: text("hardwareIdentifier"),
+            by_partner: false,
+        })
+    }
 }
 
 /// A model line: manufacturer, model, system family, SKU.
@@ -484,22 +508,34 @@ fn addressable_name(upn: &str) -> String {
         .join(" ")
 }
 
-/// A registered device: `identity` plus what the Autopilot service and Intune report about it,
-/// drawn from `(seed, index)` and dated back from `now`, with (at least) the `wanted` properties.
-fn registered_record(
-    seed: u64,
-    index: u64,
-    identity: Identity,
-    now: SystemTime,
-    wanted: Wanted<'_>,
-) -> Record {
-    // Every draw is made whatever is wanted (so the record does not depend on it); only the
-    // text of what is wanted is built.
+/// What the Autopilot service and Intune report about a registered device, beside who it is.
+struct Reported {
+    model: Model,
+    enrollment: &'static str,
+    /// Seconds before `now`; `None` is Intune's "never".
+    last_contacted: Option<u64>,
+    /// Enrolled in Intune at some point: it has a managed device id.
+    managed: bool,
+    /// Has a display name.
+    named: bool,
+    /// (year, number) of its purchase order.
+    purchase_order: Option<(u64, u64)>,
+    assignment: &'static str,
+    assigned_at: Option<u64>,
+    remediation: &'static str,
+    remediated_at: Option<u64>,
+    userless: &'static str,
+    /// `(seed, n)` its Intune and Entra device ids are derived from.
+    ids_from: (u64, u64),
+}
+
+/// What the service reports about registered device `index` of data set `seed`, drawn from the
+/// pair (the draws never depend on what a caller wants, so the record does not either).
+fn drawn_report(seed: u64, index: u64, identity: &Identity) -> Reported {
     let mut g = SplitMix64::new(seed ^ STREAM_REGISTERED, index);
     let models = models_for(&identity.serial).unwrap_or(*g.pick(&[DELL, LENOVO, HP, SURFACE]));
-    let (manufacturer, model, family, sku) = *g.pick(models);
+    let model = *g.pick(models);
     let enrollment = weighted(&mut g, ENROLLMENT);
-    // Seconds before `now`; `None` is Intune's "never".
     let ago = |days: std::ops::Range<u64>, g: &mut SplitMix64| {
         Some(days.start * DAY + g.below((days.end - days.start) * DAY))
     };
@@ -513,8 +549,7 @@ fn registered_record(
     let named = enrollment == "enrolled" && g.below(10) < 3;
     let purchase_order =
         (identity.by_partner && g.below(10) < 6).then(|| (2024 + g.below(3), g.below(100_000)));
-    let tagged = identity.group_tag.as_deref().is_some_and(|t| !t.is_empty());
-    let assignment = match (tagged, g.below(10)) {
+    let assignment = match (is_tagged(identity), g.below(10)) {
         (true, _) | (false, 0..3) => weighted(&mut g, ASSIGNED),
         (false, _) => "notAssigned",
     };
@@ -529,7 +564,62 @@ fn registered_record(
     };
     let remediated_at = if remediation == "automaticRemediationRequired" { ago(1..60, &mut g) } else { None };
     let userless = if g.below(10) == 0 { "allowed" } else { "unknown" };
+    Reported {
+        model,
+        enrollment,
+        last_contacted,
+        managed,
+        named,
+        purchase_order,
+        assignment,
+        assigned_at,
+        remediation,
+        remediated_at,
+        userless,
+        ids_from: (seed, index),
+    }
+}
 
+/// What the service reports about a device it has just registered from an import: never
+/// contacted, not in Intune, its profile assignment pending when a group tag can put it in a
+/// dynamic group; make and model from the serial's OEM style (else drawn from its id).
+fn fresh_report(identity: &Identity) -> Reported {
+    let key = key_of(&identity.id);
+    let mut g = SplitMix64::new(STREAM_REGISTERED, key);
+    let models = models_for(&identity.serial).unwrap_or(*g.pick(&[DELL, LENOVO, HP, SURFACE]));
+    Reported {
+        model: *g.pick(models),
+        enrollment: "notContacted",
+        last_contacted: None,
+        managed: false,
+        named: false,
+        purchase_order: None,
+        assignment: if is_tagged(identity) { "pending" } else { "notAssigned" },
+        assigned_at: None,
+        remediation: "unknown",
+        remediated_at: None,
+        userless: "unknown",
+        ids_from: (key ^ REGISTRATION_SALT, 0),
+    }
+}
+
+fn is_tagged(identity: &Identity) -> bool {
+    identity.group_tag.as_deref().is_some_and(|t| !t.is_empty())
+}
+
+/// A registered device: `identity` plus what the service reports about it (`report`, made
+/// only when a wanted property needs it: a look-up by serial draws nothing else), dated back
+/// from `now`, with (at least) the `wanted` properties (only their text is built).
+fn registered_record(
+    identity: Identity,
+    report: impl Fn(&Identity) -> Reported,
+    now: SystemTime,
+    wanted: Wanted<'_>,
+) -> Record {
+    let made = std::cell::OnceCell::new();
+    let reported = || made.get_or_init(|| report(&identity));
+    let model = || reported().model;
+    let ids = || reported().ids_from;
     let date = |seconds: Option<u64>| {
         Value::String(seconds.map_or_else(
             || NEVER.to_string(),
@@ -540,42 +630,48 @@ fn registered_record(
     let or_empty = |value: Option<String>| Value::String(value.unwrap_or_default());
     let serial = &identity.serial;
     let user = identity.user.as_deref();
+    let assignment = || reported().assignment;
     let values: [(&str, &dyn Fn() -> Value); 26] = [
         ("serialNumber", &|| text(serial)),
         ("groupTag", &|| or_empty(identity.group_tag.clone())),
         ("userPrincipalName", &|| text(user.unwrap_or_default())),
         ("addressableUserName", &|| or_empty(user.map(addressable_name))),
         ("displayName", &|| {
-            or_empty(named.then(|| format!("LT-{}", &serial[serial.len().saturating_sub(7)..])))
+            or_empty(reported().named.then(|| format!("LT-{}", &serial[serial.len().saturating_sub(7)..])))
         }),
         ("deviceAccountUpn", &|| text("")),
         // A secret: never stored, never answered.
         ("deviceAccountPassword", &|| Value::Null),
         ("deviceFriendlyName", &|| text("")),
-        ("enrollmentState", &|| text(enrollment)),
-        ("lastContactedDateTime", &|| date(last_contacted)),
-        ("manufacturer", &|| text(manufacturer)),
-        ("model", &|| text(model)),
-        ("systemFamily", &|| text(family)),
-        ("skuNumber", &|| text(sku)),
+        ("enrollmentState", &|| text(reported().enrollment)),
+        ("lastContactedDateTime", &|| date(reported().last_contacted)),
+        ("manufacturer", &|| text(model().0)),
+        ("model", &|| text(model().1)),
+        ("systemFamily", &|| text(model().2)),
+        ("skuNumber", &|| text(model().3)),
         ("productKey", &|| or_empty(identity.product_key.clone())),
         ("purchaseOrderIdentifier", &|| {
-            or_empty(purchase_order.map(|(year, n)| format!("PO-{year}-{n:05}")))
+            or_empty(reported().purchase_order.map(|(year, n)| format!("PO-{year}-{n:05}")))
         }),
         ("resourceName", &|| text("")),
         ("managedDeviceId", &|| {
-            Value::String(if managed { derived_guid(seed, STREAM_MANAGED, index) } else { NO_ID.into() })
+            let (seed, index) = ids();
+            Value::String(if reported().managed {
+                derived_guid(seed, STREAM_MANAGED, index)
+            } else {
+                NO_ID.into()
+            })
         }),
-        ("azureActiveDirectoryDeviceId", &|| Value::String(derived_guid(seed, STREAM_ENTRA, index))),
-        ("azureAdDeviceId", &|| Value::String(derived_guid(seed, STREAM_ENTRA, index))),
-        ("deploymentProfileAssignmentStatus", &|| text(assignment)),
+        ("azureActiveDirectoryDeviceId", &|| Value::String(derived_guid(ids().0, STREAM_ENTRA, ids().1))),
+        ("azureAdDeviceId", &|| Value::String(derived_guid(ids().0, STREAM_ENTRA, ids().1))),
+        ("deploymentProfileAssignmentStatus", &|| text(assignment())),
         ("deploymentProfileAssignmentDetailedStatus", &|| {
-            text(if assignment == "failed" { "hardwareRequirementsNotMet" } else { "none" })
+            text(if assignment() == "failed" { "hardwareRequirementsNotMet" } else { "none" })
         }),
-        ("deploymentProfileAssignedDateTime", &|| date(assigned_at)),
-        ("remediationState", &|| text(remediation)),
-        ("remediationStateLastModifiedDateTime", &|| date(remediated_at)),
-        ("userlessEnrollmentStatus", &|| text(userless)),
+        ("deploymentProfileAssignedDateTime", &|| date(reported().assigned_at)),
+        ("remediationState", &|| text(reported().remediation)),
+        ("remediationStateLastModifiedDateTime", &|| date(reported().remediated_at)),
+        ("userlessEnrollmentStatus", &|| text(reported().userless)),
     ];
     let mut record = Map::new();
     if wants(wanted, "id") {
@@ -586,7 +682,23 @@ fn registered_record(
             record.insert(name.into(), value());
         }
     }
+    if wants(wanted, REGISTERED_HASH)
+        && let Some(hash) = &identity.hash
+    {
+        record.insert(REGISTERED_HASH.into(), Value::String(hash.clone()));
+    }
     record
+}
+
+/// Registered device `index` of the data set `seed`, its report drawn from the pair.
+fn drawn_registered(
+    seed: u64,
+    index: u64,
+    identity: Identity,
+    now: SystemTime,
+    wanted: Wanted<'_>,
+) -> Record {
+    registered_record(identity, |identity| drawn_report(seed, index, identity), now, wanted)
 }
 
 /// A registered device that has no import record: its own serial, tag and user.
@@ -604,6 +716,7 @@ fn partner_identity(seed: u64, index: u64) -> Identity {
         group_tag,
         user,
         product_key: None,
+        hash: None,
         by_partner: true,
     }
 }
@@ -620,6 +733,9 @@ fn generated_registered(seed: u64, index: u64, now: SystemTime, wanted: Wanted<'
             group_tag: import.group_tag.map(str::to_string),
             product_key: import.product_key,
             serial: import.serial,
+            // A 4 KB hash per device is not worth deriving for a look-up: generated devices
+            // are known by serial only.
+            hash: None,
             by_partner: false,
         },
         (_, Some((ALREADY_REGISTERED, _))) => {
@@ -627,7 +743,7 @@ fn generated_registered(seed: u64, index: u64, now: SystemTime, wanted: Wanted<'
         }
         _ => partner_identity(seed, index),
     };
-    registered_record(seed, index, identity, now, wanted)
+    drawn_registered(seed, index, identity, now, wanted)
 }
 
 /// `--devices N`: as many registered devices, made on demand and consistent with the imported
@@ -679,27 +795,55 @@ pub(super) fn demo_registered(imported: &[Record], now: SystemTime) -> Vec<Recor
         let identity = match (text(import, "state/deviceImportStatus").as_deref(), code) {
             (Some("complete"), _) => {
                 let Some(id) = text(import, "state/deviceRegistrationId") else { continue };
-                Identity {
-                    id,
-                    serial,
-                    group_tag: text(import, "groupTag"),
-                    user: text(import, "assignedUserPrincipalName"),
-                    product_key: text(import, "productKey"),
-                    by_partner: false,
-                }
+                let Some(identity) = Identity::of_import(import, id) else { continue };
+                identity
             }
-            (_, Some(code)) if code == i64::from(ALREADY_REGISTERED) => {
-                Identity { serial, ..partner_identity(DEMO_SEED, index) }
-            }
+            // The same device, registered before: same serial and hash, its own tag and user.
+            (_, Some(code)) if code == i64::from(ALREADY_REGISTERED) => Identity {
+                serial,
+                hash: text(import, "hardwareIdentifier"),
+                ..partner_identity(DEMO_SEED, index)
+            },
             _ => continue,
         };
-        registered.push(registered_record(DEMO_SEED, index, identity, now, None));
+        registered.push(drawn_registered(DEMO_SEED, index, identity, now, None));
     }
     let first = imported.len() as u64;
     for index in first..first + DEMO_REGISTERED_ONLY {
-        registered.push(registered_record(DEMO_SEED, index, partner_identity(DEMO_SEED, index), now, None));
+        registered.push(drawn_registered(DEMO_SEED, index, partner_identity(DEMO_SEED, index), now, None));
     }
     registered
+}
+
+/// The registered device the Autopilot service makes of a completed import: the import's
+/// serial, hash, group tag, product key and user (`assignedUserPrincipalName` becomes
+/// `userPrincipalName`) under `id` (the import's `state.deviceRegistrationId`), just registered
+/// as of `now`. `None` for an import without a serial.
+pub(super) fn registered_twin(import: &Record, id: String, now: SystemTime) -> Option<Record> {
+    Some(registered_record(Identity::of_import(import, id)?, fresh_report, now, None))
+}
+
+/// The serials of the demo's imports that failed with `code`.
+pub(super) fn serials_failed_with(imported: &[Record], code: i32) -> Vec<String> {
+    imported
+        .iter()
+        .filter(|r| {
+            r.get("state").and_then(|s| s.get("deviceErrorCode")).and_then(Value::as_i64) == Some(code.into())
+        })
+        .filter_map(|r| r.get("serialNumber").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+impl GeneratedImported {
+    /// The serials of the generated imports that failed with `code` (a pass over the draws,
+    /// no record built).
+    pub(super) fn serials_failed_with(&self, code: i32) -> Vec<String> {
+        (0..self.devices)
+            .map(|index| imported_draw(self.seed, index))
+            .filter(|draw| draw.error.is_some_and(|(c, _)| c == code))
+            .map(|draw| draw.serial)
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //!
 //! Who owns what: `conventions` (Graph's error shape, headers, the request layer), `journal`,
 //! `clock`, `schema` (EDM checks of bodies), `odata` (query options), `store` (records per
-//! resource), `data` (demo and generated records), `routes/` (one file per resource), `faults`,
+//! resource), `data` (demo and generated records), `imports` (the Autopilot service's processing
+//! of the import queue), `routes/` (one file per resource), `faults`,
 //! `oauth` with `oidc` and `tokens` (the identity platform), `tls`.
 
 mod clock;
@@ -13,6 +14,7 @@ mod conventions;
 pub mod data;
 pub mod faults;
 mod identity;
+mod imports;
 mod journal;
 pub mod oauth;
 mod odata;
@@ -24,6 +26,7 @@ pub mod tls;
 mod tokens;
 
 pub use clock::Clock;
+pub use imports::{DEFAULT_IMPORT_DELAY, ImportOptions};
 pub use journal::{JOURNAL_CAPACITY, RecordedRequest};
 
 use faults::FaultConfig;
@@ -83,6 +86,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsOptions>,
     /// The server's time (lifetimes, the sync rules, dates, latency); tests pass one they drive.
     pub clock: Clock,
+    /// How imports are processed (the delay, the serials registered in another tenant).
+    pub imports: ImportOptions,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -98,6 +103,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("oauth", &self.oauth)
             .field("tls", &self.tls)
             .field("clock", &self.clock)
+            .field("imports", &self.imports)
             .finish()
     }
 }
@@ -114,6 +120,7 @@ impl Default for ServeOptions {
             oauth: OAuthConfig::default(),
             tls: None,
             clock: Clock::new(),
+            imports: ImportOptions::default(),
         }
     }
 }
@@ -143,9 +150,11 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// What every request handler shares. Lock order, when more than one is held: `imported`,
-/// then `registered`, then `settings`.
+/// What every request handler shares. Lock order, when more than one is held: `imports`, then
+/// `imported`, then `registered`, then `settings`.
 struct AppState {
+    /// The records waiting for the Autopilot service.
+    imports: Mutex<imports::ImportQueue>,
     /// The import queue.
     imported: RwLock<Store>,
     /// The registered Autopilot devices.
@@ -325,7 +334,8 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
     opts.faults.validate().map_err(ServerError::InvalidOptions)?;
     let faults_on = opts.faults.is_active();
     let oauth = OAuthState::new(opts.oauth, opts.clock.clone()).map_err(ServerError::InvalidOptions)?;
-    let [imported, registered] = bases(&opts.data, &opts.clock)?;
+    let ([imported, registered], elsewhere) = bases(&opts.data, &opts.clock)?;
+    let queue = imports::ImportQueue::new(&opts.imports, elsewhere).map_err(ServerError::InvalidOptions)?;
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
         .map_err(|source| ServerError::Bind { addr: opts.addr, source })?;
@@ -336,6 +346,7 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
     }
     let tls = opts.tls.as_ref().map(|options| tls::prepare(addr, options)).transpose()?;
     let state = Arc::new(AppState {
+        imports: Mutex::new(queue),
         imported: RwLock::new(Store::new("id", imported)),
         registered: RwLock::new(Store::new("id", registered)),
         settings: Mutex::new(AutopilotSettings::new(&opts.clock)),
@@ -351,7 +362,9 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
         oauth: Mutex::new(oauth),
         tenants: Mutex::new(identity::Tenants::default()),
     });
-    let app = routes::router(Arc::clone(&state));
+    // Outermost: whatever a request asks, the imports due by then have been processed.
+    let app = routes::router(Arc::clone(&state))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), imports::settle_first));
     let (stop, stopped) = oneshot::channel::<()>();
     // A dropped sender also means stop.
     let stopped = async move {
@@ -373,19 +386,29 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
     Ok(RunningServer { addr, state, stop: Some(stop), task, certificate })
 }
 
-/// The imported and registered records a data set starts with; generated dates count back
-/// from the clock's start.
-fn bases(data: &DataSet, clock: &Clock) -> Result<[Box<dyn Base>; 2], ServerError> {
+/// The imported and registered records a data set starts with (generated dates count back
+/// from the clock's start), and where its serials registered in another tenant come from.
+fn bases(
+    data: &DataSet,
+    clock: &Clock,
+) -> Result<([Box<dyn Base>; 2], imports::DataSetElsewhere), ServerError> {
     let now = clock.wall();
     Ok(match *data {
         DataSet::Demo => {
             let imported = data::demo_imported().map_err(ServerError::DemoData)?;
             let registered = data::demo_registered(&imported, now);
-            [Box::new(Listed::new(imported, "id")), Box::new(Listed::new(registered, "id"))]
+            let elsewhere = data::serials_failed_with(&imported, data::OTHER_TENANT);
+            (
+                [Box::new(Listed::new(imported, "id")), Box::new(Listed::new(registered, "id"))],
+                imports::DataSetElsewhere::Listed(elsewhere),
+            )
         }
-        DataSet::Generated { devices, seed } => [
-            Box::new(data::GeneratedImported { devices, seed }),
-            Box::new(data::GeneratedRegistered { devices, seed, now }),
-        ],
+        DataSet::Generated { devices, seed } => {
+            let generated = data::GeneratedImported { devices, seed };
+            (
+                [Box::new(generated), Box::new(data::GeneratedRegistered { devices, seed, now })],
+                imports::DataSetElsewhere::Generated(generated),
+            )
+        }
     })
 }

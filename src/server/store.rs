@@ -230,6 +230,14 @@ impl Store {
         candidate
     }
 
+    /// Every live record in store order, with at least the `wanted` properties (a scan that
+    /// no query option describes, such as the import processing's look-up of serials).
+    pub(super) fn scan<'a>(&'a self, wanted: Wanted<'a>) -> impl Iterator<Item = Record> + 'a {
+        (0..self.slot_count())
+            .filter(|slot| self.is_live(*slot))
+            .filter_map(move |slot| self.record_at(slot, wanted))
+    }
+
     /// The number of records matching the query's filter.
     pub(super) fn count(&self, query: &CollectionQuery) -> u64 {
         match &query.filter {

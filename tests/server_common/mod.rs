@@ -26,6 +26,16 @@ pub async fn demo() -> Api {
     api_with(ServeOptions::default()).await
 }
 
+/// The server `serve` would run with these flags (after `serve`), on 127.0.0.1:0.
+pub async fn serve_with_flags(flags: &[&str]) -> Api {
+    use clap::Parser;
+    let mut argv = vec!["autopilot-tui", "serve", "--addr", "127.0.0.1:0"];
+    argv.extend_from_slice(flags);
+    let cli = autopilot_tui::cli::Cli::try_parse_from(argv).unwrap();
+    let Some(autopilot_tui::cli::Command::Serve(args)) = cli.command else { panic!("serve expected") };
+    api_with(args.to_options()).await
+}
+
 pub async fn generated(devices: u64, seed: u64) -> Api {
     api_with(ServeOptions { data: DataSet::Generated { devices, seed }, ..ServeOptions::default() }).await
 }

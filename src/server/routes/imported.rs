@@ -1,22 +1,27 @@
 //! The imported identities (`graph-autopilot.md` section 2): the collection and its upload twin
 //! path, get, PATCH (the update page's behaviour; `--strict` gives the live refusal), delete,
-//! create and the `import` action.
+//! create and the `import` action. What the import and create put in the queue is processed by
+//! `server::imports`.
 
 use super::{Served, context, entity_json, entity_response, is_beta, service_root, with_location};
 use crate::graph::imported::{IMPORTED, TYPE_NAMES};
 use crate::graph::patch::merge;
 use crate::graph::resource::Record;
 use crate::server::AppState;
-use crate::server::conventions::{ApiError, json_response, minimal_response, prefers_minimal_return};
+use crate::server::conventions::{
+    ApiError, RequestIds, json_response, minimal_response, prefers_minimal_return,
+};
+use crate::server::imports;
 use crate::server::schema::{EntityType, KeyRule, checked_entity, json_object, unknown_parameter};
 use crate::server::store::{Store, StoreError};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Extension, OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 const DEVICES: &str = IMPORTED.path;
@@ -100,7 +105,11 @@ async fn create(
     let beta = is_beta(&uri);
     let properties = json_object(&headers, &body)?;
     let checked = checked_entity(&SERVED.entity, beta, &properties, KeyRule::Keep)?;
+    // A record that names its own state is the client's (a test staging a failed import, say);
+    // any other is a new import for the service to process.
+    let processed = !checked.contains_key("state");
     let record = {
+        let mut queue = imports::lock(&app);
         let mut store = SERVED.write(&app);
         let record = new_record(checked, &store);
         let id = record["id"].as_str().unwrap_or_default().to_string();
@@ -112,6 +121,9 @@ async fn create(
             ),
             StoreError::NotFound => ApiError::internal("insert reported not found"),
         })?;
+        if processed {
+            queue.push(id, app.clock.now(), false);
+        }
         record
     };
     let root = service_root(&app, &headers, &uri);
@@ -125,9 +137,14 @@ async fn create(
     Ok(with_location(response, &location))
 }
 
+/// The `import` action: every entry checked like Graph (types, `Edm.Binary`) and for its serial
+/// before anything is stored; the entries stored as sent (their `importId` included, `state`
+/// left to the service) and queued; answered as Graph does, `200 {"value": [...]}` in the order
+/// sent, each `unknown`.
 async fn import(
     State(app): State<Arc<AppState>>,
     OriginalUri(uri): OriginalUri,
+    Extension(ids): Extension<RequestIds>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -143,23 +160,39 @@ async fn import(
     };
     // Check everything before storing anything: a rejected import changes nothing.
     let mut checked = Vec::with_capacity(entries.len());
-    for entry in entries {
+    for (index, entry) in entries.iter().enumerate() {
         let Value::Object(properties) = entry else {
             return Err(ApiError::bad_request(format!(
                 "Each entry of '{IMPORT_LIST}' must be a JSON object."
             )));
         };
         let mut entry = checked_entity(&SERVED.entity, beta, properties, KeyRule::Drop)?;
+        if entry.get("serialNumber").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
+            let text =
+                format!("A serial number is required to import a device ({IMPORT_LIST}[{index}] has none)");
+            let at = super::below_version_root(&uri);
+            return Err(ApiError::intune(StatusCode::BAD_REQUEST, "BadRequest", &text, &ids, &at));
+        }
         // A fresh import has not been processed by the Autopilot service yet.
         entry.shift_remove("state");
         checked.push(entry);
     }
+    // Hashes sent more than once in this call (compared as bytes: the checked text is canonical).
+    let mut sent: HashMap<&str, usize> = HashMap::new();
+    for hash in checked.iter().filter_map(hash_of) {
+        *sent.entry(hash).or_default() += 1;
+    }
+    let duplicated: Vec<bool> =
+        checked.iter().map(|e| hash_of(e).is_some_and(|h| sent.get(h).is_some_and(|n| *n > 1))).collect();
     let imported = {
+        let mut queue = imports::lock(&app);
         let mut store = SERVED.write(&app);
+        let created = app.clock.now();
         let mut imported = Vec::with_capacity(checked.len());
-        for properties in checked {
+        for (properties, duplicate) in checked.into_iter().zip(duplicated) {
             let record = new_record(properties, &store);
             store.insert(record.clone()).map_err(|_| ApiError::internal("fresh id already in use"))?;
+            queue.push(record["id"].as_str().unwrap_or_default().to_string(), created, duplicate);
             imported.push(record);
         }
         imported
@@ -172,6 +205,11 @@ async fn import(
         "value": value,
     });
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// A record's hash, when it has one.
+fn hash_of(record: &Record) -> Option<&str> {
+    record.get("hardwareIdentifier").and_then(Value::as_str).filter(|h| !h.is_empty())
 }
 
 /// A new record from checked properties: the sent id when there is one, else a fresh one; what
