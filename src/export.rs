@@ -10,6 +10,7 @@
 //! refused (left out and reported) rather than written raw.
 
 use crate::graph::client::{GraphClient, ListQuery, Outcome, Page, RawDevice};
+use crate::graph::csv::CsvColumn;
 use crate::graph::error::GraphError;
 use crate::graph::resource::{Record, Resource, is_beta};
 use crate::terminal_text::{
@@ -37,10 +38,6 @@ pub enum Destination {
     /// A pipe or a file: the data stays exact.
     Exact,
 }
-
-/// The hardware-hash CSV header, exactly as the portal wants it.
-pub const AUTOPILOT_CSV_HEADER: &str =
-    "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User";
 
 /// What one `list` asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,9 +213,7 @@ impl<W: Write> ExportWriter<W> {
                 let header = self.columns.clone();
                 self.write_row(&header)
             }
-            ExportFormat::AutopilotCsv => {
-                self.write_row(&AUTOPILOT_CSV_HEADER.split(',').collect::<Vec<_>>())
-            }
+            ExportFormat::AutopilotCsv => self.write_row(&CsvColumn::ALL.map(CsvColumn::header)),
         }
     }
 
@@ -363,25 +358,16 @@ fn column_text(resource: &Resource, record: &Record, path: &str) -> String {
     }
 }
 
-/// The properties behind the five cells of a hardware-hash CSV row; the user is the imported
-/// identity's assigned user or the registered device's user.
-const AUTOPILOT_CELLS: [&[&str]; 5] = [
-    &["serialNumber"],
-    &["productKey"],
-    &["hardwareIdentifier"],
-    &["groupTag"],
-    &["assignedUserPrincipalName", "userPrincipalName"],
-];
-
-/// The five cells of a hardware-hash CSV row, or why the record has none (the format allows
-/// no quoting, so a comma, quote or line break cannot be written).
+/// The five cells of a hardware-hash CSV row (the properties of [`CsvColumn::property`]), or why
+/// the record has none (the format allows no quoting, so a comma, quote or line break cannot be
+/// written).
 fn autopilot_cells(device: &Record) -> Result<Vec<String>, String> {
-    let cell = |paths: &[&str]| paths.iter().find_map(|p| text_at(device, p)).unwrap_or("");
-    let cells: Vec<&str> = AUTOPILOT_CELLS.iter().map(|paths| cell(paths)).collect();
-    if cells[0].is_empty() {
+    let cells: Vec<&str> =
+        CsvColumn::ALL.iter().map(|c| text_at(device, c.property()).unwrap_or("")).collect();
+    if cells[CsvColumn::SerialNumber as usize].is_empty() {
         return Err("no serial number".into());
     }
-    if cells[2].is_empty() {
+    if cells[CsvColumn::HardwareHash as usize].is_empty() {
         return Err("no hardware hash (was it left out by --select?)".into());
     }
     if let Some(bad) = cells.iter().find(|c| c.contains([',', '"', '\n', '\r'])) {
@@ -390,55 +376,6 @@ fn autopilot_cells(device: &Record) -> Result<Vec<String>, String> {
         ));
     }
     Ok(cells.iter().map(|c| c.to_string()).collect())
-}
-
-/// One row of a hardware-hash CSV.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HardwareHashRow {
-    /// `Device Serial Number`
-    pub serial_number: String,
-    /// `Windows Product ID`
-    pub product_key: Option<String>,
-    /// `Hardware Hash`
-    pub hardware_hash: String,
-    /// `Group Tag`
-    pub group_tag: Option<String>,
-    /// `Assigned User`
-    pub assigned_user: Option<String>,
-}
-
-/// Parses a hardware-hash CSV as the portal reads it (exact header, the last two columns
-/// optional, no quoting). Errors name the 1-based line.
-pub fn parse_autopilot_csv(text: &str) -> Result<Vec<HardwareHashRow>, String> {
-    let mut lines = text.lines().enumerate();
-    let header = lines.next().map(|(_, l)| l).unwrap_or("");
-    let header_cells: Vec<&str> = header.split(',').collect();
-    let full: Vec<&str> = AUTOPILOT_CSV_HEADER.split(',').collect();
-    if header_cells.len() < 3 || full.get(..header_cells.len()) != Some(&header_cells[..]) {
-        return Err(format!("line 1: header must be '{AUTOPILOT_CSV_HEADER}' (the last two optional)"));
-    }
-    let mut rows = Vec::new();
-    for (i, line) in lines {
-        if line.is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() != header_cells.len() {
-            return Err(format!("line {}: {} values, header has {}", i + 1, cells.len(), header_cells.len()));
-        }
-        let opt = |i: usize| cells.get(i).filter(|c| !c.is_empty()).map(|c| c.to_string());
-        if cells[0].is_empty() || cells[2].is_empty() {
-            return Err(format!("line {}: serial number and hardware hash are required", i + 1));
-        }
-        rows.push(HardwareHashRow {
-            serial_number: cells[0].to_string(),
-            product_key: opt(1),
-            hardware_hash: cells[2].to_string(),
-            group_tag: opt(3),
-            assigned_user: opt(4),
-        });
-    }
-    Ok(rows)
 }
 
 /// Runs a listing into a writer page by page, stopping after `limit` devices if given.
@@ -662,18 +599,11 @@ mod tests {
             refused,
             ["device d (serial PF3Y) skipped: no hardware hash (was it left out by --select?)"]
         );
-        assert_eq!(text.lines().next(), Some(AUTOPILOT_CSV_HEADER));
-        let rows = parse_autopilot_csv(&text).unwrap();
-        assert_eq!(
-            rows,
-            vec![HardwareHashRow {
-                serial_number: "PF3X".into(),
-                product_key: None,
-                hardware_hash: "AAEC".into(),
-                group_tag: Some("Kiosk".into()),
-                assigned_user: None
-            }]
-        );
-        assert!(parse_autopilot_csv("serial,hash\nx,y\n").is_err());
+        assert_eq!(text.lines().next(), Some(crate::graph::csv::HEADER));
+        assert_eq!(text.lines().nth(1), Some("PF3X,,AAEC,Kiosk,"));
+        // The checker reads the row back; only the demo hash's size (3 bytes) is refused.
+        let report = crate::graph::csv::check(text.as_bytes());
+        let kinds: Vec<_> = report.problems.iter().map(|p| (p.line, p.kind)).collect();
+        assert_eq!(kinds, [(2, crate::graph::csv::ProblemKind::HashSize)]);
     }
 }

@@ -5,7 +5,7 @@
 
 mod hostile;
 
-use autopilot_tui::export::{AUTOPILOT_CSV_HEADER, parse_autopilot_csv};
+use autopilot_tui::graph::csv::{self as hash_csv, HEADER as AUTOPILOT_CSV_HEADER};
 use autopilot_tui::graph::model::Device;
 use autopilot_tui::server::{self, DataSet, RunningServer, ServeOptions};
 use hostile::{DEVICES, Hostile, Reply, device, page};
@@ -118,19 +118,25 @@ async fn autopilot_csv_parses_back_to_the_same_devices() {
     let json: Vec<Device> = serde_json::from_str(&stdout(&list(&server, TOKEN, &[]).await)).unwrap();
     let csv = stdout(&list(&server, TOKEN, &["--format", "autopilot-csv"]).await);
     assert_eq!(csv.lines().next(), Some(AUTOPILOT_CSV_HEADER));
-    let rows = parse_autopilot_csv(&csv).unwrap();
+    // What `list` writes passes the import checker as it is.
+    let report = hash_csv::check(csv.as_bytes());
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    let rows = report.rows;
     assert_eq!(rows.len(), json.len());
     for (row, device) in rows.iter().zip(&json) {
         assert_eq!(Some(row.serial_number.as_str()), device.serial_number.as_deref());
-        assert_eq!(Some(row.hardware_hash.as_str()), device.hardware_identifier.as_deref());
+        assert_eq!(Some(row.hardware_identifier.as_str()), device.hardware_identifier.as_deref());
         assert_eq!(row.group_tag.as_deref(), device.group_tag.as_deref().filter(|t| !t.is_empty()));
         assert_eq!(
-            row.assigned_user.as_deref(),
+            row.assigned_user_principal_name.as_deref(),
             device.assigned_user_principal_name.as_deref().filter(|u| !u.is_empty())
         );
         assert_eq!(row.product_key.as_deref(), device.product_key.as_deref().filter(|k| !k.is_empty()));
         // The hash decodes to the 4096-byte blob the portal expects.
-        assert_eq!(autopilot_tui::graph::validate::decode_binary(&row.hardware_hash).unwrap().len(), 4096);
+        assert_eq!(
+            autopilot_tui::graph::validate::decode_binary(&row.hardware_identifier).unwrap().len(),
+            4096
+        );
     }
     server.shutdown().await;
 }
@@ -168,8 +174,10 @@ async fn autopilot_csv_over_the_demo_set_writes_every_device_with_a_hash() {
     let out = list(&server, TOKEN, &["--format", "autopilot-csv"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout.clone()).unwrap();
-    let rows = parse_autopilot_csv(&text).unwrap();
-    assert_eq!(rows.len(), all.len() - without_hash.len());
+    let report = hash_csv::check(text.as_bytes());
+    assert_eq!(report.data_rows, all.len() - without_hash.len());
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
     let err = stderr(&out);
     for device in &without_hash {
         let serial = device.serial_number.as_deref().unwrap();
