@@ -1,5 +1,7 @@
-//! `autopilot-tui list`: devices streamed page by page to a writer as JSON, CSV, or the
-//! Autopilot hardware-hash CSV that the Intune portal imports (spec section 5).
+//! `autopilot-tui list`: the records of one resource (imported identities or registered
+//! devices) streamed page by page to a writer as JSON, CSV (columns from the resource's field
+//! table), or the Autopilot hardware-hash CSV that the Intune portal imports (spec section 5;
+//! only for a resource that has hashes). A secret field (`Kind::Secret`) is never written.
 //!
 //! Nothing is written until the first page has arrived, so a listing that fails at once
 //! writes nothing; one that fails later ends a JSON array with `]` (a well-formed, clearly
@@ -12,7 +14,7 @@
 use crate::graph::client::{GraphClient, ListQuery, Outcome, Page, RawDevice};
 use crate::graph::csv::CsvColumn;
 use crate::graph::error::GraphError;
-use crate::graph::resource::{Record, Resource, is_beta};
+use crate::graph::resource::{Kind, Record, Resource, Search, SearchOp, is_beta};
 use crate::terminal_text::{
     escape_for_terminal_keeping_lines, escape_json_for_terminal, is_terminal_control, visible,
 };
@@ -58,6 +60,59 @@ pub struct ExportRequest {
     pub destination: Destination,
 }
 
+impl ExportRequest {
+    /// Refuses, before anything is sent, what cannot be written for `resource`: the
+    /// hardware-hash CSV of a resource without hashes, and a secret field in `--select`.
+    pub fn check(&self, resource: &Resource) -> Result<(), ExportError> {
+        let has_hashes = resource.field(CsvColumn::HardwareHash.property()).is_some();
+        if self.format == ExportFormat::AutopilotCsv && !has_hashes {
+            return Err(ExportError::NotWritable(format!(
+                "{} have no hardware hash in Graph, so they cannot be written as the Autopilot \
+                 hardware-hash CSV. For the hashes of devices still in the import queue use \
+                 `--resource imported --format autopilot-csv`; for a registered device, read the hash on \
+                 the device (Get-WindowsAutopilotInfo). To list {} use --format csv or json.",
+                capitalised(resource.title),
+                resource.title
+            )));
+        }
+        if let Some(name) = self.select.iter().map(|s| s.trim()).find(|s| is_secret(resource, s)) {
+            let label =
+                resource.fields.iter().find(|f| f.path.eq_ignore_ascii_case(name)).map_or("", |f| f.label);
+            return Err(ExportError::NotWritable(format!(
+                "{name} ({label}) is a secret: it is never written; leave it out of --select."
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `registered devices` -> `Registered devices`.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Whether a property name is one of the resource's secret fields (in any case: Graph's names
+/// are case-insensitive in requests).
+fn is_secret(resource: &Resource, name: &str) -> bool {
+    resource.fields.iter().any(|f| f.kind == Kind::Secret && f.path.eq_ignore_ascii_case(name))
+}
+
+/// After Graph refused a `$filter`: the filters the resource is known to take (its `:`
+/// searches), e.g. `contains(serialNumber,'TEXT')` for registered devices.
+fn filter_hint(resource: &Resource, filter: Option<&str>, error: &GraphError) -> Option<String> {
+    let refused = matches!(error, GraphError::Service(e) if e.status == 400);
+    if filter.is_none() || !refused || resource.searches.is_empty() {
+        return None;
+    }
+    let form = |s: &Search| match s.op {
+        SearchOp::Contains => format!("contains({},'TEXT')", s.path),
+        SearchOp::EqualsValue(_) => format!("{} eq 'VALUE'", s.path),
+    };
+    let forms: Vec<String> = resource.searches.iter().map(form).collect();
+    Some(format!("the --filter forms known to work on {}: {}", resource.title, forms.join(", ")))
+}
+
 /// Told while a listing is written.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExportEvent {
@@ -93,8 +148,13 @@ impl ExportSummary {
 /// Why `list` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// Refused before anything was sent: the format or a `--select`ed property cannot be
+    /// written for this resource; the message says what to do instead.
+    #[error("{0}")]
+    NotWritable(String),
     /// Graph answered with an error or could not be reached, or a page was unreadable.
-    #[error("the listing stopped at page {page}: {source}; {}", kept(*.written, *.format))]
+    #[error("the listing stopped at page {page}: {source}; {}{}", kept(*.written, *.format),
+            hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     Listing {
         /// The page that failed, counting from 1.
         page: u64,
@@ -104,6 +164,8 @@ pub enum ExportError {
         format: ExportFormat,
         /// What went wrong.
         source: GraphError,
+        /// What may help: the filters the resource is known to take, after a refused `$filter`.
+        hint: Option<String>,
     },
     /// Writing the output failed (closed pipe, full disk).
     #[error("writing output: {0}")]
@@ -124,10 +186,12 @@ fn kept(written: u64, format: ExportFormat) -> String {
 /// `--select` as CSV columns and as Graph's `$select`, for a resource at a Graph root. A
 /// complex property (`state`) stands for its fields; `state/x` is a column of its own but
 /// selects `state`, since Graph selects whole properties only. Empty: every field of the
-/// resource there, and no `$select`.
+/// resource there but its secrets, and no `$select` (a secret in `select` is refused by
+/// [`ExportRequest::check`]).
 pub fn plan_select(resource: &Resource, beta: bool, select: &[String]) -> (Vec<String>, Vec<String>) {
     if select.is_empty() {
-        return (resource.fields_at(beta).map(|f| f.path.to_string()).collect(), Vec::new());
+        let columns = resource.fields_at(beta).filter(|f| f.kind != Kind::Secret).map(|f| f.path.to_string());
+        return (columns.collect(), Vec::new());
     }
     let mut columns = Vec::new();
     let mut properties: Vec<String> = Vec::new();
@@ -240,6 +304,7 @@ impl<W: Write> ExportWriter<W> {
                 ExportFormat::Json => {
                     let mut doc = device.clone();
                     doc.remove("@odata.context");
+                    doc.retain(|name, _| !is_secret(self.resource, name));
                     let text = serde_json::to_string(&doc).map_err(std::io::Error::other)?;
                     self.write_json(&text)?;
                     continue;
@@ -388,6 +453,7 @@ pub async fn export<W: Write>(
     mut on_event: impl FnMut(ExportEvent),
 ) -> Result<ExportSummary, ExportError> {
     let resource = client.resource();
+    request.check(resource)?;
     let (columns, select) = plan_select(resource, is_beta(&client.config().base_url), &request.select);
     let query = ListQuery {
         select,
@@ -397,12 +463,14 @@ pub async fn export<W: Write>(
         count: request.count,
     };
     let writer = ExportWriter::new(out, resource, request.format, &columns, request.destination);
+    // Devices pass through as sent unless the resource has a secret a server might fill in.
+    let has_secrets = resource.fields.iter().any(|f| f.kind == Kind::Secret);
     match request.format {
-        ExportFormat::Json => {
+        ExportFormat::Json if !has_secrets => {
             write_pages(client.list_raw(&query), writer, request, &mut on_event, ExportWriter::write_raw_page)
                 .await
         }
-        ExportFormat::Csv | ExportFormat::AutopilotCsv => {
+        ExportFormat::Json | ExportFormat::Csv | ExportFormat::AutopilotCsv => {
             write_pages(client.list(&query), writer, request, &mut on_event, |w, devices, _| {
                 w.write_page(devices)
             })
@@ -431,12 +499,14 @@ async fn write_pages<W: Write, T>(
         let page = match outcome.result {
             Ok(page) => page,
             Err(source) => {
+                let hint = filter_hint(writer.resource, request.filter.as_deref(), &source);
                 let written = writer.abort()?;
                 return Err(ExportError::Listing {
                     page: page_number,
                     written,
                     format: request.format,
                     source,
+                    hint,
                 });
             }
         };
@@ -560,6 +630,36 @@ mod tests {
         assert_eq!(properties, ["serialNumber", "state"]);
         let (text, _) = render(ExportFormat::Csv, &select(&["serialNumber", "state"]).0, &devices()[..1]);
         assert_eq!(text.lines().nth(1), Some("S1,error,,806,"));
+    }
+
+    #[test]
+    fn registered_columns_leave_the_secret_out_and_its_hash_csv_is_refused() {
+        use crate::graph::registered::REGISTERED;
+        let (columns, select) = plan_select(&REGISTERED, true, &[]);
+        assert!(columns.contains(&"deviceAccountUpn".to_string()) && select.is_empty());
+        assert!(!columns.contains(&"deviceAccountPassword".to_string()));
+        let request = |format, select: &[&str]| ExportRequest {
+            format,
+            select: select.iter().map(|s| s.to_string()).collect(),
+            filter: None,
+            page_size: 10,
+            limit: None,
+            count: false,
+            destination: Destination::Exact,
+        };
+        assert!(request(ExportFormat::AutopilotCsv, &[]).check(&IMPORTED).is_ok());
+        let refused = request(ExportFormat::AutopilotCsv, &[]).check(&REGISTERED).unwrap_err();
+        assert!(
+            refused.to_string().starts_with("Registered devices have no hardware hash in Graph"),
+            "{refused}"
+        );
+        let refused =
+            request(ExportFormat::Json, &["id", " deviceaccountpassword"]).check(&REGISTERED).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "deviceaccountpassword (Device account password) is a secret: it is never written; leave it out of --select."
+        );
+        assert!(request(ExportFormat::Csv, &["id", "serialNumber"]).check(&REGISTERED).is_ok());
     }
 
     #[test]
