@@ -11,8 +11,8 @@
 //!   found, so one pass shows everything; without either of them no row is read.
 //! - **One line, one row**: the format has no quoting, so any `"` is a problem (a quoted value is
 //!   still read, so its other problems show too), and every row has as many values as the
-//!   header has columns. Lines end in LF or CRLF. A line that is empty or holds only commas and
-//!   spaces (what spreadsheets leave) is a blank line: a problem, and no row.
+//!   header has columns. Lines end in LF or CRLF. A line that is empty or holds only commas,
+//!   spaces and tabs (what spreadsheets leave) is a blank line: a problem, and no row.
 //! - **Encoding**: the portal takes ANSI, and only ASCII reads the same in every ANSI code page,
 //!   so a byte from 0x80 up in a value is a problem of its row, named as the character it is in
 //!   UTF-8 when the bytes are UTF-8, else in Windows-1252; so is a control character (tab, NUL,
@@ -412,7 +412,7 @@ fn split_lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     text.split(|b| *b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line))
 }
 
-/// Empty, or only commas and spaces.
+/// Empty, or only commas, spaces and tabs.
 fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|b| matches!(b, b',' | b' ' | b'\t'))
 }
@@ -453,8 +453,9 @@ fn split_cells(line: &[u8]) -> Cells<'_> {
                     }
                 }
             }
-            let end = comma(i.min(line.len()));
-            value.extend_from_slice(&line[i.min(end)..end]);
+            // Whatever follows the closing quote up to the comma stays in the value.
+            let end = comma(i);
+            value.extend_from_slice(&line[i..end]);
             first_quoted = first_quoted.or(Some(values.len()));
             values.push(Cow::Owned(value));
             end
