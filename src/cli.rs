@@ -195,7 +195,7 @@ impl ResourceArg {
 /// Options of `autopilot-tui list`.
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Which records to list (imported identities keep old scripts working).
+    /// Which records to list: the import queue (the default, as before) or the registered devices.
     #[arg(long, value_enum, default_value = "imported")]
     pub resource: ResourceArg,
     /// Output format (autopilot-csv needs hashes: imported identities only).
