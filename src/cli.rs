@@ -3,6 +3,9 @@
 
 use crate::config::Overrides;
 use crate::graph::client::Collection;
+use crate::graph::imported::IMPORTED;
+use crate::graph::registered::REGISTERED;
+use crate::graph::resource::Resource;
 use crate::server::faults::{FaultConfig, LatencyRange};
 use crate::server::oauth::{ClientSecretSource, OAuthConfig};
 use crate::server::tls::TlsOptions;
@@ -29,7 +32,7 @@ nothing, or the devices before the failure: a JSON array is closed, so it stays 
 2 when it finished but some devices were left out or altered (each is named on stderr with its
 id and serial). Written to a terminal, control, bidi and invisible characters are escaped; to a
 pipe or file the data stays exact, and a CSV row whose values hold a control character is left
-out (exit status 2).";
+out (exit status 2). Secret properties (deviceAccountPassword) are never written.";
 
 /// Browse and edit Windows Autopilot imported device identities through Microsoft Graph.
 #[derive(Debug, Parser)]
@@ -80,7 +83,7 @@ pub enum Command {
     #[command(
         after_help = LIST_AFTER_HELP,
         mut_arg("read_only", |a| a.hide(true)),
-        mut_arg("collection", |a| a.help("Which of the two paths to read [default: device-management]")),
+        mut_arg("collection", |a| a.help("Which of the two paths to read (imported identities) [default: device-management]")),
     )]
     List(ListArgs),
 }
@@ -193,13 +196,36 @@ pub enum FormatArg {
     AutopilotCsv,
 }
 
+/// Which records `list` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResourceArg {
+    /// Imported identities: the import queue, with hardware hashes.
+    Imported,
+    /// Registered Autopilot devices: what is edited on a live tenant (no hashes in Graph).
+    #[value(alias = "devices")]
+    Registered,
+}
+
+impl ResourceArg {
+    /// The resource's descriptor.
+    pub fn resource(self) -> &'static Resource {
+        match self {
+            ResourceArg::Imported => &IMPORTED,
+            ResourceArg::Registered => &REGISTERED,
+        }
+    }
+}
+
 /// Options of `autopilot-tui list`.
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Output format.
+    /// Which records to list: the import queue (the default, as before) or the registered devices.
+    #[arg(long, value_enum, default_value = "imported")]
+    pub resource: ResourceArg,
+    /// Output format (autopilot-csv needs hashes: imported identities only).
     #[arg(long, value_enum, default_value = "json")]
     pub format: FormatArg,
-    /// OData $filter, e.g. "contains(serialNumber,'PF3')".
+    /// OData $filter, e.g. "contains(serialNumber,'PF3')" (registered devices take only this form).
     #[arg(long, value_name = "ODATA")]
     pub filter: Option<String>,
     /// Properties to fetch and print, comma-separated (e.g. serialNumber,groupTag,state).

@@ -1,5 +1,7 @@
-//! `autopilot-tui list`: devices streamed page by page to a writer as JSON, CSV, or the
-//! Autopilot hardware-hash CSV that the Intune portal imports (spec section 5).
+//! `autopilot-tui list`: the records of one resource (imported identities or registered
+//! devices) streamed page by page to a writer as JSON, CSV (columns from the resource's field
+//! table), or the Autopilot hardware-hash CSV that the Intune portal imports (spec section 5;
+//! only for a resource that has hashes). A secret field (`Kind::Secret`) is never written.
 //!
 //! Nothing is written until the first page has arrived, so a listing that fails at once
 //! writes nothing; one that fails later ends a JSON array with `]` (a well-formed, clearly
@@ -10,8 +12,9 @@
 //! refused (left out and reported) rather than written raw.
 
 use crate::graph::client::{GraphClient, ListQuery, Outcome, Page, RawDevice};
+use crate::graph::csv::CsvColumn;
 use crate::graph::error::GraphError;
-use crate::graph::resource::{Record, Resource, is_beta};
+use crate::graph::resource::{Kind, Record, Resource, Search, SearchOp, is_beta};
 use crate::terminal_text::{
     escape_for_terminal_keeping_lines, escape_json_for_terminal, is_terminal_control, visible,
 };
@@ -38,10 +41,6 @@ pub enum Destination {
     Exact,
 }
 
-/// The hardware-hash CSV header, exactly as the portal wants it.
-pub const AUTOPILOT_CSV_HEADER: &str =
-    "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User";
-
 /// What one `list` asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportRequest {
@@ -59,6 +58,59 @@ pub struct ExportRequest {
     pub count: bool,
     /// Where the output goes.
     pub destination: Destination,
+}
+
+impl ExportRequest {
+    /// Refuses, before anything is sent, what cannot be written for `resource`: the
+    /// hardware-hash CSV of a resource without hashes, and a secret field in `--select`.
+    pub fn check(&self, resource: &Resource) -> Result<(), ExportError> {
+        let has_hashes = resource.field(CsvColumn::HardwareHash.property()).is_some();
+        if self.format == ExportFormat::AutopilotCsv && !has_hashes {
+            return Err(ExportError::NotWritable(format!(
+                "{} have no hardware hash in Graph, so they cannot be written as the Autopilot \
+                 hardware-hash CSV. For the hashes of devices still in the import queue use \
+                 `--resource imported --format autopilot-csv`; for a registered device, read the hash on \
+                 the device (Get-WindowsAutopilotInfo). To list {} use --format csv or json.",
+                capitalised(resource.title),
+                resource.title
+            )));
+        }
+        if let Some(name) = self.select.iter().map(|s| s.trim()).find(|s| is_secret(resource, s)) {
+            let label =
+                resource.fields.iter().find(|f| f.path.eq_ignore_ascii_case(name)).map_or("", |f| f.label);
+            return Err(ExportError::NotWritable(format!(
+                "{name} ({label}) is a secret: it is never written; leave it out of --select."
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `registered devices` -> `Registered devices`.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Whether a property name is one of the resource's secret fields (in any case: Graph's names
+/// are case-insensitive in requests).
+fn is_secret(resource: &Resource, name: &str) -> bool {
+    resource.fields.iter().any(|f| f.kind == Kind::Secret && f.path.eq_ignore_ascii_case(name))
+}
+
+/// After Graph refused a `$filter`: the filters the resource is known to take (its `:`
+/// searches), e.g. `contains(serialNumber,'TEXT')` for registered devices.
+fn filter_hint(resource: &Resource, filter: Option<&str>, error: &GraphError) -> Option<String> {
+    let refused = matches!(error, GraphError::Service(e) if e.status == 400);
+    if filter.is_none() || !refused || resource.searches.is_empty() {
+        return None;
+    }
+    let form = |s: &Search| match s.op {
+        SearchOp::Contains => format!("contains({},'TEXT')", s.path),
+        SearchOp::EqualsValue(_) => format!("{} eq 'VALUE'", s.path),
+    };
+    let forms: Vec<String> = resource.searches.iter().map(form).collect();
+    Some(format!("the --filter forms known to work on {}: {}", resource.title, forms.join(", ")))
 }
 
 /// Told while a listing is written.
@@ -96,8 +148,13 @@ impl ExportSummary {
 /// Why `list` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// Refused before anything was sent: the format or a `--select`ed property cannot be
+    /// written for this resource; the message says what to do instead.
+    #[error("{0}")]
+    NotWritable(String),
     /// Graph answered with an error or could not be reached, or a page was unreadable.
-    #[error("the listing stopped at page {page}: {source}; {}", kept(*.written, *.format))]
+    #[error("the listing stopped at page {page}: {source}; {}{}", kept(*.written, *.format),
+            hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     Listing {
         /// The page that failed, counting from 1.
         page: u64,
@@ -107,6 +164,8 @@ pub enum ExportError {
         format: ExportFormat,
         /// What went wrong.
         source: GraphError,
+        /// What may help: the filters the resource is known to take, after a refused `$filter`.
+        hint: Option<String>,
     },
     /// Writing the output failed (closed pipe, full disk).
     #[error("writing output: {0}")]
@@ -127,10 +186,12 @@ fn kept(written: u64, format: ExportFormat) -> String {
 /// `--select` as CSV columns and as Graph's `$select`, for a resource at a Graph root. A
 /// complex property (`state`) stands for its fields; `state/x` is a column of its own but
 /// selects `state`, since Graph selects whole properties only. Empty: every field of the
-/// resource there, and no `$select`.
+/// resource there but its secrets, and no `$select` (a secret in `select` is refused by
+/// [`ExportRequest::check`]).
 pub fn plan_select(resource: &Resource, beta: bool, select: &[String]) -> (Vec<String>, Vec<String>) {
     if select.is_empty() {
-        return (resource.fields_at(beta).map(|f| f.path.to_string()).collect(), Vec::new());
+        let columns = resource.fields_at(beta).filter(|f| f.kind != Kind::Secret).map(|f| f.path.to_string());
+        return (columns.collect(), Vec::new());
     }
     let mut columns = Vec::new();
     let mut properties: Vec<String> = Vec::new();
@@ -216,9 +277,7 @@ impl<W: Write> ExportWriter<W> {
                 let header = self.columns.clone();
                 self.write_row(&header)
             }
-            ExportFormat::AutopilotCsv => {
-                self.write_row(&AUTOPILOT_CSV_HEADER.split(',').collect::<Vec<_>>())
-            }
+            ExportFormat::AutopilotCsv => self.write_row(&CsvColumn::ALL.map(CsvColumn::header)),
         }
     }
 
@@ -245,6 +304,7 @@ impl<W: Write> ExportWriter<W> {
                 ExportFormat::Json => {
                     let mut doc = device.clone();
                     doc.remove("@odata.context");
+                    doc.retain(|name, _| !is_secret(self.resource, name));
                     let text = serde_json::to_string(&doc).map_err(std::io::Error::other)?;
                     self.write_json(&text)?;
                     continue;
@@ -363,25 +423,16 @@ fn column_text(resource: &Resource, record: &Record, path: &str) -> String {
     }
 }
 
-/// The properties behind the five cells of a hardware-hash CSV row; the user is the imported
-/// identity's assigned user or the registered device's user.
-const AUTOPILOT_CELLS: [&[&str]; 5] = [
-    &["serialNumber"],
-    &["productKey"],
-    &["hardwareIdentifier"],
-    &["groupTag"],
-    &["assignedUserPrincipalName", "userPrincipalName"],
-];
-
-/// The five cells of a hardware-hash CSV row, or why the record has none (the format allows
-/// no quoting, so a comma, quote or line break cannot be written).
+/// The five cells of a hardware-hash CSV row (the properties of [`CsvColumn::property`]), or why
+/// the record has none (the format allows no quoting, so a comma, quote or line break cannot be
+/// written).
 fn autopilot_cells(device: &Record) -> Result<Vec<String>, String> {
-    let cell = |paths: &[&str]| paths.iter().find_map(|p| text_at(device, p)).unwrap_or("");
-    let cells: Vec<&str> = AUTOPILOT_CELLS.iter().map(|paths| cell(paths)).collect();
-    if cells[0].is_empty() {
+    let cells: Vec<&str> =
+        CsvColumn::ALL.iter().map(|c| text_at(device, c.property()).unwrap_or("")).collect();
+    if cells[CsvColumn::SerialNumber as usize].is_empty() {
         return Err("no serial number".into());
     }
-    if cells[2].is_empty() {
+    if cells[CsvColumn::HardwareHash as usize].is_empty() {
         return Err("no hardware hash (was it left out by --select?)".into());
     }
     if let Some(bad) = cells.iter().find(|c| c.contains([',', '"', '\n', '\r'])) {
@@ -390,55 +441,6 @@ fn autopilot_cells(device: &Record) -> Result<Vec<String>, String> {
         ));
     }
     Ok(cells.iter().map(|c| c.to_string()).collect())
-}
-
-/// One row of a hardware-hash CSV.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HardwareHashRow {
-    /// `Device Serial Number`
-    pub serial_number: String,
-    /// `Windows Product ID`
-    pub product_key: Option<String>,
-    /// `Hardware Hash`
-    pub hardware_hash: String,
-    /// `Group Tag`
-    pub group_tag: Option<String>,
-    /// `Assigned User`
-    pub assigned_user: Option<String>,
-}
-
-/// Parses a hardware-hash CSV as the portal reads it (exact header, the last two columns
-/// optional, no quoting). Errors name the 1-based line.
-pub fn parse_autopilot_csv(text: &str) -> Result<Vec<HardwareHashRow>, String> {
-    let mut lines = text.lines().enumerate();
-    let header = lines.next().map(|(_, l)| l).unwrap_or("");
-    let header_cells: Vec<&str> = header.split(',').collect();
-    let full: Vec<&str> = AUTOPILOT_CSV_HEADER.split(',').collect();
-    if header_cells.len() < 3 || full.get(..header_cells.len()) != Some(&header_cells[..]) {
-        return Err(format!("line 1: header must be '{AUTOPILOT_CSV_HEADER}' (the last two optional)"));
-    }
-    let mut rows = Vec::new();
-    for (i, line) in lines {
-        if line.is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() != header_cells.len() {
-            return Err(format!("line {}: {} values, header has {}", i + 1, cells.len(), header_cells.len()));
-        }
-        let opt = |i: usize| cells.get(i).filter(|c| !c.is_empty()).map(|c| c.to_string());
-        if cells[0].is_empty() || cells[2].is_empty() {
-            return Err(format!("line {}: serial number and hardware hash are required", i + 1));
-        }
-        rows.push(HardwareHashRow {
-            serial_number: cells[0].to_string(),
-            product_key: opt(1),
-            hardware_hash: cells[2].to_string(),
-            group_tag: opt(3),
-            assigned_user: opt(4),
-        });
-    }
-    Ok(rows)
 }
 
 /// Runs a listing into a writer page by page, stopping after `limit` devices if given.
@@ -451,6 +453,7 @@ pub async fn export<W: Write>(
     mut on_event: impl FnMut(ExportEvent),
 ) -> Result<ExportSummary, ExportError> {
     let resource = client.resource();
+    request.check(resource)?;
     let (columns, select) = plan_select(resource, is_beta(&client.config().base_url), &request.select);
     let query = ListQuery {
         select,
@@ -460,12 +463,14 @@ pub async fn export<W: Write>(
         count: request.count,
     };
     let writer = ExportWriter::new(out, resource, request.format, &columns, request.destination);
+    // Devices pass through as sent unless the resource has a secret a server might fill in.
+    let has_secrets = resource.fields.iter().any(|f| f.kind == Kind::Secret);
     match request.format {
-        ExportFormat::Json => {
+        ExportFormat::Json if !has_secrets => {
             write_pages(client.list_raw(&query), writer, request, &mut on_event, ExportWriter::write_raw_page)
                 .await
         }
-        ExportFormat::Csv | ExportFormat::AutopilotCsv => {
+        ExportFormat::Json | ExportFormat::Csv | ExportFormat::AutopilotCsv => {
             write_pages(client.list(&query), writer, request, &mut on_event, |w, devices, _| {
                 w.write_page(devices)
             })
@@ -494,12 +499,14 @@ async fn write_pages<W: Write, T>(
         let page = match outcome.result {
             Ok(page) => page,
             Err(source) => {
+                let hint = filter_hint(writer.resource, request.filter.as_deref(), &source);
                 let written = writer.abort()?;
                 return Err(ExportError::Listing {
                     page: page_number,
                     written,
                     format: request.format,
                     source,
+                    hint,
                 });
             }
         };
@@ -626,6 +633,36 @@ mod tests {
     }
 
     #[test]
+    fn registered_columns_leave_the_secret_out_and_its_hash_csv_is_refused() {
+        use crate::graph::registered::REGISTERED;
+        let (columns, select) = plan_select(&REGISTERED, true, &[]);
+        assert!(columns.contains(&"deviceAccountUpn".to_string()) && select.is_empty());
+        assert!(!columns.contains(&"deviceAccountPassword".to_string()));
+        let request = |format, select: &[&str]| ExportRequest {
+            format,
+            select: select.iter().map(|s| s.to_string()).collect(),
+            filter: None,
+            page_size: 10,
+            limit: None,
+            count: false,
+            destination: Destination::Exact,
+        };
+        assert!(request(ExportFormat::AutopilotCsv, &[]).check(&IMPORTED).is_ok());
+        let refused = request(ExportFormat::AutopilotCsv, &[]).check(&REGISTERED).unwrap_err();
+        assert!(
+            refused.to_string().starts_with("Registered devices have no hardware hash in Graph"),
+            "{refused}"
+        );
+        let refused =
+            request(ExportFormat::Json, &["id", " deviceaccountpassword"]).check(&REGISTERED).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "deviceaccountpassword (Device account password) is a secret: it is never written; leave it out of --select."
+        );
+        assert!(request(ExportFormat::Csv, &["id", "serialNumber"]).check(&REGISTERED).is_ok());
+    }
+
+    #[test]
     fn control_characters_are_refused_in_files_and_escaped_on_a_terminal() {
         let mut hostile = devices()[0].clone();
         hostile.insert("groupTag".into(), json!("x\u{1b}]52;c;SGk=\u{7}\u{202e}"));
@@ -662,18 +699,11 @@ mod tests {
             refused,
             ["device d (serial PF3Y) skipped: no hardware hash (was it left out by --select?)"]
         );
-        assert_eq!(text.lines().next(), Some(AUTOPILOT_CSV_HEADER));
-        let rows = parse_autopilot_csv(&text).unwrap();
-        assert_eq!(
-            rows,
-            vec![HardwareHashRow {
-                serial_number: "PF3X".into(),
-                product_key: None,
-                hardware_hash: "AAEC".into(),
-                group_tag: Some("Kiosk".into()),
-                assigned_user: None
-            }]
-        );
-        assert!(parse_autopilot_csv("serial,hash\nx,y\n").is_err());
+        assert_eq!(text.lines().next(), Some(crate::graph::csv::HEADER));
+        assert_eq!(text.lines().nth(1), Some("PF3X,,AAEC,Kiosk,"));
+        // The checker reads the row back; only the demo hash's size (3 bytes) is refused.
+        let report = crate::graph::csv::check(text.as_bytes());
+        let kinds: Vec<_> = report.problems.iter().map(|p| (p.line, p.kind)).collect();
+        assert_eq!(kinds, [(2, crate::graph::csv::ProblemKind::HashSize)]);
     }
 }

@@ -143,21 +143,8 @@ async fn interactive(
 /// left out or altered, 1 (an error) when the listing failed.
 async fn list(args: ListArgs) -> Result<ExitCode, CliError> {
     let settings = Settings::resolve(&args.connection.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
-    let connection = connect(&settings, print_sign_in).await?;
+    let resource = args.resource.resource();
     let line = StatusLine::new(std::io::stderr().is_terminal());
-    let client = if line.terminal {
-        let line = line.clone();
-        connection.client.clone().with_retry_observer(Arc::new(move |notice| {
-            line.say(&format!(
-                "attempt {} failed ({}); trying again in {:.1} s",
-                notice.attempt,
-                notice.reason,
-                notice.wait.as_secs_f64()
-            ))
-        }))
-    } else {
-        connection.client.clone()
-    };
     let request = ExportRequest {
         format: match args.format {
             FormatArg::Json => ExportFormat::Json,
@@ -170,6 +157,23 @@ async fn list(args: ListArgs) -> Result<ExitCode, CliError> {
         limit: args.top,
         count: line.terminal,
         destination: if std::io::stdout().is_terminal() { Destination::Terminal } else { Destination::Exact },
+    };
+    // Refused before signing in: nothing is asked of the user for a listing that cannot be written.
+    request.check(resource)?;
+    let connection = connect(&settings, print_sign_in).await?;
+    let client = connection.client.for_resource(resource);
+    let client = if line.terminal {
+        let line = line.clone();
+        client.with_retry_observer(Arc::new(move |notice| {
+            line.say(&format!(
+                "attempt {} failed ({}); trying again in {:.1} s",
+                notice.attempt,
+                notice.reason,
+                notice.wait.as_secs_f64()
+            ))
+        }))
+    } else {
+        client
     };
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let result = export(&client, &request, stdout, |event| match event {

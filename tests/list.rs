@@ -1,12 +1,15 @@
 //! `autopilot-tui list`, the real binary against the embedded server (and hostile ones) over
-//! loopback HTTP: formats over the whole demo set, exit statuses, what reaches stderr.
+//! loopback HTTP: formats over the whole demo set, both resources, exit statuses, what reaches
+//! stderr.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod hostile;
 
-use autopilot_tui::export::{AUTOPILOT_CSV_HEADER, parse_autopilot_csv};
+use autopilot_tui::graph::csv::{self as hash_csv, HEADER as AUTOPILOT_CSV_HEADER};
 use autopilot_tui::graph::model::Device;
+use autopilot_tui::graph::registered::REGISTERED;
+use autopilot_tui::graph::resource::{Kind, Record};
 use autopilot_tui::server::{self, DataSet, RunningServer, ServeOptions};
 use hostile::{DEVICES, Hostile, Reply, device, page};
 use std::process::{Command, Output};
@@ -118,19 +121,25 @@ async fn autopilot_csv_parses_back_to_the_same_devices() {
     let json: Vec<Device> = serde_json::from_str(&stdout(&list(&server, TOKEN, &[]).await)).unwrap();
     let csv = stdout(&list(&server, TOKEN, &["--format", "autopilot-csv"]).await);
     assert_eq!(csv.lines().next(), Some(AUTOPILOT_CSV_HEADER));
-    let rows = parse_autopilot_csv(&csv).unwrap();
+    // What `list` writes passes the import checker as it is.
+    let report = hash_csv::check(csv.as_bytes());
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    let rows = report.rows;
     assert_eq!(rows.len(), json.len());
     for (row, device) in rows.iter().zip(&json) {
         assert_eq!(Some(row.serial_number.as_str()), device.serial_number.as_deref());
-        assert_eq!(Some(row.hardware_hash.as_str()), device.hardware_identifier.as_deref());
+        assert_eq!(Some(row.hardware_identifier.as_str()), device.hardware_identifier.as_deref());
         assert_eq!(row.group_tag.as_deref(), device.group_tag.as_deref().filter(|t| !t.is_empty()));
         assert_eq!(
-            row.assigned_user.as_deref(),
+            row.assigned_user_principal_name.as_deref(),
             device.assigned_user_principal_name.as_deref().filter(|u| !u.is_empty())
         );
         assert_eq!(row.product_key.as_deref(), device.product_key.as_deref().filter(|k| !k.is_empty()));
         // The hash decodes to the 4096-byte blob the portal expects.
-        assert_eq!(autopilot_tui::graph::validate::decode_binary(&row.hardware_hash).unwrap().len(), 4096);
+        assert_eq!(
+            autopilot_tui::graph::validate::decode_binary(&row.hardware_identifier).unwrap().len(),
+            4096
+        );
     }
     server.shutdown().await;
 }
@@ -168,8 +177,10 @@ async fn autopilot_csv_over_the_demo_set_writes_every_device_with_a_hash() {
     let out = list(&server, TOKEN, &["--format", "autopilot-csv"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout.clone()).unwrap();
-    let rows = parse_autopilot_csv(&text).unwrap();
-    assert_eq!(rows.len(), all.len() - without_hash.len());
+    let report = hash_csv::check(text.as_bytes());
+    assert_eq!(report.data_rows, all.len() - without_hash.len());
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
     let err = stderr(&out);
     for device in &without_hash {
         let serial = device.serial_number.as_deref().unwrap();
@@ -361,7 +372,8 @@ async fn help_says_what_list_does_and_how_to_pass_secrets() {
     let out = run(&["list", "--help"]).await;
     let help = stdout(&out);
     assert!(!help.contains("--read-only"), "{help}");
-    assert!(help.contains("Which of the two paths to read [default"), "{help}");
+    assert!(help.contains("Which of the two paths to read (imported identities) [default"), "{help}");
+    assert!(help.contains("--resource <RESOURCE>") && help.contains("registered"), "{help}");
     assert!(help.contains("Exit status: 0 when every device was written exactly"), "{help}");
     let out = run(&["--help"]).await;
     let help = stdout(&out);
@@ -433,4 +445,198 @@ async fn serve_takes_its_token_from_a_file() {
     child.wait().unwrap();
     assert_eq!((ok.as_u16(), refused.as_u16()), (200, 401));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The registered devices' collection path.
+const REGISTERED_PATH: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
+
+/// The CSV columns `list` writes for registered devices at a version root: the descriptor's
+/// fields there, secrets left out.
+fn registered_columns(beta: bool) -> Vec<&'static str> {
+    REGISTERED.fields_at(beta).filter(|f| f.kind != Kind::Secret).map(|f| f.path).collect()
+}
+
+fn csv_rows(text: &str) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    (header, reader.records().map(Result::unwrap).collect())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registered_devices_are_listed_as_json_and_as_csv_with_the_descriptors_columns() {
+    let server = serve(DataSet::Generated { devices: 1200, seed: 5 }).await;
+    let out = list(&server, TOKEN, &["--resource", "registered", "--page-size", "999"]).await;
+    let devices: Vec<Record> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(devices.len(), 1200);
+    let ids: std::collections::HashSet<_> = devices.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 1200);
+    assert!(
+        devices.iter().all(|d| d.contains_key("enrollmentState") && !d.contains_key("hardwareIdentifier"))
+    );
+    let gets: Vec<String> =
+        server.journal().into_iter().filter(|r| r.method == "GET").map(|r| r.path_and_query).collect();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert!(gets.iter().all(|p| p.contains(REGISTERED_PATH)), "{gets:?}");
+
+    for (root, beta) in [("/v1.0", false), ("/beta", true)] {
+        let base = server.base_url().replace("/v1.0", root);
+        let out = list_at(&base, TOKEN, &["--resource", "registered", "--format", "csv"]).await;
+        let text = stdout(&out);
+        let (header, rows) = csv_rows(&text);
+        assert_eq!(header.iter().collect::<Vec<_>>(), registered_columns(beta), "{root}");
+        assert_eq!(header.iter().any(|h| h == "deploymentProfileAssignmentStatus"), beta);
+        assert!(!text.contains("deviceAccountPassword"), "{root}");
+        assert_eq!(rows.len(), 1200);
+        let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+        for (row, device) in rows.iter().zip(&devices) {
+            for name in ["id", "serialNumber", "groupTag", "userPrincipalName", "enrollmentState"] {
+                assert_eq!(&row[column(name)], device[name].as_str().unwrap_or(""), "{root} {name}");
+            }
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imported_stays_the_default_resource() {
+    let server = serve(DataSet::Demo).await;
+    let default = stdout(&list(&server, TOKEN, &["--top", "5"]).await);
+    let explicit = stdout(&list(&server, TOKEN, &["--resource", "imported", "--top", "5"]).await);
+    assert_eq!(default, explicit);
+    let devices: Vec<Device> = serde_json::from_str(&default).unwrap();
+    assert_eq!(devices.len(), 5);
+    let gets: Vec<String> =
+        server.journal().into_iter().filter(|r| r.method == "GET").map(|r| r.path_and_query).collect();
+    assert!(gets.iter().all(|p| p.contains(DEVICES)), "{gets:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hash_csv_of_registered_devices_is_refused_before_anything_is_sent() {
+    let server = serve(DataSet::Demo).await;
+    for resource in ["registered", "devices"] {
+        let out = list(&server, TOKEN, &["--resource", resource, "--format", "autopilot-csv"]).await;
+        assert_eq!(out.status.code(), Some(1), "{resource}");
+        assert!(out.stdout.is_empty());
+        let err = stderr(&out);
+        assert!(
+            err.contains("Registered devices have no hardware hash in Graph, so they cannot be written as the Autopilot hardware-hash CSV"),
+            "{err}"
+        );
+        assert!(err.contains("use `--resource imported --format autopilot-csv`"), "{err}");
+        assert!(
+            err.contains("Get-WindowsAutopilotInfo") && err.contains("use --format csv or json"),
+            "{err}"
+        );
+    }
+    assert!(server.journal().is_empty(), "a request was sent: {:?}", server.journal());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registered_filter_and_select_reach_the_server_and_a_refused_filter_says_what_works() {
+    let server = serve(DataSet::Generated { devices: 300, seed: 7 }).await;
+    let all: Vec<Record> =
+        serde_json::from_str(&stdout(&list(&server, TOKEN, &["--resource", "registered"]).await)).unwrap();
+    let serial = all[17]["serialNumber"].as_str().unwrap().to_string();
+    let needle = &serial[serial.len() - 5..];
+    let filter = format!("contains(serialNumber,'{needle}')");
+    let out = list(
+        &server,
+        TOKEN,
+        &[
+            "--resource",
+            "registered",
+            "--format",
+            "csv",
+            "--filter",
+            &filter,
+            "--select",
+            "serialNumber,groupTag",
+        ],
+    )
+    .await;
+    let (header, rows) = csv_rows(&stdout(&out));
+    assert_eq!(header.iter().collect::<Vec<_>>(), ["serialNumber", "groupTag"]);
+    let expected: Vec<&str> = all
+        .iter()
+        .filter_map(|d| d["serialNumber"].as_str())
+        .filter(|s| s.to_lowercase().contains(&needle.to_lowercase()))
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < all.len());
+    assert_eq!(rows.iter().map(|r| &r[0]).collect::<Vec<_>>(), expected);
+    let last = server.journal().into_iter().rfind(|r| r.method == "GET").unwrap();
+    assert!(last.path_and_query.starts_with(&format!("/v1.0{REGISTERED_PATH}?")), "{}", last.path_and_query);
+    assert!(last.path_and_query.contains("$select=serialNumber,groupTag"), "{}", last.path_and_query);
+    assert!(last.path_and_query.contains("$filter=contains"), "{}", last.path_and_query);
+
+    // `eq` is refused as the live service refuses it, and the message says what works.
+    let out = list(
+        &server,
+        TOKEN,
+        &["--resource", "registered", "--filter", &format!("serialNumber eq '{serial}'")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("page 1: 400 BadRequest"), "{err}");
+    assert!(
+        err.contains("nothing was written (the --filter forms known to work on registered devices: contains(serialNumber,'TEXT'))"),
+        "{err}"
+    );
+    server.shutdown().await;
+}
+
+/// A registered device as a server that fills in the secret might send it.
+fn registered_device_with_secret(id: &str, serial: &str) -> serde_json::Value {
+    serde_json::json!({
+        "@odata.type": "#microsoft.graph.windowsAutopilotDeviceIdentity",
+        "id": id,
+        "serialNumber": serial,
+        "groupTag": "Rooms",
+        "enrollmentState": "enrolled",
+        "lastContactedDateTime": "2026-11-02T08:00:00Z",
+        "deviceAccountUpn": "room1@contoso.com",
+        "deviceAccountPassword": "hunter2-secret",
+        "DEVICEACCOUNTPASSWORD": "hunter2-shouted",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_fields_are_never_written() {
+    let server = Hostile::start(|_, _| {
+        Reply::json(page(
+            vec![registered_device_with_secret("r1", "SR1"), registered_device_with_secret("r2", "SR2")],
+            None,
+        ))
+    })
+    .await;
+    for root in ["/v1.0", "/beta"] {
+        let base = server.base_url.replace("/v1.0", root);
+        for format in ["json", "csv"] {
+            let out = list_at(&base, TOKEN, &["--resource", "registered", "--format", format]).await;
+            let text = stdout(&out);
+            assert!(text.contains("SR1") && text.contains("SR2"), "{root} {format}: {text}");
+            assert!(!text.contains("hunter2"), "{root} {format}: the secret was written: {text}");
+            assert!(!text.to_lowercase().contains("deviceaccountpassword"), "{root} {format}: {text}");
+            if format == "json" {
+                let devices: Vec<Record> = serde_json::from_str(&text).unwrap();
+                assert_eq!(devices[0]["deviceAccountUpn"], "room1@contoso.com", "other properties stay");
+            }
+        }
+    }
+    let before = server.seen().len();
+    let out = list_at(
+        &server.base_url.replace("/v1.0", "/beta"),
+        TOKEN,
+        &["--resource", "registered", "--format", "csv", "--select", "serialNumber,deviceAccountPassword"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("deviceAccountPassword (Device account password) is a secret: it is never written; leave it out of --select"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.seen().len(), before, "nothing is sent for a refused --select");
 }

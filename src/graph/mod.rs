@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod csv;
 pub mod error;
 pub mod imported;
 pub mod model;

@@ -73,7 +73,7 @@ pub fn decode_binary(text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// A base64 decoding error in words: `'=' at position 5463 (padding must be at the end)`.
-fn base64_problem(text: &str, error: &DecodeError) -> String {
+pub fn base64_problem(text: &str, error: &DecodeError) -> String {
     let at = |offset: usize| {
         let position = text.get(..offset).map_or(offset, |before| before.chars().count()) + 1;
         let c = text.get(offset..).and_then(|rest| rest.chars().next()).unwrap_or('?');
