@@ -53,26 +53,6 @@ pub struct Cli {
     pub show: Option<ResourceArg>,
 }
 
-/// A kind of record, as the command line names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ResourceArg {
-    /// Registered Autopilot devices (`windowsAutopilotDeviceIdentities`): what admins edit.
-    #[value(alias = "registered")]
-    Devices,
-    /// The import queue (`importedWindowsAutopilotDeviceIdentities`).
-    Imported,
-}
-
-impl ResourceArg {
-    /// The resource's descriptor.
-    pub fn resource(self) -> &'static crate::graph::resource::Resource {
-        match self {
-            ResourceArg::Devices => &crate::graph::registered::REGISTERED,
-            ResourceArg::Imported => &crate::graph::imported::IMPORTED,
-        }
-    }
-}
-
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

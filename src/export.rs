@@ -657,7 +657,7 @@ mod tests {
             request(ExportFormat::Json, &["id", " deviceaccountpassword"]).check(&REGISTERED).unwrap_err();
         assert_eq!(
             refused.to_string(),
-            "deviceaccountpassword (Device account password) is a secret: it is never written; leave it out of --select."
+            "deviceaccountpassword (Account password) is a secret: it is never written; leave it out of --select."
         );
         assert!(request(ExportFormat::Csv, &["id", "serialNumber"]).check(&REGISTERED).is_ok());
     }
