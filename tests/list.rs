@@ -634,7 +634,7 @@ async fn secret_fields_are_never_written() {
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("deviceAccountPassword (Device account password) is a secret: it is never written; leave it out of --select"),
+        stderr(&out).contains("deviceAccountPassword (Account password) is a secret: it is never written; leave it out of --select"),
         "{}",
         stderr(&out)
     );
