@@ -5,6 +5,7 @@ pub mod client;
 pub mod error;
 pub mod imported;
 pub mod model;
+pub mod pacer;
 pub mod patch;
 pub mod record;
 pub mod registered;
