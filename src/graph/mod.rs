@@ -1,6 +1,7 @@
 //! Everything about talking to Microsoft Graph; knows nothing of terminals.
 
 pub mod auth;
+pub mod batch;
 pub mod client;
 pub mod error;
 pub mod imported;

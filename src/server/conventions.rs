@@ -182,6 +182,7 @@ pub(super) async fn graph_conventions(
         &path_and_query,
         &parts.headers,
         recorded_body,
+        app.clock.elapsed(),
         parts.extensions.get::<journal::BatchItem>(),
     );
     parts.extensions.insert(ids.clone());

@@ -27,6 +27,9 @@ pub struct RecordedRequest {
     pub body: Vec<u8>,
     /// The fault injected into this request, if any.
     pub fault: Option<FaultKind>,
+    /// When it arrived, on the server's clock, since the server started (paced writes can be
+    /// told apart in time; a paused test clock gives exact times).
+    pub received: std::time::Duration,
     /// The `id` this request had inside a `$batch` (which is journaled before its requests);
     /// `None` for a request sent on its own.
     pub batch_item: Option<String>,
@@ -158,6 +161,7 @@ pub(super) fn record(
     path_and_query: &str,
     headers: &HeaderMap,
     body: Vec<u8>,
+    received: std::time::Duration,
     batch_item: Option<&BatchItem>,
 ) -> u64 {
     let headers = headers
@@ -182,6 +186,7 @@ pub(super) fn record(
         headers,
         body,
         fault: None,
+        received,
         batch_item: batch_item.map(|item| item.0.clone()),
     };
     lock(journal).push(entry)
