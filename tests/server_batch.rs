@@ -76,13 +76,15 @@ async fn the_three_url_forms_reach_the_same_handlers_and_each_is_journaled() {
         patch("3", format!("{origin}/v1.0{DEVICES}/{}", imported[2]), "Absolute"),
         // Without the leading slash, as Graph's own example writes `users?$select=...`.
         {"id": "4", "method": "get", "url": format!("{}/{}?$select=id,groupTag", &DEVICES[1..], imported[3])},
+        // Spaces in a filter, unencoded, as Graph's example sends them.
+        {"id": "6", "method": "GET", "url": format!("{DEVICES}?$filter=id eq '{}'&$count=true", imported[3])},
         {"id": "5", "method": "POST", "url": format!("{REGISTERED}/{}/updateDeviceProperties", registered[0]),
          "headers": {"content-type": "application/json", "client-request-id": "c-5"},
          "body": {"groupTag": "Registered"}},
     ]);
     let before = api.server.journal().len();
     let responses = api.ok_batch(requests).await;
-    assert_eq!(responses.len(), 5);
+    assert_eq!(responses.len(), 6);
     for (id, tag) in [("1", "Relative"), ("2", "Versioned"), ("3", "Absolute")] {
         let answer = response(&responses, id);
         assert_eq!(answer["status"], 200, "{answer}");
@@ -91,6 +93,11 @@ async fn the_three_url_forms_reach_the_same_handlers_and_each_is_journaled() {
         assert!(answer["headers"]["request-id"].is_string());
     }
     assert_eq!(response(&responses, "4")["body"]["id"], imported[3].as_str());
+    let filtered = &response(&responses, "6")["body"];
+    assert_eq!(
+        (filtered["@odata.count"].as_u64(), filtered["value"][0]["id"].as_str()),
+        (Some(1), Some(imported[3].as_str()))
+    );
     let action = response(&responses, "5");
     assert_eq!(action["status"], 204);
     assert!(action.get("body").is_none(), "{action}");
@@ -103,10 +110,10 @@ async fn the_three_url_forms_reach_the_same_handlers_and_each_is_journaled() {
     let journal = api.server.journal();
     assert_eq!(journal[before].path_and_query, "/v1.0/$batch");
     assert_eq!(journal[before].batch_item, None);
-    let inner: Vec<&RecordedRequest> = journal[before + 1..before + 6].iter().collect();
+    let inner: Vec<&RecordedRequest> = journal[before + 1..before + 7].iter().collect();
     let mut items: Vec<&str> = inner.iter().map(|r| r.batch_item.as_deref().unwrap()).collect();
     items.sort_unstable();
-    assert_eq!(items, ["1", "2", "3", "4", "5"]);
+    assert_eq!(items, ["1", "2", "3", "4", "5", "6"]);
     let by_item = |id: &str| *inner.iter().find(|r| r.batch_item.as_deref() == Some(id)).unwrap();
     for (id, device) in [("1", &imported[0]), ("2", &imported[1]), ("3", &imported[2])] {
         let entry = by_item(id);
