@@ -167,6 +167,10 @@ impl BatchWriter {
     /// more are split into batches sent side by side (the pacer bounds how many are in
     /// flight). Items the client refuses locally (read-only, an id that is no URL segment) are
     /// refused as [`GraphClient::write`] refuses them, and never sent.
+    ///
+    /// Dropping the future sends nothing more, but the items of a batch in flight then may or
+    /// may not have landed: a job that stops should stop between calls (a call of 20 at a time
+    /// lets the writes in flight finish), or read those items back.
     pub async fn write(&self, items: Vec<WriteItem>) -> WriteRound {
         let chunks: Vec<Vec<WriteItem>> = items.chunks(MAX_BATCH).map(<[WriteItem]>::to_vec).collect();
         let rounds =

@@ -1182,8 +1182,7 @@ fn check_raw_devices(
     Ok((devices, warnings))
 }
 
-/// A record from an answer's body (without its `@odata.context`).
-pub(crate) fn parse_record(resource: &Resource, body: &str) -> Result<Record, GraphError> {
+fn parse_record(resource: &Resource, body: &str) -> Result<Record, GraphError> {
     let mut record =
         record::parse(resource, body).map_err(|e| GraphError::Decode(format!("not a record: {e}")))?;
     // `@odata.context` describes the response, not the record; keeping it would echo it back.
