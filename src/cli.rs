@@ -4,10 +4,12 @@
 use crate::config::Overrides;
 use crate::graph::client::Collection;
 use crate::graph::imported::IMPORTED;
+use crate::graph::pacer::{Rate, parse_rate as parse_count_per_period};
 use crate::graph::registered::REGISTERED;
 use crate::graph::resource::Resource;
 use crate::server::faults::{FaultConfig, LatencyRange};
 use crate::server::oauth::{ClientSecretSource, OAuthConfig};
+use crate::server::throttle::ThrottleConfig;
 use crate::server::tls::TlsOptions;
 use crate::server::{Clock, DEFAULT_IMPORT_DELAY, DEFAULT_PAGE_SIZE, DataSet, ImportOptions, ServeOptions};
 use clap::builder::TypedValueParser as _;
@@ -221,6 +223,8 @@ pub struct ListArgs {
 
 /// `serve --help` heading of the fault flags.
 const FAULTS_HEADING: &str = "Faults (Graph routes only; the rates are shares and add up to at most 1)";
+/// `serve --help` heading of the throttling flags.
+const THROTTLE_HEADING: &str = "Throttling (token buckets per tenant, on the Graph routes)";
 /// `serve --help` heading of the sign-in imitation's flags.
 const SIGN_IN_HEADING: &str = "Sign-in imitation (/{tenant}/oauth2/v2.0/...)";
 
@@ -312,6 +316,13 @@ pub struct ServeArgs {
         help_heading = FAULTS_HEADING
     )]
     pub fault_seed: u64,
+    /// Writes (POST, PUT, PATCH, DELETE) each tenant may send per period, e.g. 100/20 (Intune
+    /// allows about 200/20 per tenant); more get 429 with an integer Retry-After (default: no limit).
+    #[arg(long, value_name = "N/SECONDS", value_parser = parse_count_per_period, help_heading = THROTTLE_HEADING)]
+    pub throttle_writes: Option<Rate>,
+    /// Graph requests of any method each tenant may send per period, e.g. 2000/20 (default: no limit).
+    #[arg(long, value_name = "N/SECONDS", value_parser = parse_count_per_period, help_heading = THROTTLE_HEADING)]
+    pub throttle_requests: Option<Rate>,
     /// The only client id the sign-in imitation accepts (default: any).
     #[arg(long, value_name = "ID", help_heading = SIGN_IN_HEADING)]
     pub oauth_client_id: Option<String>,
@@ -398,6 +409,7 @@ impl ServeArgs {
                 latency: self.fault_latency_ms,
                 seed: self.fault_seed,
             },
+            throttle: ThrottleConfig { writes: self.throttle_writes, requests: self.throttle_requests },
             oauth: OAuthConfig {
                 client_id: self.oauth_client_id.clone(),
                 // The secret itself never is a flag value (shell history, `ps`); the server
@@ -459,6 +471,29 @@ mod tests {
         assert!(Cli::try_parse_from(["autopilot-tui", "serve", "--page-size", "1000"]).is_err());
         assert!(Cli::parse_from(["autopilot-tui"]).command.is_none());
         assert!(!opts.faults.is_active());
+        assert!(!opts.throttle.is_active());
+    }
+
+    #[test]
+    fn serve_throttle_flags() {
+        let cli = Cli::parse_from([
+            "autopilot-tui",
+            "serve",
+            "--throttle-writes",
+            "100/20",
+            "--throttle-requests",
+            "2000/20",
+        ]);
+        let Some(Command::Serve(args)) = cli.command else { panic!("serve expected") };
+        let throttle = args.to_options().throttle;
+        assert_eq!(throttle.writes, Some(Rate::new(100, Duration::from_secs(20))));
+        assert_eq!(throttle.requests, Some(Rate::new(2000, Duration::from_secs(20))));
+        for bad in ["100", "0/20", "100/0", "x/20"] {
+            assert!(
+                Cli::try_parse_from(["autopilot-tui", "serve", "--throttle-writes", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

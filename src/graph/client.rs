@@ -7,6 +7,7 @@
 use crate::graph::auth::{REDACTED_BEARER, Secret, TokenSource};
 use crate::graph::error::{GraphError, ServiceError, reason_phrase};
 use crate::graph::imported::IMPORTED;
+use crate::graph::pacer::WritePacer;
 use crate::graph::patch::PatchBody;
 use crate::graph::record;
 use crate::graph::resource::{ActionRequest, Record, Resource, WriteVerb};
@@ -390,6 +391,8 @@ pub struct GraphClient {
     origin: url::Origin,
     config: Arc<ClientConfig>,
     observer: Option<RetryObserver>,
+    /// The write budget every write of this client passes through, when one is set.
+    pacer: Option<WritePacer>,
     /// The kind of record this client reads and writes.
     resource: &'static Resource,
 }
@@ -426,6 +429,7 @@ impl GraphClient {
             origin: base.origin(),
             config: Arc::new(config),
             observer: None,
+            pacer: None,
             resource: &IMPORTED,
         })
     }
@@ -434,6 +438,19 @@ impl GraphClient {
     pub fn with_retry_observer(mut self, observer: RetryObserver) -> GraphClient {
         self.observer = Some(observer);
         self
+    }
+
+    /// The same client, every write (and every retry of one) passing through `pacer`: it waits
+    /// for the pacer's leave before it is sent, and a 429 (or a 503 with `Retry-After`) pauses
+    /// every writer sharing the pacer. Reads are not paced.
+    pub fn with_pacer(mut self, pacer: WritePacer) -> GraphClient {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    /// The write pacer, when one is set.
+    pub fn pacer(&self) -> Option<&WritePacer> {
+        self.pacer.as_ref()
     }
 
     /// The configuration this client was built with.
@@ -643,10 +660,7 @@ impl GraphClient {
             return Outcome { exchange, result: Err(GraphError::ReadOnly(format!("{method} {url}"))) };
         }
         let resource = self.resource;
-        let decode = move |text: &str| {
-            if text.trim().is_empty() { Ok(None) } else { parse_record(resource, text).map(Some) }
-        };
-        self.send(method, &url, Some(json), decode).await
+        self.send(method, &url, Some(json), move |text: &str| decode_written(resource, text)).await
     }
 
     /// Runs an action on one record: a `POST` to its bound action (with `body` as JSON, or no
@@ -721,7 +735,8 @@ impl GraphClient {
 
     /// Sends one request and reads the whole answer, trying again by the retry policy;
     /// an error status becomes a typed error. The exchange is the last attempt's. A URL on
-    /// another origin than the base URL is refused before the token is fetched.
+    /// another origin than the base URL is refused before the token is fetched. A write counts
+    /// as one write against the pacer.
     async fn send<T>(
         &self,
         method: &str,
@@ -729,6 +744,22 @@ impl GraphClient {
         body: Option<String>,
         decode: impl Fn(&str) -> Result<T, GraphError>,
     ) -> Outcome<T> {
+        let writes = u32::from(!matches!(method, "GET" | "HEAD"));
+        self.send_paced(method, url, body, writes, decode).await
+    }
+
+    /// [`GraphClient::send`] for a request that stands for `writes` writes against the pacer
+    /// (a `$batch` of 20 is 20; 0 is not paced): each attempt waits for the pacer's leave, and
+    /// a 429 or a 503 with `Retry-After` pauses every writer sharing it.
+    pub(crate) async fn send_paced<T>(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<String>,
+        writes: u32,
+        decode: impl Fn(&str) -> Result<T, GraphError>,
+    ) -> Outcome<T> {
+        let pacer = self.pacer.as_ref().filter(|_| writes > 0);
         if let Err(e) = self.check_origin(url) {
             return Outcome { exchange: unsent_exchange(method, url, body), result: Err(e) };
         }
@@ -744,7 +775,12 @@ impl GraphClient {
             }
         };
         loop {
+            let permit = match pacer {
+                Some(pacer) => Some(pacer.acquire(writes).await),
+                None => None,
+            };
             let (mut exchange, text) = self.send_once(method, url, body.clone(), &token).await;
+            drop(permit);
             exchange.attempts = attempt;
             let result = text.and_then(|()| decode(&exchange.response_body));
             if exchange.status == Some(401) && !renewed {
@@ -762,21 +798,15 @@ impl GraphClient {
                 }
             }
             let failure = match &result {
-                Ok(_) => return Outcome { exchange, result },
-                Err(GraphError::Service(e)) => Failure::Status {
-                    status: e.status,
-                    retry_after: exchange
-                        .response_header("retry-after")
-                        .and_then(|v| parse_retry_after(v, SystemTime::now())),
-                },
-                Err(GraphError::Timeout(_)) => Failure::Timeout,
-                Err(GraphError::Transport(_)) => Failure::Transport,
-                Err(GraphError::Connect(_)) => Failure::Connect,
-                // A truncated or garbled 2xx body is a fault of the wire, not of the request.
-                Err(GraphError::Decode(_)) => Failure::Transport,
-                Err(_) => return Outcome { exchange, result },
+                Ok(_) => None,
+                Err(e) => failure_of(e, &exchange),
             };
-            let Some(wait) = self.config.retry.delay(attempt, &failure, jitter()) else {
+            let Some(failure) = failure else { return Outcome { exchange, result } };
+            let delay = self.config.retry.delay(attempt, &failure, jitter());
+            if let Some(pacer) = pacer {
+                pause_for_throttling(pacer, &failure, delay, &self.config.retry);
+            }
+            let Some(wait) = delay else {
                 return Outcome { exchange, result };
             };
             let reason = match &result {
@@ -785,17 +815,22 @@ impl GraphClient {
                 Ok(_) => String::new(),
             };
             tracing::info!(method, url = %exchange.path_and_query(), attempt, wait_ms = wait.as_millis() as u64, %reason, "retrying");
-            if let Some(observer) = &self.observer {
-                observer(RetryNotice {
-                    method: method.to_string(),
-                    url: url.to_string(),
-                    attempt,
-                    wait,
-                    reason,
-                });
-            }
+            self.notify_retry(RetryNotice {
+                method: method.to_string(),
+                url: url.to_string(),
+                attempt,
+                wait,
+                reason,
+            });
             tokio::time::sleep(wait).await;
             attempt += 1;
+        }
+    }
+
+    /// Tells the retry observer, if any, of a retry wait.
+    pub(crate) fn notify_retry(&self, notice: RetryNotice) {
+        if let Some(observer) = &self.observer {
+            observer(notice);
         }
     }
 
@@ -920,6 +955,45 @@ impl GraphClient {
     }
 }
 
+/// What went wrong, as far as trying again is concerned (`None`: nothing to try again for).
+pub(crate) fn failure_of(error: &GraphError, exchange: &Exchange) -> Option<Failure> {
+    Some(match error {
+        GraphError::Service(e) => Failure::Status {
+            status: e.status,
+            retry_after: exchange
+                .response_header("retry-after")
+                .and_then(|v| parse_retry_after(v, SystemTime::now())),
+        },
+        GraphError::Timeout(_) => Failure::Timeout,
+        GraphError::Transport(_) => Failure::Transport,
+        GraphError::Connect(_) => Failure::Connect,
+        // A truncated or garbled 2xx body is a fault of the wire, not of the request.
+        GraphError::Decode(_) => Failure::Transport,
+        _ => return None,
+    })
+}
+
+/// What a write's answer holds: the record, or `None` for an answer without a body (204).
+pub(crate) fn decode_written(resource: &Resource, text: &str) -> Result<Option<Record>, GraphError> {
+    if text.trim().is_empty() { Ok(None) } else { parse_record(resource, text).map(Some) }
+}
+
+/// What a failed write tells the pacer: a 429, or a 503 with `Retry-After`, pauses every writer
+/// for the server's wait (or, without one, the back-off this client would wait anyway).
+pub(crate) fn pause_for_throttling(
+    pacer: &WritePacer,
+    failure: &Failure,
+    delay: Option<Duration>,
+    retry: &RetryPolicy,
+) {
+    let wait = match failure {
+        Failure::Status { status: 429, retry_after } => retry_after.or(delay).unwrap_or(retry.base_delay),
+        Failure::Status { status: 503, retry_after: Some(wait) } => *wait,
+        _ => return,
+    };
+    pacer.pause_for(wait.min(retry.max_delay));
+}
+
 /// Bytes as text, with U+FFFD for each run of bytes that are not UTF-8, and where those are.
 fn utf8_marking_invalid(bytes: Vec<u8>) -> (String, Vec<usize>) {
     let bytes = match String::from_utf8(bytes) {
@@ -993,7 +1067,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn unsent_exchange(method: &str, url: &str, body: Option<String>) -> Exchange {
+/// The exchange of a request that was never sent (refused here, or no token).
+pub(crate) fn unsent_exchange(method: &str, url: &str, body: Option<String>) -> Exchange {
     Exchange {
         method: method.to_string(),
         url: url.to_string(),
@@ -1012,7 +1087,7 @@ fn unsent_exchange(method: &str, url: &str, body: Option<String>) -> Exchange {
 }
 
 /// A number in [0, 1) for back-off jitter, from the OS random source that uuid already uses.
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
 }
 

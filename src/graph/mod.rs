@@ -1,11 +1,13 @@
 //! Everything about talking to Microsoft Graph; knows nothing of terminals.
 
 pub mod auth;
+pub mod batch;
 pub mod client;
 pub mod csv;
 pub mod error;
 pub mod imported;
 pub mod model;
+pub mod pacer;
 pub mod patch;
 pub mod record;
 pub mod registered;

@@ -58,7 +58,12 @@ impl Clock {
 
     /// The wall time now, for timestamps.
     pub fn wall(&self) -> SystemTime {
-        self.inner.origin_wall + self.now().saturating_duration_since(self.inner.origin)
+        self.inner.origin_wall + self.elapsed()
+    }
+
+    /// How much time passed on this clock since it was made (the journal's arrival times).
+    pub fn elapsed(&self) -> Duration {
+        self.now().saturating_duration_since(self.inner.origin)
     }
 
     /// Moves the clock forward without waiting (tokens expire, the sync cool-down ends).

@@ -124,7 +124,9 @@ pub(super) struct RequestIds {
     pub(super) client_request_id: String,
 }
 
-fn error_body(error: &ApiError, ids: &RequestIds, clock: &Clock) -> Value {
+/// Graph's error JSON for an error with these ids (what [`graph_conventions`] renders; `$batch`
+/// renders its own requests' errors with it too).
+pub(super) fn error_body(error: &ApiError, ids: &RequestIds, clock: &Clock) -> Value {
     json!({"error": {
         "code": error.code,
         "message": error.message,
@@ -174,8 +176,15 @@ pub(super) async fn graph_conventions(
         // Bodies only at debug level: hashes make them large.
         tracing::debug!(%method, path = %path_and_query, body = %String::from_utf8_lossy(&recorded_body), "request body");
     }
-    let journal_seq =
-        journal::record(&app.journal, &parts.method, &path_and_query, &parts.headers, recorded_body);
+    let journal_seq = journal::record(
+        &app.journal,
+        &parts.method,
+        &path_and_query,
+        &parts.headers,
+        recorded_body,
+        app.clock.elapsed(),
+        parts.extensions.get::<journal::BatchItem>(),
+    );
     parts.extensions.insert(ids.clone());
 
     let mut response = match body {

@@ -27,6 +27,12 @@ pub struct RecordedRequest {
     pub body: Vec<u8>,
     /// The fault injected into this request, if any.
     pub fault: Option<FaultKind>,
+    /// When it arrived, on the server's clock, since the server started (paced writes can be
+    /// told apart in time; a paused test clock gives exact times).
+    pub received: std::time::Duration,
+    /// The `id` this request had inside a `$batch` (which is journaled before its requests);
+    /// `None` for a request sent on its own.
+    pub batch_item: Option<String>,
 }
 
 impl RecordedRequest {
@@ -40,7 +46,8 @@ impl RecordedRequest {
 /// A fault the server injected into one request (what the journal records; `faults.rs` decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
-    /// Answered 429 with `Retry-After` before the handler ran.
+    /// Answered 429 with `Retry-After` before the handler ran (a random fault, or a throttling
+    /// bucket of `serve --throttle-*` that was empty).
     Throttled,
     /// Answered 503 before the handler ran; `retry_after` says whether the header was sent.
     Unavailable {
@@ -142,6 +149,10 @@ pub(super) fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journa
     journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Marks a request that `$batch` made from one of its items (a request extension): its `id`.
+#[derive(Debug, Clone)]
+pub(super) struct BatchItem(pub(super) String);
+
 /// Adds a request to the journal (`Authorization` redacted to its scheme); gives back its
 /// sequence number.
 pub(super) fn record(
@@ -150,6 +161,8 @@ pub(super) fn record(
     path_and_query: &str,
     headers: &HeaderMap,
     body: Vec<u8>,
+    received: std::time::Duration,
+    batch_item: Option<&BatchItem>,
 ) -> u64 {
     let headers = headers
         .iter()
@@ -173,6 +186,8 @@ pub(super) fn record(
         headers,
         body,
         fault: None,
+        received,
+        batch_item: batch_item.map(|item| item.0.clone()),
     };
     lock(journal).push(entry)
 }

@@ -6,8 +6,8 @@
 //! Who owns what: `conventions` (Graph's error shape, headers, the request layer), `journal`,
 //! `clock`, `schema` (EDM checks of bodies), `odata` (query options), `store` (records per
 //! resource), `data` (demo and generated records), `imports` (the Autopilot service's processing
-//! of the import queue), `routes/` (one file per resource), `faults`,
-//! `oauth` with `oidc` and `tokens` (the identity platform), `tls`.
+//! of the import queue), `routes/` (one file per resource, and `$batch`), `throttle` (token
+//! buckets per tenant), `faults`, `oauth` with `oidc` and `tokens` (the identity platform), `tls`.
 
 mod clock;
 mod conventions;
@@ -22,6 +22,7 @@ mod oidc;
 mod routes;
 mod schema;
 mod store;
+pub mod throttle;
 pub mod tls;
 mod tokens;
 
@@ -38,6 +39,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use store::{Base, Listed, Store};
+use throttle::{Throttle, ThrottleConfig};
 use tls::TlsOptions;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -80,6 +82,8 @@ pub struct ServeOptions {
     pub page_size: usize,
     /// Opt-in faults on the Graph routes (off by default).
     pub faults: FaultConfig,
+    /// Token buckets per tenant for writes and for all requests (off by default).
+    pub throttle: ThrottleConfig,
     /// The identity platform imitation (clients, secret, lifetimes).
     pub oauth: OAuthConfig,
     /// Serve over TLS with a certificate generated at start; `None` is plain HTTP.
@@ -100,6 +104,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("data", &self.data)
             .field("page_size", &self.page_size)
             .field("faults", &self.faults)
+            .field("throttle", &self.throttle)
             .field("oauth", &self.oauth)
             .field("tls", &self.tls)
             .field("clock", &self.clock)
@@ -117,6 +122,7 @@ impl Default for ServeOptions {
             data: DataSet::Demo,
             page_size: DEFAULT_PAGE_SIZE,
             faults: FaultConfig::default(),
+            throttle: ThrottleConfig::default(),
             oauth: OAuthConfig::default(),
             tls: None,
             clock: Clock::new(),
@@ -172,6 +178,11 @@ struct AppState {
     faults: RwLock<FaultConfig>,
     /// Requests seen by the fault layer: the index of each request's fault draw.
     fault_counter: AtomicU64,
+    /// The throttling buckets of every tenant.
+    throttle: Mutex<Throttle>,
+    /// The Graph routes with their layers, for `$batch` to send its requests through; taken
+    /// out when the server is dropped (the router holds this state: a cycle otherwise).
+    graph_router: RwLock<Option<axum::Router>>,
     oauth: Mutex<OAuthState>,
     /// The domains seen for tenant ids (the identity platform imitation's memory of names).
     tenants: Mutex<identity::Tenants>,
@@ -186,12 +197,23 @@ impl std::fmt::Debug for AppState {
             .field("strict", &self.strict)
             .field("page_size", &self.page_size)
             .field("faults", &self.faults)
+            .field("throttle", &self.throttle)
             .field("oauth", &self.oauth)
             .finish_non_exhaustive()
     }
 }
 
 impl AppState {
+    /// Keeps the Graph routes for `$batch`.
+    fn keep_graph_router(&self, router: axum::Router) {
+        *self.graph_router.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(router);
+    }
+
+    /// The Graph routes, while the server runs.
+    fn graph_router(&self) -> Option<axum::Router> {
+        self.graph_router.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
     /// `scheme://host` as the client addressed this server (its `Host` header), so absolute
     /// URLs work through whatever name it used; the bound address without one.
     fn origin(&self, headers: &axum::http::HeaderMap) -> String {
@@ -252,6 +274,12 @@ impl RunningServer {
         *self.state.faults.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
         self.state.fault_counter.store(0, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Replaces the throttling buckets (every tenant starts again with full buckets).
+    pub fn set_throttle(&self, throttle: ThrottleConfig) {
+        *self.state.throttle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Throttle::new(throttle);
     }
 
     /// Approves the pending device code sign-in with this user code (as the user would at the
@@ -318,6 +346,14 @@ impl RunningServer {
     }
 }
 
+impl Drop for RunningServer {
+    // Breaks the cycle between the state and the router `$batch` uses, so the state goes once
+    // the server task ends.
+    fn drop(&mut self) {
+        self.state.graph_router.write().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+    }
+}
+
 /// Binds (port 0 picks a free port), spawns the server on the current tokio runtime, and returns
 /// once it accepts connections.
 pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
@@ -359,6 +395,8 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
         scheme: if tls.is_some() { "https" } else { "http" },
         faults: RwLock::new(opts.faults),
         fault_counter: AtomicU64::new(0),
+        throttle: Mutex::new(Throttle::new(opts.throttle)),
+        graph_router: RwLock::new(None),
         oauth: Mutex::new(oauth),
         tenants: Mutex::new(identity::Tenants::default()),
     });
@@ -382,7 +420,8 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
             )
         }
     };
-    tracing::info!(%addr, scheme = state.scheme, strict = state.strict, faults_on, "embedded Graph server listening");
+    let throttled = opts.throttle.is_active();
+    tracing::info!(%addr, scheme = state.scheme, strict = state.strict, faults_on, throttled, "embedded Graph server listening");
     Ok(RunningServer { addr, state, stop: Some(stop), task, certificate })
 }
 

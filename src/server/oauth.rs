@@ -432,7 +432,7 @@ async fn sign_in_conventions(State(app): State<Arc<AppState>>, request: Request,
     let path = parts.uri.path().to_string();
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES).await;
     let recorded = bytes.as_ref().map(|b| redact_form(b)).unwrap_or_default();
-    journal::record(&app.journal, &parts.method, &path, &parts.headers, recorded);
+    journal::record(&app.journal, &parts.method, &path, &parts.headers, recorded, app.clock.elapsed(), None);
     let request = Request::from_parts(parts, Body::from(bytes.unwrap_or_default()));
     let mut response = next.run(request).await;
     if let Some(error) = response.extensions_mut().remove::<Arc<OAuthError>>() {

@@ -3,25 +3,26 @@
 //! Graph's answer for a segment it does not know, and what the collection handlers share:
 //! paging, `$count`, the entity's JSON with its annotations, context URLs.
 
+mod batch;
 mod imported;
 mod metadata;
 mod registered;
 pub(super) mod settings;
 
 use super::conventions::{ApiError, RequestIds, graph_conventions, json_response, text_response};
-use super::faults;
 use super::oauth::{self, TokenStatus};
 use super::odata::{CollectionQuery, Selection};
 use super::schema::EntityType;
 use super::store::Store;
 use super::{AppState, SERVED};
+use super::{faults, throttle};
 use crate::graph::resource::{Kind, Record};
 use axum::Router;
 use axum::extract::{Extension, OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::{Map, Value};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tower_http::compression::CompressionLayer;
@@ -29,18 +30,21 @@ use tower_http::compression::CompressionLayer;
 /// The service description, under each version root; Graph serves it without a token.
 const METADATA: &str = "/$metadata";
 
-/// The routes, wrapped in the Graph conventions layer.
+/// The routes, wrapped in the Graph conventions layer. The Graph part is also kept in the state,
+/// for `$batch` to hand each of its requests to.
 pub(super) fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let graph = Router::new()
         .nest("/v1.0", version_root(&state, false))
         .nest("/beta", version_root(&state, true))
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), require_token))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), graph_conventions))
-        // Outermost, so it compresses what the fault and conventions layers produced: an
-        // injected truncation cuts the JSON, not the gzip stream. Only when the client asks.
+        .with_state(Arc::clone(&state));
+    state.keep_graph_router(graph.clone());
+    // Outermost, so it compresses what the fault and conventions layers produced: an
+    // injected truncation cuts the JSON, not the gzip stream. Only when the client asks.
+    graph
         .layer(CompressionLayer::new())
-        .with_state(Arc::clone(&state))
         // The sign-in routes bring their own layer: Entra's error shape, redacted journal.
         .merge(oauth::router(state))
 }
@@ -52,10 +56,14 @@ fn version_root(state: &Arc<AppState>, beta: bool) -> Router<Arc<AppState>> {
         api = api.merge(settings::routes());
     }
     // Faults sit inside the conventions layer, so faulted answers are journaled and shaped
-    // like Graph's; `route_layer` keeps them off unknown routes.
+    // like Graph's; `route_layer` keeps them off unknown routes. The throttle is outside the
+    // faults: a throttled request draws no fault.
     api.route_layer(middleware::from_fn_with_state(Arc::clone(state), faults::inject))
-        // Added after the fault layer: the service description is never faulted.
+        .route_layer(middleware::from_fn_with_state(Arc::clone(state), throttle::limit))
+        // Added after both layers: the service description and the `$batch` envelope are never
+        // faulted or throttled (each request inside a batch is, on its own).
         .route(METADATA, get(metadata::document))
+        .route(batch::PATH, post(batch::handle))
 }
 
 // ---------------------------------------------------------------------------------------------
