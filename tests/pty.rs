@@ -431,3 +431,52 @@ async fn device_code_sign_in_in_the_app_then_the_table() {
     assert!(!raw.contains("imitation-"), "a token or device code reached the terminal");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_tenant_the_app_opens_on_devices_and_a_retag_sends_one_update_device_properties() {
+    let server = serve(false).await;
+    let url = format!("{}/deviceManagement/windowsAutopilotDeviceIdentities?$top=50", server.base_url());
+    let page: serde_json::Value =
+        reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let device = page["value"].as_array().unwrap().iter().find(|d| d["groupTag"] == "Kiosk").unwrap().clone();
+    let (id, serial) = (device["id"].as_str().unwrap(), device["serialNumber"].as_str().unwrap());
+    // No --show: a tenant opens on the registered devices (what admins edit).
+    let base = server.base_url();
+    let mut app = PtyApp::spawn(&["--base-url", &base, "--token", TOKEN], &[], 40, 120);
+    let shown = app.wait_text("Loaded 403 devices");
+    assert!(shown.lines().next().unwrap().contains(" devices "), "{shown}");
+    assert!(shown.contains("ENROLLMENT"), "{shown}");
+    app.send("/");
+    app.send(serial);
+    app.wait_for("the filtered row", |s| s.contains(serial) && s.contains("1 of 403"));
+    app.send("\r"); // keep the filter
+    app.send("\r"); // open the device
+    app.wait_for("the form", |s| s.contains(&format!("Edit {serial}")) && s.contains("Enrollment state"));
+    app.send("\x15"); // Ctrl-U: clear the group tag, the first field the form edits
+    app.send("Retagged-PTY");
+    app.wait_text("1 field changed");
+    app.send("\x13"); // Ctrl-S
+    let confirm = app.wait_text("\"groupTag\": \"Retagged-PTY\"");
+    assert!(confirm.contains("updateDeviceProperties"), "{confirm}");
+    app.send("y");
+    app.wait_text("Saved");
+    let updates: Vec<_> = server
+        .journal()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path_and_query.ends_with("/updateDeviceProperties"))
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(
+        updates[0].path_and_query,
+        format!("/v1.0/deviceManagement/windowsAutopilotDeviceIdentities/{id}/updateDeviceProperties")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&updates[0].body).unwrap();
+    assert_eq!(body, serde_json::json!({"groupTag": "Retagged-PTY"}));
+    assert!(patches(&server).is_empty());
+    app.send("\x1b");
+    app.wait_for("the table row", |s| s.contains("Retagged-PTY") && !s.contains("Enrollment state"));
+    app.send("q");
+    assert!(app.wait_exit().success());
+    app.assert_restored();
+    server.shutdown().await;
+}
