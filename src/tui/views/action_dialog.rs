@@ -21,17 +21,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, d: &ActionDialog) {
     let inner = width.saturating_sub(2) as usize;
     let item = item_url_in(&model.collection_url(d.resource), &d.device_id);
     let (method, url) = action_url_in(&item, d.action.request);
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(format!("{method} "), theme.heading()),
-            Span::raw(ellipsize(&url, inner.saturating_sub(method.len() + 1))),
-        ]),
-        Line::from(Span::styled(
-            ellipsize(&format!("{} · needs {}", d.action.help, d.action.permission), inner),
-            theme.dim(),
-        )),
-        Line::from(""),
-    ];
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{method} "), theme.heading()),
+        Span::raw(ellipsize(&url, inner.saturating_sub(method.len() + 1))),
+    ])];
+    let about = format!("{} · needs {}", d.action.help, d.action.permission);
+    for piece in wrap_words(&about, inner) {
+        lines.push(Line::from(Span::styled(piece, theme.dim())));
+    }
+    lines.push(Line::from(""));
     if d.action.guard == Guard::Confirm && d.action.inputs.is_empty() {
         lines.push(Line::from(ellipsize(&format!("{} on {}?", capitalised(d.action.name), d.label), inner)));
     }
