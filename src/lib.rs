@@ -1,10 +1,11 @@
-//! autopilot-tui: browse and edit Windows Autopilot imported device identities through Microsoft Graph.
+//! autopilot-tui: browse, edit, import and bulk-change Windows Autopilot records through Microsoft Graph.
 
 pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod export;
 pub mod graph;
+pub mod jobs;
 pub mod paths;
 pub mod server;
 pub mod terminal_text;

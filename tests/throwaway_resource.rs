@@ -68,6 +68,7 @@ static WIDGETS: Resource = Resource {
     write: WriteVerb::Patch,
     searches: &[],
     actions: &[],
+    bulk: &[],
 };
 
 fn widget(n: u32, name: &str) -> serde_json::Value {

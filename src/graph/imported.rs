@@ -112,6 +112,7 @@ pub const IMPORTED: Resource = Resource {
     write: WriteVerb::Patch,
     searches: SEARCHES,
     actions: ACTIONS,
+    bulk: &["groupTag", "assignedUserPrincipalName"],
 };
 
 /// Graph's names for the types of [`IMPORTED`] (`$metadata`, error messages).

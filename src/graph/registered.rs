@@ -235,6 +235,7 @@ pub const REGISTERED: Resource = Resource {
     write: WriteVerb::Action("updateDeviceProperties"),
     searches: SEARCHES,
     actions: ACTIONS,
+    bulk: &["groupTag", "userPrincipalName", "addressableUserName"],
 };
 
 /// Graph's names for the types of [`REGISTERED`] (`$metadata`, error messages).

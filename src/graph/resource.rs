@@ -331,12 +331,21 @@ pub struct Resource {
     pub searches: &'static [Search],
     /// What can be done to one record besides editing it.
     pub actions: &'static [RecordAction],
+    /// The fields that make sense set to one value on many records at once (bulk edit,
+    /// `apply`): a group tag, yes; a display name, no.
+    pub bulk: &'static [&'static str],
 }
 
 impl Resource {
     /// A field by its OData path.
     pub fn field(&self, path: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.path == path)
+    }
+
+    /// The fields a bulk edit offers, in form order.
+    pub fn bulk_fields(&self) -> impl Iterator<Item = &'static Field> + use<> {
+        let bulk = self.bulk;
+        self.fields.iter().filter(move |f| f.editable && bulk.contains(&f.path))
     }
 
     /// The action a table key starts, if the resource has one.
