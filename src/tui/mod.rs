@@ -2,6 +2,7 @@
 //! model and asks for effects, effects report back as messages, views draw the model.
 
 pub mod app;
+pub mod bulk;
 pub mod command;
 pub mod drafts;
 pub mod effects;

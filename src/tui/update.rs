@@ -171,6 +171,16 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
             overlay_action(model, action)
         }
         Context::ActionTyping | Context::ActionConfirm => actions::dialog_action(model, action),
+        Context::Bulk => bulk::form_action(model, action),
+        Context::Plan => bulk::plan_action(model, action),
+        Context::Ask => {
+            match action {
+                Action::ConfirmSend => bulk::answer(model, true),
+                Action::Back => bulk::answer(model, false),
+                _ => {}
+            }
+            Vec::new()
+        }
         Context::SignIn => sign_in_action(model, action),
         Context::Command => command_action(model, action),
         Context::Table | Context::Filter => table_action(model, action),
@@ -383,7 +393,11 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::RecordAction(key) => return actions::start(model, key),
         Action::Linked => return switching::jump_to_linked(model),
+        Action::Open if !model.table.marks.is_empty() => bulk::open(model),
         Action::Open => return open_form(model),
+        Action::Mark => bulk::toggle_mark(model),
+        Action::MarkShown => bulk::ask_mark_shown(model),
+        Action::ClearMarks => bulk::clear_marks(model),
         Action::Inspect => open_inspector(model),
         Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
         _ => {}
@@ -1022,6 +1036,8 @@ pub fn problem(e: &GraphError, what: &str) -> Problem {
 }
 
 mod actions;
+mod bulk;
+mod jobs;
 mod switching;
 
 pub use switching::serial_hash;
