@@ -534,6 +534,10 @@ pub fn available(action: &Action, model: &Model) -> bool {
         Action::Mark | Action::MarkShown => {
             !model.read_only && !model.table.view.is_empty() && !model.table.resource.bulk.is_empty()
         }
+        Action::Save if model.screen == Screen::Bulk => model
+            .bulk
+            .as_ref()
+            .is_some_and(|b| b.fields.iter().any(|f| f.choice != crate::tui::bulk::Choice::Leave)),
         Action::Save | Action::RevertAll => draft.is_some_and(|d| d.is_dirty_any()),
         Action::RevertField => draft.zip(model.form.as_ref()).is_some_and(|(d, f)| d.is_dirty(f.focus)),
         Action::SignInAgain => model.sign_in.as_ref().is_some_and(|s| s.failed.is_some()),
