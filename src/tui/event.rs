@@ -111,6 +111,12 @@ pub enum Action {
     ClearMarks,
     /// In the bulk form: leave / set / clear the focused field.
     CycleChoice,
+    /// Copy the focused value (the serial, the field, the request-id) to the clipboard.
+    Copy,
+    /// Copy the selected request as a `curl` command.
+    CopyCurl,
+    /// Copy the selected request as PowerShell (`Invoke-MgGraphRequest`).
+    CopyPowerShell,
 }
 
 /// What a background task reported. Each carries the request id it was started with; `update`
@@ -316,6 +322,11 @@ pub enum Effect {
         request: crate::graph::resource::ActionRequest,
         /// The body, for an action that takes one.
         body: Option<serde_json::Map<String, serde_json::Value>>,
+    },
+    /// Put text on the system clipboard (OSC 52, written by the run loop between frames).
+    Copy {
+        /// The text.
+        text: String,
     },
     /// Run a bulk job.
     RunJob {

@@ -202,6 +202,7 @@ pub static TABLE: &[Binding] = &[
     bp(Low, &[c('*')], "*", "mark every device shown (asks first)", Action::MarkShown, "mark shown"),
     bp(Low, &[c('\\')], "\\", "clear the marks", Action::ClearMarks, "clear marks"),
     b(&[c('i')], "i", "inspect requests", Action::Inspect, "requests"),
+    bp(Low, &[c('y')], "y", "copy the serial number to the clipboard", Action::Copy, "copy"),
     b(&[c('l')], "l", "jump to the linked record of the other kind (same serial)", Action::Linked, "linked"),
     // The resource's own actions (`a` assign user, `d` delete, ...) come from its descriptor:
     // see `resolve` and `hints`.
@@ -263,6 +264,7 @@ pub static FORM: &[Binding] = &[
     wp(Low, &[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, "revert all"),
     w(&[], "←/→ Space", "choose import status", Action::Cycle, ""),
     bp(Low, &[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
+    bp(Low, &[ctrl('y')], "^Y", "copy the field's value to the clipboard", Action::Copy, "copy"),
     bp(Always, &[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
     bp(
         Always,
@@ -366,6 +368,16 @@ pub static INSPECTOR: &[Binding] = &[
         "scroll",
     ),
     b(&[c('w')], "w", "wrap long lines on/off", Action::ToggleWrap, "wrap"),
+    b(&[c('y')], "y", "copy the request-id to the clipboard", Action::Copy, "copy id"),
+    b(&[c('Y')], "Y", "copy the request as a curl command (token as $TOKEN)", Action::CopyCurl, "curl"),
+    bp(
+        Low,
+        &[ctrl('y')],
+        "^Y",
+        "copy the request as PowerShell Invoke-MgGraphRequest (token as $token)",
+        Action::CopyPowerShell,
+        "PowerShell",
+    ),
     b(
         &[c('s')],
         "s",

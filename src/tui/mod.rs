@@ -4,6 +4,7 @@
 pub mod app;
 pub mod bulk;
 pub mod command;
+pub mod copy;
 pub mod drafts;
 pub mod effects;
 pub mod event;
