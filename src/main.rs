@@ -73,7 +73,11 @@ fn say(message: &str) {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
-    init_logging(cli.log_file.clone())?;
+    let unlogged = init_logging(cli.log_file.clone())?;
+    // Said once; the command goes on (the app says it on its own screen).
+    if let (Some(note), Some(_)) = (&unlogged, &cli.command) {
+        say(note);
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Runtime)?;
     match cli.command {
@@ -275,13 +279,18 @@ async fn shutdown_signal() {
 }
 
 /// Logs go to a file, never to the terminal (the TUI owns it). An explicit `--log-file` that
-/// cannot be opened is an error; the default location is best effort.
-fn init_logging(explicit: Option<std::path::PathBuf>) -> Result<(), CliError> {
+/// cannot be opened is an error; the default location is best effort: when it cannot be used,
+/// the note to say (once) is returned.
+fn init_logging(explicit: Option<std::path::PathBuf>) -> Result<Option<String>, CliError> {
     let (path, required) = match explicit {
         Some(path) => (path, true),
         None => match default_log_file() {
             Some(path) => (path, false),
-            None => return Ok(()),
+            None => {
+                return Ok(Some(
+                    "no state directory (set XDG_STATE_HOME or HOME): no log, no write log this run".into(),
+                ));
+            }
         },
     };
     let open = || -> std::io::Result<std::fs::File> {
@@ -293,7 +302,12 @@ fn init_logging(explicit: Option<std::path::PathBuf>) -> Result<(), CliError> {
     let file = match open() {
         Ok(file) => file,
         Err(source) if required => return Err(CliError::LogFile { path, source }),
-        Err(_) => return Ok(()),
+        Err(e) => {
+            let dir = path.parent().unwrap_or(&path).display().to_string();
+            return Ok(Some(format!(
+                "the state directory {dir} is not writable ({e}): no log, no write log this run"
+            )));
+        }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("AUTOPILOT_TUI_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -302,5 +316,5 @@ fn init_logging(explicit: Option<std::path::PathBuf>) -> Result<(), CliError> {
         .with_ansi(false)
         .with_writer(std::sync::Mutex::new(file))
         .try_init();
-    Ok(())
+    Ok(None)
 }
