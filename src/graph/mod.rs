@@ -5,6 +5,7 @@ pub mod batch;
 pub mod client;
 pub mod csv;
 pub mod error;
+pub mod import_errors;
 pub mod imported;
 pub mod model;
 pub mod pacer;
