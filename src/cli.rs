@@ -257,6 +257,9 @@ pub struct ImportArgs {
     /// Send the valid rows without asking (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// With --yes: send the valid rows of a file that has rows with problems (never the others).
+    #[arg(long)]
+    pub skip_invalid: bool,
     /// Write the results CSV to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
@@ -294,13 +297,14 @@ impl ImportArgs {
         HeadlessOptions {
             dry_run: self.dry_run,
             yes: self.yes,
+            skip_invalid: self.skip_invalid,
             read_only,
             update_registered: self.update_registered,
             sync: self.sync,
             results: self.results.clone(),
+            pacer: PacerConfig { rate: self.write_rate, ..PacerConfig::default() },
             run: RunOptions {
                 chunk_size: self.chunk_size,
-                pacer: PacerConfig { rate: self.write_rate, ..PacerConfig::default() },
                 watch: WatchSchedule { timeout: Duration::from_secs_f64(self.watch_timeout * 60.0) },
                 cleanup: Cleanup { completed: !self.no_cleanup, failed: self.cleanup_failed },
                 page_size,
@@ -629,13 +633,15 @@ mod tests {
         assert_eq!(options.run.chunk_size, 500);
         assert_eq!(options.run.cleanup, Cleanup { completed: true, failed: false });
         assert_eq!(options.run.watch.timeout, Duration::from_secs(1800));
-        assert_eq!(options.run.pacer.rate, Rate::new(100, Duration::from_secs(20)));
+        assert_eq!(options.pacer.rate, Rate::new(100, Duration::from_secs(20)));
+        assert!(!options.skip_invalid);
         let cli = Cli::parse_from([
             "autopilot-tui",
             "import",
             "d.csv",
             "--dry-run",
             "-y",
+            "--skip-invalid",
             "--results",
             "out.csv",
             "--update-registered",
@@ -654,6 +660,7 @@ mod tests {
         assert!(
             options.dry_run && options.yes && options.read_only && options.update_registered && options.sync
         );
+        assert!(options.skip_invalid);
         assert_eq!(options.results, Some(PathBuf::from("out.csv")));
         assert_eq!(options.run.cleanup, Cleanup { completed: false, failed: true });
         assert_eq!(options.run.watch.timeout, Duration::from_secs(30));

@@ -207,16 +207,19 @@ async fn list(args: ListArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(EXIT_INCOMPLETE))
 }
 
-/// `import`: the CSV is read and checked before signing in (a file that cannot be read asks
-/// nothing of the user); the workflow's messages on stderr, the results on stdout or in
-/// `--results`. Exit 0 when every row was imported, updated or skipped on purpose, else 1.
+/// `import`: the CSV is read before signing in (a file that cannot be read asks nothing of
+/// the user); the workflow's messages on stderr, the results on stdout or in `--results`. The
+/// first Ctrl-C stops it after the requests in flight (what was sent is reported); a second one
+/// quits at once. Exit 0 when every row was imported, updated or skipped on purpose, else 1.
 async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
-    use autopilot_tui::jobs::import::headless::{Console, read_csv, run_headless};
+    use autopilot_tui::jobs::import::CancellationToken;
+    use autopilot_tui::jobs::import::headless::{Ask, Console, read_csv, run_headless};
+    use autopilot_tui::write_log::WriteLog;
     let settings = Settings::resolve(&args.connection.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
     let bytes = read_csv(&args.file)?;
     let options = args.to_options(settings.read_only, settings.page_size);
     let connection = connect(&settings, print_sign_in).await?;
-    let ask: Option<autopilot_tui::jobs::import::headless::Ask> = if std::io::stdin().is_terminal() {
+    let ask: Option<Ask> = if std::io::stdin().is_terminal() {
         Some(Box::new(|question: &str| {
             eprint!("{question}");
             let mut answer = String::new();
@@ -232,8 +235,31 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
         std::io::stderr().is_terminal(),
         ask,
     );
+    let cancel = CancellationToken::new();
+    let interrupted = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                say("Stopping after the requests in flight (Ctrl-C again quits at once).");
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        }
+    });
     let name = args.file.display().to_string();
-    let report = run_headless(&connection.client, &bytes, &name, &options, &mut console).await;
+    let report = run_headless(
+        &connection.client,
+        &bytes,
+        &name,
+        &options,
+        &mut console,
+        cancel,
+        WriteLog::in_state_dir(),
+    )
+    .await;
+    interrupted.abort();
     if let Some(server) = connection.demo_server {
         server.shutdown().await;
     }

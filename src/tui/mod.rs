@@ -14,6 +14,8 @@ pub mod keymap;
 pub mod layout;
 pub mod line_edit;
 pub mod model;
+// main 9d29124 renamed the file without this line; kept compiling until main settles it.
+#[path = "draft_store.rs"]
 pub mod recovery;
 pub mod remembered;
 pub mod requests;

@@ -1,19 +1,27 @@
-//! `autopilot-tui import FILE.csv`: the import workflow without a screen. Messages, the plan and
-//! progress go to stderr (progress lines only when it is a terminal), the results to stdout or
-//! `--results FILE`, so stdout stays data. Nothing is sent before the user confirms (`--yes`,
-//! or a yes on the terminal); invalid rows never are.
+//! `autopilot-tui import FILE.csv`: the import workflow without a screen, a front on
+//! [`ImportJob`]. Messages, the plan and progress go to stderr (progress lines only when it is a
+//! terminal), the results to stdout or `--results FILE`, so stdout stays data. Nothing is sent
+//! before the user confirms (`--yes`, or a yes on the terminal); rows with problems never are,
+//! and a file with problems sends its valid rows only when the user says so (a yes to the
+//! question that names them, or `--skip-invalid`).
 
+use super::progress::{ImportEvent, ImportProgress};
+use super::reconcile::{Hold, PlanCounts};
 use super::results::{self, Outcome, RowResult};
 use super::{
-    ImportError, ImportEvent, ImportPlan, ImportRun, PlanOptions, RunOptions, Step, SyncOutcome,
-    WatchProgress,
+    ImportError, ImportJob, ImportPlan, ImportRun, PlanOptions, RunOptions, Step, SyncOutcome, WatchProgress,
 };
 use crate::graph::client::GraphClient;
-use crate::graph::csv::{self, Report};
+use crate::graph::csv::Report;
+use crate::graph::pacer::{PacerConfig, WritePacer};
 use crate::terminal_text::escape_for_terminal_keeping_lines;
+use crate::write_log::{WriteLog, WriteLogError};
+use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
 
 /// Rows to import listed one by one in the plan up to this many (the results list every row).
 const LISTED_IMPORTS: usize = 20;
@@ -28,6 +36,8 @@ pub struct HeadlessOptions {
     pub dry_run: bool,
     /// Go ahead without asking.
     pub yes: bool,
+    /// Send the valid rows of a file that has rows with problems (with `--yes`).
+    pub skip_invalid: bool,
     /// The connection is read-only: the plan is shown, as with `dry_run`.
     pub read_only: bool,
     /// Update registered devices' group tag or user instead of holding their rows.
@@ -36,6 +46,8 @@ pub struct HeadlessOptions {
     pub sync: bool,
     /// Where to write the results (default: stdout).
     pub results: Option<PathBuf>,
+    /// The write budget.
+    pub pacer: PacerConfig,
     /// How the run goes.
     pub run: RunOptions,
 }
@@ -52,6 +64,9 @@ pub struct Console {
     pub ask: Option<Ask>,
     /// A progress line is showing.
     showing: bool,
+    /// The counts of the last watch line, so a log (stderr not a terminal) gets a line only
+    /// when they change.
+    last_watch: Option<super::StatusCounts>,
 }
 
 impl Console {
@@ -62,7 +77,7 @@ impl Console {
         err_is_terminal: bool,
         ask: Option<Ask>,
     ) -> Console {
-        Console { out, err, err_is_terminal, ask, showing: false }
+        Console { out, err, err_is_terminal, ask, showing: false, last_watch: None }
     }
 
     /// One message on its own line (escaped: it holds file and server text).
@@ -94,8 +109,9 @@ impl Console {
     }
 
     /// Tells one event of a run.
-    fn event(&mut self, event: ImportEvent) {
-        match event {
+    fn event(&mut self, progress: ImportProgress) {
+        match progress.event {
+            ImportEvent::Checked { .. } | ImportEvent::Synced(_) => {}
             ImportEvent::Surveying { registered, queue } => self.progress(&format!(
                 "reading the tenant: {registered} registered devices, {queue} import records"
             )),
@@ -120,13 +136,16 @@ impl Console {
                  the rows at fault"
             )),
             ImportEvent::Sent { chunk, landed, failed } => {
-                let failed = if failed > 0 { format!(", {failed} failed") } else { String::new() };
+                let failed = if failed > 0 { format!(", {failed} not") } else { String::new() };
                 self.say(&format!("chunk {chunk} sent: {landed} in the import queue{failed}"))
             }
             ImportEvent::Watching(progress) => {
                 let text = watch_line(&progress);
+                let changed = self.last_watch.replace(progress.counts) != Some(progress.counts);
                 match progress.next_poll {
-                    Some(_) => self.progress(&text),
+                    Some(_) if self.err_is_terminal => self.progress(&text),
+                    Some(_) if changed => self.say(&text),
+                    Some(_) => {}
                     None => self.say(&text),
                 }
             }
@@ -135,6 +154,36 @@ impl Console {
             }
             ImportEvent::CleaningUp { done, total } => {
                 self.progress(&format!("deleting completed import records: {done} of {total}"))
+            }
+            ImportEvent::Paused { remaining } => self.progress(&format!(
+                "the server throttled a write (429): every write waits {:.0} s more",
+                remaining.as_secs_f64().ceil()
+            )),
+            ImportEvent::Resumed => self.progress("writing again"),
+            ImportEvent::WriteLogUnavailable { reason } => {
+                self.say(&format!("Writes are not logged from here on ({reason}); the import goes on."))
+            }
+        }
+    }
+}
+
+/// Runs one step of the job, telling its progress as it comes; the events left when it ends
+/// are told before it returns.
+async fn drive<T>(
+    console: &mut Console,
+    progress: &mut UnboundedReceiver<ImportProgress>,
+    work: impl Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            Some(event) = progress.recv() => console.event(event),
+            out = &mut work => {
+                while let Ok(event) = progress.try_recv() {
+                    console.event(event);
+                }
+                return out;
             }
         }
     }
@@ -196,23 +245,33 @@ pub fn read_csv(path: &Path) -> Result<Vec<u8>, ImportError> {
     std::fs::read(path).map_err(|source| ImportError::ReadCsv { path: path.to_path_buf(), source })
 }
 
-/// The whole workflow on one file's bytes (`name` is how messages call the file).
+/// The whole workflow on one file's bytes (`name` is how messages call the file): `cancel`
+/// stops it between requests (Ctrl-C); `write_log` is where writes are journalled (an error:
+/// said once, and the import goes on without it).
 pub async fn run_headless(
     client: &GraphClient,
     bytes: &[u8],
     name: &str,
     options: &HeadlessOptions,
     console: &mut Console,
+    cancel: CancellationToken,
+    write_log: Result<WriteLog, WriteLogError>,
 ) -> Result<HeadlessReport, ImportError> {
-    let report = csv::check(bytes);
-    tell_problems(console, name, &report);
-    let tenant = if report.rows.is_empty() {
-        super::Tenant::default()
-    } else {
-        let serials = super::serials_of(&report);
-        let page_size = options.run.page_size;
-        super::survey(client, &serials, page_size, &mut |e| console.event(e)).await?
+    let stop_at_plan = options.dry_run || options.read_only;
+    let write_log = match write_log {
+        Ok(log) => Some(log),
+        Err(e) => {
+            if !stop_at_plan {
+                console.say(&format!("Writes are not logged: {e}; the import goes on."));
+            }
+            None
+        }
     };
+    let pacer = client.pacer().cloned().unwrap_or_else(|| WritePacer::new(options.pacer));
+    let (job, mut progress) = ImportJob::new(client, pacer, cancel, write_log);
+    let report = job.check(bytes);
+    tell_problems(console, name, &report);
+    let tenant = drive(console, &mut progress, job.survey(&report, options.run.page_size)).await?;
     console.end_progress();
     if !report.rows.is_empty() {
         console.say(&format!(
@@ -220,51 +279,44 @@ pub async fn run_headless(
             tenant.registered_seen, tenant.queue_seen
         ));
     }
-    let plan = super::plan(&report, &tenant, PlanOptions { update_registered: options.update_registered });
-    tell_plan(console, &plan, &options.run);
+    let mut plan =
+        super::plan(&report, &tenant, PlanOptions { update_registered: options.update_registered });
+    let differs =
+        plan.rows.iter().filter(|r| matches!(r.step, Step::Hold(Hold::RegisteredDiffers { .. }))).count();
+    if differs > 0 && !stop_at_plan && !options.yes {
+        let question = format!(
+            "{differs} rows are registered already with another group tag or user. Update those registered \
+             devices (updateDeviceProperties) instead of importing them? [y/N] "
+        );
+        if console.confirm(&question) == Some(true) {
+            plan = super::plan(&report, &tenant, PlanOptions { update_registered: true });
+        }
+    }
+    tell_plan(console, &plan, options);
 
-    let stop_at_plan = options.dry_run || options.read_only;
+    let counts = plan.counts();
     if stop_at_plan || !plan.sends_anything() {
         if options.read_only && !options.dry_run {
             console.say("Read-only: nothing is sent; the plan is shown as with --dry-run.");
         } else if !stop_at_plan {
             console.say("Nothing to send.");
         }
-        let rows = if stop_at_plan {
-            results::plan_results(&plan)
-        } else {
-            plan.rows.iter().map(|r| results::planned(r, Outcome::NotSent, Outcome::NotSent)).collect()
-        };
+        let rows = if stop_at_plan { results::plan_results(&plan) } else { not_sent(&plan) };
         return finish(console, options, HeadlessReport { rows, run: None, sync: None });
     }
-
-    if !options.yes {
-        let counts = plan.counts();
-        let mut question = format!("Import {} and update {} registered?", counts.import, counts.update);
-        if counts.invalid > 0 {
-            question.push_str(&format!(" The {} rows with problems are not sent.", counts.invalid));
-        }
-        question.push_str(" [y/N] ");
-        let go = match console.confirm(&question) {
-            Some(answer) => answer,
-            None => {
-                console.say(
-                    "Nothing was sent: stdin is not a terminal to ask on; run with --yes to send the valid rows \
-                     (or --dry-run to see the plan only).",
-                );
-                false
-            }
-        };
-        if !go {
-            let rows =
-                plan.rows.iter().map(|r| results::planned(r, Outcome::NotSent, Outcome::NotSent)).collect();
-            return finish(console, options, HeadlessReport { rows, run: None, sync: None });
-        }
+    if !confirmed(console, options, &counts) {
+        return finish(console, options, HeadlessReport { rows: not_sent(&plan), run: None, sync: None });
     }
 
-    let run = super::run(client, &plan, &options.run, &mut |e| console.event(e)).await?;
+    let run = drive(console, &mut progress, job.run(&plan, &options.run)).await?;
     console.end_progress();
-    if run.timed_out {
+    if run.cancelled {
+        let unsent = run.rows.iter().filter(|r| r.outcome == Outcome::NotSent).count();
+        console.say(&format!(
+            "Cancelled: {unsent} rows were not sent; what was sent stays in the import queue (import id {}).",
+            run.import_id
+        ));
+    } else if run.timed_out() {
         let pending = run.rows.iter().filter(|r| r.outcome == Outcome::Pending).count();
         console.say(&format!(
             "Stopped watching after {}: {pending} rows are still in process (import id {}). They stay in the \
@@ -274,13 +326,13 @@ pub async fn run_headless(
             run.import_id
         ));
     }
-    let sync = if run.changed_anything() {
+    let sync = if run.changed_anything() && !run.cancelled {
         let wanted = options.sync
             || (!options.yes
                 && console.confirm("Ask Intune to sync with the Autopilot service now? [y/N] ")
                     == Some(true));
         if wanted {
-            let outcome = super::sync(client).await;
+            let outcome = drive(console, &mut progress, job.sync()).await;
             console.say(&outcome.to_string());
             Some(outcome)
         } else {
@@ -292,6 +344,43 @@ pub async fn run_headless(
     };
     let rows = run.rows.clone();
     finish(console, options, HeadlessReport { rows, run: Some(run), sync })
+}
+
+/// Every row as not sent (the user said no, or nothing was to be sent).
+fn not_sent(plan: &ImportPlan) -> Vec<RowResult> {
+    plan.rows.iter().map(|r| results::planned(r, Outcome::NotSent, Outcome::NotSent)).collect()
+}
+
+/// Whether the user said to go ahead: `--yes` (with `--skip-invalid` when rows have problems),
+/// or a yes on the terminal to a question that says what is not sent.
+fn confirmed(console: &mut Console, options: &HeadlessOptions, counts: &PlanCounts) -> bool {
+    if options.yes {
+        if counts.invalid > 0 && !options.skip_invalid {
+            console.say(&format!(
+                "Nothing was sent: {} rows have problems (listed above). Fix them, or add --skip-invalid to send \
+                 the {} valid rows without them.",
+                counts.invalid,
+                counts.import + counts.update
+            ));
+            return false;
+        }
+        return true;
+    }
+    let mut question = format!("Import {} and update {} registered?", counts.import, counts.update);
+    if counts.invalid > 0 {
+        question.push_str(&format!(" The {} rows with problems are not sent.", counts.invalid));
+    }
+    question.push_str(" [y/N] ");
+    match console.confirm(&question) {
+        Some(answer) => answer,
+        None => {
+            console.say(
+                "Nothing was sent: stdin is not a terminal to ask on; run with --yes to send the valid rows \
+                 (or --dry-run to see the plan only).",
+            );
+            false
+        }
+    }
 }
 
 /// Every problem of the file, by line.
@@ -309,9 +398,9 @@ fn tell_problems(console: &mut Console, name: &str, report: &Report) {
 }
 
 /// The plan: counts, then the rows that are not plain imports (and the imports while few).
-fn tell_plan(console: &mut Console, plan: &ImportPlan, options: &RunOptions) {
+fn tell_plan(console: &mut Console, plan: &ImportPlan, options: &HeadlessOptions) {
     let counts = plan.counts();
-    let chunk_size = options.chunk_size.clamp(1, crate::graph::csv::PORTAL_ROW_LIMIT);
+    let chunk_size = options.run.chunk_size.clamp(1, crate::graph::csv::PORTAL_ROW_LIMIT);
     let requests = counts.import.div_ceil(chunk_size);
     console.say(&format!(
         "Plan: {} to import ({requests} import requests of at most {chunk_size}), {} to update instead, {} \

@@ -241,6 +241,7 @@ pub fn plan(report: &Report, tenant: &Tenant, options: PlanOptions) -> ImportPla
             problems.entry(problem.line).or_default().push(problem);
         }
     }
+    let serial_of: HashMap<usize, &String> = report.refused_serials.iter().map(|(l, s)| (*l, s)).collect();
     for (line, problems) in problems {
         let repeated = problems.iter().all(|p| p.kind == ProblemKind::DuplicateRow);
         let step = match problems.first().and_then(|p| p.other_line) {
@@ -248,7 +249,7 @@ pub fn plan(report: &Report, tenant: &Tenant, options: PlanOptions) -> ImportPla
             Some(of) if repeated && valid.contains(&of) => Step::Skip(Skip::RepeatedLine { of }),
             _ => Step::Invalid(problems.iter().map(|p| p.to_string()).collect()),
         };
-        rows.push(PlannedRow { line, serial: None, row: None, step });
+        rows.push(PlannedRow { line, serial: serial_of.get(&line).map(|s| s.to_string()), row: None, step });
     }
     rows.sort_by_key(|r| r.line);
     ImportPlan { rows }

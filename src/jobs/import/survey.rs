@@ -7,8 +7,9 @@
 //! per 20 s; a listing is one request per 999 records, whatever the file's size. Only records
 //! whose serial is in the file are kept.
 
+use super::ImportError;
+use super::progress::{ImportEvent, Reporter};
 use super::reconcile::{QueueRecord, RegisteredDevice, Tenant, serial_key};
-use super::{ImportError, ImportEvent};
 use crate::graph::client::{GraphClient, ListQuery, Outcome, Page};
 use crate::graph::imported::IMPORTED;
 use crate::graph::registered::REGISTERED;
@@ -35,12 +36,13 @@ pub(super) fn list_queue(client: &GraphClient, page_size: u32) -> BoxStream<'sta
     client.for_resource(&IMPORTED).list(&query(QUEUE_SELECT, page_size))
 }
 
-/// Reads both collections and keeps the records of `serials` (keys of [`serial_key`]).
-pub async fn survey(
+/// Reads both collections and keeps the records of `serials` (keys of [`serial_key`]); a
+/// cancel stops it between pages.
+pub(super) async fn survey(
     client: &GraphClient,
     serials: &HashSet<String>,
     page_size: u32,
-    on_event: &mut (dyn FnMut(ImportEvent) + Send),
+    reporter: &Reporter,
 ) -> Result<Tenant, ImportError> {
     enum Of {
         Registered(Outcome<Page>),
@@ -51,7 +53,13 @@ pub async fn survey(
     let queue = list_queue(client, page_size).map(Of::Queue);
     let mut pages = futures_util::stream::select(registered, queue);
     let mut tenant = Tenant::default();
-    while let Some(page) = pages.next().await {
+    loop {
+        let page = tokio::select! {
+            biased;
+            _ = reporter.token().cancelled() => return Err(ImportError::Cancelled),
+            page = pages.next() => page,
+        };
+        let Some(page) = page else { break };
         let (registered, outcome) = match page {
             Of::Registered(outcome) => (true, outcome),
             Of::Queue(outcome) => (false, outcome),
@@ -85,7 +93,8 @@ pub async fn survey(
                 tenant.queue.entry(serial).or_default().push(queued);
             }
         }
-        on_event(ImportEvent::Surveying { registered: tenant.registered_seen, queue: tenant.queue_seen });
+        reporter
+            .emit(ImportEvent::Surveying { registered: tenant.registered_seen, queue: tenant.queue_seen });
     }
     Ok(tenant)
 }

@@ -11,7 +11,7 @@
 //!
 //! Waits run on tokio's clock, so a test on a paused clock watches a long import instantly.
 
-use super::ImportEvent;
+use super::progress::{ImportEvent, Reporter};
 use super::reconcile::{QueueRecord, serial_key};
 use super::send::list_ours;
 use crate::graph::client::GraphClient;
@@ -196,32 +196,46 @@ pub fn apply(rows: &mut HashMap<String, WatchedRow>, listed: Vec<QueueRecord>) {
     }
 }
 
-/// Polls until no watched row is unsettled or the schedule's timeout passed; the first poll
-/// goes at once. Returns whether it timed out. A poll that fails is told and the watch goes on.
+/// How a watch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchEnd {
+    /// Every watched row is complete, failed or gone.
+    Settled,
+    /// The schedule's timeout passed with rows still in process.
+    TimedOut,
+    /// The job was cancelled.
+    Cancelled,
+}
+
+/// Polls until no watched row is unsettled, the schedule's timeout passed, or the job is
+/// cancelled; the first poll goes at once. A poll that fails is told and the watch goes on.
 pub(super) async fn watch(
     reads: &GraphClient,
     import_id: &str,
     page_size: u32,
     schedule: WatchSchedule,
     rows: &mut HashMap<String, WatchedRow>,
-    on_event: &mut (dyn FnMut(ImportEvent) + Send),
-) -> bool {
+    reporter: &Reporter,
+) -> WatchEnd {
     let start = Instant::now();
     loop {
         match list_ours(reads, import_id, page_size).await {
             Ok(listed) => apply(rows, listed),
-            Err(e) => on_event(ImportEvent::PollFailed { reason: e.to_string() }),
+            Err(e) => reporter.emit(ImportEvent::PollFailed { reason: e.to_string() }),
         }
         let elapsed = start.elapsed();
         let counts = count(rows);
         let settled = !rows.values().any(WatchedRow::unsettled);
         let timed_out = !settled && elapsed >= schedule.timeout;
-        let next_poll = (!settled && !timed_out)
+        let next_poll = (!settled && !timed_out && !reporter.is_cancelled())
             .then(|| schedule.interval(elapsed).min(schedule.timeout.saturating_sub(elapsed)));
-        on_event(ImportEvent::Watching(WatchProgress { elapsed, counts, next_poll }));
+        reporter.emit(ImportEvent::Watching(WatchProgress { elapsed, counts, next_poll }));
         match next_poll {
-            Some(wait) => tokio::time::sleep(wait).await,
-            None => return timed_out,
+            Some(wait) if reporter.sleep(wait).await => {}
+            Some(_) => return WatchEnd::Cancelled,
+            None if settled => return WatchEnd::Settled,
+            None if timed_out => return WatchEnd::TimedOut,
+            None => return WatchEnd::Cancelled,
         }
     }
 }
