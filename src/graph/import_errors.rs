@@ -192,6 +192,19 @@ pub fn status_words(status: &str) -> &'static str {
     }
 }
 
+/// What the table's import-status column and the form say of an imported identity, in one
+/// line: `error 808 ZtdDeviceAssignedToOtherTenant: <meaning> <next step>` for a failed one,
+/// `pending: the Autopilot service is registering it` otherwise; `None` without a `state`.
+/// Holds server text: escape it before it reaches a terminal.
+pub fn state_text(record: &Record) -> Option<String> {
+    let state = record.get("state")?.as_object()?;
+    if let Some(error) = explain_state(record) {
+        return Some(format!("error {error}"));
+    }
+    let status = state.get("deviceImportStatus").and_then(Value::as_str).unwrap_or("unknown");
+    Some(format!("{status}: {}", status_words(status)))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -256,5 +269,18 @@ mod tests {
         assert_eq!(explain_state(&without_code).unwrap().title(), "0");
         assert_eq!(explain_state(&json!({"id": "a"}).as_object().cloned().unwrap()), None);
         assert!(status_words("pending").contains("registering"));
+    }
+
+    #[test]
+    fn the_state_in_one_line_for_the_table_and_the_form() {
+        let record = |state: Value| json!({"id": "a", "state": state}).as_object().cloned().unwrap();
+        let failed = record(json!({"deviceImportStatus": "error", "deviceErrorCode": 806,
+                                   "deviceErrorName": "ZtdDeviceAlreadyAssigned"}));
+        let text = state_text(&failed).unwrap();
+        assert!(text.starts_with("error 806 ZtdDeviceAlreadyAssigned: The device is registered"), "{text}");
+        assert!(text.ends_with(&explain(806, None).next_step));
+        let pending = record(json!({"deviceImportStatus": "pending", "deviceErrorCode": 0}));
+        assert_eq!(state_text(&pending).unwrap(), "pending: the Autopilot service is registering it");
+        assert_eq!(state_text(&json!({"id": "a"}).as_object().cloned().unwrap()), None);
     }
 }
