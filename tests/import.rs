@@ -556,10 +556,15 @@ async fn import_binary(server: &RunningServer, csv: &str, extra: &[&str]) -> (Ou
     let dir = scratch("bin");
     let file = dir.join("devices.csv");
     std::fs::write(&file, csv).unwrap();
+    (run_binary(import_args(&server.base_url(), &file, extra), &dir, &dir).await, dir)
+}
+
+/// `import FILE --base-url ... --token ... extra...`.
+fn import_args(base_url: &str, file: &Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec!["import".into(), file.display().to_string()];
-    args.extend(["--base-url".into(), server.base_url(), "--token".into(), TOKEN.into()]);
+    args.extend(["--base-url".into(), base_url.to_string(), "--token".into(), TOKEN.into()]);
     args.extend(extra.iter().map(|s| s.to_string()));
-    (run_binary(args, &dir, &dir).await, dir)
+    args
 }
 
 fn stderr(out: &Output) -> String {
@@ -669,18 +674,9 @@ async fn the_results_file_holds_one_line_per_csv_row() {
     let file = dir.join("devices.csv");
     std::fs::write(&file, &fixture).unwrap();
     let results_file = dir.join("results.csv");
-    let args = vec![
-        "import".to_string(),
-        file.display().to_string(),
-        "--base-url".into(),
-        server.base_url(),
-        "--token".into(),
-        TOKEN.into(),
-        "--yes".into(),
-        "--skip-invalid".into(),
-        "--results".into(),
-        results_file.display().to_string(),
-    ];
+    let results_arg = results_file.display().to_string();
+    let args =
+        import_args(&server.base_url(), &file, &["--yes", "--skip-invalid", "--results", &results_arg]);
     let out = run_binary(args, &dir, &dir).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(out.stdout.is_empty(), "the results went to the file");
@@ -774,15 +770,7 @@ async fn an_unwritable_state_dir_is_said_once_and_the_import_goes_on() {
     // The state "directory" is a file: nothing can be created below it.
     let state = dir.join("not-a-directory");
     std::fs::write(&state, "").unwrap();
-    let args = vec![
-        "import".to_string(),
-        csv_file.display().to_string(),
-        "--base-url".into(),
-        server.base_url(),
-        "--token".into(),
-        TOKEN.into(),
-        "--yes".into(),
-    ];
+    let args = import_args(&server.base_url(), &csv_file, &["--yes"]);
     let out = run_binary(args, &state, &dir).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
@@ -794,14 +782,7 @@ async fn an_unwritable_state_dir_is_said_once_and_the_import_goes_on() {
 #[tokio::test]
 async fn a_file_that_cannot_be_read_exits_1_naming_it_before_signing_in() {
     let dir = scratch("missing");
-    let args = vec![
-        "import".to_string(),
-        dir.join("nope.csv").display().to_string(),
-        "--base-url".into(),
-        "http://127.0.0.1:9/v1.0".into(),
-        "--token".into(),
-        TOKEN.into(),
-    ];
+    let args = import_args("http://127.0.0.1:9/v1.0", &dir.join("nope.csv"), &[]);
     let out = run_binary(args, &dir, &dir).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot read") && stderr(&out).contains("nope.csv"), "{}", stderr(&out));

@@ -15,6 +15,7 @@ use crate::graph::client::GraphClient;
 use crate::graph::csv::Report;
 use crate::graph::pacer::{PacerConfig, WritePacer};
 use crate::terminal_text::escape_for_terminal_keeping_lines;
+use crate::tui::wording::duration_words as minutes;
 use crate::write_log::{WriteLog, WriteLogError};
 use std::future::Future;
 use std::io::Write;
@@ -209,17 +210,6 @@ pub fn watch_line(progress: &WatchProgress) -> String {
         None => " · done watching".into(),
     };
     format!("watching: {} · {}{next}", parts.join(", "), minutes(progress.elapsed))
-}
-
-/// `40 s`, `2 min 5 s`, `1 h 3 min`.
-pub fn minutes(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 if s.is_multiple_of(60) => format!("{} min", s / 60),
-        60..3600 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3600, s / 60 % 60),
-    }
 }
 
 /// What `import` did, for `main` (the exit status) and tests.
