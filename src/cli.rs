@@ -45,10 +45,12 @@ serials and hashes, group tags, users, non-ANSI bytes) and every problem is name
 rows with problems are never sent. The valid rows are matched with the tenant: new (imported),
 registered already (skipped, or with --update-registered its group tag or user updated instead),
 in the import queue already (shown, not imported again) or a conflict. The plan goes to stderr;
-nothing is sent before --yes or a yes on the terminal. Imports go in chunks of at most 500 at
-Intune's pace, are watched until complete or error (every 10 s, then 30 s, then a minute, up to
---watch-timeout), explained, and completed import records are deleted (the registered devices
-stay; failed ones are kept unless --cleanup-failed).
+nothing is sent before --yes or a yes on the terminal, and a file with rows with problems sends
+its valid rows with --yes only when --skip-invalid says so. Imports go in chunks of at most 500
+at Intune's pace, are watched until complete or error (every 10 s, then 30 s, then a minute, up
+to --watch-timeout), explained, and completed import records are deleted (the registered devices
+stay; failed ones are kept unless --cleanup-failed). Every write answered goes to the write log
+in the state directory. Ctrl-C stops after the requests in flight; a second one quits at once.
 
 Results, one line per CSV row (line, serial, outcome, error code and name, details, registered
 device id, import record id), go to stdout as CSV, or to --results FILE.

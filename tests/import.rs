@@ -788,3 +788,71 @@ async fn a_file_that_cannot_be_read_exits_1_naming_it_before_signing_in() {
     assert!(stderr(&out).contains("cannot read") && stderr(&out).contains("nope.csv"), "{}", stderr(&out));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+// ---- the headless front in process, as on a terminal ----
+
+/// A writer whose bytes the test reads afterwards.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_a_terminal_the_update_is_offered_and_nothing_goes_before_a_yes() {
+    use autopilot_tui::jobs::import::headless::{Console, HeadlessOptions, run_headless};
+    let server = serve(Setup { delay: Duration::from_secs(20), ..Setup::default() }).await;
+    let demo = demo_material(&server).await;
+    let csv = csv_text(&[row("CSV-TTY-1", 3501), (demo.differs.1.clone(), hash(3502), "Kiosk-9", "")]);
+    let questions = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let asked = questions.clone();
+    let (out, err) = (Shared::default(), Shared::default());
+    let mut console = Console::new(
+        Box::new(out.clone()),
+        Box::new(err.clone()),
+        true,
+        Some(Box::new(move |question: &str| {
+            asked.lock().unwrap().push(question.to_string());
+            !question.contains("sync")
+        })),
+    );
+    let options = HeadlessOptions::default();
+    let report = run_headless(
+        &client(&server, RetryPolicy::default()),
+        csv.as_bytes(),
+        "devices.csv",
+        &options,
+        &mut console,
+        CancellationToken::new(),
+        Err(autopilot_tui::write_log::WriteLogError::NoStateDir),
+    )
+    .await
+    .unwrap();
+    assert!(report.success(), "{}", err.text());
+    let questions = questions.lock().unwrap().clone();
+    assert_eq!(questions.len(), 3, "{questions:?}");
+    assert!(questions[0].starts_with("1 rows are registered already with another group tag or user"));
+    assert!(questions[1].starts_with("Import 1 and update 1 registered?"));
+    assert!(questions[2].contains("Autopilot service now?"));
+    let outcomes: Vec<Outcome> = report.rows.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Imported, Outcome::UpdatedInstead]);
+    let err = err.text();
+    assert_eq!(err.matches("writes are not logged; the import goes on.").count(), 1, "{err}");
+    assert!(err.contains("\r\x1b[2Kwatching: 1 waiting · 0 s · next look in 10 s"), "a progress line: {err}");
+    assert!(err.contains("No Autopilot sync asked for"));
+    assert!(!server.journal().iter().any(|r| r.path_and_query.ends_with("/sync")));
+    assert!(out.text().starts_with("Line,Serial,Outcome"));
+}

@@ -252,7 +252,7 @@ pub async fn run_headless(
         Ok(log) => Some(log),
         Err(e) => {
             if !stop_at_plan {
-                console.say(&format!("Writes are not logged: {e}; the import goes on."));
+                console.say(&format!("{e}; the import goes on."));
             }
             None
         }
