@@ -71,6 +71,14 @@ pub enum Action {
     RevertField,
     /// Put every field back.
     RevertAll,
+    /// Write back what the last save (or the selected write log entry) replaced.
+    Undo,
+    /// In the conflict view: take the value the draft started from.
+    PickOriginal,
+    /// In the conflict view: take the server's value.
+    PickServer,
+    /// In the conflict view: take the user's value.
+    PickMine,
     /// Ask to save (opens the confirmation).
     Save,
     /// Send the confirmed PATCH.
@@ -93,10 +101,10 @@ pub enum Action {
     Suspend,
     /// A signal ended the app (`SIGTERM`, ...): leave, keeping unsaved drafts for recovery.
     Terminated(&'static str),
-    /// Take back the drafts an earlier session left unsaved.
-    RestoreDrafts,
-    /// Drop the drafts an earlier session left unsaved.
+    /// Quit, discarding the unsaved drafts (the quit question's `d`).
     DiscardDrafts,
+    /// In the drafts list: discard the selected draft (asks first).
+    DiscardDraft,
     /// Start the action of the selected record that this table key names (`a` assign user).
     RecordAction(char),
     /// Jump to the linked record of the other kind (imported identity <-> registered device).
@@ -148,10 +156,32 @@ pub enum Msg {
         request_id: u64,
         /// The record that was written.
         device_id: String,
-        /// The write's exchange, then the follow-up GET's when there was one.
+        /// The re-read before the write, the write's exchange, then the follow-up GET's.
         exchanges: Vec<Exchange>,
         /// The record as the server now has it, or the error.
         result: Box<Result<Record, GraphError>>,
+        /// The write as the write log has it (what an undo writes back), when one was sent.
+        written: Option<Box<crate::write_log::WriteEntry>>,
+    },
+    /// The write log as read for `:journal`: every entry oldest first and how many lines could
+    /// not be read, or why the file could not be.
+    JournalRead {
+        /// The entries and the unreadable count, or the error.
+        result: Result<(Vec<crate::write_log::WriteEntry>, usize), String>,
+    },
+    /// The record was read again before a write and someone else changed a field the user
+    /// changed: nothing was sent.
+    Conflicted {
+        /// Save request id.
+        request_id: u64,
+        /// The record.
+        device_id: String,
+        /// The re-read's exchange.
+        exchanges: Vec<Exchange>,
+        /// The record as the server has it now.
+        server: Box<Record>,
+        /// The fields both changed.
+        conflicts: Vec<crate::graph::conflict::FieldConflict>,
     },
     /// A request of this operation failed and the client waits before trying again.
     Retrying {
@@ -190,10 +220,10 @@ pub enum Msg {
         /// Where it went, or what went wrong.
         result: Result<std::path::PathBuf, String>,
     },
-    /// The recovery file could not be deleted (it will be offered again on the next start).
-    RecoveryKept {
-        /// Why.
-        error: String,
+    /// The draft store was written (when each draft was first stored), or why not.
+    DraftsStored {
+        /// When each draft (by record id) was first stored, or what went wrong.
+        result: Result<std::collections::HashMap<String, std::time::SystemTime>, String>,
     },
     /// The sign-in finished (the effect runner holds the client it built), or why not.
     SignedIn {
@@ -280,6 +310,13 @@ pub enum Effect {
         device_id: String,
         /// The body (exactly the changed properties).
         body: PatchBody,
+        /// The record the change was made against: the write re-reads the record first and
+        /// stops at a field someone else changed since.
+        original: Box<Record>,
+        /// What made the write, for the write log.
+        source: crate::write_log::WriteSource,
+        /// The write log entry this write undoes (its key).
+        undoes: Option<String>,
     },
     /// Stop the task of a request (a listing, fetch or save the user cancelled).
     Cancel {
@@ -305,10 +342,12 @@ pub enum Effect {
         /// What goes in it (Authorization already redacted).
         text: String,
     },
-    /// Delete the recovery file (its drafts were restored or discarded).
-    ForgetRecovery {
+    /// Write the draft store (no drafts: delete it).
+    StoreDrafts {
         /// The file.
         path: std::path::PathBuf,
+        /// What it holds.
+        drafts: Option<crate::tui::draft_store::StoredDrafts>,
     },
     /// Run an action on one record (then read it again, unless it was deleted).
     Act {
@@ -328,6 +367,8 @@ pub enum Effect {
         /// The text.
         text: String,
     },
+    /// Read the write log (for `:journal`).
+    ReadJournal,
     /// Run a bulk job.
     RunJob {
         /// Its request id.

@@ -26,8 +26,8 @@ pub enum Context {
     SignIn,
     /// Typing a `:` command.
     Command,
-    /// Restore the drafts of an earlier session?
-    Restore,
+    /// The unsaved drafts (`:drafts`).
+    Drafts,
     /// An action's dialog with lines to type (a user to assign, the serial a delete asks for).
     ActionTyping,
     /// An action's dialog that only asks yes or no.
@@ -38,6 +38,10 @@ pub enum Context {
     Plan,
     /// A yes/no question.
     Ask,
+    /// The three-way view of a save stopped by conflicts.
+    Conflicts,
+    /// The write log (`:journal`).
+    Journal,
 }
 
 impl Context {
@@ -53,12 +57,14 @@ impl Context {
             Context::Inspector => "Response inspector",
             Context::SignIn => "Sign-in",
             Context::Command => "Command line (after :)",
-            Context::Restore => "Restore drafts?",
+            Context::Drafts => "Unsaved drafts (:drafts)",
             Context::ActionTyping => "Action on a device (typing)",
             Context::ActionConfirm => "Action on a device",
             Context::Bulk => "Bulk edit of the marked devices",
             Context::Plan => "Preview of a bulk change",
             Context::Ask => "Question",
+            Context::Conflicts => "Conflicts (changed on the server too)",
+            Context::Journal => "Write log (:journal)",
         }
     }
 }
@@ -262,6 +268,14 @@ pub static FORM: &[Binding] = &[
     w(&[ctrl('s')], "^S", "save (shows the request first)", Action::Save, "save"),
     wp(Priority::Normal, &[ctrl('r')], "^R", "revert this field", Action::RevertField, "revert field"),
     wp(Low, &[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, "revert all"),
+    wp(
+        Low,
+        &[alt('u'), alt('U')],
+        "M-U",
+        "undo this device's last save (writes the old values back; shows the request first)",
+        Action::Undo,
+        "undo save",
+    ),
     w(&[], "←/→ Space", "choose import status", Action::Cycle, ""),
     bp(Low, &[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
     bp(Low, &[ctrl('y')], "^Y", "copy the field's value to the clipboard", Action::Copy, "copy"),
@@ -284,15 +298,88 @@ pub static CONFIRM: &[Binding] = &[
 
 /// Quit confirmation.
 pub static QUIT_CONFIRM: &[Binding] = &[
-    bp(Always, &[c('y'), ctrl('c')], "y", "quit, dropping unsaved drafts", Action::QuitAnyway, "quit anyway"),
+    bp(
+        Always,
+        &[c('y'), ctrl('c')],
+        "y",
+        "quit; the drafts stay saved for the next start",
+        Action::QuitAnyway,
+        "quit",
+    ),
+    bp(Always, &[c('d')], "d", "discard the drafts and quit", Action::DiscardDrafts, "discard and quit"),
     bp(Always, &[c('n'), k(KeyCode::Esc)], "n/Esc", "stay", Action::Back, "stay"),
 ];
 
-/// The offer to restore an earlier session's unsaved drafts.
-pub static RESTORE: &[Binding] = &[
-    bp(Always, &[c('y'), k(KeyCode::Enter)], "y/⏎", "restore the drafts", Action::RestoreDrafts, "restore"),
-    bp(Always, &[c('n')], "n", "discard them for good", Action::DiscardDrafts, "discard"),
-    bp(Always, &[k(KeyCode::Esc)], "Esc", "decide later (offered again next start)", Action::Back, "later"),
+/// The unsaved drafts (`:drafts`).
+pub static DRAFTS: &[Binding] = &[
+    bp(Low, &[k(KeyCode::Up), c('k')], "↑/k", "previous draft", Action::Up, "up"),
+    bp(Low, &[k(KeyCode::Down), c('j')], "↓/j", "next draft", Action::Down, "down"),
+    bp(High, &[k(KeyCode::Enter)], "⏎", "open the draft in its form", Action::Open, "open"),
+    b(&[c('d'), k(KeyCode::Delete)], "d", "discard this draft (asks first)", Action::DiscardDraft, "discard"),
+    b(&[c('D')], "D", "discard every draft (asks first)", Action::DiscardDrafts, "discard all"),
+    bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
+    bp(Always, &[k(KeyCode::Esc), c('q')], "Esc", "back to the table", Action::Back, "back"),
+];
+
+/// Fields both the user and someone else changed.
+pub static CONFLICTS: &[Binding] = &[
+    bp(Low, &[k(KeyCode::Up), c('k')], "↑/k", "previous field", Action::Up, "up"),
+    bp(Low, &[k(KeyCode::Down), c('j'), k(KeyCode::Tab)], "↓/j", "next field", Action::Down, "down"),
+    bp(
+        High,
+        &[c('o')],
+        "o",
+        "keep the original value (undoes the other change too)",
+        Action::PickOriginal,
+        "original",
+    ),
+    bp(High, &[c('s')], "s", "keep the server's value (drops yours)", Action::PickServer, "server"),
+    bp(High, &[c('m')], "m", "keep your value (written over the other change)", Action::PickMine, "mine"),
+    wp(
+        Always,
+        &[k(KeyCode::Enter)],
+        "⏎",
+        "apply the picks, then confirm the save (nothing is sent before)",
+        Action::ConfirmSend,
+        "apply",
+    ),
+    bp(
+        Always,
+        &[k(KeyCode::Esc)],
+        "Esc",
+        "back to the form; nothing sent, the draft as it was",
+        Action::Back,
+        "back",
+    ),
+];
+
+/// The write log.
+pub static JOURNAL: &[Binding] = &[
+    bp(Low, &[k(KeyCode::Up), c('k')], "↑/k", "newer write", Action::Up, "up"),
+    bp(Low, &[k(KeyCode::Down), c('j')], "↓/j", "older write", Action::Down, "down"),
+    b(&[k(KeyCode::PageUp), ctrl('b')], "PgUp", "page up", Action::PageUp, ""),
+    b(&[k(KeyCode::PageDown), ctrl('f')], "PgDn", "page down", Action::PageDown, ""),
+    b(&[k(KeyCode::Home), c('g')], "g", "newest", Action::Top, ""),
+    b(&[k(KeyCode::End), c('G')], "G", "oldest", Action::Bottom, ""),
+    w(
+        &[c('u')],
+        "u",
+        "undo the write (writes its before values back; shows the request first)",
+        Action::Undo,
+        "undo",
+    ),
+    bp(
+        High,
+        &[c('/')],
+        "/",
+        "filter (serial, id, field, value, source, status)",
+        Action::FilterStart,
+        "filter",
+    ),
+    b(&[c('r')], "r", "read the log again", Action::Reload, "reload"),
+    b(&[c('y')], "y", "copy the request-id to the clipboard", Action::Copy, "copy id"),
+    bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
+    bp(Always, &[k(KeyCode::Esc), c('q')], "Esc", "back to the table", Action::Back, "back"),
 ];
 
 /// The bulk form. Typing goes into the focused field's value.
@@ -418,12 +505,14 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::Inspector => INSPECTOR,
         Context::SignIn => SIGN_IN,
         Context::Command => COMMAND,
-        Context::Restore => RESTORE,
+        Context::Drafts => DRAFTS,
         Context::ActionTyping => ACTION_TYPING,
         Context::ActionConfirm => ACTION_CONFIRM,
         Context::Bulk => BULK,
         Context::Plan => PLAN,
         Context::Ask => ASK,
+        Context::Conflicts => CONFLICTS,
+        Context::Journal => JOURNAL,
     }
 }
 
@@ -433,11 +522,11 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::QuitConfirm) => Context::QuitConfirm,
         Some(Overlay::Confirm(_)) => Context::Confirm,
         Some(Overlay::Help { .. }) => Context::Help,
-        Some(Overlay::Restore(_)) => Context::Restore,
         Some(Overlay::Action(d)) if d.lines() > 0 => Context::ActionTyping,
         Some(Overlay::Action(_)) => Context::ActionConfirm,
         Some(Overlay::Ask(_)) => Context::Ask,
         Some(Overlay::Plan(_)) => Context::Plan,
+        Some(Overlay::Conflicts(_)) => Context::Conflicts,
         None => match model.screen {
             Screen::Table if model.typing == Typing::Command => Context::Command,
             Screen::Table if model.typing == Typing::Filter => Context::Filter,
@@ -446,6 +535,9 @@ pub fn context(model: &Model) -> Context {
             Screen::Inspector => Context::Inspector,
             Screen::SignIn => Context::SignIn,
             Screen::Bulk => Context::Bulk,
+            Screen::Drafts => Context::Drafts,
+            Screen::Journal if model.typing == Typing::Filter => Context::Filter,
+            Screen::Journal => Context::Journal,
         },
     }
 }
@@ -458,6 +550,8 @@ pub fn help_context(model: &Model) -> Context {
         Screen::Inspector => Context::Inspector,
         Screen::SignIn => Context::SignIn,
         Screen::Bulk => Context::Bulk,
+        Screen::Drafts => Context::Drafts,
+        Screen::Journal => Context::Journal,
     }
 }
 
@@ -683,12 +777,14 @@ mod tests {
             Context::Inspector,
             Context::SignIn,
             Context::Command,
-            Context::Restore,
+            Context::Drafts,
             Context::ActionTyping,
             Context::ActionConfirm,
             Context::Bulk,
             Context::Plan,
             Context::Ask,
+            Context::Conflicts,
+            Context::Journal,
         ] {
             for bd in bindings(ctx) {
                 for k in bd.keys {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod bulk;
 pub mod command;
 pub mod copy;
+pub mod draft_store;
 pub mod drafts;
 pub mod effects;
 pub mod event;
@@ -14,11 +15,9 @@ pub mod keymap;
 pub mod layout;
 pub mod line_edit;
 pub mod model;
-// main 9d29124 renamed the file without this line; kept compiling until main settles it.
-#[path = "draft_store.rs"]
-pub mod recovery;
 pub mod remembered;
 pub mod requests;
+pub mod save_task;
 pub mod table;
 pub mod terminal;
 pub mod update;

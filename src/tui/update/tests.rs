@@ -296,14 +296,20 @@ fn edit_save_confirm_and_server_answer() {
     let ex = exchange("PATCH", "/x", 200, Some(r#"{"groupTag":"Lab"}"#), "{}");
     msg(
         &mut m,
-        Msg::Patched { request_id, device_id: id.clone(), exchanges: vec![ex], result: Box::new(Ok(answer)) },
+        Msg::Patched {
+            request_id,
+            device_id: id.clone(),
+            exchanges: vec![ex],
+            result: Box::new(Ok(answer)),
+            written: Some(fixtures::written(&id)),
+        },
     );
     let draft = m.form_draft().unwrap();
     assert_eq!(draft.dirty_count(), 0);
     assert_eq!(draft.original["groupTag"], serde_json::json!("Lab"));
     let row = m.table.rows.find(&id).unwrap();
     assert_eq!(m.table.field_text(row, "groupTag").as_deref(), Some("Lab"));
-    assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: Group tag");
+    assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: Group tag (M-U undoes)");
     // Back to the table: a clean draft is dropped.
     act(&mut m, Action::Back);
     assert!(m.drafts.is_empty());
@@ -326,7 +332,7 @@ fn error_keeps_the_draft_and_shows_code_message_request_id() {
     let se = ServiceError::from_response(400, &[], body);
     let ex = exchange("PATCH", "/x", 400, Some("{}"), body);
     let result = Box::new(Err(GraphError::Service(Box::new(se))));
-    msg(&mut m, Msg::Patched { request_id, device_id: id, exchanges: vec![ex], result });
+    msg(&mut m, Msg::Patched { request_id, device_id: id, exchanges: vec![ex], result, written: None });
     let after: Vec<String> =
         crate::graph::imported::IMPORTED.fields.iter().map(|f| m.form_draft().unwrap().text(f)).collect();
     assert_eq!(before, after);
@@ -546,6 +552,7 @@ fn cancelling_a_save_keeps_the_draft_and_says_what_may_have_happened() {
                 device_id: device["id"].as_str().unwrap().to_string(),
                 exchanges: vec![],
                 result: Box::new(Ok(device)),
+                written: Some(fixtures::written("x")),
             },
         );
         assert_eq!(m.form_draft().unwrap().dirty_count(), 1);
@@ -697,35 +704,47 @@ fn big_tables_sort_off_the_draw_path_and_stale_sorts_are_dropped() {
     assert!(kept.windows(2).all(|w| w[0] >= w[1]));
 }
 
-fn offer(m: &mut Model) {
-    let mut draft = Draft::new(&crate::graph::imported::IMPORTED, fixtures::devices().remove(0));
-    draft.set_text(f("groupTag"), "Recovered");
-    let drafts = std::collections::HashMap::from([(draft.id().to_string(), draft)]);
-    let recovery = crate::tui::recovery::Recovery::of_drafts(&drafts, "demo", "SIGHUP").unwrap();
-    let path = std::path::PathBuf::from("/state/recovered-drafts-x.json");
-    m.overlay = Some(Overlay::Restore(Box::new(crate::tui::model::RecoveryOffer { path, recovery })));
+fn run_command(m: &mut Model, line: &str) {
+    act(m, Action::CommandStart);
+    act(m, Action::CommandEdit(EditOp::Paste(line.into())));
+    act(m, Action::CommandRun);
+}
+
+fn two_drafts(m: &mut Model) {
+    for (i, tag) in [(0, "First"), (1, "Second")] {
+        let mut draft = Draft::new(&crate::graph::imported::IMPORTED, fixtures::devices().remove(i));
+        draft.set_text(f("groupTag"), tag);
+        m.drafts.insert(draft.id().to_string(), draft);
+    }
 }
 
 #[test]
-fn recovered_drafts_restore_discard_or_wait() {
+fn the_drafts_view_opens_a_draft_and_discards_one_or_all_after_asking() {
     let mut m = fixtures::model(120, 40);
-    offer(&mut m);
-    let effects = act(&mut m, Action::RestoreDrafts);
-    assert!(matches!(effects.as_slice(), [Effect::ForgetRecovery { .. }]), "{effects:?}");
+    run_command(&mut m, "drafts");
+    assert_eq!(m.screen, Screen::Table, "nothing to list");
+    two_drafts(&mut m);
+    run_command(&mut m, "drafts");
+    assert_eq!(m.screen, Screen::Drafts);
+    // Discarding asks; no keeps the draft.
+    act(&mut m, Action::DiscardDraft);
+    assert!(matches!(m.overlay, Some(Overlay::Ask(crate::tui::model::Ask::DiscardDraft { .. }))));
+    act(&mut m, Action::Back);
+    assert_eq!(m.unsaved_count(), 2);
+    act(&mut m, Action::DiscardDraft);
+    act(&mut m, Action::ConfirmSend);
     assert_eq!(m.unsaved_count(), 1);
-    assert!(m.overlay.is_none());
-
-    let mut m = fixtures::model(120, 40);
-    offer(&mut m);
-    let effects = act(&mut m, Action::DiscardDrafts);
-    assert!(matches!(effects.as_slice(), [Effect::ForgetRecovery { .. }]), "{effects:?}");
+    // Enter opens the other one's form with its edit.
+    act(&mut m, Action::Open);
+    assert_eq!(m.screen, Screen::Form);
+    let id = m.form.as_ref().unwrap().device_id.clone();
+    assert!(m.drafts[&id].is_dirty_any());
+    act(&mut m, Action::Back);
+    run_command(&mut m, "drafts");
+    act(&mut m, Action::DiscardDrafts);
+    act(&mut m, Action::ConfirmSend);
     assert_eq!(m.unsaved_count(), 0);
-
-    // Esc decides nothing: the file stays for the next start.
-    let mut m = fixtures::model(120, 40);
-    offer(&mut m);
-    assert!(act(&mut m, Action::Back).is_empty());
-    assert!(m.overlay.is_none() && m.unsaved_count() == 0);
+    assert_eq!(m.screen, Screen::Table, "an empty list closes");
 }
 
 #[test]
@@ -840,6 +859,7 @@ fn a_save_answer_updates_its_record_whatever_form_is_open() {
             device_id: first.clone(),
             exchanges: vec![ex],
             result: Box::new(Ok(answer)),
+            written: Some(fixtures::written(&first)),
         },
     );
     let row = m.table.rows.find(&first).unwrap();
@@ -899,6 +919,7 @@ fn a_read_back_that_does_not_show_the_change_keeps_it_and_offers_to_send_again()
         device_id: device_id.clone(),
         exchanges: Vec::new(),
         result: Box::new(Ok(record)),
+        written: Some(fixtures::written(device_id)),
     };
     msg(&mut m, patched);
     let draft = m.form_draft().unwrap();
