@@ -1,7 +1,7 @@
 //! Thin binary: parse the command line, set up logging, hand over to one mode.
 
 use autopilot_tui::cli::{
-    Cli, Command, ConnectionArgs, FormatArg, ListArgs, ResourceArg, ServeArgs, default_log_file,
+    Cli, Command, ConnectionArgs, FormatArg, ImportArgs, ListArgs, ResourceArg, ServeArgs, default_log_file,
 };
 use autopilot_tui::config::Settings;
 use autopilot_tui::connect::{Prepared, SignInProgress, connect, prepare};
@@ -53,6 +53,9 @@ pub enum CliError {
     /// `list` failed.
     #[error(transparent)]
     Export(#[from] autopilot_tui::export::ExportError),
+    /// `import` could not start or finish.
+    #[error(transparent)]
+    Import(#[from] autopilot_tui::jobs::import::ImportError),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +86,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
         Some(Command::List(args)) => runtime.block_on(list(args)),
+        Some(Command::Import(args)) => runtime.block_on(import(args)),
         None => runtime
             .block_on(interactive(cli.connection, cli.show, cli.log_file.or_else(default_log_file)))
             .map(|()| ExitCode::SUCCESS),
@@ -205,6 +209,67 @@ async fn list(args: ListArgs) -> Result<ExitCode, CliError> {
         summary.written, summary.skipped, summary.altered
     ));
     Ok(ExitCode::from(EXIT_INCOMPLETE))
+}
+
+/// `import`: the CSV is read before signing in (a file that cannot be read asks nothing of
+/// the user); the workflow's messages on stderr, the results on stdout or in `--results`. The
+/// first Ctrl-C stops it after the requests in flight (what was sent is reported); a second one
+/// quits at once. Exit 0 when every row was imported, updated or skipped on purpose, else 1.
+async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
+    use autopilot_tui::jobs::import::CancellationToken;
+    use autopilot_tui::jobs::import::headless::{Ask, Console, read_csv, run_headless};
+    use autopilot_tui::write_log::WriteLog;
+    let settings = Settings::resolve(&args.connection.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
+    let bytes = read_csv(&args.file)?;
+    let options = args.to_options(settings.read_only, settings.page_size);
+    let connection = connect(&settings, print_sign_in).await?;
+    let ask: Option<Ask> = if std::io::stdin().is_terminal() {
+        Some(Box::new(|question: &str| {
+            eprint!("{question}");
+            let mut answer = String::new();
+            std::io::stdin().read_line(&mut answer).is_ok()
+                && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+        }))
+    } else {
+        None
+    };
+    let mut console = Console::new(
+        Box::new(std::io::stdout()),
+        Box::new(std::io::stderr()),
+        std::io::stderr().is_terminal(),
+        ask,
+    );
+    let cancel = CancellationToken::new();
+    let interrupted = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                say("Stopping after the requests in flight (Ctrl-C again quits at once).");
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        }
+    });
+    let name = args.file.display().to_string();
+    let report = run_headless(
+        &connection.client,
+        &bytes,
+        &name,
+        &options,
+        &mut console,
+        cancel,
+        WriteLog::in_state_dir(),
+    )
+    .await;
+    interrupted.abort();
+    if let Some(server) = connection.demo_server {
+        server.shutdown().await;
+    }
+    let report = report?;
+    tracing::info!(rows = report.rows.len(), success = report.success(), "import finished");
+    Ok(if report.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// The progress line `list` keeps at the bottom of a terminal's stderr, and the messages that
