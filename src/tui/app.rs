@@ -359,6 +359,7 @@ where
         }
     };
     effects.set_write_log(host.write_log.take());
+    effects.set_write_rate(model.write_rate);
     if let Ok(size) = terminal.size() {
         model.size = (size.width, size.height);
     }

@@ -43,9 +43,11 @@ pub(super) fn ask_mark_shown(model: &mut Model) {
 }
 
 /// The answer to a question.
-pub(super) fn answer(model: &mut Model, yes: bool) {
-    let Some(Overlay::Ask(ask)) = model.overlay.take() else { return };
+pub(super) fn answer(model: &mut Model, yes: bool) -> Vec<Effect> {
+    let Some(Overlay::Ask(ask)) = model.overlay.take() else { return Vec::new() };
     match ask {
+        Ask::CancelJob { .. } if !yes => model.say(Level::Info, "The job goes on"),
+        Ask::CancelJob { .. } => return super::jobs::cancel(model),
         Ask::MarkShown { .. } if !yes => model.say(Level::Info, "Nothing marked"),
         Ask::MarkShown { .. } => {
             let ids: Vec<String> = model.table.view.iter().map(|&row| model.table.rows.id(row)).collect();
@@ -67,6 +69,7 @@ pub(super) fn answer(model: &mut Model, yes: bool) {
     if model.screen == Screen::Drafts && super::drafts_view::unsaved(model).is_empty() {
         model.screen = Screen::Table;
     }
+    Vec::new()
 }
 
 /// `\`: clears the marks.
