@@ -532,6 +532,8 @@ pub struct Model {
     pub bulk: Option<crate::tui::bulk::BulkForm>,
     /// The bulk job running or last run.
     pub job: Option<JobView>,
+    /// A bulk edit of an earlier session, put back once its records are listed.
+    pub bulk_restored: Option<crate::tui::draft_store::StoredBulk>,
     /// The `:import` being checked, whose preview is awaited.
     pub import_request: Option<u64>,
     /// A bulk change of more writes than this asks for the number to be typed.
@@ -607,6 +609,7 @@ impl Model {
             form: None,
             bulk: None,
             job: None,
+            bulk_restored: None,
             import_request: None,
             confirm_over: CONFIRM_OVER,
             write_rate: crate::graph::pacer::DEFAULT_WRITE_RATE,

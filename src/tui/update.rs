@@ -789,6 +789,9 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 if let Some(note) = model.restored_note.take() {
                     loaded = format!("{loaded}; {note} (:drafts lists them)");
                 }
+                if let Some(note) = bulk::restore(model) {
+                    loaded = format!("{loaded}; {note}");
+                }
                 match model.table.listing.warnings {
                     0 => model.say_on(Screen::Table, Level::Success, loaded),
                     w => model.say_on(

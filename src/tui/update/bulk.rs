@@ -100,6 +100,23 @@ pub(super) fn open(model: &mut Model) {
     focus(model, 0);
 }
 
+/// The bulk edit of an earlier session, once the table lists its kind of record: its marks and
+/// choices back, said in a word. The records no longer listed are left out.
+pub(super) fn restore(model: &mut Model) -> Option<String> {
+    let stored = model.bulk_restored.as_ref().filter(|b| b.resource == model.table.resource.command)?.clone();
+    model.bulk_restored = None;
+    model.table.marks.extend(stored.marked.iter().cloned());
+    let rows = model.table.marked_rows();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut form = BulkForm::new(model.table.resource, rows);
+    stored.apply_to(&mut form);
+    let n = form.rows.len();
+    model.bulk = Some(form);
+    Some(format!("the bulk edit of {} restored (⏎ opens it)", plural(n, "marked device")))
+}
+
 fn focus(model: &mut Model, line: usize) {
     let Some(form) = model.bulk.as_mut() else { return };
     form.focus = line.min(form.fields.len().saturating_sub(1));
