@@ -753,3 +753,46 @@ async fn import_from_the_app_checks_previews_imports_watches_and_cleans_up() {
     app.wait_exit();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_deletes_the_completed_and_failed_import_records_after_the_typed_count() {
+    let server = serve(false).await;
+    let all: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=999",
+            server.base_url()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The smallest import with more settled records than the guard's threshold (25): deleted
+    // within the write budget's first burst.
+    let mut by_import: std::collections::BTreeMap<String, usize> = Default::default();
+    for d in all["value"].as_array().unwrap() {
+        if matches!(d["state"]["deviceImportStatus"].as_str(), Some("complete" | "error")) {
+            *by_import.entry(d["importId"].as_str().unwrap().to_string()).or_default() += 1;
+        }
+    }
+    let (import_id, settled) =
+        by_import.into_iter().filter(|(_, n)| *n > 25).min_by_key(|(_, n)| *n).unwrap();
+    let mut app = start_app(&server, &[]);
+    app.send(&format!(":cleanup {import_id}\r"));
+    let asked = app.wait_text(&format!("Delete {settled} import records of import"));
+    assert!(asked.contains(&format!("type {settled} to delete")), "{asked}");
+    app.send("\r"); // nothing typed: refused
+    app.wait_text(&format!("Type {settled} (the number of records)"));
+    assert_eq!(server.journal().iter().filter(|r| r.method == "DELETE").count(), 0);
+    app.send(&settled.to_string());
+    app.send("\r");
+    app.wait_text(&format!("{settled} import records deleted"));
+    assert_eq!(server.journal().iter().filter(|r| r.method == "DELETE").count(), settled);
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains("Clean-up of"));
+    app.send("q");
+    app.wait_exit();
+    server.shutdown().await;
+}

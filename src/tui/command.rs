@@ -31,6 +31,8 @@ pub enum Command {
     Import(String),
     /// The running or last job.
     Jobs,
+    /// Delete the completed and failed import records listed (of one import, when named).
+    Cleanup(Option<String>),
 }
 
 /// The commands every resource has, for the help: `(usage, what it does)`.
@@ -46,6 +48,10 @@ const GENERAL: &[(&str, &str)] = &[
         "check a hardware-hash CSV, plan it against the tenant, import, watch, clean up (Tab completes)",
     ),
     (":jobs", "the running or last job (bulk change, import)"),
+    (
+        ":cleanup [IMPORT-ID]",
+        "delete the completed and failed import records listed (of one import), after asking",
+    ),
     (":filter ODATA", "server search with your own $filter expression"),
     (":all", "list everything again (also Esc or r)"),
     (":q", "quit (asks when drafts are unsaved); :q! quits without asking"),
@@ -133,6 +139,7 @@ pub fn parse(line: &str, resource: &Resource) -> Result<Command, String> {
         }
         "import" => Ok(Command::Import(rest.to_string())),
         "jobs" | "job" => Ok(Command::Jobs),
+        "cleanup" | "clean" => Ok(Command::Cleanup((!rest.is_empty()).then(|| rest.to_string()))),
         "sync" => Err(":sync takes nothing after it".into()),
         "q" | "quit" => Ok(Command::Quit),
         "q!" | "quit!" => Ok(Command::QuitNow),

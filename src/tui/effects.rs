@@ -250,6 +250,25 @@ impl Effects {
                     TaskEnd::of(request_id)
                 });
             }
+            Effect::CleanUp { request_id, records } => {
+                let Some(client) = self.client_for(request_id) else { return };
+                let cancel = tokio_util::sync::CancellationToken::new();
+                self.cancels.insert(request_id, cancel.clone());
+                let (pacer, log) = (self.pacer.clone(), self.write_log.clone());
+                self.spawn(request_id, async move {
+                    let task = crate::tui::import_task::clean_up(
+                        client,
+                        pacer,
+                        cancel,
+                        log,
+                        request_id,
+                        records,
+                        tx.clone(),
+                    );
+                    let _ = tx.send(task.await);
+                    TaskEnd::of(request_id)
+                });
+            }
             Effect::CancelJob { request_id } => {
                 if let Some(cancel) = self.cancels.remove(&request_id) {
                     cancel.cancel();

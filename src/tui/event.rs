@@ -189,6 +189,13 @@ pub enum Msg {
         /// What happened.
         progress: crate::jobs::import::ImportProgress,
     },
+    /// A clean-up ended: one result per record.
+    CleanedUp {
+        /// Its request id.
+        request_id: u64,
+        /// What became of each record.
+        rows: Vec<crate::jobs::import::RowResult>,
+    },
     /// An import ended.
     ImportEnded {
         /// Its request id.
@@ -427,6 +434,13 @@ pub enum Effect {
         request_id: u64,
         /// The plan.
         plan: Box<crate::jobs::import::ImportPlan>,
+    },
+    /// Delete import records (`:cleanup`), as a job.
+    CleanUp {
+        /// Its request id.
+        request_id: u64,
+        /// `(record id, serial)` of each.
+        records: Vec<(String, Option<String>)>,
     },
     /// Stop a job after the requests in flight (its cancel token).
     CancelJob {

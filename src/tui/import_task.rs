@@ -58,3 +58,32 @@ pub async fn run(
     }
     Msg::ImportEnded { request_id, result: result.map(Box::new).map_err(|e| e.to_string()) }
 }
+
+/// Deletes the import records `:cleanup` picked, telling its progress on `tx`.
+pub async fn clean_up(
+    client: GraphClient,
+    pacer: WritePacer,
+    cancel: CancellationToken,
+    log: Option<WriteLog>,
+    request_id: u64,
+    records: Vec<(String, Option<String>)>,
+    tx: UnboundedSender<Msg>,
+) -> Msg {
+    let (job, mut progress) = ImportJob::new(&client, pacer, cancel, log);
+    let rows = {
+        let work = job.clean_up_records(records);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                Some(p) = progress.recv() => { let _ = tx.send(Msg::ImportProgressed { request_id, progress: p }); }
+                rows = &mut work => break rows,
+            }
+        }
+    };
+    drop(job);
+    while let Ok(p) = progress.try_recv() {
+        let _ = tx.send(Msg::ImportProgressed { request_id, progress: p });
+    }
+    Msg::CleanedUp { request_id, rows }
+}

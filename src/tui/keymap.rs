@@ -46,6 +46,8 @@ pub enum Context {
     ImportPreview,
     /// The running or last job.
     Jobs,
+    /// `:cleanup`'s question.
+    Cleanup,
 }
 
 impl Context {
@@ -71,6 +73,7 @@ impl Context {
             Context::Journal => "Write log (:journal)",
             Context::ImportPreview => "Import preview (:import)",
             Context::Jobs => "Jobs (:jobs)",
+            Context::Cleanup => "Clean-up of import records (:cleanup)",
         }
     }
 }
@@ -383,6 +386,19 @@ pub static IMPORT_PREVIEW: &[Binding] = &[
     bp(Always, &[k(KeyCode::Esc)], "Esc", "close (nothing is sent)", Action::Back, "cancel"),
 ];
 
+/// `:cleanup`'s question.
+pub static CLEANUP: &[Binding] = &[
+    wp(
+        Always,
+        &[k(KeyCode::Enter)],
+        "⏎",
+        "delete them (above 25: type the number first)",
+        Action::ConfirmSend,
+        "delete",
+    ),
+    bp(Always, &[k(KeyCode::Esc)], "Esc", "close (nothing is deleted)", Action::Back, "cancel"),
+];
+
 /// The running or last job.
 pub static JOBS: &[Binding] = &[
     b(
@@ -589,6 +605,7 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::Journal => JOURNAL,
         Context::ImportPreview => IMPORT_PREVIEW,
         Context::Jobs => JOBS,
+        Context::Cleanup => CLEANUP,
     }
 }
 
@@ -604,6 +621,7 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::Plan(_)) => Context::Plan,
         Some(Overlay::Conflicts(_)) => Context::Conflicts,
         Some(Overlay::Import(_)) => Context::ImportPreview,
+        Some(Overlay::Cleanup(_)) => Context::Cleanup,
         None => match model.screen {
             Screen::Table if model.typing == Typing::Command => Context::Command,
             Screen::Table if model.typing == Typing::Filter => Context::Filter,
@@ -682,7 +700,7 @@ pub fn resolve(ctx: Context, event: &KeyEvent) -> Option<Action> {
             KeyCode::Delete if plain => Some(Action::RecordAction('d')),
             _ => None,
         },
-        Context::Form | Context::ActionTyping | Context::Bulk | Context::Plan => {
+        Context::Form | Context::ActionTyping | Context::Bulk | Context::Plan | Context::Cleanup => {
             edit_op(event).map(Action::Edit)
         }
         Context::Filter => edit_op(event).map(Action::FilterEdit),
@@ -866,6 +884,7 @@ mod tests {
             Context::Journal,
             Context::ImportPreview,
             Context::Jobs,
+            Context::Cleanup,
         ] {
             for bd in bindings(ctx) {
                 for k in bd.keys {

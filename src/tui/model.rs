@@ -105,6 +105,30 @@ pub enum Overlay {
     Conflicts(Box<ConflictView>),
     /// An import's check and plan, before anything is sent.
     Import(Box<ImportPreview>),
+    /// Which import records `:cleanup` deletes, before anything is sent.
+    Cleanup(Box<CleanupAsk>),
+}
+
+/// `:cleanup`'s question: the import records it would delete; above the threshold the number
+/// is typed to confirm (the bulk guard).
+#[derive(Debug, Clone)]
+pub struct CleanupAsk {
+    /// `(record id, serial)` of each record.
+    pub records: Vec<(String, Option<String>)>,
+    /// How many completed (their devices are registered).
+    pub complete: usize,
+    /// How many failed (the explanation goes with them).
+    pub failed: usize,
+    /// The import they belong to, when one was named.
+    pub import_id: Option<String>,
+    /// Whether the number must be typed.
+    pub guarded: bool,
+    /// What was typed for it.
+    pub guard_text: String,
+    /// The guard line's editor (view state).
+    pub editor: TextArea<'static>,
+    /// Why it did not start.
+    pub problem: Option<String>,
 }
 
 /// Which value of a conflicting field the user keeps.
@@ -301,6 +325,16 @@ pub struct PlanPreview {
     pub editor: TextArea<'static>,
     /// Why it was not started.
     pub problem: Option<String>,
+}
+
+impl PartialEq for CleanupAsk {
+    // The editor is view state.
+    fn eq(&self, other: &CleanupAsk) -> bool {
+        self.records == other.records
+            && self.import_id == other.import_id
+            && self.guard_text == other.guard_text
+            && self.problem == other.problem
+    }
 }
 
 impl PartialEq for PlanPreview {

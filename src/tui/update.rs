@@ -181,6 +181,7 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
             _ => Vec::new(),
         },
         Context::ImportPreview => import_view::preview_action(model, action),
+        Context::Cleanup => import_view::cleanup_action(model, action),
         Context::Jobs => jobs::action(model, action),
         Context::SignIn => sign_in_action(model, action),
         Context::Command => command_action(model, action),
@@ -230,6 +231,7 @@ fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 Ok(Command::Journal(filter)) => return journal_view::open(model, filter),
                 Ok(Command::Import(path)) => return import_view::start(model, path),
                 Ok(Command::Jobs) => jobs::open(model),
+                Ok(Command::Cleanup(import_id)) => import_view::ask_cleanup(model, import_id),
                 Err(e) => model.say(Level::Warn, e),
             }
         }
@@ -842,6 +844,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             import_view::progressed(model, request_id, progress)
         }
         Msg::ImportEnded { request_id, result } => import_view::ended(model, request_id, result),
+        Msg::CleanedUp { request_id, rows } => return import_view::cleaned_up(model, request_id, rows),
         Msg::ResultsExported { result } => match result {
             Ok(path) => model.say(Level::Success, format!("Results written to {path}")),
             Err(e) => model.say(Level::Error, format!("Results not written: {e}")),

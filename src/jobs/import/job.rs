@@ -87,6 +87,39 @@ impl ImportJob {
         }
     }
 
+    /// Deletes import records the admin picked (the app's `:cleanup`): `(record id, serial)`,
+    /// at the pace of the shared budget, each delete journalled as a clean-up; one result per
+    /// record (`skipped` when it is gone, `failed` with the error when it could not be).
+    pub async fn clean_up_records(&self, records: Vec<(String, Option<String>)>) -> Vec<RowResult> {
+        let journal = Journal::new(
+            self.write_log.clone(),
+            self.reporter.clone(),
+            self.client.config().base_url.clone(),
+            String::new(),
+        );
+        let mut rows: Vec<RowResult> = records
+            .iter()
+            .enumerate()
+            .map(|(i, (id, serial))| RowResult {
+                line: i + 1,
+                serial: serial.clone(),
+                outcome: Outcome::Skipped,
+                error: None,
+                details: "import record".to_string(),
+                registered_id: None,
+                import_record_id: Some(id.clone()),
+            })
+            .collect();
+        let targets = records.into_iter().enumerate().map(|(i, (id, _))| (i, id)).collect();
+        clean_up(&self.client, targets, &mut rows, &self.reporter, &journal).await;
+        for row in &mut rows {
+            if row.import_record_id.is_some() {
+                row.outcome = Outcome::Failed;
+            }
+        }
+        rows
+    }
+
     /// Asks Intune to sync with the Autopilot service, once (told as [`ImportEvent::Synced`]).
     pub async fn sync(&self) -> SyncOutcome {
         let outcome = super::sync::sync(&self.client).await;

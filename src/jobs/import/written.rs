@@ -79,7 +79,7 @@ impl Journal {
             status: answer.status.unwrap_or(0),
             request_id: answer.request_id.clone(),
             source,
-            job: Some(self.import_id.clone()),
+            job: (!self.import_id.is_empty()).then(|| self.import_id.clone()),
             undoes: None,
         }
     }

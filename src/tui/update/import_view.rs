@@ -173,3 +173,122 @@ pub(super) fn ended(model: &mut Model, request_id: u64, result: Result<Box<Impor
     job.summary = Some((level, summary.clone()));
     model.say_on(Screen::Jobs, level, summary);
 }
+
+/// `:cleanup [IMPORT-ID]`: the completed and failed import records listed (of that import),
+/// asked about before anything is deleted.
+pub(super) fn ask_cleanup(model: &mut Model, import_id: Option<String>) {
+    if model.read_only {
+        model.say(Level::Warn, super::READ_ONLY);
+        return;
+    }
+    if model.table.resource.command != crate::graph::imported::IMPORTED.command {
+        model.say(Level::Info, ":cleanup works on the import queue: :imported first");
+        return;
+    }
+    if model.job.as_ref().is_some_and(|j| !j.finished) {
+        model.say(Level::Warn, "A job is running: one at a time (:jobs shows it)");
+        return;
+    }
+    let table = &model.table;
+    let status_col =
+        table.columns().iter().position(|c| c.cell == crate::graph::resource::Cell::ImportStatus);
+    let (mut complete, mut failed) = (0, 0);
+    let mut records = Vec::new();
+    for row in 0..table.count() {
+        // The status column reads `complete`, or `error 806 ZtdDeviceAlreadyAssigned`.
+        let cell = status_col.map(|col| table.rows.cell(row, col).into_owned()).unwrap_or_default();
+        let status = cell.split(' ').next().unwrap_or_default().to_string();
+        let batch = table.field_text(row, "importId").unwrap_or_default().to_string();
+        if import_id.as_deref().is_some_and(|wanted| !batch.eq_ignore_ascii_case(wanted)) {
+            continue;
+        }
+        match status.as_str() {
+            "complete" => complete += 1,
+            "error" => failed += 1,
+            _ => continue,
+        }
+        let serial = table.field_text(row, "serialNumber").map(|s| s.to_string());
+        records.push((table.rows.id(row), serial));
+    }
+    if records.is_empty() {
+        model.say(Level::Info, "No completed or failed import record listed to clean up");
+        return;
+    }
+    let guarded = records.len() > model.confirm_over;
+    model.overlay = Some(Overlay::Cleanup(Box::new(crate::tui::model::CleanupAsk {
+        records,
+        complete,
+        failed,
+        import_id,
+        guarded,
+        guard_text: String::new(),
+        editor: crate::tui::line_edit::line_editor("", ""),
+        problem: None,
+    })));
+}
+
+/// A key in `:cleanup`'s question.
+pub(super) fn cleanup_action(model: &mut Model, action: Action) -> Vec<Effect> {
+    let Some(Overlay::Cleanup(ask)) = model.overlay.as_mut() else { return Vec::new() };
+    match action {
+        Action::Back => {
+            model.overlay = None;
+            model.say(Level::Info, "Nothing deleted");
+        }
+        Action::Edit(op) if ask.guarded && crate::tui::line_edit::apply_edit(&mut ask.editor, &op, false) => {
+            ask.guard_text = crate::tui::line_edit::editor_text(&ask.editor).to_string();
+            ask.problem = None;
+        }
+        Action::ConfirmSend => {
+            let n = ask.records.len();
+            if ask.guarded && ask.guard_text.trim() != n.to_string() {
+                ask.problem = Some(format!("Type {n} (the number of records) to delete them"));
+                return Vec::new();
+            }
+            let Some(Overlay::Cleanup(ask)) = model.overlay.take() else { return Vec::new() };
+            let request_id = model.request_id();
+            let mut job = JobView::new(
+                request_id,
+                format!("Clean-up of {}", plural(n, "import record")),
+                None,
+                model.now,
+            );
+            job.results = ask
+                .records
+                .iter()
+                .map(|(id, serial)| format!("{}  {id}", serial.as_deref().unwrap_or("-")))
+                .collect();
+            model.job = Some(job);
+            model.screen = Screen::Jobs;
+            return vec![Effect::CleanUp { request_id, records: ask.records }];
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// The clean-up ended: what became of each record; the table is listed again.
+pub(super) fn cleaned_up(
+    model: &mut Model,
+    request_id: u64,
+    rows: Vec<crate::jobs::import::RowResult>,
+) -> Vec<Effect> {
+    let Some(job) = model.job.as_mut().filter(|j| j.request_id == request_id) else { return Vec::new() };
+    let failed = rows.iter().filter(|r| r.outcome == crate::jobs::import::Outcome::Failed).count();
+    job.finished = true;
+    job.ended_at = Some(model.now);
+    job.phase = "ended".into();
+    job.results = rows.iter().map(result_line).collect();
+    job.results_csv = Some(results::to_csv(&rows));
+    let (level, words) = if failed == 0 {
+        (
+            Level::Success,
+            format!("{} deleted (r in the table lists the queue again)", plural(rows.len(), "import record")),
+        )
+    } else {
+        (Level::Warn, format!("{} deleted, {failed} could not be (their lines say why)", rows.len() - failed))
+    };
+    job.summary = Some((level, words.clone()));
+    model.say_on(Screen::Jobs, level, words);
+    Vec::new()
+}

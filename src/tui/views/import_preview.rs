@@ -4,7 +4,7 @@
 
 use crate::jobs::import::headless::result_line;
 use crate::jobs::import::results::plan_results;
-use crate::tui::model::{ImportPreview, Model};
+use crate::tui::model::{CleanupAsk, ImportPreview, Model};
 use crate::tui::views::{Theme, centered, ellipsize};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -74,4 +74,48 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, p: &ImportPreview) {
         .title(Span::styled(format!(" Import of {name}: nothing sent yet "), theme.heading()))
         .border_style(theme.key());
     frame.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+/// Draws `:cleanup`'s question over `area`.
+pub fn draw_cleanup(frame: &mut Frame, area: Rect, model: &Model, ask: &CleanupAsk) {
+    let theme = Theme::of(model);
+    let width = area.width.saturating_sub(4).min(76);
+    let inner = width.saturating_sub(2) as usize;
+    let n = ask.records.len();
+    let of = ask.import_id.as_deref().map(|id| format!(" of import {id}")).unwrap_or_default();
+    let mut lines = vec![
+        Line::from(ellipsize(&format!("Delete {n} import records{of}?"), inner)),
+        Line::from(ellipsize(
+            &format!(
+                "{} completed (their devices stay registered), {} failed (their errors go with them)",
+                ask.complete, ask.failed
+            ),
+            inner,
+        )),
+        Line::from(Span::styled(
+            ellipsize("The import queue is a staging area; nothing else is deleted.", inner),
+            theme.dim(),
+        )),
+    ];
+    let guard_row = lines.len() + 1;
+    let prompt = format!("More than {}: type {n} to delete ", model.confirm_over);
+    if ask.guarded {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(prompt.clone(), theme.heading())));
+    }
+    if let Some(problem) = &ask.problem {
+        lines.push(Line::from(Span::styled(ellipsize(problem, inner), theme.invalid())));
+    }
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let r = centered(area, width, height);
+    frame.render_widget(Clear, r);
+    let block =
+        Block::bordered().title(Span::styled(" Clean up? ", theme.heading())).border_style(theme.key());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+    if ask.guarded {
+        let (x, y) = (r.x + 1 + prompt.chars().count() as u16, r.y + 1 + guard_row as u16);
+        if y < r.y + r.height.saturating_sub(1) && x + 4 < r.x + r.width {
+            frame.render_widget(&ask.editor, Rect { x, y, width: 10.min(r.x + r.width - 1 - x), height: 1 });
+        }
+    }
 }

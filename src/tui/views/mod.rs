@@ -229,6 +229,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Some(Overlay::Plan(preview)) => plan_preview::draw(frame, body, model, preview),
         Some(Overlay::Conflicts(view)) => conflicts::draw(frame, body, model, view),
         Some(Overlay::Import(preview)) => import_preview::draw(frame, body, model, preview),
+        Some(Overlay::Cleanup(ask)) => import_preview::draw_cleanup(frame, body, model, ask),
         None => {}
     }
     status_bar::draw_hints(frame, hints, model);
