@@ -79,6 +79,8 @@ pub enum Action {
     ToggleUpdate,
     /// Write the results to a CSV file.
     Export,
+    /// Save every unsaved draft as one job (`:drafts`).
+    SaveAll,
     /// Leave the jobs view for the table (the job goes on).
     ShowJobs,
     /// Ask for the Autopilot sync.

@@ -325,6 +325,13 @@ pub static DRAFTS: &[Binding] = &[
     bp(Low, &[k(KeyCode::Up), c('k')], "↑/k", "previous draft", Action::Up, "up"),
     bp(Low, &[k(KeyCode::Down), c('j')], "↓/j", "next draft", Action::Down, "down"),
     bp(High, &[k(KeyCode::Enter)], "⏎", "open the draft in its form", Action::Open, "open"),
+    w(
+        &[c('S')],
+        "S",
+        "save every draft of the kind shown, as one job (preview first)",
+        Action::SaveAll,
+        "save all",
+    ),
     b(&[c('d'), k(KeyCode::Delete)], "d", "discard this draft (asks first)", Action::DiscardDraft, "discard"),
     b(&[c('D')], "D", "discard every draft (asks first)", Action::DiscardDrafts, "discard all"),
     bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),

@@ -176,6 +176,11 @@ fn preview(model: &mut Model) {
         }
     };
     let plan = form.plan(&model.table, &targets);
+    open_preview(model, plan);
+}
+
+/// Opens the preview of a plan (above the threshold, the number of writes is typed to start).
+pub(super) fn open_preview(model: &mut Model, plan: crate::jobs::plan::Plan) {
     let guarded = plan.writes() > model.confirm_over;
     model.overlay = Some(Overlay::Plan(Box::new(PlanPreview {
         plan,

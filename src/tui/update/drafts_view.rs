@@ -48,6 +48,7 @@ pub(super) fn action(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::DiscardDrafts => model.overlay = Some(Overlay::Ask(Ask::DiscardAll { count: list.len() })),
         Action::Open => open_draft(model, &list[at].0),
+        Action::SaveAll => save_all(model),
         _ => {}
     }
     Vec::new()
@@ -68,4 +69,57 @@ fn open_draft(model: &mut Model, id: &str) {
         Level::Info,
         format!("Draft opened ({} unsaved in all; :drafts lists them)", plural(n, "draft")),
     );
+}
+
+/// `S`: every unsaved draft of the kind shown, as one job through the plan preview (old -> new
+/// per record, the number of writes, the guard); drafts with a refused field stay out, named.
+fn save_all(model: &mut Model) {
+    if model.read_only {
+        model.say(Level::Warn, super::READ_ONLY);
+        return;
+    }
+    let resource = model.table.resource;
+    let mut items = Vec::new();
+    let mut refused = Vec::new();
+    let mut other_kind = 0;
+    for draft in unsaved(model) {
+        if draft.resource != resource {
+            other_kind += 1;
+            continue;
+        }
+        if !draft.errors().is_empty() {
+            refused.push(label_of(draft));
+            continue;
+        }
+        let targets: Vec<crate::jobs::plan::Target> = draft
+            .dirty_fields()
+            .into_iter()
+            .filter_map(|f| draft.value(f).ok().map(|value| crate::jobs::plan::Target { field: f, value }))
+            .collect();
+        items.push(crate::jobs::plan::PlanItem::new(
+            draft.id().to_string(),
+            label_of(draft),
+            &draft.original,
+            &targets,
+        ));
+    }
+    if items.is_empty() {
+        model.say(
+            Level::Info,
+            format!("No draft of {} to save (:devices / :imported shows the other kind)", resource.title),
+        );
+        return;
+    }
+    let mut notes = Vec::new();
+    if !refused.is_empty() {
+        notes.push(format!("left out, a field is refused: {}", refused.join(", ")));
+    }
+    if other_kind > 0 {
+        notes.push(format!("{} of the other kind stay", plural(other_kind, "draft")));
+    }
+    if !notes.is_empty() {
+        model.say(Level::Warn, notes.join("; "));
+    }
+    model.screen = Screen::Table;
+    super::bulk::open_preview(model, crate::jobs::plan::Plan { resource, items, unplanned: Vec::new() });
 }
