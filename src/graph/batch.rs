@@ -9,7 +9,9 @@
 //! from the client's [`WritePacer`](crate::graph::pacer::WritePacer). An inner answer is read
 //! exactly as a direct one (a 4xx/5xx is a typed [`GraphError::Service`]); what a direct call
 //! would retry (429, 5xx, a garbled body) is retried by the client's retry policy in the next
-//! batch, after its `Retry-After` (an inner 429 pauses the pacer, so every writer waits). A server
+//! batch, after its `Retry-After` (an inner 429 pauses the pacer, so every writer waits); with
+//! [`RetryPolicy::resend_unanswered_writes`](crate::graph::retry::RetryPolicy) off, an item that
+//! may have landed comes back [`Landing::Unknown`] instead, for the caller to read back. A server
 //! that answers the `$batch` call itself with 400, 404, 405 or 501 does not batch: the writes go
 //! one by one, and this [`BatchWriter`] remembers it.
 
@@ -253,7 +255,7 @@ impl BatchWriter {
                 let (exchange, result) =
                     p.unpack(answer.responses.get(&batch_id(position)), &outcome.exchange, client);
                 let failure = result.as_ref().err().and_then(|e| failure_of(e, &exchange));
-                let delay = failure.as_ref().and_then(|f| retry.delay(p.attempts, f, jitter()));
+                let delay = failure.as_ref().and_then(|f| retry.write_delay(p.attempts, f, jitter()));
                 if let (Some(pacer), Some(failure)) = (client.pacer(), &failure) {
                     pause_for_throttling(pacer, failure, delay, retry);
                 }

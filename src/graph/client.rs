@@ -448,6 +448,13 @@ impl GraphClient {
         self
     }
 
+    /// The same client (same connections, pacer and observer) with other retry rules.
+    pub fn with_retry(&self, retry: RetryPolicy) -> GraphClient {
+        let mut config = (*self.config).clone();
+        config.retry = retry;
+        GraphClient { config: Arc::new(config), ..self.clone() }
+    }
+
     /// The write pacer, when one is set.
     pub fn pacer(&self) -> Option<&WritePacer> {
         self.pacer.as_ref()
@@ -716,10 +723,7 @@ impl GraphClient {
             return Outcome { exchange, result: Err(GraphError::ReadOnly(format!("POST {url}"))) };
         }
         // 409 (one runs) and 429 (within ten minutes) are answers, not hiccups: never retried.
-        let mut config = (*self.config).clone();
-        config.retry = RetryPolicy::none();
-        let once = GraphClient { config: Arc::new(config), ..self.clone() };
-        once.send("POST", &url, None, |_| Ok(())).await
+        self.with_retry(RetryPolicy::none()).send("POST", &url, None, |_| Ok(())).await
     }
 
     /// The HTTP method of a write.
@@ -802,7 +806,11 @@ impl GraphClient {
                 Err(e) => failure_of(e, &exchange),
             };
             let Some(failure) = failure else { return Outcome { exchange, result } };
-            let delay = self.config.retry.delay(attempt, &failure, jitter());
+            let delay = if writes > 0 {
+                self.config.retry.write_delay(attempt, &failure, jitter())
+            } else {
+                self.config.retry.delay(attempt, &failure, jitter())
+            };
             if let Some(pacer) = pacer {
                 pause_for_throttling(pacer, &failure, delay, &self.config.retry);
             }
