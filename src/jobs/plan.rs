@@ -65,6 +65,17 @@ impl PlanItem {
             Step::AlreadyThere => None,
         }
     }
+
+    /// Whether `record` (as read back) holds every value this item sets: its write landed, or
+    /// is not needed. A cleared field may come back `null` or absent.
+    pub fn reached(&self, record: &Record) -> bool {
+        self.body().is_none_or(|body| {
+            body.changes.iter().all(|change| match change.field.get(record) {
+                Some(value) => *value == change.new,
+                None => change.new.is_null(),
+            })
+        })
+    }
 }
 
 /// A row that could not be planned (an unknown key, a serial two records share): it is that
@@ -155,6 +166,10 @@ mod tests {
         assert_eq!(a.changes[0].old, json!("Sales"));
         assert_eq!(plan.items[1].step, Step::AlreadyThere);
         assert_eq!(plan.items[2].body().unwrap().changes[0].old, Value::Null);
+        // Read back: at the target once the record holds the new value.
+        assert!(!plan.items[0].reached(&known(Some("Sales"))));
+        assert!(plan.items[0].reached(&known(Some("Lab"))));
+        assert!(plan.items[1].reached(&known(None)), "nothing to write is always reached");
         let rate = Rate::new(100, Duration::from_secs(20));
         assert_eq!(plan.duration_at(rate), Duration::ZERO, "within the first burst");
     }

@@ -1,0 +1,363 @@
+//! The job runner and its journal against the embedded server, over real HTTP on 127.0.0.1:0
+//! and on a paused clock: under Intune-like throttling with every fault on, each item lands
+//! exactly once or is reported (the server's journal proves it); a cancel lets the writes in
+//! flight finish and sends nothing more; a job cut off midway and resumed writes no item twice.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use autopilot_tui::graph::auth::Secret;
+use autopilot_tui::graph::client::{ClientConfig, GraphClient};
+use autopilot_tui::graph::imported::IMPORTED;
+use autopilot_tui::graph::pacer::{PacerConfig, Rate, WritePacer};
+use autopilot_tui::graph::registered::REGISTERED;
+use autopilot_tui::graph::resource::{Record, Resource};
+use autopilot_tui::graph::retry::RetryPolicy;
+use autopilot_tui::jobs::journal::{self, JobEnd, JobInfo, Journal};
+use autopilot_tui::jobs::outcome::ItemResult;
+use autopilot_tui::jobs::plan::{Plan, PlanItem, Target};
+use autopilot_tui::jobs::runner::{JobEvent, Report, Runner, Stopped};
+use autopilot_tui::server::faults::{FaultConfig, LatencyRange};
+use autopilot_tui::server::throttle::ThrottleConfig;
+use autopilot_tui::server::{self, DataSet, RecordedRequest, RunningServer, ServeOptions};
+use futures_util::StreamExt;
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "jobs-test-token";
+
+fn budget() -> Rate {
+    Rate::new(100, Duration::from_secs(20))
+}
+
+async fn serve(devices: u64) -> RunningServer {
+    server::start(ServeOptions {
+        token: Some(TOKEN.into()),
+        data: DataSet::Generated { devices, seed: 21 },
+        page_size: 999,
+        throttle: ThrottleConfig { writes: Some(budget()), requests: None },
+        ..ServeOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// A client paced at the server's budget, with retries enough to ride out the faults.
+fn client(server: &RunningServer, resource: &'static Resource) -> GraphClient {
+    let mut config = ClientConfig::new(server.base_url(), Secret::new(TOKEN));
+    config.retry =
+        RetryPolicy { max_attempts: 40, base_delay: Duration::from_millis(50), ..RetryPolicy::default() };
+    let pacer = WritePacer::new(PacerConfig { rate: budget(), concurrency: 4 });
+    GraphClient::new(config).unwrap().for_resource(resource).with_pacer(pacer)
+}
+
+async fn records(client: &GraphClient) -> Vec<Record> {
+    let mut all = Vec::new();
+    let mut pages = client.list(&Default::default());
+    while let Some(page) = pages.next().await {
+        all.extend(page.result.unwrap().devices);
+    }
+    all
+}
+
+/// Each record's group tag set to `tag-{id}`, except the first `at_target` records, whose
+/// target is the tag they hold (nothing to send).
+fn retag(resource: &'static Resource, records: &[Record], at_target: usize) -> Plan {
+    let tag = resource.field("groupTag").unwrap();
+    let items = records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| {
+            let id = record["id"].as_str().unwrap().to_string();
+            let value = if i < at_target { record["groupTag"].clone() } else { json!(format!("tag-{id}")) };
+            let label = record["serialNumber"].as_str().unwrap().to_string();
+            PlanItem::new(id, label, record, &[Target { field: tag, value }])
+        })
+        .collect();
+    Plan { resource, items, unplanned: Vec::new() }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("autopilot-tui-jobs-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The journaled writes of one record that reached its handler (unfaulted, or faulted after
+/// handling): the writes that may have changed it.
+fn handled_writes(journal: &[RecordedRequest], resource: &Resource, id: &str) -> usize {
+    let at = format!("{}/{id}", resource.path);
+    journal
+        .iter()
+        .filter(|r| r.method != "GET" && r.path_and_query.contains(&at) && r.reached_handler())
+        .count()
+}
+
+/// Every done item is at its target and reached the server exactly once; every other item
+/// that was to be written reached it never (not sent) or is reported failed with a reason.
+async fn assert_each_item_once_or_reported(
+    server: &RunningServer,
+    client: &GraphClient,
+    plan: &Plan,
+    report: &Report,
+) {
+    let journal = server.journal();
+    for (item, result) in plan.items.iter().zip(&report.results) {
+        let handled = handled_writes(&journal, plan.resource, &item.id);
+        match result {
+            ItemResult::Done { .. } => {
+                assert_eq!(handled, 1, "{}: written exactly once ({result})", item.id);
+                let record = client.get(&item.id).await.result.unwrap();
+                assert!(item.reached(&record), "{}: done but not at the target", item.id);
+            }
+            ItemResult::Skipped => {
+                assert!(item.body().is_none());
+                assert_eq!(handled, 0, "{}: skipped yet written", item.id);
+            }
+            ItemResult::NotSent => assert_eq!(handled, 0, "{}: not sent yet written", item.id),
+            ItemResult::Failed { message, .. } => {
+                assert!(!message.is_empty(), "{}: a failure says why", item.id);
+                assert!(handled <= 1, "{}: failed after {handled} writes", item.id);
+            }
+        }
+    }
+}
+
+fn drain(events: &mut mpsc::UnboundedReceiver<JobEvent>) -> Vec<JobEvent> {
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    seen
+}
+
+// Intune's budget on the server (100 writes per 20 s), every kind of fault on each inner
+// request: 400 retags, 20 already at their target. Every item ends done, skipped or failed
+// with its reason; a done item was written exactly once (a lost answer is read back, never
+// resent blind); the events tell each item once and show the 429 pauses counting down.
+#[tokio::test(start_paused = true)]
+async fn every_item_lands_exactly_once_or_is_reported_under_throttling_and_faults() {
+    let server = serve(400).await;
+    let client = client(&server, &IMPORTED);
+    let plan = retag(&IMPORTED, &records(&client).await, 20);
+    assert_eq!((plan.writes(), plan.already_there()), (380, 20));
+    server
+        .set_faults(FaultConfig { retry_after: Duration::from_secs(2), ..FaultConfig::every_kind(0.05, 91) })
+        .unwrap();
+    let dir = scratch("faults");
+    let journal = Journal::create(&dir, &JobInfo::new("test", &client, &plan), &plan).unwrap();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let runner = Runner::new(&client).with_events(tx);
+    let report = runner.run(&plan, Some(journal)).await;
+    server.set_faults(FaultConfig::default()).unwrap();
+
+    assert!(report.stopped.is_none());
+    assert_eq!(report.counts.pending + report.counts.not_sent, 0, "{}", report.counts);
+    assert_eq!(report.counts.skipped, 20);
+    assert!(report.counts.done >= 360, "{}", report.counts);
+    let verified =
+        report.results.iter().filter(|r| matches!(r, ItemResult::Done { verified: true, .. })).count();
+    assert!(verified > 0, "answers were lost and read back");
+    let kinds: std::collections::HashSet<String> = server
+        .journal()
+        .iter()
+        .filter(|r| r.batch_item.is_some())
+        .filter_map(|r| r.fault)
+        .map(|f| format!("{f:?}"))
+        .collect();
+    assert!(kinds.len() >= 6, "faults hit the batches' requests: {kinds:?}");
+    assert_each_item_once_or_reported(&server, &client, &plan, &report).await;
+
+    let events = drain(&mut events);
+    let mut told: HashMap<usize, usize> = HashMap::new();
+    for event in &events {
+        if let JobEvent::Item(item) = event {
+            *told.entry(item.index).or_default() += 1;
+            assert_eq!(item.result, report.results[item.index]);
+        }
+    }
+    assert_eq!(told.len(), 400);
+    assert!(told.values().all(|n| *n == 1), "each item told once");
+    let progress: Vec<_> =
+        events.iter().filter_map(|e| if let JobEvent::Progress(p) = e { Some(*p) } else { None }).collect();
+    assert!(
+        progress.iter().any(|p| p.pacer.paused_for.is_some()),
+        "a 429 pause was shown with its countdown"
+    );
+    assert!(progress.iter().any(|p| p.eta > Duration::from_secs(60)), "the ETA counted the budget");
+    let last = progress.last().unwrap();
+    assert_eq!((last.counts, last.writes_left), (report.counts, 0));
+
+    // The journal holds the plan and every result, and is ended.
+    let saved = journal::load(&dir.join(format!("{}.jsonl", report.id.clone().unwrap()))).unwrap();
+    assert_eq!(saved.plan, plan);
+    assert_eq!(saved.results.iter().map(|r| r.clone().unwrap()).collect::<Vec<_>>(), report.results);
+    assert!(matches!(saved.end, Some(JobEnd::Finished { counts, .. }) if counts == report.counts));
+    server.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Cancelled once the first burst has landed: the batches in flight finish, nothing more is
+// sent, and the rest end not sent; the journal is ended with them.
+#[tokio::test(start_paused = true)]
+async fn a_cancel_lets_the_writes_in_flight_finish_and_sends_nothing_more() {
+    let server = serve(200).await;
+    let client = client(&server, &REGISTERED);
+    let plan = retag(&REGISTERED, &records(&client).await, 0);
+    let dir = scratch("cancel");
+    let journal = Journal::create(&dir, &JobInfo::new("test", &client, &plan), &plan).unwrap();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let runner = Runner::new(&client).with_events(tx).with_cancel(cancel.clone());
+    // The runner goes with the run, so the events end with it.
+    let run = {
+        let plan = plan.clone();
+        async move { runner.run(&plan, Some(journal)).await }
+    };
+    let watch = async {
+        let mut done = 0;
+        while let Some(event) = events.recv().await {
+            if matches!(event, JobEvent::Item(_)) {
+                done += 1;
+                if done == 100 {
+                    cancel.cancel();
+                }
+            }
+            if matches!(event, JobEvent::Progress(p) if p.stopping) {
+                assert!(cancel.is_cancelled());
+            }
+        }
+    };
+    let (report, ()) = tokio::join!(run, async {
+        tokio::select! {
+            () = watch => {}
+            () = tokio::time::sleep(Duration::from_secs(3600)) => panic!("no events"),
+        }
+    });
+    let counts = report.counts;
+    assert!(matches!(report.stopped, Some(Stopped::Cancelled)));
+    assert!(counts.done >= 100 && counts.done < 200, "{counts}");
+    assert_eq!((counts.done + counts.not_sent, counts.failed, counts.pending), (200, 0, 0), "{counts}");
+    assert_each_item_once_or_reported(&server, &client, &plan, &report).await;
+    let writes = server.journal().iter().filter(|r| r.method == "POST" && r.batch_item.is_some()).count();
+    assert_eq!(writes, counts.done, "no write after the cancel but those in flight");
+    let saved = journal::load(&dir.join(format!("{}.jsonl", report.id.unwrap()))).unwrap();
+    assert!(matches!(saved.end, Some(JobEnd::Finished { counts: c, .. }) if c.not_sent == counts.not_sent));
+    assert!(journal::unfinished(&dir).unwrap().jobs.is_empty(), "a cancelled job ended: not to resume");
+    server.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// A job cut off midway (its task dropped while batches are in flight, as a crash would leave
+// it) is listed as unfinished, with the items of the batches that had left marked; resumed, it
+// re-reads every pending item, writes only those not at their target, and no item is written
+// twice.
+#[tokio::test(start_paused = true)]
+async fn a_job_cut_off_midway_and_resumed_writes_no_item_twice() {
+    let server = serve(300).await;
+    let client = client(&server, &IMPORTED);
+    let plan = retag(&IMPORTED, &records(&client).await, 10);
+    // Answers take a while, so batches are in flight when the job is cut off.
+    server
+        .set_faults(FaultConfig {
+            latency: Some(LatencyRange { min: Duration::from_millis(300), max: Duration::from_millis(300) }),
+            ..FaultConfig::default()
+        })
+        .unwrap();
+    let dir = scratch("resume");
+    let info = JobInfo::new("test", &client, &plan);
+    let journal = Journal::create(&dir, &info, &plan).unwrap();
+    let runner = Runner::new(&client);
+    let job = tokio::spawn({
+        let (runner, plan) = (runner.clone(), plan.clone());
+        async move { runner.run(&plan, Some(journal)).await }
+    });
+    // Cut off once 150 writes reached the server.
+    let writes = || server.journal().iter().filter(|r| r.batch_item.is_some() && r.method == "PATCH").count();
+    while writes() < 150 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    job.abort();
+    assert!(job.await.unwrap_err().is_cancelled());
+    // Whatever the server still had in hand is done by now.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // A crash can also come after the server applied a batch and before its results were
+    // journaled: the last five results are lost (their batch's `sending` line stays).
+    let path = dir.join(format!("{}.jsonl", info.id));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    for _ in 0..5 {
+        let last = lines.iter().rposition(|l| l.contains(r#""outcome":"done""#)).unwrap();
+        lines.remove(last);
+    }
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let listed = journal::unfinished(&dir).unwrap();
+    assert_eq!(listed.jobs.len(), 1, "the cut-off job is offered: {:?}", listed.unreadable);
+    let saved = listed.jobs.into_iter().next().unwrap();
+    assert_eq!(saved.info.id, info.id);
+    let counts = saved.counts();
+    assert!(counts.pending > 0 && counts.done > 0, "{counts}");
+    let in_flight = saved.maybe_sent.iter().filter(|m| **m).count();
+    assert!(in_flight > 0, "batches had left without their answers journaled");
+    // What the server holds now: the pending items already at their target.
+    let now: HashMap<String, Record> =
+        records(&client).await.into_iter().map(|r| (r["id"].as_str().unwrap().to_string(), r)).collect();
+    let landed: Vec<usize> = (0..plan.items.len())
+        .filter(|i| saved.results[*i].is_none() && plan.items[*i].body().is_some())
+        .filter(|i| plan.items[*i].reached(&now[&plan.items[*i].id]))
+        .collect();
+    assert!(landed.len() >= 5, "writes landed whose results the journal lacks");
+    let mark = server.journal().len();
+
+    server.set_faults(FaultConfig::default()).unwrap();
+    let report = runner.resume(saved.clone()).await.unwrap();
+    assert!(report.stopped.is_none());
+    assert!(report.counts.all_at_target(), "{}", report.counts);
+    let after = &server.journal()[mark..];
+    let gets = after.iter().filter(|r| r.method == "GET").count();
+    assert_eq!(gets, counts.pending, "every pending item re-read once, first");
+    for (index, item) in plan.items.iter().enumerate() {
+        let resent = handled_writes(after, plan.resource, &item.id);
+        let wanted =
+            usize::from(saved.results[index].is_none() && item.body().is_some() && !landed.contains(&index));
+        assert_eq!(resent, wanted, "{}: written {resent} times by the resume", item.id);
+    }
+    for &index in &landed {
+        assert_eq!(
+            report.results[index],
+            ItemResult::Done { status: None, request_id: None, verified: true },
+            "landed before the cut: verified, not rewritten"
+        );
+    }
+    for (item, result) in plan.items.iter().zip(&report.results) {
+        assert!(result.is_at_target());
+        assert!(item.reached(&client.get(&item.id).await.result.unwrap()), "{}", item.id);
+    }
+    assert!(journal::unfinished(&dir).unwrap().jobs.is_empty());
+    // Resuming again is refused: the job ended.
+    assert!(runner.resume(journal::load(&saved.path).unwrap()).await.is_err());
+    server.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// A job planned for one Graph root is not resumed through another.
+#[tokio::test(start_paused = true)]
+async fn a_job_is_resumed_only_where_it_was_planned() {
+    let server = serve(5).await;
+    let client = client(&server, &IMPORTED);
+    let plan = retag(&IMPORTED, &records(&client).await, 0);
+    let dir = scratch("elsewhere");
+    let journal = Journal::create(&dir, &JobInfo::new("test", &client, &plan), &plan).unwrap();
+    drop(journal);
+    let saved = journal::unfinished(&dir).unwrap().jobs.pop().unwrap();
+    let other = GraphClient::new(ClientConfig::new("http://127.0.0.1:9/beta", Secret::new(TOKEN))).unwrap();
+    let error = Runner::new(&other).resume(saved).await.unwrap_err().to_string();
+    assert!(error.contains("was planned for") && error.contains("/v1.0"), "{error}");
+    assert!(server.journal().iter().all(|r| r.method == "GET"), "nothing written");
+    server.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
