@@ -10,3 +10,4 @@ pub mod paths;
 pub mod server;
 pub mod terminal_text;
 pub mod tui;
+pub mod write_log;

@@ -480,3 +480,26 @@ async fn on_a_tenant_the_app_opens_on_devices_and_a_retag_sends_one_update_devic
     app.assert_restored();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn y_copies_the_serial_through_osc_52_and_nothing_else() {
+    use base64::Engine;
+    let server = serve(false).await;
+    let serial = some_serial(&server).await;
+    let mut app = start_app(&server, &[]);
+    app.send("/");
+    app.send(&serial);
+    app.wait_for("the filtered row", |s| s.contains(&serial) && s.contains("1 of 250"));
+    app.send("\r");
+    let before = app.raw.lock().unwrap().len();
+    app.send("y");
+    app.wait_text("Copied the serial number");
+    let raw = app.raw.lock().unwrap()[before..].to_vec();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let expected = format!("\x1b]52;c;{}\x07", base64::engine::general_purpose::STANDARD.encode(&serial));
+    assert_eq!(raw.matches("\x1b]52;").count(), 1, "{raw:?}");
+    assert!(raw.contains(&expected), "{raw:?}");
+    app.send("q");
+    assert!(app.wait_exit().success());
+    server.shutdown().await;
+}

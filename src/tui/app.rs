@@ -108,6 +108,7 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
         signals: Box::pin(signals),
         suspend: Box::new(terminal::suspend),
         on_draw: Box::new(|_, _| {}),
+        copy: Box::new(terminal::copy),
     };
     let result = run_hosted(guard.terminal(), events, model, opts.session, host).await;
     drop(guard);
@@ -231,7 +232,12 @@ pub struct Host<'a, B: Backend> {
     pub suspend: Suspend<'a, B>,
     /// Called with the model and the screen after every draw.
     pub on_draw: DrawObserver<'a>,
+    /// Puts text on the system clipboard through the terminal (OSC 52).
+    pub copy: Copy<'a, B>,
 }
+
+/// Writes a clipboard text through the terminal.
+pub type Copy<'a, B> = Box<dyn FnMut(&mut Terminal<B>, &str) -> std::io::Result<()> + Send + 'a>;
 
 /// The loop, generic over the terminal backend and the event source so tests can drive the
 /// whole app in process. Returns the final model when the user quits or the events end.
@@ -271,6 +277,8 @@ where
             terminal.resize(area).map_err(|e| std::io::Error::other(e.to_string()))
         }),
         on_draw: Box::new(on_draw),
+        // No clipboard in process: the message says what would have been copied.
+        copy: Box::new(|_, _| Ok(())),
     };
     run_hosted(terminal, events, model, session, host).await
 }
@@ -375,6 +383,12 @@ where
         if suspend {
             (host.suspend)(terminal)?;
             changed = true;
+        }
+        for text in effects.take_copies() {
+            if let Err(e) = (host.copy)(terminal, &text) {
+                tracing::warn!(error = %e, "clipboard write failed");
+                model.say(Level::Warn, format!("Could not write to the terminal's clipboard: {e}"));
+            }
         }
         if changed {
             draw(terminal, &model, &mut host.on_draw)?;

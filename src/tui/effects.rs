@@ -44,6 +44,8 @@ pub struct Effects {
     request_of: HashMap<tokio::task::Id, u64>,
     /// The listing's request id (a new listing stops it).
     listing: Option<u64>,
+    /// Text to put on the clipboard: the run loop writes it to the terminal between frames.
+    copies: Vec<String>,
 }
 
 impl Effects {
@@ -70,7 +72,13 @@ impl Effects {
             running: HashMap::new(),
             request_of: HashMap::new(),
             listing: None,
+            copies: Vec::new(),
         }
+    }
+
+    /// The clipboard texts asked for since the last call (for the run loop to write).
+    pub fn take_copies(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.copies)
     }
 
     /// Whether any task is running (the run loop only awaits ends then).
@@ -194,6 +202,7 @@ impl Effects {
                 }
                 self.spawn(request_id, sign_in_task(sign_in, request_id, tx));
             }
+            Effect::Copy { text } => self.copies.push(text),
             Effect::Remember { key, command } => {
                 self.spawn(0, async move {
                     let written = tokio::task::spawn_blocking(move || {

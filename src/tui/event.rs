@@ -103,6 +103,20 @@ pub enum Action {
     Linked,
     /// In an action's dialog: the next line, or send from the last one.
     ActionNext,
+    /// Mark or unmark the selected row, then move down.
+    Mark,
+    /// Mark every row shown (asks first, naming how many).
+    MarkShown,
+    /// Clear every mark.
+    ClearMarks,
+    /// In the bulk form: leave / set / clear the focused field.
+    CycleChoice,
+    /// Copy the focused value (the serial, the field, the request-id) to the clipboard.
+    Copy,
+    /// Copy the selected request as a `curl` command.
+    CopyCurl,
+    /// Copy the selected request as PowerShell (`Invoke-MgGraphRequest`).
+    CopyPowerShell,
 }
 
 /// What a background task reported. Each carries the request id it was started with; `update`
@@ -308,6 +322,18 @@ pub enum Effect {
         request: crate::graph::resource::ActionRequest,
         /// The body, for an action that takes one.
         body: Option<serde_json::Map<String, serde_json::Value>>,
+    },
+    /// Put text on the system clipboard (OSC 52, written by the run loop between frames).
+    Copy {
+        /// The text.
+        text: String,
+    },
+    /// Run a bulk job.
+    RunJob {
+        /// Its request id.
+        request_id: u64,
+        /// What it does.
+        plan: crate::jobs::plan::Plan,
     },
     /// Ask Intune to sync with the Autopilot service.
     Sync {

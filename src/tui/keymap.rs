@@ -32,6 +32,12 @@ pub enum Context {
     ActionTyping,
     /// An action's dialog that only asks yes or no.
     ActionConfirm,
+    /// The bulk form of the marked rows.
+    Bulk,
+    /// The preview of a bulk change.
+    Plan,
+    /// A yes/no question.
+    Ask,
 }
 
 impl Context {
@@ -50,6 +56,9 @@ impl Context {
             Context::Restore => "Restore drafts?",
             Context::ActionTyping => "Action on a device (typing)",
             Context::ActionConfirm => "Action on a device",
+            Context::Bulk => "Bulk edit of the marked devices",
+            Context::Plan => "Preview of a bulk change",
+            Context::Ask => "Question",
         }
     }
 }
@@ -168,7 +177,7 @@ pub static TABLE: &[Binding] = &[
     b(&[ctrl('d')], "^D", "half a page down", Action::HalfPageDown, ""),
     b(&[k(KeyCode::Home), c('g')], "g/Home", "first device", Action::Top, ""),
     b(&[k(KeyCode::End), c('G')], "G/End", "last device", Action::Bottom, ""),
-    bp(High, &[k(KeyCode::Enter)], "⏎", "edit device", Action::Open, "edit"),
+    bp(High, &[k(KeyCode::Enter)], "⏎", "edit device (with marks: bulk edit them)", Action::Open, "edit"),
     bp(
         High,
         &[c('/')],
@@ -189,7 +198,11 @@ pub static TABLE: &[Binding] = &[
         Action::Reload,
         "reload",
     ),
+    b(&[c(' ')], "Space", "mark / unmark the device, then the next (bulk edit)", Action::Mark, "mark"),
+    bp(Low, &[c('*')], "*", "mark every device shown (asks first)", Action::MarkShown, "mark shown"),
+    bp(Low, &[c('\\')], "\\", "clear the marks", Action::ClearMarks, "clear marks"),
     b(&[c('i')], "i", "inspect requests", Action::Inspect, "requests"),
+    bp(Low, &[c('y')], "y", "copy the serial number to the clipboard", Action::Copy, "copy"),
     b(&[c('l')], "l", "jump to the linked record of the other kind (same serial)", Action::Linked, "linked"),
     // The resource's own actions (`a` assign user, `d` delete, ...) come from its descriptor:
     // see `resolve` and `hints`.
@@ -251,6 +264,7 @@ pub static FORM: &[Binding] = &[
     wp(Low, &[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, "revert all"),
     w(&[], "←/→ Space", "choose import status", Action::Cycle, ""),
     bp(Low, &[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
+    bp(Low, &[ctrl('y')], "^Y", "copy the field's value to the clipboard", Action::Copy, "copy"),
     bp(Always, &[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
     bp(
         Always,
@@ -279,6 +293,36 @@ pub static RESTORE: &[Binding] = &[
     bp(Always, &[c('y'), k(KeyCode::Enter)], "y/⏎", "restore the drafts", Action::RestoreDrafts, "restore"),
     bp(Always, &[c('n')], "n", "discard them for good", Action::DiscardDrafts, "discard"),
     bp(Always, &[k(KeyCode::Esc)], "Esc", "decide later (offered again next start)", Action::Back, "later"),
+];
+
+/// The bulk form. Typing goes into the focused field's value.
+pub static BULK: &[Binding] = &[
+    b(
+        &[k(KeyCode::Tab), k(KeyCode::Down), k(KeyCode::Enter)],
+        "⏎/Tab",
+        "next field",
+        Action::NextField,
+        "next",
+    ),
+    b(&[k(KeyCode::BackTab), k(KeyCode::Up)], "S-Tab/↑", "previous field", Action::PrevField, ""),
+    bp(High, &[ctrl('t')], "^T", "leave / set / clear the field", Action::CycleChoice, "leave/set/clear"),
+    w(&[ctrl('s')], "^S", "preview the change (nothing is sent yet)", Action::Save, "preview"),
+    bp(Always, &[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
+    bp(Always, &[k(KeyCode::Esc)], "Esc", "back to the table (the marks stay)", Action::Back, "back"),
+];
+
+/// The preview of a bulk change.
+pub static PLAN: &[Binding] = &[
+    wp(Always, &[k(KeyCode::Enter)], "⏎", "start the job", Action::ConfirmSend, "start"),
+    b(&[k(KeyCode::Up), k(KeyCode::PageUp)], "↑/PgUp", "scroll up", Action::ScrollUp, "scroll"),
+    b(&[k(KeyCode::Down), k(KeyCode::PageDown)], "↓/PgDn", "scroll down", Action::ScrollDown, ""),
+    bp(Always, &[k(KeyCode::Esc)], "Esc", "back to the bulk form (nothing is sent)", Action::Back, "back"),
+];
+
+/// A yes/no question.
+pub static ASK: &[Binding] = &[
+    bp(Always, &[c('y'), k(KeyCode::Enter)], "y/⏎", "yes", Action::ConfirmSend, "yes"),
+    bp(Always, &[c('n'), k(KeyCode::Esc)], "n/Esc", "no", Action::Back, "no"),
 ];
 
 /// An action's dialog with lines to type.
@@ -324,6 +368,16 @@ pub static INSPECTOR: &[Binding] = &[
         "scroll",
     ),
     b(&[c('w')], "w", "wrap long lines on/off", Action::ToggleWrap, "wrap"),
+    b(&[c('y')], "y", "copy the request-id to the clipboard", Action::Copy, "copy id"),
+    b(&[c('Y')], "Y", "copy the request as a curl command (token as $TOKEN)", Action::CopyCurl, "curl"),
+    bp(
+        Low,
+        &[ctrl('y')],
+        "^Y",
+        "copy the request as PowerShell Invoke-MgGraphRequest (token as $token)",
+        Action::CopyPowerShell,
+        "PowerShell",
+    ),
     b(
         &[c('s')],
         "s",
@@ -367,6 +421,9 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::Restore => RESTORE,
         Context::ActionTyping => ACTION_TYPING,
         Context::ActionConfirm => ACTION_CONFIRM,
+        Context::Bulk => BULK,
+        Context::Plan => PLAN,
+        Context::Ask => ASK,
     }
 }
 
@@ -379,6 +436,8 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::Restore(_)) => Context::Restore,
         Some(Overlay::Action(d)) if d.lines() > 0 => Context::ActionTyping,
         Some(Overlay::Action(_)) => Context::ActionConfirm,
+        Some(Overlay::Ask(_)) => Context::Ask,
+        Some(Overlay::Plan(_)) => Context::Plan,
         None => match model.screen {
             Screen::Table if model.typing == Typing::Command => Context::Command,
             Screen::Table if model.typing == Typing::Filter => Context::Filter,
@@ -386,6 +445,7 @@ pub fn context(model: &Model) -> Context {
             Screen::Form => Context::Form,
             Screen::Inspector => Context::Inspector,
             Screen::SignIn => Context::SignIn,
+            Screen::Bulk => Context::Bulk,
         },
     }
 }
@@ -397,6 +457,7 @@ pub fn help_context(model: &Model) -> Context {
         Screen::Form => Context::Form,
         Screen::Inspector => Context::Inspector,
         Screen::SignIn => Context::SignIn,
+        Screen::Bulk => Context::Bulk,
     }
 }
 
@@ -448,7 +509,9 @@ pub fn resolve(ctx: Context, event: &KeyEvent) -> Option<Action> {
             KeyCode::Delete if plain => Some(Action::RecordAction('d')),
             _ => None,
         },
-        Context::Form | Context::ActionTyping => edit_op(event).map(Action::Edit),
+        Context::Form | Context::ActionTyping | Context::Bulk | Context::Plan => {
+            edit_op(event).map(Action::Edit)
+        }
         Context::Filter => edit_op(event).map(Action::FilterEdit),
         Context::Command => edit_op(event).map(Action::CommandEdit),
         _ => None,
@@ -479,6 +542,14 @@ pub fn available(action: &Action, model: &Model) -> bool {
     match action {
         Action::NextMatch | Action::PrevMatch => !model.filter_text().is_empty(),
         Action::Open => !model.table.view.is_empty(),
+        Action::ClearMarks => !model.table.marks.is_empty(),
+        Action::Mark | Action::MarkShown => {
+            !model.read_only && !model.table.view.is_empty() && !model.table.resource.bulk.is_empty()
+        }
+        Action::Save if model.screen == Screen::Bulk => model
+            .bulk
+            .as_ref()
+            .is_some_and(|b| b.fields.iter().any(|f| f.choice != crate::tui::bulk::Choice::Leave)),
         Action::Save | Action::RevertAll => draft.is_some_and(|d| d.is_dirty_any()),
         Action::RevertField => draft.zip(model.form.as_ref()).is_some_and(|(d, f)| d.is_dirty(f.focus)),
         Action::SignInAgain => model.sign_in.as_ref().is_some_and(|s| s.failed.is_some()),
@@ -502,6 +573,7 @@ pub fn hints(ctx: Context, model: &Model) -> Vec<Hint> {
         let (keys, what) = match (model.read_only, bd.writes, &bd.action) {
             (true, true, _) => ("", "read-only: editing off"),
             (true, false, Action::Open) => (bd.label, "view"),
+            (false, _, Action::Open) if !model.table.marks.is_empty() => (bd.label, "bulk edit marked"),
             (_, _, Action::Sort(_)) => (sort_keys.as_str(), bd.hint),
             _ => (bd.label, bd.hint),
         };
@@ -614,6 +686,9 @@ mod tests {
             Context::Restore,
             Context::ActionTyping,
             Context::ActionConfirm,
+            Context::Bulk,
+            Context::Plan,
+            Context::Ask,
         ] {
             for bd in bindings(ctx) {
                 for k in bd.keys {

@@ -2,7 +2,9 @@
 //! model and asks for effects, effects report back as messages, views draw the model.
 
 pub mod app;
+pub mod bulk;
 pub mod command;
+pub mod copy;
 pub mod drafts;
 pub mod effects;
 pub mod event;

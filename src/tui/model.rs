@@ -14,6 +14,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 use tui_textarea::TextArea;
 
+/// A bulk change of more writes than this asks for the number to be typed (a guard against
+/// a select-all accident).
+pub const CONFIRM_OVER: usize = 25;
+
 /// Page size asked of the listing (Intune pages hold up to about 1000 items).
 pub const LIST_PAGE_SIZE: u32 = crate::config::MAX_PAGE_SIZE;
 
@@ -28,6 +32,8 @@ pub enum Screen {
     Inspector,
     /// The device code sign-in (before anything is listed).
     SignIn,
+    /// The bulk edit of the marked rows.
+    Bulk,
 }
 
 /// Where the device code sign-in stands.
@@ -87,6 +93,73 @@ pub enum Overlay {
     Restore(Box<RecoveryOffer>),
     /// An action on one record (assign user, delete, ...), typed and confirmed before it is sent.
     Action(Box<ActionDialog>),
+    /// A yes/no question.
+    Ask(Ask),
+    /// What a bulk change will do, before anything is sent.
+    Plan(Box<PlanPreview>),
+}
+
+/// The bulk job the app runs (one at a time), and where it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView {
+    /// Its request id.
+    pub request_id: u64,
+    /// What it does.
+    pub plan: crate::jobs::plan::Plan,
+    /// When it started, by the model's clock.
+    pub started: Instant,
+    /// Cancelled: the writes in flight finish, the rest are not sent.
+    pub cancelling: bool,
+    /// Every item has ended.
+    pub finished: bool,
+}
+
+impl JobView {
+    /// A job just started.
+    pub fn new(request_id: u64, plan: crate::jobs::plan::Plan, now: Instant) -> JobView {
+        JobView { request_id, plan, started: now, cancelling: false, finished: false }
+    }
+}
+
+/// A yes/no question, and what yes does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    /// Mark every row shown (`count` of them, under `filter` when there is one)?
+    MarkShown {
+        /// How many rows are shown.
+        count: usize,
+        /// The filter that shows them.
+        filter: Option<String>,
+    },
+}
+
+/// The preview of a bulk change: every record's old -> new, what needs no write, the number of
+/// writes and how long they take; above a threshold, the number of writes is typed to confirm.
+#[derive(Debug, Clone)]
+pub struct PlanPreview {
+    /// The plan.
+    pub plan: crate::jobs::plan::Plan,
+    /// The first line shown of the list.
+    pub scroll: u16,
+    /// Whether the number of writes must be typed to confirm (more than the threshold).
+    pub guarded: bool,
+    /// What was typed for it.
+    pub guard_text: String,
+    /// The guard line's editor (view state).
+    pub editor: TextArea<'static>,
+    /// Why it was not started.
+    pub problem: Option<String>,
+}
+
+impl PartialEq for PlanPreview {
+    // The editor is view state: a preview is its plan and what was typed.
+    fn eq(&self, other: &PlanPreview) -> bool {
+        self.plan == other.plan
+            && self.scroll == other.scroll
+            && self.guarded == other.guarded
+            && self.guard_text == other.guard_text
+            && self.problem == other.problem
+    }
 }
 
 /// An action on one record: what it is typed with, how it is confirmed, and where it stands.
@@ -290,6 +363,14 @@ pub struct Model {
     pub requests: Requests,
     /// The open form.
     pub form: Option<FormState>,
+    /// The bulk form of the marked rows, while open.
+    pub bulk: Option<crate::tui::bulk::BulkForm>,
+    /// The bulk job running or last run.
+    pub job: Option<JobView>,
+    /// A bulk change of more writes than this asks for the number to be typed.
+    pub confirm_over: usize,
+    /// The write budget jobs are paced to (for the preview's estimate).
+    pub write_rate: crate::graph::pacer::Rate,
     /// This session's requests, oldest first, at most [`HISTORY_CAP`].
     pub history: VecDeque<HistoryEntry>,
     /// Requests dropped from the front of the history.
@@ -351,6 +432,10 @@ impl Model {
             drafts: HashMap::new(),
             requests: Requests::default(),
             form: None,
+            bulk: None,
+            job: None,
+            confirm_over: CONFIRM_OVER,
+            write_rate: crate::graph::pacer::DEFAULT_WRITE_RATE,
             history: VecDeque::new(),
             history_dropped: 0,
             inspector: Inspector { selected: 0, scroll: 0, back_to: Screen::Table, wrap: true },

@@ -82,6 +82,14 @@ fn stop_self() {
     }
 }
 
+/// Sets the system clipboard through the terminal (OSC 52), between frames.
+pub fn copy(terminal: &mut Terminal<CrosstermBackend<Stdout>>, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let backend = terminal.backend_mut();
+    backend.write_all(crate::tui::copy::osc52(text).as_bytes())?;
+    backend.flush()
+}
+
 /// Puts the terminal back (idempotent; safe to call from a panic hook).
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {

@@ -171,6 +171,16 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
             overlay_action(model, action)
         }
         Context::ActionTyping | Context::ActionConfirm => actions::dialog_action(model, action),
+        Context::Bulk => bulk::form_action(model, action),
+        Context::Plan => bulk::plan_action(model, action),
+        Context::Ask => {
+            match action {
+                Action::ConfirmSend => bulk::answer(model, true),
+                Action::Back => bulk::answer(model, false),
+                _ => {}
+            }
+            Vec::new()
+        }
         Context::SignIn => sign_in_action(model, action),
         Context::Command => command_action(model, action),
         Context::Table | Context::Filter => table_action(model, action),
@@ -383,12 +393,32 @@ fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::RecordAction(key) => return actions::start(model, key),
         Action::Linked => return switching::jump_to_linked(model),
+        Action::Open if !model.table.marks.is_empty() => bulk::open(model),
         Action::Open => return open_form(model),
+        Action::Mark => bulk::toggle_mark(model),
+        Action::MarkShown => bulk::ask_mark_shown(model),
+        Action::ClearMarks => bulk::clear_marks(model),
         Action::Inspect => open_inspector(model),
         Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
+        Action::Copy => {
+            let Some(row) = model.table.selected() else { return Vec::new() };
+            let (what, text) = match model.table.field_text(row, "serialNumber") {
+                Some(serial) => ("the serial number", serial.into_owned()),
+                None => ("the id", model.table.rows.id(row)),
+            };
+            return copy(model, what, text);
+        }
         _ => {}
     }
     Vec::new()
+}
+
+/// Puts `text` on the clipboard and says what (the terminal must allow OSC 52).
+fn copy(model: &mut Model, what: &str, text: String) -> Vec<Effect> {
+    let shown = crate::tui::views::ellipsize(&text, 40);
+    let what = if text.chars().count() > 60 { what.to_string() } else { format!("{what} {shown}") };
+    model.say(Level::Success, format!("Copied {what} to the clipboard (through the terminal, OSC 52)"));
+    vec![Effect::Copy { text }]
 }
 
 /// `n`/`N`: the next (previous) row of the kept filter, wrapping at the ends.
@@ -518,6 +548,16 @@ fn form_action(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
         Action::Inspect => open_inspector(model),
+        Action::Copy => {
+            let field = form.focus;
+            let Some(draft) = model.drafts.get(&form.device_id) else { return Vec::new() };
+            if field.kind == Kind::Secret {
+                model.say(Level::Info, "A secret is never copied");
+                return Vec::new();
+            }
+            let text = draft.text(field);
+            return copy(model, field.label, text);
+        }
         Action::Edit(_) | Action::Cycle | Action::RevertField | Action::RevertAll | Action::Save
             if model.read_only =>
         {
@@ -618,6 +658,26 @@ fn inspector_action(model: &mut Model, action: Action) -> Vec<Effect> {
             insp.wrap = !insp.wrap;
             let now = if insp.wrap { "wrapped" } else { "cut at the edge" };
             model.say(Level::Info, format!("Long lines {now} (w toggles)"));
+        }
+        Action::Copy | Action::CopyCurl | Action::CopyPowerShell => {
+            let Some(entry) = model.history.get(insp.selected) else { return Vec::new() };
+            let ex = &entry.exchange;
+            let (what, text) = match action {
+                Action::CopyCurl => {
+                    ("the request as curl ($TOKEN for the token)", crate::tui::copy::curl(ex))
+                }
+                Action::CopyPowerShell => {
+                    ("the request as PowerShell ($token for the token)", crate::tui::copy::powershell(ex))
+                }
+                _ => match crate::tui::copy::request_id(ex) {
+                    Some(id) => ("the request-id", id),
+                    None => {
+                        model.say(Level::Info, "This request has no request-id (it was never answered)");
+                        return Vec::new();
+                    }
+                },
+            };
+            return copy(model, what, text);
         }
         Action::SaveExchange => {
             if let Some(entry) = model.history.get(insp.selected) {
@@ -1022,6 +1082,8 @@ pub fn problem(e: &GraphError, what: &str) -> Problem {
 }
 
 mod actions;
+mod bulk;
+mod jobs;
 mod switching;
 
 pub use switching::serial_hash;

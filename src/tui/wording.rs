@@ -76,3 +76,14 @@ pub fn next_sync_words(left: std::time::Duration, wall: SystemTime) -> String {
         clock(wall)
     )
 }
+
+/// `6 min 20 s`, `45 s`, `2 h 5 min`: a duration as a person says it.
+pub fn duration_words(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 if secs.is_multiple_of(60) => format!("{} min", secs / 60),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs / 60 % 60),
+    }
+}

@@ -67,6 +67,8 @@ pub struct TableState {
     pub exact: Option<String>,
     /// Rows whose record was deleted (they leave the view; row numbers stay stable).
     pub deleted: std::collections::HashSet<usize>,
+    /// The marked records, by id (marks outlive a filter, a sort and a reload).
+    pub marks: std::collections::HashSet<String>,
     /// Whether the Graph root is beta (more columns exist there).
     pub beta: bool,
 }
@@ -89,6 +91,7 @@ impl TableState {
             server_filter: None,
             exact: None,
             deleted: std::collections::HashSet::new(),
+            marks: std::collections::HashSet::new(),
             beta,
         }
     }
@@ -137,6 +140,20 @@ impl TableState {
         }
     }
 
+    /// Whether a row is marked.
+    pub fn is_marked(&self, row: usize) -> bool {
+        !self.marks.is_empty() && self.marks.contains(&self.rows.id(row))
+    }
+
+    /// The marked rows that are listed, in table order (whatever the filter shows).
+    pub fn marked_rows(&self) -> Vec<usize> {
+        if self.marks.is_empty() {
+            return Vec::new();
+        }
+        let listed = self.index.order().iter().copied().filter(|row| !self.deleted.contains(row));
+        listed.filter(|&row| self.marks.contains(&self.rows.id(row))).collect()
+    }
+
     /// How many records are listed (deleted ones no longer count).
     pub fn count(&self) -> usize {
         self.rows.len() - self.deleted.len()
@@ -146,6 +163,7 @@ impl TableState {
     pub fn remove(&mut self, id: &str) -> bool {
         let Some(row) = self.rows.find(id).filter(|row| !self.deleted.contains(row)) else { return false };
         self.deleted.insert(row);
+        self.marks.remove(id);
         self.derive_view();
         true
     }

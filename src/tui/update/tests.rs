@@ -916,3 +916,83 @@ fn a_read_back_that_does_not_show_the_change_keeps_it_and_offers_to_send_again()
     act(&mut m, Action::Save);
     assert!(matches!(&m.overlay, Some(Overlay::Confirm(c)) if c.url.ends_with("/updateDeviceProperties")));
 }
+
+#[test]
+fn marks_survive_a_filter_and_the_bulk_form_previews_a_guarded_plan() {
+    let mut m = fixtures::model(120, 40);
+    // Space marks and moves on; a filter does not lose the marks.
+    act(&mut m, Action::Mark);
+    act(&mut m, Action::Mark);
+    assert_eq!(m.table.marks.len(), 2);
+    assert_eq!(m.table.cursor, 2);
+    act(&mut m, Action::FilterStart);
+    typing_filter(&mut m, "finance");
+    act(&mut m, Action::FilterAccept);
+    let shown = m.table.view.len();
+    assert!((1..8).contains(&shown));
+    // `*` asks, naming the count and the filter; n marks nothing, y marks what is shown.
+    act(&mut m, Action::MarkShown);
+    assert_eq!(
+        m.overlay,
+        Some(Overlay::Ask(crate::tui::model::Ask::MarkShown {
+            count: shown,
+            filter: Some("finance".into())
+        }))
+    );
+    act(&mut m, Action::Back);
+    assert_eq!(m.table.marks.len(), 2);
+    act(&mut m, Action::MarkShown);
+    act(&mut m, Action::ConfirmSend);
+    let marked = m.table.marks.len();
+    assert!(marked > 2, "{marked}");
+    act(&mut m, Action::Back); // clear the filter: the marks stay
+    assert_eq!(m.table.marks.len(), marked);
+
+    // Enter with marks: the bulk form of every marked row, whatever is shown.
+    act(&mut m, Action::Open);
+    assert_eq!(m.screen, Screen::Bulk);
+    assert_eq!(m.bulk.as_ref().unwrap().rows.len(), marked);
+    act(&mut m, Action::Save);
+    assert!(m.bulk.as_ref().unwrap().problem.as_ref().unwrap().contains("left as it is"));
+    // The user first (form order): ^T sets it; a value that is no UPN is refused.
+    act(&mut m, Action::CycleChoice);
+    typing(&mut m, "not a upn");
+    act(&mut m, Action::Save);
+    let problem = m.bulk.as_ref().unwrap().problem.clone().unwrap();
+    assert!(problem.starts_with("Cannot preview: Assigned user"), "{problem}");
+    assert!(m.overlay.is_none());
+    act(&mut m, Action::CycleChoice); // set -> clear
+    // The group tag: typing sets it.
+    act(&mut m, Action::NextField);
+    typing(&mut m, "Finance");
+    m.confirm_over = 1;
+    act(&mut m, Action::Save);
+    let Some(Overlay::Plan(preview)) = &m.overlay else { panic!("{:?}", m.overlay) };
+    let plan = &preview.plan;
+    assert_eq!(plan.items.len(), marked);
+    assert!(plan.already_there() == 0, "a user is cleared on every device with one");
+    assert!(preview.guarded);
+    let writes = plan.writes();
+    // A device already in Finance still gets its user cleared; the tag is left out of its body.
+    let finance =
+        plan.items.iter().find(|i| i.body().is_some_and(|b| !b.properties.contains_key("groupTag")));
+    assert!(finance.is_some(), "a Finance device sends only the cleared user");
+    // Guarded: Enter alone says what to type; the number starts the job.
+    assert!(act(&mut m, Action::ConfirmSend).is_empty());
+    let Some(Overlay::Plan(preview)) = &m.overlay else { panic!() };
+    assert_eq!(
+        preview.problem.as_deref(),
+        Some(format!("Type {writes} (the number of writes) to start the job").as_str())
+    );
+    typing(&mut m, &writes.to_string());
+    let effects = act(&mut m, Action::ConfirmSend);
+    let [Effect::RunJob { plan, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!(plan.writes(), writes);
+    assert!(m.job.is_some());
+}
+
+fn typing_filter(m: &mut Model, text: &str) {
+    for c in text.chars() {
+        act(m, Action::FilterEdit(EditOp::Insert(c)));
+    }
+}

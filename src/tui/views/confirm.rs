@@ -3,7 +3,7 @@
 
 use crate::graph::resource::Kind;
 use crate::terminal_text::escape_json_for_terminal;
-use crate::tui::model::{Confirm, Model, RecoveryOffer};
+use crate::tui::model::{Ask, Confirm, Model, RecoveryOffer};
 use crate::tui::views::device_form::short_binary;
 use crate::tui::views::response_view::json_line;
 use crate::tui::views::{Theme, centered, ellipsize};
@@ -176,5 +176,31 @@ pub fn draw_restore(frame: &mut Frame, area: Rect, model: &Model, offer: &Recove
     let block = Block::bordered()
         .title(Span::styled(" Restore unsaved drafts? ", theme.heading()))
         .border_style(theme.key());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+/// Draws a yes/no question.
+pub fn draw_ask(frame: &mut Frame, area: Rect, model: &Model, ask: &Ask) {
+    let theme = Theme::of(model);
+    let text = match ask {
+        Ask::MarkShown { count, filter: Some(f) } => {
+            format!("Mark the {count} devices the filter \"{f}\" shows?")
+        }
+        Ask::MarkShown { count, filter: None } => format!("Mark all {count} devices listed?"),
+    };
+    let width = area.width.min(64);
+    let lines = vec![
+        Line::from(ellipsize(&text, width.saturating_sub(2) as usize)),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled("y", theme.key()),
+            Span::raw(" yes   "),
+            Span::styled("n/Esc", theme.key()),
+            Span::raw(" no"),
+        ]),
+    ];
+    let r = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered().title(Span::styled(" Mark? ", theme.heading())).border_style(theme.key());
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }

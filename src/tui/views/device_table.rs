@@ -24,7 +24,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let body = Rect { y: area.y + 1, height: table_h, ..area };
     // `●` an unsaved draft; `↔` a linked record of the other kind (only known, and only given
     // room, when that table is loaded whole).
-    let marker = if model.links.is_some() { 3usize } else { 2 };
+    // `✓` a marked row (room for it only while marks exist).
+    let marking = !model.table.marks.is_empty();
+    let marker = 2 + usize::from(model.links.is_some()) + usize::from(marking);
     let serial_col = model.table.columns().iter().position(|c| c.cell == Cell::Field("serialNumber"));
     let table = &model.table;
     let (columns, hidden) = layout(&table.rows, (area.width as usize).saturating_sub(marker));
@@ -92,8 +94,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     for (line_no, (pos, &row)) in model.table.view.iter().enumerate().skip(offset).take(height).enumerate() {
         let selected = pos == table.cursor;
         let base = if selected { theme.selected() } else { Style::new() };
-        let mark = if model.has_unsaved(&table.rows.id(row)) { "●" } else { " " };
-        let mut spans = vec![Span::styled(mark, if selected { base } else { theme.dirty() })];
+        let id = table.rows.id(row);
+        let marked = marking && table.marks.contains(&id);
+        let base = if marked && !selected { theme.marked() } else { base };
+        let mut spans = Vec::new();
+        if marking {
+            spans.push(Span::styled(if marked { "✓" } else { " " }, base));
+        }
+        let mark = if model.has_unsaved(&id) { "●" } else { " " };
+        spans.push(Span::styled(mark, if selected { base } else { theme.dirty() }));
         if let (Some(links), Some(col)) = (&model.links, serial_col) {
             let linked = links.contains(&crate::tui::update::serial_hash(&table.rows.cell(row, col)));
             spans.push(Span::styled(

@@ -1,10 +1,12 @@
 //! Drawing. Every function here reads the model and writes to the frame: no I/O, no state.
 
 pub mod action_dialog;
+pub mod bulk_form;
 pub mod confirm;
 pub mod device_form;
 pub mod device_table;
 pub mod help;
+pub mod plan_preview;
 pub mod response_view;
 pub mod sign_in;
 pub mod status_bar;
@@ -77,6 +79,13 @@ impl Theme {
         self.pick(
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
             Style::new().add_modifier(Modifier::BOLD),
+        )
+    }
+    /// A marked row.
+    pub fn marked(&self) -> Style {
+        self.pick(
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
         )
     }
     /// A changed field.
@@ -201,6 +210,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Screen::Form => device_form::draw(frame, body, model),
         Screen::Inspector => response_view::draw(frame, body, model),
         Screen::SignIn => sign_in::draw(frame, body, model),
+        Screen::Bulk => bulk_form::draw(frame, body, model),
     }
     match &model.overlay {
         Some(Overlay::Help { scroll }) => help::draw(frame, body, model, *scroll),
@@ -208,6 +218,8 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Some(Overlay::QuitConfirm) => confirm::draw_quit(frame, body, model),
         Some(Overlay::Restore(offer)) => confirm::draw_restore(frame, body, model, offer),
         Some(Overlay::Action(dialog)) => action_dialog::draw(frame, body, model, dialog),
+        Some(Overlay::Ask(ask)) => confirm::draw_ask(frame, body, model, ask),
+        Some(Overlay::Plan(preview)) => plan_preview::draw(frame, body, model, preview),
         None => {}
     }
     status_bar::draw_hints(frame, hints, model);

@@ -25,6 +25,10 @@ pub fn progress(model: &Model) -> String {
         shown if shown < n => format!("{}/{shown} of {}", model.table.cursor + 1, plural(n, "device")),
         _ => format!("{}/{}", model.table.cursor + 1, plural(n, "device")),
     };
+    let devices = match model.table.marks.len() {
+        0 => devices,
+        m => format!("{m} marked · {devices}"),
+    };
     if model.table.listing.loading {
         let pages = model.table.listing.pages;
         if pages == 0 {
