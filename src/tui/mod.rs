@@ -14,6 +14,8 @@ pub mod keymap;
 pub mod layout;
 pub mod line_edit;
 pub mod model;
+// main at 9d29124 renamed recovery.rs to draft_store.rs without this line (a compile fix, until main has its own).
+#[path = "draft_store.rs"]
 pub mod recovery;
 pub mod remembered;
 pub mod requests;
