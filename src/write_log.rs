@@ -237,7 +237,12 @@ mod tests {
         let log = WriteLog::at(dir.join(FILE_NAME));
         assert_eq!(log.read().unwrap().0.len(), 0, "no file is an empty log");
         log.append(&[entry("a", 204), entry("b", 400)]).unwrap();
-        std::fs::OpenOptions::new().append(true).open(log.path()).unwrap().write_all(b"{\"time\":\"2026").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+            .write_all(b"{\"time\":\"2026")
+            .unwrap();
         log.append(&[entry("c", 204)]).unwrap();
         let (entries, unreadable) = log.read().unwrap();
         assert_eq!(unreadable, 1, "the torn line");

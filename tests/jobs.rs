@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hostile;
+
 use autopilot_tui::graph::auth::Secret;
 use autopilot_tui::graph::client::{ClientConfig, GraphClient};
 use autopilot_tui::graph::imported::IMPORTED;
@@ -12,13 +14,14 @@ use autopilot_tui::graph::pacer::{PacerConfig, Rate, WritePacer};
 use autopilot_tui::graph::registered::REGISTERED;
 use autopilot_tui::graph::resource::{Record, Resource};
 use autopilot_tui::graph::retry::RetryPolicy;
-use autopilot_tui::jobs::journal::{self, JobEnd, JobInfo, Journal};
+use autopilot_tui::jobs::journal::{self, JobEnd, JobInfo};
 use autopilot_tui::jobs::outcome::ItemResult;
 use autopilot_tui::jobs::plan::{Plan, PlanItem, Target};
-use autopilot_tui::jobs::runner::{JobEvent, Report, Runner, Stopped};
+use autopilot_tui::jobs::runner::{JobEvent, Report, Runner};
 use autopilot_tui::server::faults::{FaultConfig, LatencyRange};
 use autopilot_tui::server::throttle::ThrottleConfig;
 use autopilot_tui::server::{self, DataSet, RecordedRequest, RunningServer, ServeOptions};
+use autopilot_tui::write_log::{WriteLog, WriteSource};
 use futures_util::StreamExt;
 use serde_json::json;
 use std::collections::HashMap;
@@ -122,6 +125,7 @@ async fn assert_each_item_once_or_reported(
                 assert!(!message.is_empty(), "{}: a failure says why", item.id);
                 assert!(handled <= 1, "{}: failed after {handled} writes", item.id);
             }
+            ItemResult::Conflict { .. } => panic!("{}: a conflict nobody made ({result})", item.id),
         }
     }
 }
@@ -148,13 +152,12 @@ async fn every_item_lands_exactly_once_or_is_reported_under_throttling_and_fault
         .set_faults(FaultConfig { retry_after: Duration::from_secs(2), ..FaultConfig::every_kind(0.05, 91) })
         .unwrap();
     let dir = scratch("faults");
-    let journal = Journal::create(&dir, &JobInfo::new("test", &client, &plan), &plan).unwrap();
     let (tx, mut events) = mpsc::unbounded_channel();
-    let runner = Runner::new(&client).with_events(tx);
-    let report = runner.run(&plan, Some(journal)).await;
+    let runner = Runner::new(&client).with_events(tx).with_journal_dir(&dir);
+    let report = runner.run(&plan, "test").await;
     server.set_faults(FaultConfig::default()).unwrap();
 
-    assert!(report.stopped.is_none());
+    assert!(!report.cancelled && report.notices.is_empty(), "{:?}", report.notices);
     assert_eq!(report.counts.pending + report.counts.not_sent, 0, "{}", report.counts);
     assert_eq!(report.counts.skipped, 20);
     assert!(report.counts.done >= 360, "{}", report.counts);
@@ -192,7 +195,7 @@ async fn every_item_lands_exactly_once_or_is_reported_under_throttling_and_fault
     assert_eq!((last.counts, last.writes_left), (report.counts, 0));
 
     // The journal holds the plan and every result, and is ended.
-    let saved = journal::load(&dir.join(format!("{}.jsonl", report.id.clone().unwrap()))).unwrap();
+    let saved = journal::load(report.journal.as_ref().unwrap()).unwrap();
     assert_eq!(saved.plan, plan);
     assert_eq!(saved.results.iter().map(|r| r.clone().unwrap()).collect::<Vec<_>>(), report.results);
     assert!(matches!(saved.end, Some(JobEnd::Finished { counts, .. }) if counts == report.counts));
@@ -208,14 +211,13 @@ async fn a_cancel_lets_the_writes_in_flight_finish_and_sends_nothing_more() {
     let client = client(&server, &REGISTERED);
     let plan = retag(&REGISTERED, &records(&client).await, 0);
     let dir = scratch("cancel");
-    let journal = Journal::create(&dir, &JobInfo::new("test", &client, &plan), &plan).unwrap();
     let (tx, mut events) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
-    let runner = Runner::new(&client).with_events(tx).with_cancel(cancel.clone());
+    let runner = Runner::new(&client).with_events(tx).with_cancel(cancel.clone()).with_journal_dir(&dir);
     // The runner goes with the run, so the events end with it.
     let run = {
         let plan = plan.clone();
-        async move { runner.run(&plan, Some(journal)).await }
+        async move { runner.run(&plan, "test").await }
     };
     let watch = async {
         let mut done = 0;
@@ -238,13 +240,13 @@ async fn a_cancel_lets_the_writes_in_flight_finish_and_sends_nothing_more() {
         }
     });
     let counts = report.counts;
-    assert!(matches!(report.stopped, Some(Stopped::Cancelled)));
+    assert!(report.cancelled);
     assert!(counts.done >= 100 && counts.done < 200, "{counts}");
     assert_eq!((counts.done + counts.not_sent, counts.failed, counts.pending), (200, 0, 0), "{counts}");
     assert_each_item_once_or_reported(&server, &client, &plan, &report).await;
     let writes = server.journal().iter().filter(|r| r.method == "POST" && r.batch_item.is_some()).count();
     assert_eq!(writes, counts.done, "no write after the cancel but those in flight");
-    let saved = journal::load(&dir.join(format!("{}.jsonl", report.id.unwrap()))).unwrap();
+    let saved = journal::load(report.journal.as_ref().unwrap()).unwrap();
     assert!(matches!(saved.end, Some(JobEnd::Finished { counts: c, .. }) if c.not_sent == counts.not_sent));
     assert!(journal::unfinished(&dir).unwrap().jobs.is_empty(), "a cancelled job ended: not to resume");
     server.shutdown().await;
@@ -269,11 +271,10 @@ async fn a_job_cut_off_midway_and_resumed_writes_no_item_twice() {
         .unwrap();
     let dir = scratch("resume");
     let info = JobInfo::new("test", &client, &plan);
-    let journal = Journal::create(&dir, &info, &plan).unwrap();
-    let runner = Runner::new(&client);
+    let runner = Runner::new(&client).with_journal_dir(&dir);
     let job = tokio::spawn({
-        let (runner, plan) = (runner.clone(), plan.clone());
-        async move { runner.run(&plan, Some(journal)).await }
+        let (runner, plan, info) = (runner.clone(), plan.clone(), info.clone());
+        async move { runner.run_as(&plan, info).await }
     });
     // Cut off once 150 writes reached the server.
     let writes = || server.journal().iter().filter(|r| r.batch_item.is_some() && r.method == "PATCH").count();
@@ -315,7 +316,7 @@ async fn a_job_cut_off_midway_and_resumed_writes_no_item_twice() {
 
     server.set_faults(FaultConfig::default()).unwrap();
     let report = runner.resume(saved.clone()).await.unwrap();
-    assert!(report.stopped.is_none());
+    assert!(!report.cancelled);
     assert!(report.counts.all_at_target(), "{}", report.counts);
     let after = &server.journal()[mark..];
     let gets = after.iter().filter(|r| r.method == "GET").count();
@@ -351,8 +352,8 @@ async fn a_job_is_resumed_only_where_it_was_planned() {
     let client = client(&server, &IMPORTED);
     let plan = retag(&IMPORTED, &records(&client).await, 0);
     let dir = scratch("elsewhere");
-    let journal = Journal::create(&dir, &JobInfo::new("test", &client, &plan), &plan).unwrap();
-    drop(journal);
+    let info = JobInfo::new("test", &client, &plan);
+    drop(autopilot_tui::jobs::journal::Journal::create(&dir, &info, &plan).unwrap());
     let saved = journal::unfinished(&dir).unwrap().jobs.pop().unwrap();
     let other = GraphClient::new(ClientConfig::new("http://127.0.0.1:9/beta", Secret::new(TOKEN))).unwrap();
     let error = Runner::new(&other).resume(saved).await.unwrap_err().to_string();
@@ -360,4 +361,188 @@ async fn a_job_is_resumed_only_where_it_was_planned() {
     assert!(server.journal().iter().all(|r| r.method == "GET"), "nothing written");
     server.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A client of the same server without a pacer: a colleague changing records in the portal.
+fn colleague(server: &RunningServer, resource: &'static Resource) -> GraphClient {
+    GraphClient::new(ClientConfig::new(server.base_url(), Secret::new(TOKEN))).unwrap().for_resource(resource)
+}
+
+async fn set_tag(client: &GraphClient, id: &str, tag: &str) {
+    let tag_field = client.resource().field("groupTag").unwrap();
+    let record = client.get(id).await.result.unwrap();
+    let body = autopilot_tui::graph::patch::PatchBody::between(client.resource(), &record, &{
+        let mut edited = record.clone();
+        tag_field.set(&mut edited, json!(tag));
+        edited
+    });
+    client.write(id, &body).await.result.unwrap();
+}
+
+// Records changed through the server after the plan was made: a targeted field that holds
+// neither what the plan saw nor its target is a conflict (reported old-at-plan / server-now,
+// never written); one someone already set to the target is skipped (nothing sent). The reads
+// before the writes go in $batches. Each write that reached the server is in the write log
+// once, with the job's id, its before and after values, its status and request-id.
+#[tokio::test(start_paused = true)]
+async fn a_record_changed_since_the_plan_is_a_conflict_and_is_not_written() {
+    let server = serve(60).await;
+    let client = client(&server, &REGISTERED);
+    let records = records(&client).await;
+    let plan = retag(&REGISTERED, &records, 0);
+    let portal = colleague(&server, &REGISTERED);
+    for item in &plan.items[..5] {
+        set_tag(&portal, &item.id, "changed-by-a-colleague").await;
+    }
+    for item in &plan.items[5..8] {
+        set_tag(&portal, &item.id, &format!("tag-{}", item.id)).await;
+    }
+    let mark = server.journal().len();
+    let dir = scratch("conflict");
+    let log = WriteLog::at(dir.join("writes.jsonl"));
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let runner = Runner::new(&client).with_events(tx).with_write_log(log.clone(), WriteSource::Bulk);
+    let report = runner.run(&plan, "bulk edit of 60 marked devices").await;
+
+    assert_eq!(
+        (report.counts.conflicts, report.counts.skipped, report.counts.done),
+        (5, 3, 52),
+        "{}",
+        report.counts
+    );
+    let after = &server.journal()[mark..];
+    for (index, item) in plan.items.iter().enumerate() {
+        let written = handled_writes(after, &REGISTERED, &item.id);
+        match index {
+            0..5 => {
+                let ItemResult::Conflict { fields } = &report.results[index] else {
+                    panic!("{}: {}", item.id, report.results[index])
+                };
+                assert_eq!(fields.len(), 1);
+                assert_eq!(fields[0].field, "groupTag");
+                assert_eq!(fields[0].planned, records[index]["groupTag"]);
+                assert_eq!(fields[0].now, json!("changed-by-a-colleague"));
+                assert_eq!(fields[0].target, json!(format!("tag-{}", item.id)));
+                assert_eq!(written, 0, "a conflict is not written");
+                let now = client.get(&item.id).await.result.unwrap();
+                assert_eq!(now["groupTag"], "changed-by-a-colleague", "the colleague's value stays");
+            }
+            5..8 => {
+                assert_eq!(report.results[index], ItemResult::Skipped);
+                assert_eq!(written, 0, "already at the target: nothing sent");
+            }
+            _ => {
+                assert!(matches!(report.results[index], ItemResult::Done { verified: false, .. }));
+                assert_eq!(written, 1);
+            }
+        }
+    }
+    let reads: Vec<_> = after.iter().filter(|r| r.method == "GET" && r.batch_item.is_some()).collect();
+    assert_eq!(reads.len(), 60, "every record read once before its write, inside $batches");
+    assert_eq!(report.writes_sent, 52);
+
+    let (entries, unreadable) = log.read().unwrap();
+    assert_eq!((entries.len(), unreadable), (52, 0));
+    for entry in &entries {
+        let index = plan.items.iter().position(|i| i.id == entry.id).unwrap();
+        assert!(index >= 8, "only writes that reached the server are logged");
+        assert_eq!(entry.source, WriteSource::Bulk);
+        assert_eq!(entry.job.as_deref(), Some(report.id.as_str()));
+        assert_eq!(entry.verb, "POST updateDeviceProperties");
+        assert_eq!(entry.collection, "windowsAutopilotDeviceIdentities");
+        assert_eq!(entry.serial.as_deref(), Some(plan.items[index].label.as_str()));
+        assert_eq!(entry.before["groupTag"], records[index]["groupTag"]);
+        assert_eq!(entry.after["groupTag"], json!(format!("tag-{}", entry.id)));
+        assert!(entry.succeeded() && entry.request_id.is_some());
+    }
+    let seen = drain(&mut events);
+    assert!(matches!(seen.first(), Some(JobEvent::Started { items: 60, pending: 60, .. })));
+    let conflicts = seen
+        .iter()
+        .filter(|e| matches!(e, JobEvent::Item(i) if matches!(i.result, ItemResult::Conflict { .. })))
+        .count();
+    assert_eq!(conflicts, 5);
+    server.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// With no place to keep its journal or write log (the state directory is a file), the job
+// still runs to the end, and says so once for each.
+#[tokio::test(start_paused = true)]
+async fn a_job_runs_without_its_journal_and_write_log_when_they_cannot_be_written() {
+    let server = serve(30).await;
+    let client = client(&server, &IMPORTED);
+    let plan = retag(&IMPORTED, &records(&client).await, 0);
+    let dir = scratch("unwritable");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let runner = Runner::new(&client)
+        .with_events(tx)
+        .with_journal_dir(file.join("jobs"))
+        .with_write_log(WriteLog::at(file.join("writes.jsonl")), WriteSource::Apply);
+    let report = runner.run(&plan, "test").await;
+    assert_eq!(report.counts.done, 30, "{}", report.counts);
+    assert!(report.journal.is_none());
+    assert_eq!(report.notices.len(), 2, "{:?}", report.notices);
+    assert!(report.notices[0].contains("job journal cannot be written"), "{}", report.notices[0]);
+    assert!(report.notices[1].contains("write log cannot be written"), "{}", report.notices[1]);
+    let notices = drain(&mut events).into_iter().filter(|e| matches!(e, JobEvent::Notice(_))).count();
+    assert_eq!(notices, 2, "each said once");
+    server.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// A server that answers $batch with 404 gets the job's reads and writes one by one, each
+// write exactly once.
+#[tokio::test(start_paused = true)]
+async fn a_server_without_batch_gets_the_jobs_reads_and_writes_one_by_one() {
+    use std::sync::{Arc, Mutex};
+    let tags: Arc<Mutex<HashMap<String, String>>> =
+        Arc::new(Mutex::new((0..30).map(|i| (format!("dev-{i}"), "Sales".to_string())).collect()));
+    let hostile = hostile::Hostile::start({
+        let tags = tags.clone();
+        move |seen, _| {
+            if seen.path_and_query.ends_with("/$batch") {
+                return hostile::Reply::error(
+                    404,
+                    "NotFound",
+                    "Resource not found for the segment '$batch'.",
+                );
+            }
+            let id = seen.path_and_query.rsplit('/').next().unwrap().to_string();
+            let mut tags = tags.lock().unwrap();
+            if seen.method == "PATCH" {
+                let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+                tags.insert(id.clone(), body["groupTag"].as_str().unwrap().to_string());
+            }
+            let mut device = hostile::device(&id, &format!("SN-{id}"));
+            device["groupTag"] = json!(tags[&id]);
+            hostile::Reply::json(device)
+        }
+    })
+    .await;
+    let mut config = ClientConfig::new(&hostile.base_url, Secret::new(TOKEN));
+    config.retry = RetryPolicy { base_delay: Duration::from_millis(50), ..RetryPolicy::default() };
+    let client = GraphClient::new(config)
+        .unwrap()
+        .with_pacer(WritePacer::new(PacerConfig { rate: budget(), concurrency: 4 }));
+    let records: Vec<Record> = (0..30)
+        .map(|i| hostile::device(&format!("dev-{i}"), &format!("SN-{i}")).as_object().cloned().unwrap())
+        .collect();
+    let plan = retag(&IMPORTED, &records, 0);
+    let report = Runner::new(&client).run(&plan, "test").await;
+    assert_eq!(report.counts.done, 30, "{}", report.counts);
+    let seen = hostile.seen();
+    let batches = seen.iter().filter(|s| s.path_and_query.ends_with("/$batch")).count();
+    assert!((1..=2).contains(&batches), "tried once (twice side by side), then not again: {batches}");
+    for i in 0..30 {
+        let at = format!("/dev-{i}");
+        let of = |method: &str| {
+            seen.iter().filter(|s| s.method == method && s.path_and_query.ends_with(&at)).count()
+        };
+        assert_eq!((of("GET"), of("PATCH")), (1, 1), "dev-{i}: read once, written once");
+        assert_eq!(tags.lock().unwrap()[&format!("dev-{i}")], format!("tag-dev-{i}"));
+    }
 }

@@ -726,6 +726,11 @@ impl GraphClient {
         self.with_retry(RetryPolicy::none()).send("POST", &url, None, |_| Ok(())).await
     }
 
+    /// Where a read of one record goes ([`GraphClient::get`]), or why the id cannot be one.
+    pub(crate) fn read_target(&self, id: &str) -> Result<String, GraphError> {
+        self.item_request_url(id)
+    }
+
     /// The HTTP method of a write.
     pub fn write_method(&self) -> &'static str {
         write_url_in("", "x", self.resource.write).0
@@ -1299,7 +1304,7 @@ fn check_raw_devices(
     Ok((devices, warnings))
 }
 
-fn parse_record(resource: &Resource, body: &str) -> Result<Record, GraphError> {
+pub(crate) fn parse_record(resource: &Resource, body: &str) -> Result<Record, GraphError> {
     let mut record =
         record::parse(resource, body).map_err(|e| GraphError::Decode(format!("not a record: {e}")))?;
     // `@odata.context` describes the response, not the record; keeping it would echo it back.

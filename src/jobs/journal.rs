@@ -379,6 +379,13 @@ pub struct Unfinished {
     pub unreadable: Vec<JournalError>,
 }
 
+impl Unfinished {
+    /// The jobs `client` may resume (planned for its Graph root and collection).
+    pub fn for_client<'a>(&'a self, client: &'a GraphClient) -> impl Iterator<Item = &'a SavedJob> + 'a {
+        self.jobs.iter().filter(move |job| job.matches(client))
+    }
+}
+
 /// Lists the cut-off jobs of `dir` ([`jobs_dir`]).
 pub fn unfinished(dir: &Path) -> Result<Unfinished, JournalError> {
     let mut found = Unfinished::default();
@@ -530,6 +537,9 @@ struct ChangeLine {
     field: String,
     old: Value,
     new: Value,
+    /// The plan did not know the old value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unseen: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -567,6 +577,7 @@ impl JobLine {
                                     field: c.field.path.to_string(),
                                     old: c.old.clone(),
                                     new: c.new.clone(),
+                                    unseen: item.unseen.contains(&c.field.path),
                                 })
                                 .collect()
                         })
@@ -594,6 +605,7 @@ impl JobLine {
         };
         let mut items = Vec::with_capacity(self.items.len());
         for item in self.items {
+            let mut unseen = Vec::new();
             let step = match item.write {
                 None => Step::AlreadyThere,
                 Some(properties) => {
@@ -602,12 +614,15 @@ impl JobLine {
                         let field = resource
                             .field(&change.field)
                             .ok_or_else(|| format!("{} has no field {:?}", resource.title, change.field))?;
+                        if change.unseen {
+                            unseen.push(field.path);
+                        }
                         changes.push(FieldChange { field, old: change.old, new: change.new });
                     }
                     Step::Write(PatchBody { properties, changes })
                 }
             };
-            items.push(PlanItem { id: item.id, label: item.label, step });
+            items.push(PlanItem { id: item.id, label: item.label, step, unseen });
         }
         let unplanned = self
             .unplanned

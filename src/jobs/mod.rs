@@ -5,4 +5,5 @@
 pub mod journal;
 pub mod outcome;
 pub mod plan;
+pub mod results;
 pub mod runner;

@@ -1,11 +1,40 @@
-//! What became of each item of a job: exactly one of done, failed, skipped or not sent, never
-//! "unknown" (an item whose answer was lost is read back before it ends). Shared by the runner,
-//! its journal, the TUI's jobs view and `apply`'s results file.
+//! What became of each item of a job: exactly one of done, failed, conflict, skipped or not
+//! sent, never "unknown" (an item whose answer was lost is read back before it ends). Shared by
+//! the runner, its journal, the TUI's jobs view and `apply`'s results file.
 
 use crate::graph::batch::ItemOutcome;
 use crate::graph::error::GraphError;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::fmt;
+
+/// A field a colleague (or another tool) changed between the plan and the write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictField {
+    /// The field's path (`groupTag`).
+    pub field: String,
+    /// What the plan saw (`null`: empty).
+    pub planned: Value,
+    /// What the server holds now (`null`: empty).
+    pub now: Value,
+    /// What the plan would have set.
+    pub target: Value,
+}
+
+impl fmt::Display for ConflictField {
+    /// `groupTag is "Lab" now, "Sales" when planned`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is {} now, {} when planned", self.field, shown(&self.now), shown(&self.planned))
+    }
+}
+
+/// A value in a message: text quoted, `null` as `empty`.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "empty".to_string(),
+        other => other.to_string(),
+    }
+}
 
 /// How one item of a job ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +61,12 @@ pub enum ItemResult {
         /// The `request-id` support asks for, when an answer came.
         request_id: Option<String>,
     },
+    /// Not written: a targeted field no longer held what the plan saw (someone changed it
+    /// since), so writing would overwrite their change blind.
+    Conflict {
+        /// The fields changed since the plan.
+        fields: Vec<ConflictField>,
+    },
     /// Nothing to send: the record already held the target.
     Skipped,
     /// Not written: the job stopped (cancelled, or its journal could not be written) before it
@@ -40,11 +75,12 @@ pub enum ItemResult {
 }
 
 impl ItemResult {
-    /// `done`, `failed`, `skipped` or `not sent`.
+    /// `done`, `failed`, `conflict`, `skipped` or `not sent`.
     pub fn word(&self) -> &'static str {
         match self {
             ItemResult::Done { .. } => "done",
             ItemResult::Failed { .. } => "failed",
+            ItemResult::Conflict { .. } => "conflict",
             ItemResult::Skipped => "skipped",
             ItemResult::NotSent => "not sent",
         }
@@ -59,7 +95,7 @@ impl ItemResult {
     pub fn status(&self) -> Option<u16> {
         match self {
             ItemResult::Done { status, .. } | ItemResult::Failed { status, .. } => *status,
-            ItemResult::Skipped | ItemResult::NotSent => None,
+            ItemResult::Conflict { .. } | ItemResult::Skipped | ItemResult::NotSent => None,
         }
     }
 
@@ -69,7 +105,20 @@ impl ItemResult {
             ItemResult::Done { request_id, .. } | ItemResult::Failed { request_id, .. } => {
                 request_id.as_deref()
             }
-            ItemResult::Skipped | ItemResult::NotSent => None,
+            ItemResult::Conflict { .. } | ItemResult::Skipped | ItemResult::NotSent => None,
+        }
+    }
+
+    /// What went wrong, in words, for a failure (Graph's code and message) or a conflict
+    /// (each field changed since the plan); `None` otherwise.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            ItemResult::Failed { code: Some(code), message, .. } => Some(format!("{code}: {message}")),
+            ItemResult::Failed { message, .. } => Some(message.clone()),
+            ItemResult::Conflict { fields } => {
+                Some(fields.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+            }
+            _ => None,
         }
     }
 
@@ -123,6 +172,9 @@ impl fmt::Display for ItemResult {
                     None => Ok(()),
                 }
             }
+            ItemResult::Conflict { .. } => {
+                write!(f, "conflict, not written: {}", self.problem().unwrap_or_default())
+            }
             ItemResult::Skipped => f.write_str("skipped (already at the target)"),
             ItemResult::NotSent => f.write_str("not sent"),
         }
@@ -136,6 +188,8 @@ pub struct Counts {
     pub done: usize,
     /// Refused, or could not be sent or confirmed.
     pub failed: usize,
+    /// Changed since the plan: not written.
+    pub conflicts: usize,
     /// Already at the target: nothing sent.
     pub skipped: usize,
     /// Not written because the job stopped.
@@ -162,6 +216,7 @@ impl Counts {
         match result {
             ItemResult::Done { .. } => self.done += 1,
             ItemResult::Failed { .. } => self.failed += 1,
+            ItemResult::Conflict { .. } => self.conflicts += 1,
             ItemResult::Skipped => self.skipped += 1,
             ItemResult::NotSent => self.not_sent += 1,
         }
@@ -169,23 +224,31 @@ impl Counts {
 
     /// Every item, ended or not.
     pub fn total(&self) -> usize {
-        self.done + self.failed + self.skipped + self.not_sent + self.pending
+        self.done + self.failed + self.conflicts + self.skipped + self.not_sent + self.pending
     }
 
     /// Every item done or skipped.
     pub fn all_at_target(&self) -> bool {
-        self.failed == 0 && self.not_sent == 0 && self.pending == 0
+        self.failed == 0 && self.conflicts == 0 && self.not_sent == 0 && self.pending == 0
+    }
+
+    /// Items ended so far.
+    pub fn ended(&self) -> usize {
+        self.total() - self.pending
     }
 }
 
 impl fmt::Display for Counts {
-    /// `3 done, 1 failed, 2 skipped, 0 not sent, 4 pending`.
+    /// `3 done, 1 failed, 2 skipped, 0 not sent, 4 pending`, with `, 1 conflict` after the
+    /// failures when there are any.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} done, {} failed, {} skipped, {} not sent, {} pending",
-            self.done, self.failed, self.skipped, self.not_sent, self.pending
-        )
+        write!(f, "{} done, {} failed", self.done, self.failed)?;
+        match self.conflicts {
+            0 => {}
+            1 => f.write_str(", 1 conflict")?,
+            n => write!(f, ", {n} conflicts")?,
+        }
+        write!(f, ", {} skipped, {} not sent, {} pending", self.skipped, self.not_sent, self.pending)
     }
 }
 
@@ -215,5 +278,23 @@ mod tests {
         assert_eq!(serde_json::from_str::<ItemResult>(&line).unwrap(), failed);
         let line = serde_json::to_string(&ItemResult::NotSent).unwrap();
         assert_eq!(line, r#"{"outcome":"not_sent"}"#);
+        let conflict = ItemResult::Conflict {
+            fields: vec![ConflictField {
+                field: "groupTag".into(),
+                planned: "Sales".into(),
+                now: "Lab".into(),
+                target: "Kiosk".into(),
+            }],
+        };
+        assert_eq!(
+            conflict.to_string(),
+            r#"conflict, not written: groupTag is "Lab" now, "Sales" when planned"#
+        );
+        assert_eq!(failed.problem().unwrap(), "BadRequest: no");
+        let line = serde_json::to_string(&conflict).unwrap();
+        assert_eq!(serde_json::from_str::<ItemResult>(&line).unwrap(), conflict);
+        let counts = Counts::of([Some(&conflict), Some(&ItemResult::Skipped)]);
+        assert_eq!(counts.to_string(), "0 done, 0 failed, 1 conflict, 1 skipped, 0 not sent, 0 pending");
+        assert!(!counts.all_at_target());
     }
 }
