@@ -317,76 +317,110 @@ async fn ctrl_z_suspends_with_the_terminal_restored_and_fg_redraws() {
     server.shutdown().await;
 }
 
-/// Where the pty tests' state directory puts recovery files.
-fn recovery_files() -> Vec<std::path::PathBuf> {
+/// The draft store files of `server`'s target in the pty tests' state directory.
+fn draft_stores(server: &RunningServer) -> Vec<std::path::PathBuf> {
     let dir =
         std::env::temp_dir().join(format!("autopilot-tui-pty-{}", std::process::id())).join("autopilot-tui");
     std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("recovered-drafts-"))
-                })
+                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("drafts-")))
+                .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(&server.base_url())))
                 .collect()
         })
         .unwrap_or_default()
 }
 
+/// Polls until the draft store of `server` holds exactly `tags`; returns its text.
+fn wait_for_store(server: &RunningServer, tags: &[&str], gone: &[&str]) -> String {
+    let start = Instant::now();
+    loop {
+        let text =
+            draft_stores(server).first().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+        if tags.iter().all(|t| text.contains(t)) && !gone.iter().any(|t| text.contains(t)) {
+            return text;
+        }
+        assert!(start.elapsed() < DEADLINE, "the draft store never held {tags:?} without {gone:?}: {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Three demo serials.
+async fn three_serials(server: &RunningServer) -> Vec<String> {
+    let url =
+        format!("{}/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=6", server.base_url());
+    let page: serde_json::Value =
+        reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    (3..6).map(|i| page["value"][i]["serialNumber"].as_str().unwrap().to_string()).collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn sigterm_keeps_unsaved_drafts_and_the_next_start_restores_them() {
+async fn three_drafts_survive_a_kill_9_and_a_sigterm_and_come_back_on_the_next_start() {
     let server = serve(false).await;
-    let serial = some_serial(&server).await;
-    let target_files = || {
-        recovery_files()
-            .into_iter()
-            .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(&server.base_url())))
-            .collect::<Vec<_>>()
-    };
+    let serials = three_serials(&server).await;
+    let tags = ["Kept-One", "Kept-Two", "Kept-Three"];
     let mut app = start_app(&server, &[]);
-    open_and_retag(&mut app, &serial, "Recovered-Tag");
+    for (serial, tag) in serials.iter().zip(tags) {
+        open_and_retag(&mut app, serial, tag);
+        app.send("\x1b"); // back to the table, the draft kept
+        app.wait_for("the table", |s| !s.contains("Hardware hash"));
+        app.send("\x1b"); // clear the filter
+        app.wait_for("every row", |s| s.contains("250 devices") && !s.contains("1 of 250"));
+    }
+    // The store is written a moment after the drafts settle, not only at exit.
+    let text = wait_for_store(&server, &tags, &[]);
+    assert!(!text.contains(TOKEN), "the token reached the draft store");
+    let path = draft_stores(&server).remove(0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // SIGKILL: nothing runs at exit, the store is what was written before.
+    let pid = app.child.process_id().expect("the child's pid");
+    kill("-KILL", pid);
+    app.wait_exit();
+
+    let mut app = start_app(&server, &[]);
+    app.wait_text("3 drafts restored");
+    app.send(":drafts\r");
+    app.wait_for("the drafts view", |s| {
+        tags.iter().all(|t| s.contains(t)) && serials.iter().all(|x| s.contains(x))
+    });
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains("Unsaved drafts:"));
+    // Saving one sends exactly it; the store then holds the other two.
+    app.send("/");
+    app.send(&serials[0]);
+    app.wait_for("the filtered row", |s| s.contains(&serials[0]) && s.contains("1 of 250"));
+    app.send("\r\r");
+    app.wait_for("the restored draft", |s| s.contains(tags[0]) && s.contains("1 field changed"));
+    app.send("\x13");
+    app.wait_text(&format!("\"groupTag\": \"{}\"", tags[0]));
+    app.send("\r");
+    app.wait_text("Saved");
+    assert_eq!(patches(&server), vec![serde_json::json!({"groupTag": tags[0]})]);
+    wait_for_store(&server, &tags[1..], &tags[..1]);
+
+    // SIGTERM: the terminal is restored and the user told where the drafts are.
     let pid = app.child.process_id().expect("the child's pid");
     kill("-TERM", pid);
     let status = app.wait_exit();
     assert!(status.success(), "{status:?}");
     app.assert_restored();
     let raw = String::from_utf8_lossy(&app.raw.lock().unwrap()).into_owned();
-    assert!(raw.contains("1 unsaved draft(s) kept in"), "the user is told where the draft went");
-    let files = target_files();
-    assert_eq!(files.len(), 1, "one recovery file for this target");
-    let text = std::fs::read_to_string(&files[0]).unwrap();
-    assert!(text.contains("Recovered-Tag") && text.contains("SIGTERM"), "{text}");
-    assert!(!text.contains(TOKEN), "the token reached the recovery file");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-    }
-    assert!(patches(&server).is_empty());
-
-    // The next start offers the draft back; y restores it, and saving sends exactly it.
+    assert!(raw.contains("2 unsaved draft(s) kept in"), "the user is told where the drafts went");
     let mut app = start_app(&server, &[]);
-    app.wait_text("Restore unsaved drafts?");
-    app.send("y");
-    app.wait_text("1 draft restored");
-    app.send("/");
-    app.send(&serial);
-    app.wait_for("the filtered row", |s| s.contains(&serial) && s.contains("1 of 250"));
-    app.send("\r\r");
-    app.wait_for("the restored draft", |s| s.contains("Recovered-Tag") && s.contains("1 field changed"));
-    assert!(target_files().is_empty(), "the recovery file is gone once restored");
-    app.send("\x13");
-    app.wait_text("\"groupTag\": \"Recovered-Tag\"");
-    app.send("\r");
-    app.wait_text("Saved");
-    assert_eq!(patches(&server), vec![serde_json::json!({"groupTag": "Recovered-Tag"})]);
-    app.send("\x1b");
-    app.wait_for("the table", |s| !s.contains("Hardware hash"));
+    app.wait_text("2 drafts restored");
+    // Quitting asks; `d` discards them and the store goes.
     app.send("q");
+    app.wait_text("They stay saved");
+    app.send("d");
     let status = app.wait_exit();
     assert!(status.success(), "{status:?}");
-    app.assert_restored();
+    assert!(draft_stores(&server).is_empty(), "discarded drafts left a store behind");
+    assert_eq!(patches(&server).len(), 1);
     server.shutdown().await;
 }
 

@@ -4,11 +4,11 @@
 
 use crate::connect::DeviceCodeSignIn;
 use crate::graph::client::GraphClient;
+use crate::tui::draft_store::{self, DraftStoreError, StoredDrafts};
 use crate::tui::effects::Effects;
 use crate::tui::event::{Action, EditOp, Msg};
 use crate::tui::keymap::{Context, context, resolve};
-use crate::tui::model::{Level, Model, Overlay, RecoveryOffer, Screen};
-use crate::tui::recovery::{self, RecoveryError};
+use crate::tui::model::{Level, Model, Screen};
 use crate::tui::terminal::{self, TerminalGuard};
 use crate::tui::update::{self, Input};
 use crate::tui::views;
@@ -77,8 +77,9 @@ pub enum TuiError {
 }
 
 /// Runs the app in the real terminal until the user quits. The terminal is restored on every
-/// exit path, panics and signals included; a signal that ends the app with unsaved drafts
-/// writes them to the recovery file first, and the next start offers them back.
+/// exit path, panics and signals included. Unsaved drafts are kept in the draft store a
+/// moment after they change and when the app ends (a signal included), and the next start
+/// restores them.
 pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
     let remember_as = match (&opts.profile, opts.demo) {
         (Some(profile), _) => profile.clone(),
@@ -91,8 +92,13 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
     model.page_size = opts.page_size;
     model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing::info!(target = %model.target_label, read_only = model.read_only, log = ?opts.log_path, "tui start");
-    let recovery_target = recovery_target(&model);
-    offer_recovery(&mut model, &recovery_target);
+    let target = store_target(&model);
+    let stored = restore_drafts(&mut model, &target);
+    let store = draft_store::default_path(&target).ok().map(|path| DraftSink {
+        path,
+        target: target.clone(),
+        written: stored,
+    });
     // Handlers first, before raw mode: no moment when a signal would leave the terminal raw.
     let signals = os_signals();
     let mut guard = TerminalGuard::enter()?;
@@ -109,14 +115,13 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
         suspend: Box::new(terminal::suspend),
         on_draw: Box::new(|_, _| {}),
         copy: Box::new(terminal::copy),
+        drafts: store,
     };
     let result = run_hosted(guard.terminal(), events, model, opts.session, host).await;
     drop(guard);
     tracing::info!(ok = result.is_ok(), "tui end");
     let model = result?;
-    if let Some(signal) = model.ended_by {
-        save_for_recovery(&model, &recovery_target, signal);
-    }
+    keep_drafts(&model, &target);
     Ok(())
 }
 
@@ -132,46 +137,64 @@ fn first_resource(remember_as: &str, demo: bool) -> &'static crate::graph::resou
         })
 }
 
-/// Which target a recovery file belongs to: the demo data is the same on every start (its
-/// port is not), a real tenant is its Graph root.
-fn recovery_target(model: &Model) -> String {
+/// Which target a draft store belongs to: the demo data is the same on every start (its port
+/// is not), a real tenant is its Graph root.
+fn store_target(model: &Model) -> String {
     if model.demo { "demo".to_string() } else { model.target_label.clone() }
 }
 
-/// Puts the offer to restore drafts of an earlier session on screen, if there are any.
-fn offer_recovery(model: &mut Model, target: &str) {
-    let found = recovery::default_path(target).and_then(|path| Ok((recovery::read(&path, target)?, path)));
+/// Restores the drafts the store holds for this target, and says so.
+fn restore_drafts(model: &mut Model, target: &str) -> Option<StoredDrafts> {
+    let found =
+        draft_store::default_path(target).and_then(|path| Ok((draft_store::read(&path, target)?, path)));
     match found {
-        Ok((Some(saved), path)) => {
-            tracing::info!(path = %path.display(), drafts = saved.drafts.len(), "recovered drafts found");
-            model.overlay = Some(Overlay::Restore(Box::new(RecoveryOffer { path, recovery: saved })));
+        Ok((Some(stored), path)) => {
+            tracing::info!(path = %path.display(), drafts = stored.drafts.len(), "drafts restored");
+            let n = stored.drafts.len();
+            for draft in stored.restore() {
+                model.drafts.insert(draft.id().to_string(), draft);
+            }
+            model.draft_since = stored.times();
+            let note = crate::tui::wording::plural(n, "draft") + " restored";
+            model.say(Level::Success, format!("{note} (marked ● in the table; :drafts lists them)"));
+            model.restored_note = Some(note);
+            Some(stored)
         }
-        Ok((None, _)) | Err(RecoveryError::NoStateDir) => {}
+        Ok((None, _)) | Err(DraftStoreError::NoStateDir) => None,
         Err(e) => {
-            tracing::warn!(error = %e, "recovery file not read");
+            tracing::warn!(error = %e, "draft store not read");
             model.say(Level::Warn, format!("Unsaved drafts of an earlier session could not be read: {e}"));
+            None
         }
     }
 }
 
-/// Writes the unsaved drafts of a session a signal ended; says where on stderr (the terminal
-/// is restored by now) and in the log.
-fn save_for_recovery(model: &Model, target: &str, signal: &str) {
-    let Some(saved) = recovery::Recovery::of_drafts(&model.drafts, target, signal) else { return };
-    let written =
-        recovery::default_path(target).and_then(|path| recovery::write(&path, &saved).map(|()| path));
-    match written {
-        Ok(path) => {
-            tracing::info!(path = %path.display(), drafts = saved.drafts.len(), signal, "unsaved drafts written for recovery");
+/// Writes the drafts a session ends with (or empties the store when the user discarded them)
+/// and says on stderr what was kept (the terminal is restored by now).
+fn keep_drafts(model: &Model, target: &str) {
+    let reason = model.ended_by.unwrap_or("exit");
+    let kept = if model.discard_on_quit {
+        None
+    } else {
+        StoredDrafts::of_drafts(&model.drafts, target, reason, None)
+    };
+    let written = draft_store::default_path(target)
+        .and_then(|path| draft_store::write(&path, kept.as_ref()).map(|()| path));
+    match (written, kept) {
+        (Ok(path), Some(kept)) => {
+            tracing::info!(path = %path.display(), drafts = kept.drafts.len(), reason, "unsaved drafts kept");
+            let by = model.ended_by.map(|s| format!("ended by {s}; ")).unwrap_or_default();
             eprintln!(
-                "autopilot-tui: ended by {signal}; {} unsaved draft(s) kept in {}; the next start offers them back",
-                saved.drafts.len(),
+                "autopilot-tui: {by}{} unsaved draft(s) kept in {}; the next start restores them",
+                kept.drafts.len(),
                 path.display()
             );
         }
-        Err(e) => {
-            tracing::error!(error = %e, signal, "unsaved drafts could not be written for recovery");
-            eprintln!("autopilot-tui: ended by {signal}; unsaved drafts could not be kept: {e}");
+        (Ok(_), None) => {}
+        (Err(DraftStoreError::NoStateDir), _) if model.unsaved_count() == 0 => {}
+        (Err(e), _) => {
+            tracing::error!(error = %e, reason, "unsaved drafts could not be kept");
+            eprintln!("autopilot-tui: unsaved drafts could not be kept: {e}");
         }
     }
 }
@@ -234,7 +257,23 @@ pub struct Host<'a, B: Backend> {
     pub on_draw: DrawObserver<'a>,
     /// Puts text on the system clipboard through the terminal (OSC 52).
     pub copy: Copy<'a, B>,
+    /// Where unsaved drafts are kept while the app runs (none: not kept, as in tests).
+    pub drafts: Option<DraftSink>,
 }
+
+/// The draft store the run loop keeps up to date: written a moment after the drafts change.
+#[derive(Debug)]
+pub struct DraftSink {
+    /// The file.
+    pub path: PathBuf,
+    /// The target it belongs to.
+    pub target: String,
+    /// What it holds now.
+    pub written: Option<StoredDrafts>,
+}
+
+/// How long the drafts must be unchanged before they are written (typing is not a write a key).
+const STORE_AFTER: Duration = Duration::from_millis(400);
 
 /// Writes a clipboard text through the terminal.
 pub type Copy<'a, B> = Box<dyn FnMut(&mut Terminal<B>, &str) -> std::io::Result<()> + Send + 'a>;
@@ -279,6 +318,7 @@ where
         on_draw: Box::new(on_draw),
         // No clipboard in process: the message says what would have been copied.
         copy: Box::new(|_, _| Ok(())),
+        drafts: None,
     };
     run_hosted(terminal, events, model, session, host).await
 }
@@ -316,6 +356,8 @@ where
     draw(terminal, &model, &mut host.on_draw)?;
     let mut tick = tokio::time::interval(Duration::from_millis(150));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // When the drafts changed and are to be written, once they have settled.
+    let mut store_at: Option<tokio::time::Instant> = None;
     loop {
         let mut changed = false;
         let mut ended = false;
@@ -351,6 +393,14 @@ where
                 apply(&mut model, Input::Msg(Msg::Tick(std::time::Instant::now())), &mut effects);
                 changed = true;
             }
+            () = sleep_until(store_at), if store_at.is_some() => {
+                store_at = None;
+                if let Some(sink) = host.drafts.as_mut() {
+                    let now = StoredDrafts::of_drafts(&model.drafts, &sink.target, "a change", sink.written.as_ref());
+                    sink.written.clone_from(&now);
+                    effects.run(crate::tui::event::Effect::StoreDrafts { path: sink.path.clone(), drafts: now });
+                }
+            }
         }
         // Drain whatever else is already queued, then draw once.
         while !ended && !model.quit && !suspend {
@@ -384,6 +434,14 @@ where
             (host.suspend)(terminal)?;
             changed = true;
         }
+        if let Some(sink) = host.drafts.as_ref()
+            && store_at.is_none()
+        {
+            let now = StoredDrafts::of_drafts(&model.drafts, &sink.target, "a change", sink.written.as_ref());
+            if !StoredDrafts::same_drafts(now.as_ref(), sink.written.as_ref()) {
+                store_at = Some(tokio::time::Instant::now() + STORE_AFTER);
+            }
+        }
         for text in effects.take_copies() {
             if let Err(e) = (host.copy)(terminal, &text) {
                 tracing::warn!(error = %e, "clipboard write failed");
@@ -393,6 +451,14 @@ where
         if changed {
             draw(terminal, &model, &mut host.on_draw)?;
         }
+    }
+}
+
+/// Sleeps until `at` (forever without one: the branch is disabled then anyway).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Command {
     Exact(String),
     /// Ask Intune to sync with the Autopilot service.
     Sync,
+    /// The unsaved drafts.
+    Drafts,
 }
 
 /// The commands every resource has, for the help: `(usage, what it does)`.
@@ -31,6 +33,7 @@ const GENERAL: &[(&str, &str)] = &[
     (":imported", "show the import queue of imported identities (also :imports)"),
     (":exact SERIAL", "the record with exactly this serial (contains on the server, then compared here)"),
     (":sync", "ask Intune to sync with the Autopilot service (beta; at most once per 10 minutes)"),
+    (":drafts", "the unsaved drafts (kept on disk): open, discard one or all"),
     (":filter ODATA", "server search with your own $filter expression"),
     (":all", "list everything again (also Esc or r)"),
     (":q", "quit (asks when drafts are unsaved); :q! quits without asking"),
@@ -111,6 +114,7 @@ pub fn parse(line: &str, resource: &Resource) -> Result<Command, String> {
         }
         "exact" | "is" => Ok(Command::Exact(rest.to_string())),
         "sync" if rest.is_empty() => Ok(Command::Sync),
+        "drafts" => Ok(Command::Drafts),
         "sync" => Err(":sync takes nothing after it".into()),
         "q" | "quit" => Ok(Command::Quit),
         "q!" | "quit!" => Ok(Command::QuitNow),

@@ -1,7 +1,9 @@
-//! The recovery file: unsaved drafts written when a signal (SIGTERM, SIGHUP, SIGINT, SIGQUIT)
-//! ends the app, offered back on the next start against the same target. It holds devices and
-//! the text the user typed, never a token or a secret. Reading and writing happen outside
-//! `update` (at start, at exit, and in an effect task), never on the draw path.
+//! The draft store: every unsaved draft of a target (the tenant, or `demo`) in one file of the
+//! state directory, written atomically (temporary file + rename, 0600) a moment after the
+//! drafts last changed, at exit, and when a signal ends the app; restored on the next start.
+//! It holds records and the text the user typed, never a token or a secret. Reading and
+//! writing happen in the run loop at start and exit and in effect tasks, never in `update` or
+//! on the draw path.
 
 use crate::graph::resource::{Kind, Record};
 use crate::tui::drafts::Draft;
@@ -10,19 +12,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The file's format version; a file of another version is left alone, not misread.
-const VERSION: u32 = 1;
+/// The file's format version (1: the recovery file written only on a signal, read as well).
+const VERSION: u32 = 2;
 
 /// Unsaved drafts of one target, as written to disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recovery {
+pub struct StoredDrafts {
     /// Format version.
     pub version: u32,
     /// Which tenant or server the drafts belong to (`demo`, or the Graph root).
     pub target: String,
-    /// When they were written (seconds since the Unix epoch).
+    /// When the file was written (seconds since the Unix epoch).
     pub saved_at: u64,
-    /// Why the app ended (`SIGTERM`, ...).
+    /// What wrote it last (`a change`, `exit`, `SIGTERM`, ...).
     pub reason: String,
     /// The drafts.
     pub drafts: Vec<SavedDraft>,
@@ -37,11 +39,14 @@ pub struct SavedDraft {
     pub original: Record,
     /// The changed fields' text as typed, by OData path (`groupTag`, `state/deviceErrorCode`).
     pub edits: BTreeMap<String, String>,
+    /// When these edits were first stored (seconds since the Unix epoch; 0 in a version 1 file).
+    #[serde(default)]
+    pub since: u64,
 }
 
-/// Why the recovery file could not be read or written.
+/// Why the draft store could not be read or written.
 #[derive(Debug, thiserror::Error)]
-pub enum RecoveryError {
+pub enum DraftStoreError {
     /// No state directory to keep it in (neither `XDG_STATE_HOME` nor `HOME` is set).
     #[error("no state directory (set XDG_STATE_HOME or HOME)")]
     NoStateDir,
@@ -53,8 +58,8 @@ pub enum RecoveryError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The file is not a recovery file this version can read; it is left in place.
-    #[error("{path}: not a readable recovery file ({reason}); left in place")]
+    /// The file is not a draft store this version can read; it is left in place.
+    #[error("{path}: not a readable drafts file ({reason}); left in place")]
     Unreadable {
         /// The file.
         path: PathBuf,
@@ -75,33 +80,52 @@ impl SavedDraft {
     }
 }
 
-impl Recovery {
-    /// The dirty drafts of a session, or `None` when nothing is unsaved.
-    pub fn of_drafts(drafts: &HashMap<String, Draft>, target: &str, reason: &str) -> Option<Recovery> {
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl StoredDrafts {
+    /// The dirty drafts of a session (`None` when nothing is unsaved); a draft whose edits are
+    /// as `before` stored them keeps its time there.
+    pub fn of_drafts(
+        drafts: &HashMap<String, Draft>,
+        target: &str,
+        reason: &str,
+        before: Option<&StoredDrafts>,
+    ) -> Option<StoredDrafts> {
+        let now = now_secs();
         let mut saved: Vec<SavedDraft> = drafts
             .values()
             .filter(|d| d.is_dirty_any())
-            .map(|d| SavedDraft {
-                resource: d.resource.command.to_string(),
-                original: d.original.clone(),
+            .map(|d| {
                 // A secret typed blind never reaches the disk.
-                edits: d
+                let edits: BTreeMap<String, String> = d
                     .dirty_fields()
                     .into_iter()
                     .filter(|f| f.kind != Kind::Secret)
                     .map(|f| (f.path.to_string(), d.text(f)))
-                    .collect(),
+                    .collect();
+                let id = d.id();
+                let since = before
+                    .and_then(|b| b.drafts.iter().find(|s| s.id() == id && s.edits == edits))
+                    .map_or(now, |s| s.since);
+                SavedDraft {
+                    resource: d.resource.command.to_string(),
+                    original: d.original.clone(),
+                    edits,
+                    since,
+                }
             })
+            .filter(|s| !s.edits.is_empty())
             .collect();
         if saved.is_empty() {
             return None;
         }
         saved.sort_by(|a, b| a.id().cmp(b.id()));
-        let saved_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        Some(Recovery {
+        Some(StoredDrafts {
             version: VERSION,
             target: target.to_string(),
-            saved_at,
+            saved_at: now,
             reason: reason.to_string(),
             drafts: saved,
         })
@@ -124,7 +148,13 @@ impl Recovery {
             .collect()
     }
 
-    /// When the drafts were written.
+    /// When each draft was first stored, by record id.
+    pub fn times(&self) -> HashMap<String, SystemTime> {
+        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(if secs == 0 { self.saved_at } else { secs });
+        self.drafts.iter().map(|d| (d.id().to_string(), at(d.since))).collect()
+    }
+
+    /// When the file was written.
     pub fn saved_time(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(self.saved_at)
     }
@@ -133,54 +163,75 @@ impl Recovery {
     pub fn field_count(&self) -> usize {
         self.drafts.iter().map(|d| d.edits.len()).sum()
     }
+
+    /// Whether two stores hold the same drafts (when they were written aside).
+    pub fn same_drafts(a: Option<&StoredDrafts>, b: Option<&StoredDrafts>) -> bool {
+        let key = |s: Option<&StoredDrafts>| {
+            s.map(|s| s.drafts.iter().map(|d| (d.id().to_string(), d.edits.clone())).collect::<Vec<_>>())
+        };
+        key(a) == key(b)
+    }
 }
 
-/// The recovery file of a target in `dir`: one file per target, named by a hash of it.
+/// The draft store of a target in `dir`: one file per target, named by a hash of it.
 pub fn path_in(dir: &Path, target: &str) -> PathBuf {
     // FNV-1a: stable across runs and versions (std's hasher is not).
     let hash = target
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    dir.join(format!("recovered-drafts-{hash:016x}.json"))
+    dir.join(format!("drafts-{hash:016x}.json"))
 }
 
-/// The recovery file of a target in the state directory.
-pub fn default_path(target: &str) -> Result<PathBuf, RecoveryError> {
-    let dir = crate::paths::state_dir().ok_or(RecoveryError::NoStateDir)?;
+/// The file the hardening issue's recovery wrote (read once, then replaced by the store).
+pub fn old_recovery_path_in(dir: &Path, target: &str) -> PathBuf {
+    let name =
+        path_in(dir, target).file_name().map(|n| n.to_string_lossy().replace("drafts-", "recovered-drafts-"));
+    dir.join(name.unwrap_or_default())
+}
+
+/// The draft store of a target in the state directory.
+pub fn default_path(target: &str) -> Result<PathBuf, DraftStoreError> {
+    let dir = crate::paths::state_dir().ok_or(DraftStoreError::NoStateDir)?;
     Ok(path_in(&dir, target))
 }
 
-/// Writes the file atomically, readable by the user only.
-pub fn write(path: &Path, recovery: &Recovery) -> Result<(), RecoveryError> {
-    let io = |source| RecoveryError::Io { path: path.to_path_buf(), source };
-    let text = serde_json::to_vec_pretty(recovery).map_err(|e| io(std::io::Error::other(e)))?;
+/// Writes the store atomically, readable by the user only; no drafts: the file goes.
+pub fn write(path: &Path, drafts: Option<&StoredDrafts>) -> Result<(), DraftStoreError> {
+    let io = |source| DraftStoreError::Io { path: path.to_path_buf(), source };
+    let Some(drafts) = drafts else { return remove(path) };
+    let text = serde_json::to_vec_pretty(drafts).map_err(|e| io(std::io::Error::other(e)))?;
     crate::paths::write_private(path, &text).map_err(io)
 }
 
-/// Reads the file of `target`: `Ok(None)` when there is none.
-pub fn read(path: &Path, target: &str) -> Result<Option<Recovery>, RecoveryError> {
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(RecoveryError::Io { path: path.to_path_buf(), source }),
+/// Reads the store of `target`: `Ok(None)` when there is none. A version 1 recovery file at
+/// the old name is read too.
+pub fn read(path: &Path, target: &str) -> Result<Option<StoredDrafts>, DraftStoreError> {
+    let old = path.parent().map(|dir| old_recovery_path_in(dir, target));
+    let (path, text) = match std::fs::read(path) {
+        Ok(text) => (path.to_path_buf(), text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match old.as_ref().map(std::fs::read) {
+            Some(Ok(text)) => (old.clone().unwrap_or_default(), text),
+            _ => return Ok(None),
+        },
+        Err(source) => return Err(DraftStoreError::Io { path: path.to_path_buf(), source }),
     };
-    let unreadable = |reason: String| RecoveryError::Unreadable { path: path.to_path_buf(), reason };
-    let recovery: Recovery = serde_json::from_slice(&text).map_err(|e| unreadable(e.to_string()))?;
-    if recovery.version != VERSION {
-        return Err(unreadable(format!("version {} (this app reads {VERSION})", recovery.version)));
+    let unreadable = |reason: String| DraftStoreError::Unreadable { path: path.clone(), reason };
+    let stored: StoredDrafts = serde_json::from_slice(&text).map_err(|e| unreadable(e.to_string()))?;
+    if !(1..=VERSION).contains(&stored.version) {
+        return Err(unreadable(format!("version {} (this app reads up to {VERSION})", stored.version)));
     }
-    if recovery.target != target {
-        return Err(unreadable(format!("written for {}", recovery.target)));
+    if stored.target != target {
+        return Err(unreadable(format!("written for {}", stored.target)));
     }
-    Ok(Some(recovery))
+    Ok(Some(stored))
 }
 
-/// Deletes the file (restored or discarded); a file already gone is fine.
-pub fn remove(path: &Path) -> Result<(), RecoveryError> {
+/// Deletes the file (and an old recovery file of the same target); one already gone is fine.
+pub fn remove(path: &Path) -> Result<(), DraftStoreError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(RecoveryError::Io { path: path.to_path_buf(), source }),
+        Err(source) => Err(DraftStoreError::Io { path: path.to_path_buf(), source }),
     }
 }
 
@@ -214,12 +265,12 @@ mod tests {
         d.choose(f("state/deviceImportStatus"), &EditOp::Insert('c'));
         drafts.insert("a".to_string(), d.clone());
         drafts.insert("b".to_string(), Draft::new(&IMPORTED, device("b")));
-        let rec = Recovery::of_drafts(&drafts, "demo", "SIGTERM").unwrap();
+        let rec = StoredDrafts::of_drafts(&drafts, "demo", "SIGTERM", None).unwrap();
         assert_eq!(rec.drafts.len(), 1, "clean drafts are not saved");
         assert_eq!(rec.field_count(), 3);
-        let dir = std::env::temp_dir().join(format!("ap-recovery-{}", uuid::Uuid::new_v4()));
+        let dir = std::env::temp_dir().join(format!("ap-drafts-{}", uuid::Uuid::new_v4()));
         let path = path_in(&dir, "demo");
-        write(&path, &rec).unwrap();
+        write(&path, Some(&rec)).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -230,7 +281,7 @@ mod tests {
         assert_eq!(restored.len(), 1);
         assert_eq!(restored[0].dirty_fields(), d.dirty_fields());
         assert_eq!(restored[0].patch(), d.patch());
-        assert!(matches!(read(&path, "other"), Err(RecoveryError::Unreadable { .. })));
+        assert!(matches!(read(&path, "other"), Err(DraftStoreError::Unreadable { .. })));
         remove(&path).unwrap();
         assert!(read(&path, "demo").unwrap().is_none());
         remove(&path).unwrap();

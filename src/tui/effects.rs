@@ -166,19 +166,19 @@ impl Effects {
                     TaskEnd::of(generation)
                 });
             }
-            Effect::ForgetRecovery { path } => {
+            Effect::StoreDrafts { path, drafts } => {
                 self.spawn(0, async move {
-                    let removed =
-                        tokio::task::spawn_blocking(move || crate::tui::recovery::remove(&path)).await;
-                    let error = match removed {
-                        Ok(Ok(())) => None,
-                        Ok(Err(e)) => Some(e.to_string()),
-                        Err(e) => Some(e.to_string()),
-                    };
-                    if let Some(error) = error {
-                        tracing::warn!(%error, "recovery file not removed");
-                        let _ = tx.send(Msg::RecoveryKept { error });
+                    let written = tokio::task::spawn_blocking(move || {
+                        crate::tui::draft_store::write(&path, drafts.as_ref())
+                            .map(|()| drafts.map(|d| d.times()).unwrap_or_default())
+                            .map_err(|e| e.to_string())
+                    })
+                    .await;
+                    let result = written.unwrap_or_else(|e| Err(e.to_string()));
+                    if let Err(error) = &result {
+                        tracing::warn!(%error, "drafts not stored");
                     }
+                    let _ = tx.send(Msg::DraftsStored { result });
                     TaskEnd::of(0)
                 });
             }

@@ -93,10 +93,10 @@ pub enum Action {
     Suspend,
     /// A signal ended the app (`SIGTERM`, ...): leave, keeping unsaved drafts for recovery.
     Terminated(&'static str),
-    /// Take back the drafts an earlier session left unsaved.
-    RestoreDrafts,
-    /// Drop the drafts an earlier session left unsaved.
+    /// Quit, discarding the unsaved drafts (the quit question's `d`).
     DiscardDrafts,
+    /// In the drafts list: discard the selected draft (asks first).
+    DiscardDraft,
     /// Start the action of the selected record that this table key names (`a` assign user).
     RecordAction(char),
     /// Jump to the linked record of the other kind (imported identity <-> registered device).
@@ -190,10 +190,10 @@ pub enum Msg {
         /// Where it went, or what went wrong.
         result: Result<std::path::PathBuf, String>,
     },
-    /// The recovery file could not be deleted (it will be offered again on the next start).
-    RecoveryKept {
-        /// Why.
-        error: String,
+    /// The draft store was written (when each draft was first stored), or why not.
+    DraftsStored {
+        /// When each draft (by record id) was first stored, or what went wrong.
+        result: Result<std::collections::HashMap<String, std::time::SystemTime>, String>,
     },
     /// The sign-in finished (the effect runner holds the client it built), or why not.
     SignedIn {
@@ -305,10 +305,12 @@ pub enum Effect {
         /// What goes in it (Authorization already redacted).
         text: String,
     },
-    /// Delete the recovery file (its drafts were restored or discarded).
-    ForgetRecovery {
+    /// Write the draft store (no drafts: delete it).
+    StoreDrafts {
         /// The file.
         path: std::path::PathBuf,
+        /// What it holds.
+        drafts: Option<crate::tui::draft_store::StoredDrafts>,
     },
     /// Run an action on one record (then read it again, unless it was deleted).
     Act {

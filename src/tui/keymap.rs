@@ -26,8 +26,8 @@ pub enum Context {
     SignIn,
     /// Typing a `:` command.
     Command,
-    /// Restore the drafts of an earlier session?
-    Restore,
+    /// The unsaved drafts (`:drafts`).
+    Drafts,
     /// An action's dialog with lines to type (a user to assign, the serial a delete asks for).
     ActionTyping,
     /// An action's dialog that only asks yes or no.
@@ -53,7 +53,7 @@ impl Context {
             Context::Inspector => "Response inspector",
             Context::SignIn => "Sign-in",
             Context::Command => "Command line (after :)",
-            Context::Restore => "Restore drafts?",
+            Context::Drafts => "Unsaved drafts (:drafts)",
             Context::ActionTyping => "Action on a device (typing)",
             Context::ActionConfirm => "Action on a device",
             Context::Bulk => "Bulk edit of the marked devices",
@@ -284,15 +284,27 @@ pub static CONFIRM: &[Binding] = &[
 
 /// Quit confirmation.
 pub static QUIT_CONFIRM: &[Binding] = &[
-    bp(Always, &[c('y'), ctrl('c')], "y", "quit, dropping unsaved drafts", Action::QuitAnyway, "quit anyway"),
+    bp(
+        Always,
+        &[c('y'), ctrl('c')],
+        "y",
+        "quit; the drafts stay saved for the next start",
+        Action::QuitAnyway,
+        "quit",
+    ),
+    bp(Always, &[c('d')], "d", "discard the drafts and quit", Action::DiscardDrafts, "discard and quit"),
     bp(Always, &[c('n'), k(KeyCode::Esc)], "n/Esc", "stay", Action::Back, "stay"),
 ];
 
-/// The offer to restore an earlier session's unsaved drafts.
-pub static RESTORE: &[Binding] = &[
-    bp(Always, &[c('y'), k(KeyCode::Enter)], "y/⏎", "restore the drafts", Action::RestoreDrafts, "restore"),
-    bp(Always, &[c('n')], "n", "discard them for good", Action::DiscardDrafts, "discard"),
-    bp(Always, &[k(KeyCode::Esc)], "Esc", "decide later (offered again next start)", Action::Back, "later"),
+/// The unsaved drafts (`:drafts`).
+pub static DRAFTS: &[Binding] = &[
+    bp(Low, &[k(KeyCode::Up), c('k')], "↑/k", "previous draft", Action::Up, "up"),
+    bp(Low, &[k(KeyCode::Down), c('j')], "↓/j", "next draft", Action::Down, "down"),
+    bp(High, &[k(KeyCode::Enter)], "⏎", "open the draft in its form", Action::Open, "open"),
+    b(&[c('d'), k(KeyCode::Delete)], "d", "discard this draft (asks first)", Action::DiscardDraft, "discard"),
+    b(&[c('D')], "D", "discard every draft (asks first)", Action::DiscardDrafts, "discard all"),
+    bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
+    bp(Always, &[k(KeyCode::Esc), c('q')], "Esc", "back to the table", Action::Back, "back"),
 ];
 
 /// The bulk form. Typing goes into the focused field's value.
@@ -418,7 +430,7 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::Inspector => INSPECTOR,
         Context::SignIn => SIGN_IN,
         Context::Command => COMMAND,
-        Context::Restore => RESTORE,
+        Context::Drafts => DRAFTS,
         Context::ActionTyping => ACTION_TYPING,
         Context::ActionConfirm => ACTION_CONFIRM,
         Context::Bulk => BULK,
@@ -433,7 +445,6 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::QuitConfirm) => Context::QuitConfirm,
         Some(Overlay::Confirm(_)) => Context::Confirm,
         Some(Overlay::Help { .. }) => Context::Help,
-        Some(Overlay::Restore(_)) => Context::Restore,
         Some(Overlay::Action(d)) if d.lines() > 0 => Context::ActionTyping,
         Some(Overlay::Action(_)) => Context::ActionConfirm,
         Some(Overlay::Ask(_)) => Context::Ask,
@@ -446,6 +457,7 @@ pub fn context(model: &Model) -> Context {
             Screen::Inspector => Context::Inspector,
             Screen::SignIn => Context::SignIn,
             Screen::Bulk => Context::Bulk,
+            Screen::Drafts => Context::Drafts,
         },
     }
 }
@@ -458,6 +470,7 @@ pub fn help_context(model: &Model) -> Context {
         Screen::Inspector => Context::Inspector,
         Screen::SignIn => Context::SignIn,
         Screen::Bulk => Context::Bulk,
+        Screen::Drafts => Context::Drafts,
     }
 }
 
@@ -683,7 +696,7 @@ mod tests {
             Context::Inspector,
             Context::SignIn,
             Context::Command,
-            Context::Restore,
+            Context::Drafts,
             Context::ActionTyping,
             Context::ActionConfirm,
             Context::Bulk,

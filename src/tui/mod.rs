@@ -5,6 +5,7 @@ pub mod app;
 pub mod bulk;
 pub mod command;
 pub mod copy;
+pub mod draft_store;
 pub mod drafts;
 pub mod effects;
 pub mod event;
@@ -14,9 +15,6 @@ pub mod keymap;
 pub mod layout;
 pub mod line_edit;
 pub mod model;
-// main at 9d29124 renamed recovery.rs to draft_store.rs without this line (a compile fix, until main has its own).
-#[path = "draft_store.rs"]
-pub mod recovery;
 pub mod remembered;
 pub mod requests;
 pub mod table;

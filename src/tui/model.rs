@@ -34,6 +34,8 @@ pub enum Screen {
     SignIn,
     /// The bulk edit of the marked rows.
     Bulk,
+    /// The unsaved drafts (`:drafts`).
+    Drafts,
 }
 
 /// Where the device code sign-in stands.
@@ -89,8 +91,6 @@ pub enum Overlay {
     Confirm(Confirm),
     /// Quit with unsaved drafts?
     QuitConfirm,
-    /// Restore the drafts an earlier session left unsaved?
-    Restore(Box<RecoveryOffer>),
     /// An action on one record (assign user, delete, ...), typed and confirmed before it is sent.
     Action(Box<ActionDialog>),
     /// A yes/no question.
@@ -130,6 +130,18 @@ pub enum Ask {
         count: usize,
         /// The filter that shows them.
         filter: Option<String>,
+    },
+    /// Discard this record's unsaved draft?
+    DiscardDraft {
+        /// The record.
+        id: String,
+        /// What it is called.
+        label: String,
+    },
+    /// Discard every unsaved draft?
+    DiscardAll {
+        /// How many there are.
+        count: usize,
     },
 }
 
@@ -217,15 +229,6 @@ pub struct SyncState {
     /// When Intune takes the next manual sync (it refuses one within 10 minutes of the last),
     /// by the monotonic clock and as wall time for the message.
     pub next_allowed: Option<(Instant, SystemTime)>,
-}
-
-/// Drafts an earlier session left unsaved, found at start.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecoveryOffer {
-    /// The recovery file (deleted once the user decides).
-    pub path: std::path::PathBuf,
-    /// What it holds.
-    pub recovery: crate::tui::recovery::Recovery,
 }
 
 /// What the confirmation shows and, on Enter, sends.
@@ -359,6 +362,14 @@ pub struct Model {
     pub line: TextArea<'static>,
     /// Unsaved (or being edited) records by id.
     pub drafts: HashMap<String, Draft>,
+    /// When each unsaved draft was first stored on disk, by record id.
+    pub draft_since: HashMap<String, SystemTime>,
+    /// `3 drafts restored`, said again when the first listing ends (its message would hide it).
+    pub restored_note: Option<String>,
+    /// The selected line of the drafts list.
+    pub drafts_selected: usize,
+    /// Quit discarding the unsaved drafts (the quit question's `d`): the store is emptied.
+    pub discard_on_quit: bool,
     /// Every request started, by id, and where it stands.
     pub requests: Requests,
     /// The open form.
@@ -430,6 +441,10 @@ impl Model {
             typing: Typing::Nothing,
             line: line_editor("", ""),
             drafts: HashMap::new(),
+            draft_since: HashMap::new(),
+            restored_note: None,
+            drafts_selected: 0,
+            discard_on_quit: false,
             requests: Requests::default(),
             form: None,
             bulk: None,

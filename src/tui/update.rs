@@ -125,7 +125,7 @@ fn cancel_save(model: &mut Model) -> Vec<Effect> {
 
 /// The form's editor for a field of a draft: its text, cursor at the end (`null` shown as a
 /// placeholder where the field takes it; a secret typed blind).
-fn editor_for(field: &Field, draft: Option<&Draft>) -> tui_textarea::TextArea<'static> {
+pub(crate) fn editor_for(field: &Field, draft: Option<&Draft>) -> tui_textarea::TextArea<'static> {
     let text = draft.map(|d| d.text(field)).unwrap_or_default();
     let mut editor = line_editor(&text, if field.nullable { "null" } else { "" });
     if field.kind == Kind::Secret {
@@ -167,9 +167,8 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
         _ => {}
     }
     match context(model) {
-        Context::QuitConfirm | Context::Confirm | Context::Help | Context::Restore => {
-            overlay_action(model, action)
-        }
+        Context::Drafts => drafts_view::action(model, action),
+        Context::QuitConfirm | Context::Confirm | Context::Help => overlay_action(model, action),
         Context::ActionTyping | Context::ActionConfirm => actions::dialog_action(model, action),
         Context::Bulk => bulk::form_action(model, action),
         Context::Plan => bulk::plan_action(model, action),
@@ -224,6 +223,7 @@ fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 Ok(Command::Show(resource)) => return switching::show(model, resource),
                 Ok(Command::Exact(serial)) => return switching::lookup(model, &serial),
                 Ok(Command::Sync) => return actions::sync(model),
+                Ok(Command::Drafts) => drafts_view::open(model),
                 Err(e) => model.say(Level::Warn, e),
             }
         }
@@ -256,32 +256,14 @@ fn overlay_action(model: &mut Model, action: Action) -> Vec<Effect> {
         (Some(Overlay::Help { scroll }), Action::Up) => *scroll = scroll.saturating_sub(1),
         (Some(Overlay::Help { scroll }), Action::Down) => *scroll = scroll.saturating_add(1),
         (Some(Overlay::Confirm(_)), Action::ConfirmSend) => return send(model),
-        (Some(Overlay::Restore(_)), Action::RestoreDrafts) => return decide_recovery(model, true),
-        (Some(Overlay::Restore(_)), Action::DiscardDrafts) => return decide_recovery(model, false),
-        (Some(Overlay::Restore(_)), Action::Back) => {
-            model.overlay = None;
-            model.say(Level::Info, "Unsaved drafts of the earlier session kept for the next start");
+        (Some(Overlay::QuitConfirm), Action::DiscardDrafts) => {
+            model.discard_on_quit = true;
+            model.quit = true;
         }
         (_, Action::Back | Action::Help) => model.overlay = None,
         _ => {}
     }
     Vec::new()
-}
-
-/// Restores (or drops) the drafts of an earlier session; either way the file goes.
-fn decide_recovery(model: &mut Model, restore: bool) -> Vec<Effect> {
-    let Some(Overlay::Restore(offer)) = model.overlay.take() else { return Vec::new() };
-    let n = offer.recovery.drafts.len();
-    if restore {
-        for draft in offer.recovery.restore() {
-            model.drafts.insert(draft.id().to_string(), draft);
-        }
-        let s = if n == 1 { "" } else { "s" };
-        model.say(Level::Success, format!("{n} draft{s} restored (marked ● in the table; Enter opens one)"));
-    } else {
-        model.say(Level::Info, format!("Discarded {n} unsaved draft(s) of the earlier session"));
-    }
-    vec![Effect::ForgetRecovery { path: offer.path }]
 }
 
 fn send(model: &mut Model) -> Vec<Effect> {
@@ -778,7 +760,10 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     return Vec::new();
                 }
                 let (n, p) = (model.table.count(), model.table.listing.pages);
-                let loaded = format!("Loaded {} in {}", plural(n, "device"), plural(p, "page"));
+                let mut loaded = format!("Loaded {} in {}", plural(n, "device"), plural(p, "page"));
+                if let Some(note) = model.restored_note.take() {
+                    loaded = format!("{loaded}; {note} (:drafts lists them)");
+                }
                 match model.table.listing.warnings {
                     0 => model.say_on(Screen::Table, Level::Success, loaded),
                     w => model.say_on(
@@ -954,9 +939,12 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             actions::synced(model, request_id, *result, next_allowed);
         }
-        Msg::RecoveryKept { error } => {
-            model.say(Level::Warn, format!("The recovery file stays (offered again next start): {error}"));
-        }
+        Msg::DraftsStored { result } => match result {
+            Ok(since) => model.draft_since = since,
+            Err(error) => {
+                model.say(Level::Warn, format!("Unsaved drafts could not be stored on disk: {error}"))
+            }
+        },
         Msg::Tick(now) => {
             model.now = now;
             model.spinner = model.spinner.wrapping_add(1);
@@ -1083,6 +1071,7 @@ pub fn problem(e: &GraphError, what: &str) -> Problem {
 
 mod actions;
 mod bulk;
+pub mod drafts_view;
 mod jobs;
 mod switching;
 

@@ -39,6 +39,11 @@ pub fn ago(timestamp: &str, now: SystemTime) -> String {
         return "never".to_string();
     }
     let Some(at) = crate::graph::timestamp::parse(timestamp) else { return timestamp.to_string() };
+    ago_of(at, now)
+}
+
+/// `3 d ago`: how long before `now` a point in time was (`just now` for one after it).
+pub fn ago_of(at: SystemTime, now: SystemTime) -> String {
     let secs = now.duration_since(at).map(|d| d.as_secs()).unwrap_or(0);
     match secs {
         0..60 => "just now".to_string(),
@@ -86,4 +91,14 @@ pub fn duration_words(d: Duration) -> String {
         60..3600 => format!("{} min {} s", secs / 60, secs % 60),
         _ => format!("{} h {} min", secs / 3600, secs / 60 % 60),
     }
+}
+
+/// A field's value as a change shows it (`"Sales"`, `null`), escaped for the terminal.
+pub fn value_words(value: &serde_json::Value) -> String {
+    let text = match value {
+        serde_json::Value::Null => "null".to_string(),
+        serde_json::Value::String(s) => format!("\"{s}\""),
+        other => other.to_string(),
+    };
+    crate::terminal_text::escape_for_terminal(&text).into_owned()
 }

@@ -52,6 +52,20 @@ pub(super) fn answer(model: &mut Model, yes: bool) {
             model.table.marks.extend(ids);
             model.say(Level::Info, format!("{} marked", plural(model.table.marks.len(), "device")));
         }
+        Ask::DiscardDraft { .. } | Ask::DiscardAll { .. } if !yes => {
+            model.say(Level::Info, "Nothing discarded")
+        }
+        Ask::DiscardDraft { id, label } => {
+            model.drafts.remove(&id);
+            model.say(Level::Info, format!("Draft of {label} discarded"));
+        }
+        Ask::DiscardAll { count } => {
+            model.drafts.retain(|_, d| !d.is_dirty_any());
+            model.say(Level::Info, format!("{} discarded", plural(count, "draft")));
+        }
+    }
+    if model.screen == Screen::Drafts && super::drafts_view::unsaved(model).is_empty() {
+        model.screen = Screen::Table;
     }
 }
 

@@ -697,35 +697,47 @@ fn big_tables_sort_off_the_draw_path_and_stale_sorts_are_dropped() {
     assert!(kept.windows(2).all(|w| w[0] >= w[1]));
 }
 
-fn offer(m: &mut Model) {
-    let mut draft = Draft::new(&crate::graph::imported::IMPORTED, fixtures::devices().remove(0));
-    draft.set_text(f("groupTag"), "Recovered");
-    let drafts = std::collections::HashMap::from([(draft.id().to_string(), draft)]);
-    let recovery = crate::tui::recovery::Recovery::of_drafts(&drafts, "demo", "SIGHUP").unwrap();
-    let path = std::path::PathBuf::from("/state/recovered-drafts-x.json");
-    m.overlay = Some(Overlay::Restore(Box::new(crate::tui::model::RecoveryOffer { path, recovery })));
+fn run_command(m: &mut Model, line: &str) {
+    act(m, Action::CommandStart);
+    act(m, Action::CommandEdit(EditOp::Paste(line.into())));
+    act(m, Action::CommandRun);
+}
+
+fn two_drafts(m: &mut Model) {
+    for (i, tag) in [(0, "First"), (1, "Second")] {
+        let mut draft = Draft::new(&crate::graph::imported::IMPORTED, fixtures::devices().remove(i));
+        draft.set_text(f("groupTag"), tag);
+        m.drafts.insert(draft.id().to_string(), draft);
+    }
 }
 
 #[test]
-fn recovered_drafts_restore_discard_or_wait() {
+fn the_drafts_view_opens_a_draft_and_discards_one_or_all_after_asking() {
     let mut m = fixtures::model(120, 40);
-    offer(&mut m);
-    let effects = act(&mut m, Action::RestoreDrafts);
-    assert!(matches!(effects.as_slice(), [Effect::ForgetRecovery { .. }]), "{effects:?}");
+    run_command(&mut m, "drafts");
+    assert_eq!(m.screen, Screen::Table, "nothing to list");
+    two_drafts(&mut m);
+    run_command(&mut m, "drafts");
+    assert_eq!(m.screen, Screen::Drafts);
+    // Discarding asks; no keeps the draft.
+    act(&mut m, Action::DiscardDraft);
+    assert!(matches!(m.overlay, Some(Overlay::Ask(crate::tui::model::Ask::DiscardDraft { .. }))));
+    act(&mut m, Action::Back);
+    assert_eq!(m.unsaved_count(), 2);
+    act(&mut m, Action::DiscardDraft);
+    act(&mut m, Action::ConfirmSend);
     assert_eq!(m.unsaved_count(), 1);
-    assert!(m.overlay.is_none());
-
-    let mut m = fixtures::model(120, 40);
-    offer(&mut m);
-    let effects = act(&mut m, Action::DiscardDrafts);
-    assert!(matches!(effects.as_slice(), [Effect::ForgetRecovery { .. }]), "{effects:?}");
+    // Enter opens the other one's form with its edit.
+    act(&mut m, Action::Open);
+    assert_eq!(m.screen, Screen::Form);
+    let id = m.form.as_ref().unwrap().device_id.clone();
+    assert!(m.drafts[&id].is_dirty_any());
+    act(&mut m, Action::Back);
+    run_command(&mut m, "drafts");
+    act(&mut m, Action::DiscardDrafts);
+    act(&mut m, Action::ConfirmSend);
     assert_eq!(m.unsaved_count(), 0);
-
-    // Esc decides nothing: the file stays for the next start.
-    let mut m = fixtures::model(120, 40);
-    offer(&mut m);
-    assert!(act(&mut m, Action::Back).is_empty());
-    assert!(m.overlay.is_none() && m.unsaved_count() == 0);
+    assert_eq!(m.screen, Screen::Table, "an empty list closes");
 }
 
 #[test]

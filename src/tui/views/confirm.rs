@@ -3,7 +3,7 @@
 
 use crate::graph::resource::Kind;
 use crate::terminal_text::escape_json_for_terminal;
-use crate::tui::model::{Ask, Confirm, Model, RecoveryOffer};
+use crate::tui::model::{Ask, Confirm, Model};
 use crate::tui::views::device_form::short_binary;
 use crate::tui::views::response_view::json_line;
 use crate::tui::views::{Theme, centered, ellipsize};
@@ -108,74 +108,24 @@ pub fn draw_quit(frame: &mut Frame, area: Rect, model: &Model) {
             lines.push(Line::from(format!("The save of {} is in flight:", form.label)));
             lines.push(Line::from("it may have reached the server."));
             if n > 1 {
-                lines.push(Line::from("Quitting drops the other drafts."));
+                lines.push(Line::from("The other drafts stay saved."));
             }
         }
-        None => lines.push(Line::from("Quitting drops them.")),
+        None => lines.push(Line::from("They stay saved: the next start brings them back.")),
     }
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
         Span::styled("y", theme.key()),
-        Span::raw(" quit anyway   "),
-        Span::styled("n/Esc", theme.key()),
+        Span::raw(" quit  "),
+        Span::styled("d", theme.key()),
+        Span::raw(" discard and quit  "),
+        Span::styled("n", theme.key()),
         Span::raw(" stay"),
     ]));
-    let r = centered(area, 44, lines.len() as u16 + 2);
+    let r = centered(area, 52, lines.len() as u16 + 2);
     frame.render_widget(Clear, r);
     let block =
         Block::bordered().title(Span::styled(" Quit? ", theme.heading())).border_style(theme.invalid());
-    frame.render_widget(Paragraph::new(lines).block(block), r);
-}
-
-/// Draws the offer to restore an earlier session's unsaved drafts.
-pub fn draw_restore(frame: &mut Frame, area: Rect, model: &Model, offer: &RecoveryOffer) {
-    let theme = Theme::of(model);
-    let rec = &offer.recovery;
-    let (n, fields) = (rec.drafts.len(), rec.field_count());
-    let when = httpdate::fmt_http_date(rec.saved_time());
-    let width = area.width.min(72);
-    let inner = width.saturating_sub(2) as usize;
-    let mut lines = vec![
-        Line::from(format!(
-            "{n} unsaved draft{} ({fields} changed field{}) kept when {} ended",
-            if n == 1 { "" } else { "s" },
-            if fields == 1 { "" } else { "s" },
-            ellipsize(&rec.reason, 10)
-        )),
-        Line::from(Span::styled(format!("the last session, {when}."), theme.dim())),
-        Line::from(""),
-    ];
-    let shown = rec.drafts.len().min(usize::from(area.height.saturating_sub(9)).max(1));
-    for d in rec.drafts.iter().take(shown) {
-        let serial = d.label();
-        let resource = crate::graph::resource_by_command(&d.resource);
-        let changed: Vec<&str> = d
-            .edits
-            .keys()
-            .map(|path| resource.and_then(|r| r.field(path)).map_or(path.as_str(), |f| f.label))
-            .collect();
-        lines.push(Line::from(ellipsize(&format!("  {serial}: {}", changed.join(", ")), inner)));
-    }
-    if rec.drafts.len() > shown {
-        lines.push(Line::from(Span::styled(
-            format!("  … and {} more", rec.drafts.len() - shown),
-            theme.dim(),
-        )));
-    }
-    lines.push(Line::from(""));
-    lines.push(Line::from(vec![
-        Span::styled("y", theme.key()),
-        Span::raw(" restore   "),
-        Span::styled("n", theme.key()),
-        Span::raw(" discard   "),
-        Span::styled("Esc", theme.key()),
-        Span::raw(" decide later"),
-    ]));
-    let r = centered(area, width, lines.len() as u16 + 2);
-    frame.render_widget(Clear, r);
-    let block = Block::bordered()
-        .title(Span::styled(" Restore unsaved drafts? ", theme.heading()))
-        .border_style(theme.key());
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }
 
@@ -187,6 +137,16 @@ pub fn draw_ask(frame: &mut Frame, area: Rect, model: &Model, ask: &Ask) {
             format!("Mark the {count} devices the filter \"{f}\" shows?")
         }
         Ask::MarkShown { count, filter: None } => format!("Mark all {count} devices listed?"),
+        Ask::DiscardDraft { label, .. } => {
+            format!("Discard the unsaved draft of {label}? It cannot be brought back.")
+        }
+        Ask::DiscardAll { count } => {
+            format!("Discard all {count} unsaved drafts? They cannot be brought back.")
+        }
+    };
+    let title = match ask {
+        Ask::MarkShown { .. } => " Mark? ",
+        Ask::DiscardDraft { .. } | Ask::DiscardAll { .. } => " Discard? ",
     };
     let width = area.width.min(64);
     let lines = vec![
@@ -201,6 +161,6 @@ pub fn draw_ask(frame: &mut Frame, area: Rect, model: &Model, ask: &Ask) {
     ];
     let r = centered(area, width, lines.len() as u16 + 2);
     frame.render_widget(Clear, r);
-    let block = Block::bordered().title(Span::styled(" Mark? ", theme.heading())).border_style(theme.key());
+    let block = Block::bordered().title(Span::styled(title, theme.heading())).border_style(theme.key());
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }

@@ -5,6 +5,7 @@ pub mod bulk_form;
 pub mod confirm;
 pub mod device_form;
 pub mod device_table;
+pub mod drafts_list;
 pub mod help;
 pub mod plan_preview;
 pub mod response_view;
@@ -211,12 +212,12 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Screen::Inspector => response_view::draw(frame, body, model),
         Screen::SignIn => sign_in::draw(frame, body, model),
         Screen::Bulk => bulk_form::draw(frame, body, model),
+        Screen::Drafts => drafts_list::draw(frame, body, model),
     }
     match &model.overlay {
         Some(Overlay::Help { scroll }) => help::draw(frame, body, model, *scroll),
         Some(Overlay::Confirm(c)) => confirm::draw(frame, body, model, c),
         Some(Overlay::QuitConfirm) => confirm::draw_quit(frame, body, model),
-        Some(Overlay::Restore(offer)) => confirm::draw_restore(frame, body, model, offer),
         Some(Overlay::Action(dialog)) => action_dialog::draw(frame, body, model, dialog),
         Some(Overlay::Ask(ask)) => confirm::draw_ask(frame, body, model, ask),
         Some(Overlay::Plan(preview)) => plan_preview::draw(frame, body, model, preview),

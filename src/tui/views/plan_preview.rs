@@ -5,20 +5,11 @@
 use crate::jobs::plan::Step;
 use crate::tui::model::{Model, PlanPreview};
 use crate::tui::views::{Theme, centered, ellipsize};
-use crate::tui::wording::{duration_words, plural};
+use crate::tui::wording::{duration_words, plural, value_words};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
-use serde_json::Value;
-
-fn shown(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_string(),
-        Value::String(s) => format!("\"{s}\""),
-        other => other.to_string(),
-    }
-}
 
 /// Draws the preview over `area`.
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, p: &PlanPreview) {
@@ -63,7 +54,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, p: &PlanPreview) {
                 let changes: Vec<String> = body
                     .changes
                     .iter()
-                    .map(|c| format!("{} {} → {}", c.field.label, shown(&c.old), shown(&c.new)))
+                    .map(|c| format!("{} {} → {}", c.field.label, value_words(&c.old), value_words(&c.new)))
                     .collect();
                 list.push(Line::from(vec![
                     Span::raw(label),
