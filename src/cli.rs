@@ -1,5 +1,5 @@
 //! The command-line surface (clap derive): no subcommand opens the TUI; `serve` runs the
-//! embedded Graph server; `list` streams devices for scripts.
+//! embedded Graph server; `list` streams devices for scripts; `apply` applies a CSV of changes.
 
 use crate::config::Overrides;
 use crate::graph::client::Collection;
@@ -36,6 +36,23 @@ id and serial). Written to a terminal, control, bidi and invisible characters ar
 pipe or file the data stays exact, and a CSV row whose values hold a control character is left
 out (exit status 2). Secret properties (deviceAccountPassword) are never written.";
 
+/// What `apply --help` adds below the options.
+const APPLY_AFTER_HELP: &str = "\
+The file: a header row, then one record a row. The first column is the key, serialNumber or id;
+the others are the properties to set, as Graph names them (imported: groupTag,
+assignedUserPrincipalName; registered: groupTag, userPrincipalName, addressableUserName,
+displayName). An empty cell leaves the property as it is, the literal null clears it. Values are
+checked as the form checks them. A key that matches no record, a serial two records share, a key
+given twice and a refused value are that row's failure, never guessed.
+
+Each record is read again just before its write: one already at its target is skipped (so a
+second run of the same file sends nothing), one changed since the plan by someone else is a
+conflict and is not written. Writes go in $batch requests at the write budget (--write-rate).
+
+Exit status: 0 when every row is done or skipped (--dry-run: every row can be planned); 1 when
+nothing could be applied (an unreadable file, a failed sign-in or listing, the confirmation
+declined); 2 when some rows failed, were conflicts or were not sent (each is named on stderr).";
+
 /// Browse and edit Windows Autopilot imported device identities through Microsoft Graph.
 #[derive(Debug, Parser)]
 #[command(name = "autopilot-tui", version, about, after_help = CLI_AFTER_HELP)]
@@ -65,9 +82,13 @@ pub enum Command {
     #[command(
         after_help = LIST_AFTER_HELP,
         mut_arg("read_only", |a| a.hide(true)),
+        mut_arg("write_rate", |a| a.hide(true)),
         mut_arg("collection", |a| a.help("Which of the two paths to read (imported identities) [default: device-management]")),
     )]
     List(ListArgs),
+    /// Apply a CSV of changes (a key column, then the properties to set) at the write budget's pace.
+    #[command(after_help = APPLY_AFTER_HELP)]
+    Apply(ApplyArgs),
 }
 
 /// Which Graph path of the same devices to read and patch.
@@ -142,6 +163,10 @@ pub struct ConnectionArgs {
     #[arg(long, env = "AUTOPILOT_TUI_MAX_RESPONSE_MIB", default_value_t = 64, value_name = "MIB",
           value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_response_mib: u64,
+    /// Writes per period for bulk jobs and `apply`, e.g. 100/20 (Intune allows about 100 per
+    /// 20 s per app) [default: the profile's write-rate, else 100/20].
+    #[arg(long, env = "AUTOPILOT_TUI_WRITE_RATE", value_name = "N/SECONDS", value_parser = parse_count_per_period)]
+    pub write_rate: Option<Rate>,
 }
 
 impl ConnectionArgs {
@@ -163,6 +188,7 @@ impl ConnectionArgs {
             page_size: self.page_size,
             timeout: self.timeout,
             max_response_mib: self.max_response_mib,
+            write_rate: self.write_rate,
         }
     }
 }
@@ -216,6 +242,29 @@ pub struct ListArgs {
     /// Stop after this many devices.
     #[arg(long, value_name = "N")]
     pub top: Option<u64>,
+    /// Where and as whom to connect.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Options of `autopilot-tui apply`.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// The CSV of changes.
+    #[arg(value_name = "PLAN.csv")]
+    pub file: PathBuf,
+    /// Which records the file changes (the default, as for list: imported).
+    #[arg(long, value_enum, default_value = "imported")]
+    pub resource: ResourceArg,
+    /// Print the plan (old -> new per row, rows already at their target, rows that fail) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before sending (asked otherwise when stdin is a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Write one CSV row per row of the file: key, outcome, old, new, status, request-id, message.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
     /// Where and as whom to connect.
     #[command(flatten)]
     pub connection: ConnectionArgs,

@@ -46,6 +46,16 @@ pub fn jobs_dir() -> Result<PathBuf, JournalError> {
     crate::paths::state_dir().map(|dir| dir.join("jobs")).ok_or(JournalError::NoStateDir)
 }
 
+/// Makes `dir` (readable by the user only) and checks that a file can be written in it:
+/// whether jobs can be journaled there.
+pub fn check_dir(dir: &Path) -> Result<(), JournalError> {
+    make_private_dir(dir)?;
+    let probe = dir.join(format!(".probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|source| io(&probe, source))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Why a journal could not be written or read. Every message names the file or the job.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
