@@ -459,3 +459,107 @@ async fn a_server_without_batch_gets_single_requests() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `apply` in a pseudo-terminal (stdin, stdout and stderr a terminal): everything it wrote, as
+/// text, and a way to type.
+struct OnTerminal {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn std::io::Write + Send>,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl OnTerminal {
+    fn spawn(base_url: &str, state: &Path, args: &[&str]) -> OnTerminal {
+        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+        let pty = native_pty_system()
+            .openpty(PtySize { rows: 40, cols: 200, pixel_width: 0, pixel_height: 0 })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autopilot-tui"));
+        cmd.arg("apply");
+        cmd.args(args);
+        cmd.args(["--base-url", base_url, "--token", TOKEN]);
+        cmd.env("XDG_STATE_HOME", state.to_string_lossy().as_ref());
+        cmd.env("XDG_CONFIG_HOME", state.to_string_lossy().as_ref());
+        cmd.env_remove("AUTOPILOT_TUI_TOKEN");
+        cmd.env_remove("AUTOPILOT_TUI_BASE_URL");
+        let child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let writer = pty.master.take_writer().unwrap();
+        OnTerminal { child, writer, output, _master: pty.master }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Waits (with a deadline) until the output holds `what`.
+    async fn wait_for(&self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.text().contains(what) {
+            assert!(Instant::now() < deadline, "no {what:?} in:\n{}", self.text());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        self.writer.write_all(format!("{line}\r").as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    async fn exit_code(mut self) -> u32 {
+        tokio::task::spawn_blocking(move || self.child.wait().unwrap().exit_code()).await.unwrap()
+    }
+}
+
+// On a terminal apply asks before it sends (no: nothing is sent, exit 1; yes: it runs) and keeps
+// a progress line on stderr; with --yes it does not ask.
+#[tokio::test]
+async fn on_a_terminal_apply_asks_first_and_shows_its_progress() {
+    let server = serve_at(100, Rate::new(50, Duration::from_secs(1))).await;
+    let devices = records(&client(&server, &REGISTERED)).await;
+    let serials: Vec<String> = devices.iter().map(|d| text(d, "serialNumber")).collect();
+    let dir = scratch("terminal");
+    let plan = retag_file(&dir, "retag.csv", &serials);
+    let args = ["--resource", "registered", "--write-rate", "50/1", plan.to_str().unwrap()];
+
+    let mut declined = OnTerminal::spawn(&server.base_url(), &dir, &args);
+    declined.wait_for("Send 100 writes to registered devices at").await;
+    declined.type_line("n");
+    assert_eq!(declined.exit_code().await, 1);
+    assert!(server.journal().iter().all(|r| r.method == "GET"), "declined: nothing sent");
+
+    let mut accepted = OnTerminal::spawn(&server.base_url(), &dir, &args);
+    accepted.wait_for("[y/N]").await;
+    accepted.type_line("y");
+    accepted.wait_for("100 done, 0 failed, 0 conflicts, 0 skipped").await;
+    let output = accepted.text();
+    assert_eq!(accepted.exit_code().await, 0, "{output}");
+    assert!(output.contains("of 100 ended"), "a progress line: {output}");
+    assert!(output.contains("writes/s"), "{output}");
+    assert_eq!(writes(&server.journal()).len(), 100);
+
+    let again = dir.join("again.csv");
+    let rows: String = serials.iter().map(|s| format!("{s},again-{s}\n")).collect();
+    std::fs::write(&again, format!("serialNumber,groupTag\n{rows}")).unwrap();
+    let args = ["--resource", "registered", "--write-rate", "50/1", "--yes", again.to_str().unwrap()];
+    let unasked = OnTerminal::spawn(&server.base_url(), &dir, &args);
+    unasked.wait_for("100 done, 0 failed").await;
+    assert!(!unasked.text().contains("[y/N]"), "--yes does not ask");
+    assert_eq!(unasked.exit_code().await, 0);
+    assert_eq!(writes(&server.journal()).len(), 200);
+    server.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
