@@ -294,6 +294,10 @@ pub struct ServeArgs {
     /// template" (registered devices always do).
     #[arg(long)]
     pub strict: bool,
+    /// Give every record an `ETag` and answer 412 to a write whose `If-Match` names an older
+    /// version (Graph documents no ETag for these records; for testing conflict handling).
+    #[arg(long)]
+    pub etags: bool,
     /// Serve this many generated imported identities and as many registered devices instead of
     /// the demo set.
     #[arg(long, value_name = "N")]
@@ -442,6 +446,7 @@ impl ServeArgs {
             addr: self.addr,
             token: self.token.clone(),
             strict: self.strict,
+            etags: self.etags,
             data: match self.devices {
                 Some(devices) => DataSet::Generated { devices, seed: self.seed },
                 None => DataSet::Demo,

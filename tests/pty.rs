@@ -537,3 +537,121 @@ async fn y_copies_the_serial_through_osc_52_and_nothing_else() {
     assert!(app.wait_exit().success());
     server.shutdown().await;
 }
+
+/// The id, serial and group tag of a demo device, to change it behind the app's back.
+async fn some_device(server: &RunningServer, index: usize) -> (String, String, serde_json::Value) {
+    let url =
+        format!("{}/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=10", server.base_url());
+    let page: serde_json::Value =
+        reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let d = &page["value"][index];
+    (
+        d["id"].as_str().unwrap().to_string(),
+        d["serialNumber"].as_str().unwrap().to_string(),
+        d["groupTag"].clone(),
+    )
+}
+
+/// A colleague's change, made straight on the server.
+async fn colleague_patch(server: &RunningServer, id: &str, body: serde_json::Value) {
+    let url = format!("{}/deviceManagement/importedWindowsAutopilotDeviceIdentities/{id}", server.base_url());
+    let answer = reqwest::Client::new().patch(url).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_field_changed_on_the_server_meanwhile_shows_the_three_way_view_and_only_the_pick_is_written() {
+    // With ETags on, the write is also conditional on the version the app read last.
+    let server = server::start(ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        token: Some(TOKEN.to_string()),
+        etags: true,
+        data: DataSet::Demo,
+        page_size: 100,
+        ..ServeOptions::default()
+    })
+    .await
+    .unwrap();
+    let (id, serial, _) = some_device(&server, 6).await;
+    let mut app = start_app(&server, &[]);
+    open_and_retag(&mut app, &serial, "Mine-Tag");
+    // Meanwhile a colleague changes the same field and one the user did not touch.
+    colleague_patch(
+        &server,
+        &id,
+        serde_json::json!({"groupTag": "Theirs-Tag", "assignedUserPrincipalName": "colleague@contoso.com"}),
+    )
+    .await;
+    app.send("\x13");
+    app.wait_text("\"groupTag\": \"Mine-Tag\"");
+    app.send("\r");
+    let screen = app.wait_text("Conflicts: changed on the server too");
+    assert!(screen.contains("\"Theirs-Tag\"") && screen.contains("\"Mine-Tag\""), "{screen}");
+    assert!(screen.contains("to decide"), "{screen}");
+    let ours = |server: &RunningServer| {
+        patches(server).into_iter().filter(|b| b != &serde_json::json!({"groupTag": "Theirs-Tag", "assignedUserPrincipalName": "colleague@contoso.com"})).collect::<Vec<_>>()
+    };
+    assert!(ours(&server).is_empty(), "a write went out before the conflict was decided");
+    // Enter with nothing picked sends nothing; `m` keeps mine, Enter applies and asks to confirm.
+    app.send("\r");
+    app.wait_text("1 field still to decide");
+    app.send("m");
+    app.wait_text("keeping yours");
+    app.send("\r");
+    app.wait_for("the confirmation", |s| {
+        s.contains("\"groupTag\": \"Mine-Tag\"") && !s.contains("Conflicts:")
+    });
+    app.send("\r");
+    let screen = app.wait_text("Saved");
+    // The colleague's user stays: the draft was rebased, and only the picked field was sent.
+    assert!(screen.contains("colleague@contoso.com"), "{screen}");
+    assert_eq!(ours(&server), vec![serde_json::json!({"groupTag": "Mine-Tag"})]);
+    let write = server.journal().into_iter().rfind(|r| r.method == "PATCH").unwrap();
+    assert!(
+        write.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("if-match") && v.starts_with("W/")),
+        "{:?}",
+        write.headers
+    );
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains("Hardware hash"));
+    app.send("q");
+    app.wait_exit();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undo_after_a_save_writes_the_previous_value_back_and_the_journal_lists_both() {
+    let server = serve(false).await;
+    let (_, serial, before) = some_device(&server, 7).await;
+    let mut app = start_app(&server, &[]);
+    open_and_retag(&mut app, &serial, "Undo-Me");
+    app.send("\x13");
+    app.wait_text("\"groupTag\": \"Undo-Me\"");
+    app.send("\r");
+    app.wait_text("M-U undoes");
+    assert_eq!(patches(&server), vec![serde_json::json!({"groupTag": "Undo-Me"})]);
+    app.send("\x1bu"); // M-U
+    let confirm = app.wait_for("the undo's confirmation", |s| s.contains("PATCH") && s.contains("Undo-Me"));
+    assert!(confirm.contains(&format!("\"groupTag\": {before}")), "{confirm}");
+    app.send("\r");
+    app.wait_text("Undone on");
+    assert_eq!(
+        patches(&server),
+        vec![serde_json::json!({"groupTag": "Undo-Me"}), serde_json::json!({"groupTag": before})]
+    );
+    // The write log lists both, newest first.
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains("Hardware hash"));
+    app.send(":journal ");
+    app.send(&serial);
+    app.send("\r");
+    let screen = app.wait_for("the journal", |s| s.contains("Write log: 2/") && s.contains("(undo)"));
+    let undo_row = screen.lines().position(|l| l.contains("(undo)")).unwrap();
+    let save_row = screen.lines().position(|l| l.contains("→ \"Undo-Me\"")).unwrap();
+    assert!(undo_row < save_row, "newest first:\n{screen}");
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains("Write log"));
+    app.send("q");
+    app.wait_exit();
+    server.shutdown().await;
+}

@@ -395,6 +395,9 @@ pub struct GraphClient {
     pacer: Option<WritePacer>,
     /// The kind of record this client reads and writes.
     resource: &'static Resource,
+    /// The entity tag its writes send as `If-Match` (the version of the record they were made
+    /// against), when the server gave one.
+    if_match: Option<String>,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -431,6 +434,7 @@ impl GraphClient {
             observer: None,
             pacer: None,
             resource: &IMPORTED,
+            if_match: None,
         })
     }
 
@@ -468,6 +472,12 @@ impl GraphClient {
     /// The same client (same tenant, token and connections) for another kind of record.
     pub fn for_resource(&self, resource: &'static Resource) -> GraphClient {
         GraphClient { resource, ..self.clone() }
+    }
+
+    /// The same client, its writes made conditional on `etag` (`If-Match`): a server that
+    /// checks answers 412 when the record changed since it was read.
+    pub fn with_if_match(&self, etag: Option<String>) -> GraphClient {
+        GraphClient { if_match: etag, ..self.clone() }
     }
 
     /// The kind of record this client reads and writes.
@@ -879,6 +889,9 @@ impl GraphClient {
         if body.is_some() {
             request_headers.push(("Content-Type".to_string(), "application/json".to_string()));
         }
+        if let Some(etag) = self.conditional(method) {
+            request_headers.push(("If-Match".to_string(), etag.to_string()));
+        }
         let mut exchange = Exchange {
             method: method.to_string(),
             url: url.to_string(),
@@ -905,6 +918,11 @@ impl GraphClient {
         (exchange, result)
     }
 
+    /// The `If-Match` a request carries: writes only.
+    fn conditional(&self, method: &str) -> Option<&str> {
+        self.if_match.as_deref().filter(|_| !matches!(method, "GET" | "HEAD"))
+    }
+
     async fn round_trip(
         &self,
         method: &str,
@@ -925,6 +943,9 @@ impl GraphClient {
             .header("Accept", "application/json");
         if let Some(b) = body {
             request = request.header("Content-Type", "application/json").body(b);
+        }
+        if let Some(etag) = self.conditional(method.as_str()) {
+            request = request.header("If-Match", etag);
         }
         let mut response =
             request.send().await.map_err(|e| transport_error(e, self.config.timeout, exchange))?;

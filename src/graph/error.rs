@@ -155,6 +155,15 @@ pub enum GraphError {
     /// A listing that would not end (too many pages, or only empty pages).
     #[error("the listing was stopped: {0}")]
     EndlessListing(String),
+    /// The record could not be read again before a write (to check that nobody else changed
+    /// it): nothing was written.
+    #[error("reading the record again before writing failed, so nothing was sent: {0}")]
+    Reread(Box<GraphError>),
+    /// A write was refused with 412 every time it was checked again.
+    #[error(
+        "the record kept changing while it was saved ({0} times 412 Precondition Failed); nothing more was sent"
+    )]
+    KeptChanging(usize),
 }
 
 impl GraphError {
@@ -162,6 +171,7 @@ impl GraphError {
     pub fn service(&self) -> Option<&ServiceError> {
         match self {
             GraphError::Service(e) => Some(e),
+            GraphError::Reread(e) => e.service(),
             _ => None,
         }
     }

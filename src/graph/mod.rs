@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod batch;
 pub mod client;
+pub mod conflict;
 pub mod csv;
 pub mod error;
 pub mod imported;

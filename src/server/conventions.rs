@@ -124,6 +124,38 @@ pub(super) struct RequestIds {
     pub(super) client_request_id: String,
 }
 
+/// A record's entity tag (`W/"..."`, weak: the JSON is the same, not its bytes): a hash of its
+/// stored JSON, so any change to the record changes it. Only with `serve --etags`.
+pub(super) fn etag_of(record: &crate::graph::resource::Record) -> String {
+    let bytes = serde_json::to_vec(record).unwrap_or_default();
+    // FNV-1a: stable across runs (std's hasher is not).
+    let hash =
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+    format!("W/\"{hash:016x}\"")
+}
+
+/// With `serve --etags`: refuses a write whose `If-Match` names another version of the record
+/// (412, as Graph answers where it checks ETags). No `If-Match`, or `*`: the write goes ahead.
+pub(super) fn check_if_match(
+    etags: bool,
+    headers: &HeaderMap,
+    record: &crate::graph::resource::Record,
+) -> Result<(), ApiError> {
+    let Some(wanted) = headers.get(axum::http::header::IF_MATCH).filter(|_| etags) else { return Ok(()) };
+    let wanted = wanted.to_str().unwrap_or_default().trim();
+    let current = etag_of(record);
+    // Weak comparison: `W/"x"` and `"x"` name the same version.
+    let bare = |tag: &str| tag.trim_start_matches("W/").to_string();
+    if wanted == "*" || wanted.split(',').any(|t| bare(t.trim()) == bare(&current)) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "PreconditionFailed",
+        format!("The record has changed since it was read (If-Match {wanted}, current {current})"),
+    ))
+}
+
 /// Graph's error JSON for an error with these ids (what [`graph_conventions`] renders; `$batch`
 /// renders its own requests' errors with it too).
 pub(super) fn error_body(error: &ApiError, ids: &RequestIds, clock: &Clock) -> Value {

@@ -76,6 +76,8 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// Reproduce the live service: PATCH on an item answers 400 "No method match route template".
     pub strict: bool,
+    /// Give records an `ETag` and refuse a write whose `If-Match` names an older version (412).
+    pub etags: bool,
     /// The initial devices.
     pub data: DataSet,
     /// Devices per page without `$top` (1 to 999).
@@ -119,6 +121,7 @@ impl Default for ServeOptions {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             token: None,
             strict: false,
+            etags: false,
             data: DataSet::Demo,
             page_size: DEFAULT_PAGE_SIZE,
             faults: FaultConfig::default(),
@@ -171,6 +174,8 @@ struct AppState {
     clock: Clock,
     token: Option<String>,
     strict: bool,
+    /// `--etags`: records carry an `ETag`, writes honour `If-Match` (412).
+    etags: bool,
     page_size: usize,
     addr: SocketAddr,
     /// `http` or `https`: the scheme of every absolute URL handed out.
@@ -390,6 +395,7 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, ServerError> {
         clock: opts.clock,
         token: opts.token,
         strict: opts.strict,
+        etags: opts.etags,
         page_size: opts.page_size,
         addr,
         scheme: if tls.is_some() { "https" } else { "http" },

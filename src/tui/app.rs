@@ -119,6 +119,7 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
         on_draw: Box::new(|_, _| {}),
         copy: Box::new(terminal::copy),
         drafts: store,
+        write_log: crate::write_log::WriteLog::in_state_dir().ok(),
     };
     let result = run_hosted(guard.terminal(), events, model, opts.session, host).await;
     drop(guard);
@@ -262,6 +263,8 @@ pub struct Host<'a, B: Backend> {
     pub copy: Copy<'a, B>,
     /// Where unsaved drafts are kept while the app runs (none: not kept, as in tests).
     pub drafts: Option<DraftSink>,
+    /// Where every write that reaches the server is logged (none: not logged).
+    pub write_log: Option<crate::write_log::WriteLog>,
 }
 
 /// The draft store the run loop keeps up to date: written a moment after the drafts change.
@@ -322,6 +325,7 @@ where
         // No clipboard in process: the message says what would have been copied.
         copy: Box::new(|_, _| Ok(())),
         drafts: None,
+        write_log: None,
     };
     run_hosted(terminal, events, model, session, host).await
 }
@@ -350,6 +354,7 @@ where
             Effects::signing_in(sign_in, tx)
         }
     };
+    effects.set_write_log(host.write_log.take());
     if let Ok(size) = terminal.size() {
         model.size = (size.width, size.height);
     }

@@ -25,6 +25,8 @@ pub enum Command {
     Sync,
     /// The unsaved drafts.
     Drafts,
+    /// The write log, filtered by the text after it.
+    Journal(String),
 }
 
 /// The commands every resource has, for the help: `(usage, what it does)`.
@@ -34,6 +36,7 @@ const GENERAL: &[(&str, &str)] = &[
     (":exact SERIAL", "the record with exactly this serial (contains on the server, then compared here)"),
     (":sync", "ask Intune to sync with the Autopilot service (beta; at most once per 10 minutes)"),
     (":drafts", "the unsaved drafts (kept on disk): open, discard one or all"),
+    (":journal [TEXT]", "every write that reached the server, newest first (u undoes one)"),
     (":filter ODATA", "server search with your own $filter expression"),
     (":all", "list everything again (also Esc or r)"),
     (":q", "quit (asks when drafts are unsaved); :q! quits without asking"),
@@ -115,6 +118,7 @@ pub fn parse(line: &str, resource: &Resource) -> Result<Command, String> {
         "exact" | "is" => Ok(Command::Exact(rest.to_string())),
         "sync" if rest.is_empty() => Ok(Command::Sync),
         "drafts" => Ok(Command::Drafts),
+        "journal" | "writes" => Ok(Command::Journal(rest.to_string())),
         "sync" => Err(":sync takes nothing after it".into()),
         "q" | "quit" => Ok(Command::Quit),
         "q!" | "quit!" => Ok(Command::QuitNow),

@@ -146,6 +146,27 @@ impl Draft {
         (next, unapplied)
     }
 
+    /// The draft moved onto the server's newer version of its record: fields the user did not
+    /// change show the server's values, changed ones keep the user's text, and each field in
+    /// `picks` takes the value picked (the server's value there is simply no edit).
+    pub fn rebased_onto(&self, server: Record, picks: &[(&'static Field, Value)]) -> Draft {
+        let mut next = Draft::new(self.resource, server);
+        for (path, text) in &self.edits {
+            if let Some(field) =
+                self.resource.field(path).filter(|f| !picks.iter().any(|(p, _)| p.path == f.path))
+            {
+                next.set_text(field, text);
+            }
+        }
+        for (field, value) in picks {
+            let mut shown = next.original.clone();
+            field.set(&mut shown, value.clone());
+            let text = field.display(&shown).into_owned();
+            next.set_text(field, &text);
+        }
+        next
+    }
+
     /// Puts one field back to its original value.
     pub fn revert(&mut self, field: &Field) {
         self.edits.remove(field.path);

@@ -46,6 +46,8 @@ pub struct Effects {
     listing: Option<u64>,
     /// Text to put on the clipboard: the run loop writes it to the terminal between frames.
     copies: Vec<String>,
+    /// Where every write that reached the server is logged (none: not logged).
+    write_log: Option<crate::write_log::WriteLog>,
 }
 
 impl Effects {
@@ -73,7 +75,13 @@ impl Effects {
             request_of: HashMap::new(),
             listing: None,
             copies: Vec::new(),
+            write_log: None,
         }
+    }
+
+    /// Logs every write that reaches the server to `log`.
+    pub fn set_write_log(&mut self, log: Option<crate::write_log::WriteLog>) {
+        self.write_log = log;
     }
 
     /// The clipboard texts asked for since the last call (for the run loop to write).
@@ -203,6 +211,19 @@ impl Effects {
                 self.spawn(request_id, sign_in_task(sign_in, request_id, tx));
             }
             Effect::Copy { text } => self.copies.push(text),
+            Effect::ReadJournal => {
+                let log = self.write_log.clone();
+                self.spawn(0, async move {
+                    let read = tokio::task::spawn_blocking(move || match log {
+                        Some(log) => log.read().map_err(|e| e.to_string()),
+                        None => Err("writes are not logged in this session (no state directory)".to_string()),
+                    })
+                    .await;
+                    let result = read.unwrap_or_else(|e| Err(e.to_string()));
+                    let _ = tx.send(Msg::JournalRead { result });
+                    TaskEnd::of(0)
+                });
+            }
             Effect::Remember { key, command } => {
                 self.spawn(0, async move {
                     let written = tokio::task::spawn_blocking(move || {
@@ -278,23 +299,19 @@ impl Effects {
                     TaskEnd::of(request_id)
                 });
             }
-            Effect::Patch { request_id, device_id, body, .. } => {
-                tracing::info!(request_id, %device_id, fields = ?body.properties.keys().collect::<Vec<_>>(), "patch");
+            Effect::Patch { request_id, device_id, body, original, source, undoes, .. } => {
+                tracing::info!(request_id, %device_id, fields = ?body.properties.keys().collect::<Vec<_>>(), "save");
+                let log = self.write_log.clone();
+                let job = crate::tui::save_task::SaveJob {
+                    request_id,
+                    device_id,
+                    body,
+                    original: *original,
+                    source,
+                    undoes,
+                };
                 self.spawn(request_id, async move {
-                    let outcome = client.write(&device_id, &body).await;
-                    let mut exchanges = vec![outcome.exchange];
-                    let result = match outcome.result {
-                        Ok(Some(record)) => Ok(record),
-                        // 204: the server kept its answer to itself; ask for the record.
-                        Ok(None) => {
-                            let again = client.get(&device_id).await;
-                            exchanges.push(again.exchange);
-                            again.result
-                        }
-                        Err(e) => Err(e),
-                    };
-                    let _ =
-                        tx.send(Msg::Patched { request_id, device_id, exchanges, result: Box::new(result) });
+                    let _ = tx.send(crate::tui::save_task::run(client, job, log).await);
                     TaskEnd::of(request_id)
                 });
             }

@@ -71,6 +71,14 @@ pub enum Action {
     RevertField,
     /// Put every field back.
     RevertAll,
+    /// Write back what the last save (or the selected write log entry) replaced.
+    Undo,
+    /// In the conflict view: take the value the draft started from.
+    PickOriginal,
+    /// In the conflict view: take the server's value.
+    PickServer,
+    /// In the conflict view: take the user's value.
+    PickMine,
     /// Ask to save (opens the confirmation).
     Save,
     /// Send the confirmed PATCH.
@@ -148,10 +156,32 @@ pub enum Msg {
         request_id: u64,
         /// The record that was written.
         device_id: String,
-        /// The write's exchange, then the follow-up GET's when there was one.
+        /// The re-read before the write, the write's exchange, then the follow-up GET's.
         exchanges: Vec<Exchange>,
         /// The record as the server now has it, or the error.
         result: Box<Result<Record, GraphError>>,
+        /// The write as the write log has it (what an undo writes back), when one was sent.
+        written: Option<Box<crate::write_log::WriteEntry>>,
+    },
+    /// The write log as read for `:journal`: every entry oldest first and how many lines could
+    /// not be read, or why the file could not be.
+    JournalRead {
+        /// The entries and the unreadable count, or the error.
+        result: Result<(Vec<crate::write_log::WriteEntry>, usize), String>,
+    },
+    /// The record was read again before a write and someone else changed a field the user
+    /// changed: nothing was sent.
+    Conflicted {
+        /// Save request id.
+        request_id: u64,
+        /// The record.
+        device_id: String,
+        /// The re-read's exchange.
+        exchanges: Vec<Exchange>,
+        /// The record as the server has it now.
+        server: Box<Record>,
+        /// The fields both changed.
+        conflicts: Vec<crate::graph::conflict::FieldConflict>,
     },
     /// A request of this operation failed and the client waits before trying again.
     Retrying {
@@ -280,6 +310,13 @@ pub enum Effect {
         device_id: String,
         /// The body (exactly the changed properties).
         body: PatchBody,
+        /// The record the change was made against: the write re-reads the record first and
+        /// stops at a field someone else changed since.
+        original: Box<Record>,
+        /// What made the write, for the write log.
+        source: crate::write_log::WriteSource,
+        /// The write log entry this write undoes (its key).
+        undoes: Option<String>,
     },
     /// Stop the task of a request (a listing, fetch or save the user cancelled).
     Cancel {
@@ -330,6 +367,8 @@ pub enum Effect {
         /// The text.
         text: String,
     },
+    /// Read the write log (for `:journal`).
+    ReadJournal,
     /// Run a bulk job.
     RunJob {
         /// Its request id.

@@ -129,3 +129,22 @@ pub fn model(w: u16, h: u16) -> Model {
 pub fn as_records(devices: &[crate::graph::model::Device]) -> Vec<Record> {
     devices.iter().filter_map(|d| serde_json::to_value(d).ok().and_then(|v| v.as_object().cloned())).collect()
 }
+
+/// A write log entry of a successful save of `id`.
+pub fn written(id: &str) -> Box<crate::write_log::WriteEntry> {
+    Box::new(crate::write_log::WriteEntry {
+        time: "2026-12-01T10:00:00Z".into(),
+        target: "http://127.0.0.1:1/v1.0".into(),
+        collection: "importedWindowsAutopilotDeviceIdentities".into(),
+        id: id.into(),
+        serial: None,
+        verb: "PATCH".into(),
+        before: serde_json::Map::new(),
+        after: serde_json::Map::new(),
+        status: 200,
+        request_id: None,
+        source: crate::write_log::WriteSource::Form,
+        job: None,
+        undoes: None,
+    })
+}

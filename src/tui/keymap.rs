@@ -38,6 +38,10 @@ pub enum Context {
     Plan,
     /// A yes/no question.
     Ask,
+    /// The three-way view of a save stopped by conflicts.
+    Conflicts,
+    /// The write log (`:journal`).
+    Journal,
 }
 
 impl Context {
@@ -59,6 +63,8 @@ impl Context {
             Context::Bulk => "Bulk edit of the marked devices",
             Context::Plan => "Preview of a bulk change",
             Context::Ask => "Question",
+            Context::Conflicts => "Conflicts (changed on the server too)",
+            Context::Journal => "Write log (:journal)",
         }
     }
 }
@@ -262,6 +268,14 @@ pub static FORM: &[Binding] = &[
     w(&[ctrl('s')], "^S", "save (shows the request first)", Action::Save, "save"),
     wp(Priority::Normal, &[ctrl('r')], "^R", "revert this field", Action::RevertField, "revert field"),
     wp(Low, &[alt('r'), alt('R')], "M-R", "revert all fields", Action::RevertAll, "revert all"),
+    wp(
+        Low,
+        &[alt('u'), alt('U')],
+        "M-U",
+        "undo this device's last save (writes the old values back; shows the request first)",
+        Action::Undo,
+        "undo save",
+    ),
     w(&[], "←/→ Space", "choose import status", Action::Cycle, ""),
     bp(Low, &[ctrl('o')], "^O", "inspect requests", Action::Inspect, "requests"),
     bp(Low, &[ctrl('y')], "^Y", "copy the field's value to the clipboard", Action::Copy, "copy"),
@@ -303,6 +317,67 @@ pub static DRAFTS: &[Binding] = &[
     bp(High, &[k(KeyCode::Enter)], "⏎", "open the draft in its form", Action::Open, "open"),
     b(&[c('d'), k(KeyCode::Delete)], "d", "discard this draft (asks first)", Action::DiscardDraft, "discard"),
     b(&[c('D')], "D", "discard every draft (asks first)", Action::DiscardDrafts, "discard all"),
+    bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
+    bp(Always, &[k(KeyCode::Esc), c('q')], "Esc", "back to the table", Action::Back, "back"),
+];
+
+/// Fields both the user and someone else changed.
+pub static CONFLICTS: &[Binding] = &[
+    bp(Low, &[k(KeyCode::Up), c('k')], "↑/k", "previous field", Action::Up, "up"),
+    bp(Low, &[k(KeyCode::Down), c('j'), k(KeyCode::Tab)], "↓/j", "next field", Action::Down, "down"),
+    bp(
+        High,
+        &[c('o')],
+        "o",
+        "keep the original value (undoes the other change too)",
+        Action::PickOriginal,
+        "original",
+    ),
+    bp(High, &[c('s')], "s", "keep the server's value (drops yours)", Action::PickServer, "server"),
+    bp(High, &[c('m')], "m", "keep your value (written over the other change)", Action::PickMine, "mine"),
+    wp(
+        Always,
+        &[k(KeyCode::Enter)],
+        "⏎",
+        "apply the picks, then confirm the save (nothing is sent before)",
+        Action::ConfirmSend,
+        "apply",
+    ),
+    bp(
+        Always,
+        &[k(KeyCode::Esc)],
+        "Esc",
+        "back to the form; nothing sent, the draft as it was",
+        Action::Back,
+        "back",
+    ),
+];
+
+/// The write log.
+pub static JOURNAL: &[Binding] = &[
+    bp(Low, &[k(KeyCode::Up), c('k')], "↑/k", "newer write", Action::Up, "up"),
+    bp(Low, &[k(KeyCode::Down), c('j')], "↓/j", "older write", Action::Down, "down"),
+    b(&[k(KeyCode::PageUp), ctrl('b')], "PgUp", "page up", Action::PageUp, ""),
+    b(&[k(KeyCode::PageDown), ctrl('f')], "PgDn", "page down", Action::PageDown, ""),
+    b(&[k(KeyCode::Home), c('g')], "g", "newest", Action::Top, ""),
+    b(&[k(KeyCode::End), c('G')], "G", "oldest", Action::Bottom, ""),
+    w(
+        &[c('u')],
+        "u",
+        "undo the write (writes its before values back; shows the request first)",
+        Action::Undo,
+        "undo",
+    ),
+    bp(
+        High,
+        &[c('/')],
+        "/",
+        "filter (serial, id, field, value, source, status)",
+        Action::FilterStart,
+        "filter",
+    ),
+    b(&[c('r')], "r", "read the log again", Action::Reload, "reload"),
+    b(&[c('y')], "y", "copy the request-id to the clipboard", Action::Copy, "copy id"),
     bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
     bp(Always, &[k(KeyCode::Esc), c('q')], "Esc", "back to the table", Action::Back, "back"),
 ];
@@ -436,6 +511,8 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::Bulk => BULK,
         Context::Plan => PLAN,
         Context::Ask => ASK,
+        Context::Conflicts => CONFLICTS,
+        Context::Journal => JOURNAL,
     }
 }
 
@@ -449,6 +526,7 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::Action(_)) => Context::ActionConfirm,
         Some(Overlay::Ask(_)) => Context::Ask,
         Some(Overlay::Plan(_)) => Context::Plan,
+        Some(Overlay::Conflicts(_)) => Context::Conflicts,
         None => match model.screen {
             Screen::Table if model.typing == Typing::Command => Context::Command,
             Screen::Table if model.typing == Typing::Filter => Context::Filter,
@@ -458,6 +536,8 @@ pub fn context(model: &Model) -> Context {
             Screen::SignIn => Context::SignIn,
             Screen::Bulk => Context::Bulk,
             Screen::Drafts => Context::Drafts,
+            Screen::Journal if model.typing == Typing::Filter => Context::Filter,
+            Screen::Journal => Context::Journal,
         },
     }
 }
@@ -471,6 +551,7 @@ pub fn help_context(model: &Model) -> Context {
         Screen::SignIn => Context::SignIn,
         Screen::Bulk => Context::Bulk,
         Screen::Drafts => Context::Drafts,
+        Screen::Journal => Context::Journal,
     }
 }
 
@@ -702,6 +783,8 @@ mod tests {
             Context::Bulk,
             Context::Plan,
             Context::Ask,
+            Context::Conflicts,
+            Context::Journal,
         ] {
             for bd in bindings(ctx) {
                 for k in bd.keys {

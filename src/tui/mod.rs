@@ -17,6 +17,7 @@ pub mod line_edit;
 pub mod model;
 pub mod remembered;
 pub mod requests;
+pub mod save_task;
 pub mod table;
 pub mod terminal;
 pub mod update;

@@ -3,7 +3,7 @@
 
 use crate::graph::auth::PollState;
 use crate::graph::client::Exchange;
-use crate::graph::resource::{Field, RecordAction, Resource};
+use crate::graph::resource::{Field, Record, RecordAction, Resource};
 use crate::tui::drafts::Draft;
 use crate::tui::event::SignInPrompt;
 use crate::tui::history::{HISTORY_CAP, HistoryEntry};
@@ -36,6 +36,8 @@ pub enum Screen {
     Bulk,
     /// The unsaved drafts (`:drafts`).
     Drafts,
+    /// The write log (`:journal`), newest first.
+    Journal,
 }
 
 /// Where the device code sign-in stands.
@@ -97,6 +99,49 @@ pub enum Overlay {
     Ask(Ask),
     /// What a bulk change will do, before anything is sent.
     Plan(Box<PlanPreview>),
+    /// Fields both the user and someone else changed, to pick from before anything is sent.
+    Conflicts(Box<ConflictView>),
+}
+
+/// Which value of a conflicting field the user keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// The value the draft started from (undoing the other change too).
+    Original,
+    /// The server's value (the other change stands; the user's is dropped).
+    Server,
+    /// The user's value (written over the other change).
+    Mine,
+}
+
+/// The three-way view of a save stopped by conflicts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictView {
+    /// The record.
+    pub device_id: String,
+    /// What the record is called.
+    pub label: String,
+    /// The record as the server has it now (the draft rebases onto it).
+    pub server: Record,
+    /// The fields both changed, with the user's pick so far.
+    pub items: Vec<(crate::graph::conflict::FieldConflict, Option<Pick>)>,
+    /// The field the cursor is on.
+    pub selected: usize,
+}
+
+/// The write log as `:journal` shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JournalView {
+    /// Every entry, newest first.
+    pub entries: Vec<crate::write_log::WriteEntry>,
+    /// Lines of the file that could not be read.
+    pub unreadable: usize,
+    /// Still reading the file.
+    pub loading: bool,
+    /// Only entries whose text contains this (case-insensitive).
+    pub filter: String,
+    /// The selected entry among those the filter keeps.
+    pub selected: usize,
 }
 
 /// The bulk job the app runs (one at a time), and where it stands.
@@ -242,6 +287,16 @@ pub struct Confirm {
     pub url: String,
     /// The body (changed fields only) with its old -> new list.
     pub body: crate::graph::patch::PatchBody,
+    /// What kind of record.
+    pub resource: &'static Resource,
+    /// What the record is called.
+    pub label: String,
+    /// The record the change was made against (the save re-reads and compares).
+    pub original: Box<Record>,
+    /// What makes the write (a form save, an undo).
+    pub source: crate::write_log::WriteSource,
+    /// The write log entry it undoes (its key), for an undo.
+    pub undoes: Option<String>,
 }
 
 /// How important a status message is.
@@ -366,6 +421,10 @@ pub struct Model {
     pub draft_since: HashMap<String, SystemTime>,
     /// `3 drafts restored`, said again when the first listing ends (its message would hide it).
     pub restored_note: Option<String>,
+    /// The last save that reached the server, as logged: what M-U in its form undoes.
+    pub last_write: Option<crate::write_log::WriteEntry>,
+    /// The write log view.
+    pub journal: JournalView,
     /// The selected line of the drafts list.
     pub drafts_selected: usize,
     /// Quit discarding the unsaved drafts (the quit question's `d`): the store is emptied.
@@ -443,6 +502,8 @@ impl Model {
             drafts: HashMap::new(),
             draft_since: HashMap::new(),
             restored_note: None,
+            last_write: None,
+            journal: JournalView::default(),
             drafts_selected: 0,
             discard_on_quit: false,
             requests: Requests::default(),

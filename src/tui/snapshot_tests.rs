@@ -115,6 +115,7 @@ fn failed_save(w: u16, h: u16) -> Model {
             device_id: device_id.clone(),
             exchanges: vec![ex],
             result,
+            written: None,
         }),
     );
     m

@@ -168,6 +168,9 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
     }
     match context(model) {
         Context::Drafts => drafts_view::action(model, action),
+        Context::Journal => journal_view::action(model, action),
+        Context::Filter if model.screen == Screen::Journal => journal_view::action(model, action),
+        Context::Conflicts => conflicts::action(model, action),
         Context::QuitConfirm | Context::Confirm | Context::Help => overlay_action(model, action),
         Context::ActionTyping | Context::ActionConfirm => actions::dialog_action(model, action),
         Context::Bulk => bulk::form_action(model, action),
@@ -224,6 +227,7 @@ fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 Ok(Command::Exact(serial)) => return switching::lookup(model, &serial),
                 Ok(Command::Sync) => return actions::sync(model),
                 Ok(Command::Drafts) => drafts_view::open(model),
+                Ok(Command::Journal(filter)) => return journal_view::open(model, filter),
                 Err(e) => model.say(Level::Warn, e),
             }
         }
@@ -275,16 +279,14 @@ fn send(model: &mut Model) -> Vec<Effect> {
         return Vec::new();
     }
     let request_id = model.request_id();
-    let Some(form) = model.form.as_mut() else {
-        return Vec::new();
-    };
-    form.problem = None;
-    let label = form.label.clone();
-    let resource = form.resource;
-    let fields = confirm.body.changes.iter().map(|c| c.field.label).collect();
-    model.requests.start(request_id, RequestKind::Save { id: confirm.device_id.clone(), label, fields });
-    model.say(Level::Info, format!("Saving: {} {}", confirm.method, confirm.url));
-    vec![Effect::Patch { resource, request_id, device_id: confirm.device_id, body: confirm.body }]
+    if let Some(form) = model.form.as_mut().filter(|f| f.device_id == confirm.device_id) {
+        form.problem = None;
+    }
+    let Confirm { device_id, method, url, body, resource, label, original, source, undoes } = confirm;
+    let fields = body.changes.iter().map(|c| c.field.label).collect();
+    model.requests.start(request_id, RequestKind::Save { id: device_id.clone(), label, fields });
+    model.say(Level::Info, format!("Saving: {method} {url} (read again first, to check nobody changed it)"));
+    vec![Effect::Patch { resource, request_id, device_id, body, original, source, undoes }]
 }
 
 fn table_action(model: &mut Model, action: Action) -> Vec<Effect> {
@@ -564,6 +566,17 @@ fn form_action(model: &mut Model, action: Action) -> Vec<Effect> {
             }
         }
         Action::Save => return save(model),
+        Action::Undo => {
+            let entry =
+                model.last_write.clone().filter(|w| model.form.as_ref().is_some_and(|f| f.device_id == w.id));
+            match entry {
+                Some(entry) => journal_view::ask_undo(model, &entry),
+                None => model.say(
+                    Level::Info,
+                    "No save of this device in this session to undo (:journal lists every write)",
+                ),
+            }
+        }
         _ => {}
     }
     Vec::new()
@@ -594,7 +607,7 @@ fn edit_field(model: &mut Model, op: &EditOp) {
     }
 }
 
-fn save(model: &mut Model) -> Vec<Effect> {
+pub(super) fn save(model: &mut Model) -> Vec<Effect> {
     let Some(form) = model.form.as_ref() else { return Vec::new() };
     if model.requests.saving(&form.device_id).is_some() {
         model.say(Level::Info, "Already saving");
@@ -616,7 +629,17 @@ fn save(model: &mut Model) -> Vec<Effect> {
         }
         Ok(body) => {
             let (method, url) = model.write_url(draft.resource, &device_id);
-            model.overlay = Some(Overlay::Confirm(Confirm { device_id, method, url, body }));
+            model.overlay = Some(Overlay::Confirm(Confirm {
+                device_id,
+                method,
+                url,
+                body,
+                resource: draft.resource,
+                label: form.label.clone(),
+                original: Box::new(draft.original.clone()),
+                source: crate::write_log::WriteSource::Form,
+                undoes: None,
+            }));
         }
     }
     Vec::new()
@@ -808,7 +831,18 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 }
             }
         }
-        Msg::Patched { request_id, device_id, exchanges, result } => {
+        msg @ Msg::JournalRead { .. } => journal_view::read(model, msg),
+        Msg::Conflicted { request_id, device_id, exchanges, server, conflicts } => {
+            for ex in exchanges {
+                model.record(ex);
+            }
+            clear_retry(model, request_id);
+            if !model.requests.finish(request_id, RequestStatus::Done) {
+                return Vec::new();
+            }
+            conflicts::open(model, device_id, *server, conflicts);
+        }
+        Msg::Patched { request_id, device_id, exchanges, result, written } => {
             for ex in exchanges {
                 model.record(ex);
             }
@@ -840,8 +874,20 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                         None => (Draft::new(resource, record), Vec::new()),
                     };
                     model.drafts.insert(device_id, next);
+                    let undo =
+                        written.as_ref().is_some_and(|w| w.source == crate::write_log::WriteSource::Undo);
+                    let saved = match (&written, undo) {
+                        (None, _) => {
+                            format!("Nothing sent for {label}: the server already holds these values")
+                        }
+                        (Some(_), true) => format!("Undone on {label}: {} written back", fields.join(", ")),
+                        (Some(_), false) => format!("Saved {label}: {} (M-U undoes)", fields.join(", ")),
+                    };
+                    if let Some(entry) = written {
+                        model.last_write = Some(*entry);
+                    }
                     let shown_problem = if unapplied.is_empty() {
-                        model.say(Level::Success, format!("Saved {label}: {}", fields.join(", ")));
+                        model.say(Level::Success, saved);
                         None
                     } else {
                         let names: Vec<&str> = unapplied.iter().map(|(f, _, _)| f.label).collect();
@@ -1071,8 +1117,10 @@ pub fn problem(e: &GraphError, what: &str) -> Problem {
 
 mod actions;
 mod bulk;
+mod conflicts;
 pub mod drafts_view;
 mod jobs;
+pub mod journal_view;
 mod switching;
 
 pub use switching::serial_hash;

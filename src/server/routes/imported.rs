@@ -3,13 +3,13 @@
 //! create and the `import` action. What the import and create put in the queue is processed by
 //! `server::imports`.
 
-use super::{Served, context, entity_json, entity_response, is_beta, service_root, with_location};
+use super::{Served, context, entity_json, entity_response, is_beta, service_root, with_etag, with_location};
 use crate::graph::imported::{IMPORTED, TYPE_NAMES};
 use crate::graph::patch::merge;
 use crate::graph::resource::Record;
 use crate::server::AppState;
 use crate::server::conventions::{
-    ApiError, RequestIds, json_response, minimal_response, prefers_minimal_return,
+    ApiError, RequestIds, check_if_match, etag_of, json_response, minimal_response, prefers_minimal_return,
 };
 use crate::server::imports;
 use crate::server::schema::{EntityType, KeyRule, checked_entity, json_object, unknown_parameter};
@@ -78,6 +78,7 @@ async fn patch(
     let updated = {
         let mut store = SERVED.write(&app);
         let mut record = store.get(&id, None).ok_or_else(|| SERVED.not_found(&id))?;
+        check_if_match(app.etags, &headers, &record)?;
         merge(&mut record, &changes);
         // A complex value replaced by a partial one answers its other properties as Graph would.
         SERVED.entity.complete(&mut record);
@@ -88,7 +89,11 @@ async fn patch(
         return Ok(minimal_response());
     }
     let context = context(&service_root(&app, &headers, &uri), SERVED.collection(&uri), None, true);
-    Ok(entity_response(StatusCode::OK, context, &SERVED.entity, beta, updated, None))
+    let etag = app.etags.then(|| etag_of(&updated));
+    Ok(with_etag(
+        entity_response(StatusCode::OK, context, &SERVED.entity, beta, updated, None),
+        etag.as_deref(),
+    ))
 }
 
 async fn delete(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {

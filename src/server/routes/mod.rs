@@ -9,7 +9,7 @@ mod metadata;
 mod registered;
 pub(super) mod settings;
 
-use super::conventions::{ApiError, RequestIds, graph_conventions, json_response, text_response};
+use super::conventions::{ApiError, RequestIds, etag_of, graph_conventions, json_response, text_response};
 use super::oauth::{self, TokenStatus};
 use super::odata::{CollectionQuery, Selection};
 use super::schema::EntityType;
@@ -395,10 +395,24 @@ fn get_one(
 ) -> Result<Response, ApiError> {
     let query = CollectionQuery::parse(uri.query().unwrap_or(""), &served.entity, is_beta(uri))?;
     let select = query.select.as_ref();
-    let record =
-        served.read(app).get(id, select.and_then(Selection::names)).ok_or_else(|| served.not_found(id))?;
+    let (record, etag) = {
+        let store = served.read(app);
+        let record = store.get(id, select.and_then(Selection::names)).ok_or_else(|| served.not_found(id))?;
+        // The tag is of the whole record, whatever `$select` leaves out.
+        let etag = app.etags.then(|| store.get(id, None).map(|r| etag_of(&r))).flatten();
+        (record, etag)
+    };
     let context = context(&service_root(app, headers, uri), served.collection(uri), select, true);
-    Ok(entity_response(StatusCode::OK, context, &served.entity, is_beta(uri), record, select))
+    let response = entity_response(StatusCode::OK, context, &served.entity, is_beta(uri), record, select);
+    Ok(with_etag(response, etag.as_deref()))
+}
+
+/// Sets `ETag`, when there is one.
+pub(super) fn with_etag(mut response: Response, etag: Option<&str>) -> Response {
+    if let Some(value) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
 }
 
 /// Sets `Location` (and `OData-EntityId`) to the created record's URL.

@@ -13,7 +13,7 @@ use super::{Served, unknown_segment};
 use crate::graph::registered::{REGISTERED, TYPE_NAMES};
 use crate::graph::resource::{Field, Kind};
 use crate::server::AppState;
-use crate::server::conventions::{ApiError, RequestIds};
+use crate::server::conventions::{ApiError, RequestIds, check_if_match};
 use crate::server::odata::{CollectionQuery, Filter, StringFn};
 use crate::server::schema::{EntityType, action_body, checked_parameters};
 use axum::Router;
@@ -177,6 +177,7 @@ async fn action(
     }
     let mut store = SERVED.write(&app);
     let mut device = store.get(&id, None).ok_or_else(|| SERVED.not_found(&id))?;
+    check_if_match(app.etags, &headers, &device)?;
     for (name, value) in changes {
         // The imitation keeps no secret: a device account password is accepted and dropped.
         if entity.field(&name, beta).is_some_and(|f| f.kind == Kind::Secret) {

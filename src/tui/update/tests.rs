@@ -296,14 +296,20 @@ fn edit_save_confirm_and_server_answer() {
     let ex = exchange("PATCH", "/x", 200, Some(r#"{"groupTag":"Lab"}"#), "{}");
     msg(
         &mut m,
-        Msg::Patched { request_id, device_id: id.clone(), exchanges: vec![ex], result: Box::new(Ok(answer)) },
+        Msg::Patched {
+            request_id,
+            device_id: id.clone(),
+            exchanges: vec![ex],
+            result: Box::new(Ok(answer)),
+            written: Some(fixtures::written(&id)),
+        },
     );
     let draft = m.form_draft().unwrap();
     assert_eq!(draft.dirty_count(), 0);
     assert_eq!(draft.original["groupTag"], serde_json::json!("Lab"));
     let row = m.table.rows.find(&id).unwrap();
     assert_eq!(m.table.field_text(row, "groupTag").as_deref(), Some("Lab"));
-    assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: Group tag");
+    assert_eq!(m.toast.as_ref().unwrap().text, "Saved PF3ABCDE: Group tag (M-U undoes)");
     // Back to the table: a clean draft is dropped.
     act(&mut m, Action::Back);
     assert!(m.drafts.is_empty());
@@ -326,7 +332,7 @@ fn error_keeps_the_draft_and_shows_code_message_request_id() {
     let se = ServiceError::from_response(400, &[], body);
     let ex = exchange("PATCH", "/x", 400, Some("{}"), body);
     let result = Box::new(Err(GraphError::Service(Box::new(se))));
-    msg(&mut m, Msg::Patched { request_id, device_id: id, exchanges: vec![ex], result });
+    msg(&mut m, Msg::Patched { request_id, device_id: id, exchanges: vec![ex], result, written: None });
     let after: Vec<String> =
         crate::graph::imported::IMPORTED.fields.iter().map(|f| m.form_draft().unwrap().text(f)).collect();
     assert_eq!(before, after);
@@ -546,6 +552,7 @@ fn cancelling_a_save_keeps_the_draft_and_says_what_may_have_happened() {
                 device_id: device["id"].as_str().unwrap().to_string(),
                 exchanges: vec![],
                 result: Box::new(Ok(device)),
+                written: Some(fixtures::written("x")),
             },
         );
         assert_eq!(m.form_draft().unwrap().dirty_count(), 1);
@@ -852,6 +859,7 @@ fn a_save_answer_updates_its_record_whatever_form_is_open() {
             device_id: first.clone(),
             exchanges: vec![ex],
             result: Box::new(Ok(answer)),
+            written: Some(fixtures::written(&first)),
         },
     );
     let row = m.table.rows.find(&first).unwrap();
@@ -911,6 +919,7 @@ fn a_read_back_that_does_not_show_the_change_keeps_it_and_offers_to_send_again()
         device_id: device_id.clone(),
         exchanges: Vec::new(),
         result: Box::new(Ok(record)),
+        written: Some(fixtures::written(device_id)),
     };
     msg(&mut m, patched);
     let draft = m.form_draft().unwrap();

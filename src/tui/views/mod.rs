@@ -3,10 +3,12 @@
 pub mod action_dialog;
 pub mod bulk_form;
 pub mod confirm;
+pub mod conflicts;
 pub mod device_form;
 pub mod device_table;
 pub mod drafts_list;
 pub mod help;
+pub mod journal;
 pub mod plan_preview;
 pub mod response_view;
 pub mod sign_in;
@@ -213,6 +215,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Screen::SignIn => sign_in::draw(frame, body, model),
         Screen::Bulk => bulk_form::draw(frame, body, model),
         Screen::Drafts => drafts_list::draw(frame, body, model),
+        Screen::Journal => journal::draw(frame, body, model),
     }
     match &model.overlay {
         Some(Overlay::Help { scroll }) => help::draw(frame, body, model, *scroll),
@@ -221,6 +224,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Some(Overlay::Action(dialog)) => action_dialog::draw(frame, body, model, dialog),
         Some(Overlay::Ask(ask)) => confirm::draw_ask(frame, body, model, ask),
         Some(Overlay::Plan(preview)) => plan_preview::draw(frame, body, model, preview),
+        Some(Overlay::Conflicts(view)) => conflicts::draw(frame, body, model, view),
         None => {}
     }
     status_bar::draw_hints(frame, hints, model);
