@@ -73,7 +73,11 @@ fn retag(resource: &'static Resource, ids: &[String]) -> Vec<WriteItem> {
             let original = json!({"id": id}).as_object().unwrap().clone();
             let mut edited = original.clone();
             edited.insert("groupTag".into(), json!(format!("tag-{id}")));
-            WriteItem { id: id.clone(), body: PatchBody::between(resource, &original, &edited) }
+            WriteItem {
+                id: id.clone(),
+                body: PatchBody::between(resource, &original, &edited),
+                if_match: None,
+            }
         })
         .collect()
 }

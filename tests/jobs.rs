@@ -546,3 +546,87 @@ async fn a_server_without_batch_gets_the_jobs_reads_and_writes_one_by_one() {
         assert_eq!(tags.lock().unwrap()[&format!("dev-{i}")], format!("tag-dev-{i}"));
     }
 }
+
+/// Sets one text field of a record through `client` (a colleague in the portal).
+async fn set_field(client: &GraphClient, id: &str, path: &str, value: &str) {
+    let field = client.resource().field(path).unwrap();
+    let record = client.get(id).await.result.unwrap();
+    let mut edited = record.clone();
+    field.set(&mut edited, json!(value));
+    let body = autopilot_tui::graph::patch::PatchBody::between(client.resource(), &record, &edited);
+    client.write(id, &body).await.result.unwrap();
+}
+
+// With a server that gives ETags (serve --etags), each write carries the version its read saw
+// (If-Match): a record changed between that read and the write is refused (412) and read again.
+// Another field changed: written again, the colleague's change kept. The targeted field
+// changed: a conflict, not written. No blind overwrite even in that window.
+#[tokio::test(start_paused = true)]
+async fn with_etags_a_record_changed_between_its_read_and_its_write_is_read_again() {
+    let server = server::start(ServeOptions {
+        token: Some(TOKEN.into()),
+        data: DataSet::Generated { devices: 200, seed: 21 },
+        page_size: 999,
+        throttle: ThrottleConfig { writes: Some(budget()), requests: None },
+        etags: true,
+        ..ServeOptions::default()
+    })
+    .await
+    .unwrap();
+    let client = client(&server, &REGISTERED);
+    let plan = retag(&REGISTERED, &records(&client).await, 0);
+    let (other, targeted) = (plan.items[150].id.clone(), plan.items[160].id.clone());
+    let job = tokio::spawn({
+        let (runner, plan) = (Runner::new(&client), plan.clone());
+        async move { runner.run(&plan, "test").await }
+    });
+    // Both were read (inside a batch), neither written yet: the budget holds them back.
+    let journal_of = |id: &str, method: &str| {
+        server
+            .journal()
+            .into_iter()
+            .filter(|r| {
+                r.method == method && r.batch_item.is_some() && r.path_and_query.contains(&format!("/{id}"))
+            })
+            .collect::<Vec<_>>()
+    };
+    while journal_of(&other, "GET").is_empty() || journal_of(&targeted, "GET").is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(journal_of(&other, "POST").is_empty() && journal_of(&targeted, "POST").is_empty());
+    let portal = colleague(&server, &REGISTERED);
+    set_field(&portal, &other, "displayName", "Desk-150").await;
+    set_field(&portal, &targeted, "groupTag", "colleague").await;
+    let report = job.await.unwrap();
+
+    assert!(
+        matches!(report.results[150], ItemResult::Done { verified: false, .. }),
+        "{}",
+        report.results[150]
+    );
+    let record = client.get(&other).await.result.unwrap();
+    assert_eq!(
+        (record["displayName"].as_str(), record["groupTag"].clone()),
+        (Some("Desk-150"), json!(format!("tag-{other}")))
+    );
+    let writes = journal_of(&other, "POST");
+    assert_eq!(writes.len(), 2, "refused once (412), then written");
+    let if_match: Vec<&str> = writes
+        .iter()
+        .map(|w| {
+            w.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("if-match"))
+                .map(|(_, v)| v.as_str())
+                .unwrap()
+        })
+        .collect();
+    assert_ne!(if_match[0], if_match[1], "the second write names the version read again");
+
+    let ItemResult::Conflict { fields } = &report.results[160] else { panic!("{}", report.results[160]) };
+    assert_eq!(fields[0].now, json!("colleague"));
+    assert_eq!(journal_of(&targeted, "POST").len(), 1, "refused, then not sent again");
+    assert_eq!(client.get(&targeted).await.result.unwrap()["groupTag"], "colleague");
+    assert_eq!(report.counts.done, 199);
+    server.shutdown().await;
+}

@@ -39,6 +39,9 @@ pub struct WriteItem {
     pub id: String,
     /// The properties to send.
     pub body: PatchBody,
+    /// The version of the record it was made against (`If-Match`), when the server gave one:
+    /// a server that checks refuses it (412) if the record changed since.
+    pub if_match: Option<String>,
 }
 
 /// What a [`BatchWriter`] knows of the server's `$batch`.
@@ -396,8 +399,15 @@ impl BatchWriter {
         outcomes: &mut [Option<ItemOutcome>],
     ) {
         let client = &self.client;
-        let writes =
-            indexes.iter().map(|&i| async move { (i, client.write(&items[i].id, &items[i].body).await) });
+        let writes = indexes.iter().map(|&i| async move {
+            let item = &items[i];
+            let client = if item.if_match.is_some() {
+                client.with_if_match(item.if_match.clone())
+            } else {
+                client.clone()
+            };
+            (i, client.write(&item.id, &item.body).await)
+        });
         for (i, outcome) in futures_util::future::join_all(writes).await {
             outcomes[i] = Some(ItemOutcome {
                 id: items[i].id.clone(),
@@ -460,6 +470,8 @@ struct Pending {
     relative: String,
     /// The body as shown, and as the batch carries it (writes only).
     body: Option<(String, Value)>,
+    /// `If-Match` (writes only).
+    if_match: Option<String>,
     /// The attempt this is (1 = the first).
     attempts: u32,
     /// This attempt's `client-request-id`.
@@ -476,7 +488,12 @@ impl Pending {
     ) -> Pending {
         let json = serde_json::to_string(&item.body.properties).unwrap_or_default();
         let properties = Value::Object(item.body.properties.clone());
-        Pending { body: Some((json, properties)), ..Pending::read(index, url, client) }.with_method(method)
+        Pending {
+            body: Some((json, properties)),
+            if_match: item.if_match.clone(),
+            ..Pending::read(index, url, client)
+        }
+        .with_method(method)
     }
 
     fn read(index: usize, url: String, client: &GraphClient) -> Pending {
@@ -488,6 +505,7 @@ impl Pending {
             url,
             relative,
             body: None,
+            if_match: None,
             attempts: 1,
             client_request_id: uuid::Uuid::new_v4().to_string(),
         }
@@ -504,6 +522,9 @@ impl Pending {
             headers.push(("Content-Type".to_string(), "application/json".to_string()));
         }
         headers.push(("client-request-id".to_string(), self.client_request_id.clone()));
+        if let Some(etag) = &self.if_match {
+            headers.push(("If-Match".to_string(), etag.clone()));
+        }
         headers
     }
 

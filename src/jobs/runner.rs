@@ -339,6 +339,7 @@ impl Runner {
             results,
             sends: vec![0; plan.items.len()],
             before: vec![None; plan.items.len()],
+            etags: vec![None; plan.items.len()],
             journal,
             journal_broken: false,
             write_log: self.write_log.clone(),
@@ -436,7 +437,7 @@ impl Runner {
                         write_batches -= 1;
                         writing -= indexes.len();
                         for (index, outcome) in indexes.into_iter().zip(round.items) {
-                            job.wrote(index, outcome, &mut reading);
+                            job.wrote(index, outcome, options.sends, &mut reading);
                         }
                     }
                     Landed::Read(batch, round) => {
@@ -457,7 +458,7 @@ impl Runner {
                         .filter_map(|&i| {
                             job.sends[i] += 1;
                             let body = plan.items[i].body()?.clone();
-                            Some(WriteItem { id: plan.items[i].id.clone(), body })
+                            Some(WriteItem { id: plan.items[i].id.clone(), body, if_match: job.etags[i].clone() })
                         })
                         .collect();
                     job.sent(items.len());
@@ -531,6 +532,8 @@ struct Job<'a> {
     sends: Vec<u32>,
     /// What the read before the write found in the written fields.
     before: Vec<Option<Map<String, Value>>>,
+    /// The version that read saw (`ETag`), sent as `If-Match` when the server gave one.
+    etags: Vec<Option<String>>,
     journal: Option<Journal>,
     /// The journal failed once: it is kept (and its lock held) but written no more.
     journal_broken: bool,
@@ -609,7 +612,21 @@ impl Job<'_> {
     }
 
     /// A write came back.
-    fn wrote(&mut self, index: usize, outcome: ItemOutcome, reading: &mut VecDeque<(usize, Read)>) {
+    fn wrote(
+        &mut self,
+        index: usize,
+        outcome: ItemOutcome,
+        sends: u32,
+        reading: &mut VecDeque<(usize, Read)>,
+    ) {
+        let changed = outcome.exchange.status == Some(412);
+        if changed && self.sends[index] < sends {
+            // The record changed since it was read (`If-Match`): read it again, and write it only
+            // if its targeted fields are still as planned.
+            tracing::info!(id = %outcome.id, "412: changed since it was read; reading it again");
+            reading.push_front((index, Read::Check { maybe_sent: false }));
+            return;
+        }
         match outcome.landing() {
             Landing::Landed => {
                 let result = ItemResult::written(&outcome);
@@ -644,6 +661,7 @@ impl Job<'_> {
         writes: &mut VecDeque<usize>,
     ) {
         let item = &self.plan.items[index];
+        let etag = outcome.exchange.response_header("etag").map(str::to_string);
         let record = match outcome.result {
             Ok(record) => record,
             Err(error) => {
@@ -682,9 +700,13 @@ impl Job<'_> {
             (Standing::AsPlanned, _) if self.cancelled => self.end(index, ItemResult::NotSent, exchange),
             (Standing::AsPlanned, Read::Check { .. }) => {
                 self.before[index] = Some(item.values_in(&record));
+                self.etags[index] = etag;
                 writes.push_back(index);
             }
-            (Standing::AsPlanned, Read::Lost(_)) if self.sends[index] < sends => writes.push_back(index),
+            (Standing::AsPlanned, Read::Lost(_)) if self.sends[index] < sends => {
+                self.etags[index] = etag;
+                writes.push_back(index);
+            }
             (Standing::AsPlanned, Read::Lost(lost)) => {
                 let mut result = match &lost.result {
                     Err(error) => ItemResult::failed(error, lost.request_id()),
