@@ -1,12 +1,15 @@
 //! The command-line surface (clap derive): no subcommand opens the TUI; `serve` runs the
-//! embedded Graph server; `list` streams devices for scripts; `apply` applies a CSV of changes.
+//! embedded Graph server; `list` streams devices for scripts; `apply` applies a CSV of changes;
+//! `import` imports a hardware-hash CSV.
 
 use crate::config::Overrides;
 use crate::graph::client::Collection;
 use crate::graph::imported::IMPORTED;
-use crate::graph::pacer::{Rate, parse_rate as parse_count_per_period};
+use crate::graph::pacer::{PacerConfig, Rate, parse_rate as parse_count_per_period};
 use crate::graph::registered::REGISTERED;
 use crate::graph::resource::Resource;
+use crate::jobs::import::headless::HeadlessOptions;
+use crate::jobs::import::{Cleanup, RunOptions, WatchSchedule};
 use crate::server::faults::{FaultConfig, LatencyRange};
 use crate::server::oauth::{ClientSecretSource, OAuthConfig};
 use crate::server::throttle::ThrottleConfig;
@@ -53,6 +56,26 @@ Exit status: 0 when every row is done or skipped (--dry-run: every row can be pl
 nothing could be applied (an unreadable file, a failed sign-in or listing, the confirmation
 declined); 2 when some rows failed, were conflicts or were not sent (each is named on stderr).";
 
+/// What `import --help` adds below the options.
+const IMPORT_AFTER_HELP: &str = "\
+Every row is checked first (the header, quotes, columns, the hash's base64 and size, repeated
+serials and hashes, group tags, users, non-ANSI bytes) and every problem is named with its line;
+rows with problems are never sent. The valid rows are matched with the tenant: new (imported),
+registered already (skipped, or with --update-registered its group tag or user updated instead),
+in the import queue already (shown, not imported again) or a conflict. The plan goes to stderr;
+nothing is sent before --yes or a yes on the terminal, and a file with rows with problems sends
+its valid rows with --yes only when --skip-invalid says so. Imports go in chunks of at most 500
+at Intune's pace, are watched until complete or error (every 10 s, then 30 s, then a minute, up
+to --watch-timeout), explained, and completed import records are deleted (the registered devices
+stay; failed ones are kept unless --cleanup-failed). Every write answered goes to the write log
+in the state directory. Ctrl-C stops after the requests in flight; a second one quits at once.
+
+Results, one line per CSV row (line, serial, outcome, error code and name, details, registered
+device id, import record id), go to stdout as CSV, or to --results FILE.
+Exit status: 0 when every row was imported, updated or skipped on purpose; 1 otherwise (a row
+invalid, failed, still pending, held back, or nothing confirmed), and when the import could not
+start.";
+
 /// Browse and edit Windows Autopilot imported device identities through Microsoft Graph.
 #[derive(Debug, Parser)]
 #[command(name = "autopilot-tui", version, about, after_help = CLI_AFTER_HELP)]
@@ -89,6 +112,10 @@ pub enum Command {
     /// Apply a CSV of changes (a key column, then the properties to set) at the write budget's pace.
     #[command(after_help = APPLY_AFTER_HELP)]
     Apply(ApplyArgs),
+    /// Import a hardware-hash CSV: check it, reconcile it with the tenant, import, watch, clean up.
+    // The import action lives on one path only, so the collection flag has no say here.
+    #[command(after_help = IMPORT_AFTER_HELP, mut_arg("collection", |a| a.hide(true)))]
+    Import(ImportArgs),
 }
 
 /// Which Graph path of the same devices to read and patch.
@@ -268,6 +295,81 @@ pub struct ApplyArgs {
     /// Where and as whom to connect.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+/// Options of `autopilot-tui import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The hardware-hash CSV (`Device Serial Number,Windows Product ID,Hardware Hash[,Group Tag[,Assigned User]]`).
+    #[arg(value_name = "FILE.csv")]
+    pub file: PathBuf,
+    /// Check and reconcile, show the plan (and write it as results), send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send the valid rows without asking (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// With --yes: send the valid rows of a file that has rows with problems (never the others).
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Write the results CSV to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// For a row registered already with another group tag or user: update the registered device
+    /// (updateDeviceProperties) instead of holding the row back.
+    #[arg(long)]
+    pub update_registered: bool,
+    /// Delete the import records that failed too (default: kept, so :imported shows why).
+    #[arg(long)]
+    pub cleanup_failed: bool,
+    /// Keep the completed import records (default: deleted, as Import-AutopilotCSV does).
+    #[arg(long)]
+    pub no_cleanup: bool,
+    /// Ask Intune to sync with the Autopilot service afterwards (asked on a terminal otherwise).
+    #[arg(long)]
+    pub sync: bool,
+    /// Minutes to watch the import before the rows still in process are reported pending.
+    #[arg(long, value_name = "MINUTES", default_value_t = 30.0, value_parser = parse_minutes)]
+    pub watch_timeout: f64,
+    /// Rows per import request (at most 500, as the portal takes).
+    #[arg(long, value_name = "N", default_value_t = 500,
+          value_parser = clap::value_parser!(u16).range(1..=500).map(usize::from))]
+    pub chunk_size: usize,
+    /// Where and as whom to connect.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+impl ImportArgs {
+    /// What these flags ask of the workflow (`read_only` and the write budget, `--write-rate`
+    /// or the profile's, come from the resolved settings).
+    pub fn to_options(&self, read_only: bool, page_size: u32, write_rate: Rate) -> HeadlessOptions {
+        HeadlessOptions {
+            dry_run: self.dry_run,
+            yes: self.yes,
+            skip_invalid: self.skip_invalid,
+            read_only,
+            update_registered: self.update_registered,
+            sync: self.sync,
+            results: self.results.clone(),
+            pacer: PacerConfig { rate: write_rate, ..PacerConfig::default() },
+            run: RunOptions {
+                chunk_size: self.chunk_size,
+                watch: WatchSchedule { timeout: Duration::from_secs_f64(self.watch_timeout * 60.0) },
+                cleanup: Cleanup { completed: !self.no_cleanup, failed: self.cleanup_failed },
+                page_size,
+                ..RunOptions::default()
+            },
+        }
+    }
+}
+
+/// A number of minutes from 0 to a day, fractions allowed.
+fn parse_minutes(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(minutes) if minutes.is_finite() && (0.0..=1440.0).contains(&minutes) => Ok(minutes),
+        _ => Err(format!("'{text}' is not a number of minutes from 0 to 1440")),
+    }
 }
 
 /// `serve --help` heading of the fault flags.
@@ -574,6 +676,65 @@ mod tests {
         for bad in ["-1", "soon", "90000"] {
             assert!(Cli::try_parse_from(["autopilot-tui", "serve", "--import-delay", bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn import_flags() {
+        let cli = Cli::parse_from(["autopilot-tui", "import", "devices.csv"]);
+        let Some(Command::Import(args)) = cli.command else { panic!("import expected") };
+        let options = args.to_options(false, 999, crate::graph::pacer::DEFAULT_WRITE_RATE);
+        assert_eq!(args.file, PathBuf::from("devices.csv"));
+        assert!(!options.dry_run && !options.yes && !options.update_registered && !options.sync);
+        assert_eq!(options.run.chunk_size, 500);
+        assert_eq!(options.run.cleanup, Cleanup { completed: true, failed: false });
+        assert_eq!(options.run.watch.timeout, Duration::from_secs(1800));
+        assert_eq!(options.pacer.rate, Rate::new(100, Duration::from_secs(20)));
+        assert!(!options.skip_invalid);
+        let cli = Cli::parse_from([
+            "autopilot-tui",
+            "import",
+            "d.csv",
+            "--dry-run",
+            "-y",
+            "--skip-invalid",
+            "--results",
+            "out.csv",
+            "--update-registered",
+            "--cleanup-failed",
+            "--no-cleanup",
+            "--sync",
+            "--watch-timeout",
+            "0.5",
+            "--write-rate",
+            "10/1",
+            "--chunk-size",
+            "3",
+        ]);
+        let Some(Command::Import(args)) = cli.command else { panic!("import expected") };
+        // --write-rate is a connection flag now: resolved with the profile's into the settings.
+        assert_eq!(args.connection.write_rate, Some(Rate::new(10, Duration::from_secs(1))));
+        let options = args.to_options(true, 50, Rate::new(10, Duration::from_secs(1)));
+        assert_eq!(options.pacer.rate, Rate::new(10, Duration::from_secs(1)));
+        assert!(
+            options.dry_run && options.yes && options.read_only && options.update_registered && options.sync
+        );
+        assert!(options.skip_invalid);
+        assert_eq!(options.results, Some(PathBuf::from("out.csv")));
+        assert_eq!(options.run.cleanup, Cleanup { completed: false, failed: true });
+        assert_eq!(options.run.watch.timeout, Duration::from_secs(30));
+        assert_eq!((options.run.chunk_size, options.run.page_size), (3, 50));
+        for bad in [
+            ["--chunk-size", "501"],
+            ["--chunk-size", "0"],
+            ["--watch-timeout", "-1"],
+            ["--write-rate", "0/1"],
+        ] {
+            assert!(
+                Cli::try_parse_from(["autopilot-tui", "import", "d.csv", bad[0], bad[1]]).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(Cli::try_parse_from(["autopilot-tui", "import"]).is_err(), "the file is required");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use autopilot_tui::apply::{ChangeFile, FilePlan, Place};
 use autopilot_tui::cli::{
-    ApplyArgs, Cli, Command, ConnectionArgs, FormatArg, ListArgs, ResourceArg, ServeArgs, default_log_file,
+    ApplyArgs, Cli, Command, ConnectionArgs, FormatArg, ImportArgs, ListArgs, ResourceArg, ServeArgs,
+    default_log_file,
 };
 use autopilot_tui::config::Settings;
 use autopilot_tui::connect::{Prepared, SignInProgress, connect, prepare};
@@ -74,6 +75,9 @@ pub enum CliError {
         /// What went wrong.
         message: String,
     },
+    /// `import` could not start or finish.
+    #[error(transparent)]
+    Import(#[from] autopilot_tui::jobs::import::ImportError),
 }
 
 fn main() -> ExitCode {
@@ -94,13 +98,18 @@ fn say(message: &str) {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
-    init_logging(cli.log_file.clone())?;
+    let unlogged = init_logging(cli.log_file.clone())?;
+    // Said once; the command goes on (the app says it on its own screen).
+    if let (Some(note), Some(_)) = (&unlogged, &cli.command) {
+        say(note);
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Runtime)?;
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
         Some(Command::List(args)) => runtime.block_on(list(args)),
-        Some(Command::Apply(args)) => runtime.block_on(apply(args)),
+        Some(Command::Apply(args)) => runtime.block_on(apply(args, unlogged.is_some())),
+        Some(Command::Import(args)) => runtime.block_on(import(args)),
         None => runtime
             .block_on(interactive(cli.connection, cli.show, cli.log_file.or_else(default_log_file)))
             .map(|()| ExitCode::SUCCESS),
@@ -229,8 +238,9 @@ async fn list(args: ListArgs) -> Result<ExitCode, CliError> {
 /// `apply`: reads and checks the file, reads the records, plans, asks (when stdin is a
 /// terminal), runs the job at the write budget with progress on stderr (when a terminal), and
 /// writes the results file. Exit 0 when every row is done or skipped, 2 when some are not
-/// (each named on stderr), 1 (an error) when nothing could be applied.
-async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
+/// (each named on stderr), 1 (an error) when nothing could be applied. Without a writable state
+/// directory it runs unjournaled and unlogged, said once (`state_dir_noted`: said already).
+async fn apply(args: ApplyArgs, state_dir_noted: bool) -> Result<ExitCode, CliError> {
     let settings = Settings::resolve(&args.connection.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
     if settings.read_only && !args.dry_run {
         return Err(CliError::Refused(
@@ -304,6 +314,8 @@ async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
                     runner = runner.with_write_log(log, WriteSource::Apply);
                 }
             }
+            // Said once: when the log could not go there either, that was said already.
+            Err(_) if state_dir_noted => {}
             Err(error) => say(&format!(
                 "the state directory cannot be written ({error}): this run is not journaled and its writes are not logged"
             )),
@@ -470,6 +482,67 @@ async fn confirm(question: &str) -> bool {
     matches!(answer, Ok(Ok(text)) if matches!(text.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
+/// `import`: the CSV is read before signing in (a file that cannot be read asks nothing of
+/// the user); the workflow's messages on stderr, the results on stdout or in `--results`. The
+/// first Ctrl-C stops it after the requests in flight (what was sent is reported); a second one
+/// quits at once. Exit 0 when every row was imported, updated or skipped on purpose, else 1.
+async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
+    use autopilot_tui::jobs::import::CancellationToken;
+    use autopilot_tui::jobs::import::headless::{Ask, Console, read_csv, run_headless};
+    use autopilot_tui::write_log::WriteLog;
+    let settings = Settings::resolve(&args.connection.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
+    let bytes = read_csv(&args.file)?;
+    let options = args.to_options(settings.read_only, settings.page_size, settings.write_rate);
+    let connection = connect(&settings, print_sign_in).await?;
+    let ask: Option<Ask> = if std::io::stdin().is_terminal() {
+        Some(Box::new(|question: &str| {
+            eprint!("{question}");
+            let mut answer = String::new();
+            std::io::stdin().read_line(&mut answer).is_ok()
+                && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+        }))
+    } else {
+        None
+    };
+    let mut console = Console::new(
+        Box::new(std::io::stdout()),
+        Box::new(std::io::stderr()),
+        std::io::stderr().is_terminal(),
+        ask,
+    );
+    let cancel = CancellationToken::new();
+    let interrupted = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                say("Stopping after the requests in flight (Ctrl-C again quits at once).");
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        }
+    });
+    let name = args.file.display().to_string();
+    let report = run_headless(
+        &connection.client,
+        &bytes,
+        &name,
+        &options,
+        &mut console,
+        cancel,
+        WriteLog::in_state_dir(),
+    )
+    .await;
+    interrupted.abort();
+    if let Some(server) = connection.demo_server {
+        server.shutdown().await;
+    }
+    let report = report?;
+    tracing::info!(rows = report.rows.len(), success = report.success(), "import finished");
+    Ok(if report.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 /// The progress line `list` keeps at the bottom of a terminal's stderr, and the messages that
 /// interrupt it (from any thread: retries are told from the client's tasks).
 #[derive(Clone)]
@@ -542,13 +615,18 @@ async fn shutdown_signal() {
 }
 
 /// Logs go to a file, never to the terminal (the TUI owns it). An explicit `--log-file` that
-/// cannot be opened is an error; the default location is best effort.
-fn init_logging(explicit: Option<std::path::PathBuf>) -> Result<(), CliError> {
+/// cannot be opened is an error; the default location is best effort: when it cannot be used,
+/// the note to say (once) is returned.
+fn init_logging(explicit: Option<std::path::PathBuf>) -> Result<Option<String>, CliError> {
     let (path, required) = match explicit {
         Some(path) => (path, true),
         None => match default_log_file() {
             Some(path) => (path, false),
-            None => return Ok(()),
+            None => {
+                return Ok(Some(
+                    "no state directory (set XDG_STATE_HOME or HOME): no log, no write log this run".into(),
+                ));
+            }
         },
     };
     let open = || -> std::io::Result<std::fs::File> {
@@ -560,7 +638,12 @@ fn init_logging(explicit: Option<std::path::PathBuf>) -> Result<(), CliError> {
     let file = match open() {
         Ok(file) => file,
         Err(source) if required => return Err(CliError::LogFile { path, source }),
-        Err(_) => return Ok(()),
+        Err(e) => {
+            let dir = path.parent().unwrap_or(&path).display().to_string();
+            return Ok(Some(format!(
+                "the state directory {dir} is not writable ({e}): no log, no write log this run"
+            )));
+        }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("AUTOPILOT_TUI_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -569,5 +652,5 @@ fn init_logging(explicit: Option<std::path::PathBuf>) -> Result<(), CliError> {
         .with_ansi(false)
         .with_writer(std::sync::Mutex::new(file))
         .try_init();
-    Ok(())
+    Ok(None)
 }

@@ -640,3 +640,22 @@ async fn secret_fields_are_never_written() {
     );
     assert_eq!(server.seen().len(), before, "nothing is sent for a refused --select");
 }
+
+#[tokio::test]
+async fn with_no_writable_state_directory_list_says_so_once_and_lists_everything() {
+    let server = serve(DataSet::Demo).await;
+    // A file where the state directory should be: nothing can be created below it.
+    let blocker = std::env::temp_dir().join(format!("autopilot-tui-list-blocker-{}", std::process::id()));
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autopilot-tui"));
+    cmd.args(["list", "--base-url", &server.base_url(), "--token", TOKEN, "--format", "csv"]);
+    let config = std::env::temp_dir().join(format!("autopilot-tui-list-{}", std::process::id()));
+    cmd.env("XDG_STATE_HOME", &blocker).env("XDG_CONFIG_HOME", config).env_remove("AUTOPILOT_TUI_TOKEN");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("is not writable").count(), 1, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 251, "header and 250 rows");
+    std::fs::remove_file(blocker).unwrap();
+    server.shutdown().await;
+}

@@ -293,6 +293,9 @@ pub struct Report {
     pub rows: Vec<HardwareHashRow>,
     /// Every problem, by line (then column).
     pub problems: Vec<Problem>,
+    /// The serial of each row kept out by a problem, by line, where the serial itself read
+    /// cleanly (so results can name the device of every line).
+    pub refused_serials: Vec<(usize, String)>,
 }
 
 impl Report {
@@ -340,7 +343,7 @@ pub fn check(bytes: &[u8]) -> Report {
                  line per device."
             ),
         );
-        return checker.report(0, Vec::new());
+        return checker.report(0, Vec::new(), Vec::new());
     }
     let mut lines = split_lines(&text);
     let Some(header_line) = lines.next().filter(|l| !is_blank(l)) else {
@@ -348,7 +351,7 @@ pub fn check(bytes: &[u8]) -> Report {
             ProblemKind::BlankLine,
             format!("the first line is blank: the header '{HEADER}' must be line 1; no row was read."),
         );
-        return checker.report(0, Vec::new());
+        return checker.report(0, Vec::new(), Vec::new());
     };
     let header = checker.header(header_line);
     let mut drafts = Vec::new();
@@ -376,13 +379,16 @@ pub fn check(bytes: &[u8]) -> Report {
         );
     }
     let refused = checker.duplicates(&drafts);
-    let rows = drafts
-        .into_iter()
-        .zip(refused)
-        .filter(|(draft, refused)| draft.valid && !refused)
-        .map(|(draft, _)| draft.into_row())
-        .collect();
-    checker.report(data_rows, rows)
+    let mut rows = Vec::with_capacity(drafts.len());
+    let mut refused_serials = Vec::new();
+    for (draft, refused) in drafts.into_iter().zip(refused) {
+        if draft.valid && !refused {
+            rows.push(draft.into_row());
+        } else if let Some(serial) = draft.value(CsvColumn::SerialNumber) {
+            refused_serials.push((draft.line, serial.to_string()));
+        }
+    }
+    checker.report(data_rows, rows, refused_serials)
 }
 
 /// The file's bytes as one-byte text: a byte-order mark dropped, UTF-16 decoded.
@@ -530,9 +536,14 @@ impl Checker {
         self.push(1, None, kind, message);
     }
 
-    fn report(mut self, data_rows: usize, rows: Vec<HardwareHashRow>) -> Report {
+    fn report(
+        mut self,
+        data_rows: usize,
+        rows: Vec<HardwareHashRow>,
+        refused_serials: Vec<(usize, String)>,
+    ) -> Report {
         self.problems.sort_by_key(|p| (p.line, p.column.map_or(0, |c| c as usize + 1)));
-        Report { encoding: self.encoding, data_rows, rows, problems: self.problems }
+        Report { encoding: self.encoding, data_rows, rows, problems: self.problems, refused_serials }
     }
 
     /// Reads the header, reporting how it differs from the portal's.

@@ -6,6 +6,7 @@ pub mod client;
 pub mod conflict;
 pub mod csv;
 pub mod error;
+pub mod import_errors;
 pub mod imported;
 pub mod model;
 pub mod pacer;

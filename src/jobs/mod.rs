@@ -2,6 +2,7 @@
 //! journalled so a job cut off can be resumed without writing anything twice. The TUI's bulk
 //! edit, `apply` and `import` share it.
 
+pub mod import;
 pub mod journal;
 pub mod outcome;
 pub mod plan;

@@ -97,6 +97,13 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
     tracing::info!(target = %model.target_label, read_only = model.read_only, log = ?opts.log_path, "tui start");
     let target = store_target(&model);
     let stored = restore_drafts(&mut model, &target);
+    let state_dir = crate::paths::state_dir().filter(|dir| std::fs::create_dir_all(dir).is_ok());
+    if state_dir.is_none() {
+        model.say(
+            Level::Warn,
+            "No writable state directory: drafts are not kept on disk and writes are not logged",
+        );
+    }
     let store = draft_store::default_path(&target).ok().map(|path| DraftSink {
         path,
         target: target.clone(),

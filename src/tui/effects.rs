@@ -325,8 +325,35 @@ impl Effects {
                     .filter(|f| f.kind == crate::graph::resource::Kind::Secret)
                     .map(|f| f.path)
                     .collect();
+                let log = self.write_log.clone();
                 self.spawn(request_id, async move {
                     let outcome = client.act(&device_id, request, body.as_ref(), &secrets).await;
+                    if let (Some(status), Some(log)) = (outcome.exchange.status, log.as_ref()) {
+                        let verb = match request {
+                            crate::graph::resource::ActionRequest::Post(name) => format!("POST {name}"),
+                            crate::graph::resource::ActionRequest::Delete => "DELETE".to_string(),
+                        };
+                        // What an action sent, secrets left out; it cannot be undone (no before).
+                        let after = body
+                            .iter()
+                            .flatten()
+                            .filter(|(k, _)| !secrets.contains(&k.as_str()))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        let source = crate::write_log::WriteSource::Action;
+                        let entry = crate::write_log::WriteEntry {
+                            after,
+                            ..crate::tui::save_task::answered(
+                                &client,
+                                &device_id,
+                                verb,
+                                status,
+                                &outcome.exchange,
+                                source,
+                            )
+                        };
+                        crate::tui::save_task::append(log, entry).await;
+                    }
                     let mut exchanges = vec![outcome.exchange];
                     let result = match (outcome.result, request) {
                         (Ok(()), crate::graph::resource::ActionRequest::Delete) => Ok(None),

@@ -106,19 +106,37 @@ pub fn entry(
 ) -> WriteEntry {
     let resource = client.resource();
     let value = |v: Option<&Value>| v.cloned().unwrap_or(Value::Null);
-    let fields = body.changes.iter().map(|c| c.field);
+    let verb = match resource.write {
+        WriteVerb::Patch => "PATCH".to_string(),
+        WriteVerb::Action(name) => format!("POST {name}"),
+    };
+    WriteEntry {
+        serial: before.get("serialNumber").and_then(Value::as_str).map(str::to_string),
+        before: body.changes.iter().map(|c| (c.field.path.to_string(), value(c.field.get(before)))).collect(),
+        after: body.changes.iter().map(|c| (c.field.path.to_string(), c.new.clone())).collect(),
+        ..answered(client, id, verb, status, exchange, source)
+    }
+}
+
+/// The parts of a write log entry every write has: when, where, which record, the answer.
+pub fn answered(
+    client: &GraphClient,
+    id: &str,
+    verb: String,
+    status: u16,
+    exchange: &Exchange,
+    source: WriteSource,
+) -> WriteEntry {
+    let resource = client.resource();
     WriteEntry {
         time: crate::graph::timestamp::format(std::time::SystemTime::now()),
         target: client.config().base_url.clone(),
         collection: resource.path.rsplit('/').next().unwrap_or(resource.path).to_string(),
         id: id.to_string(),
-        serial: before.get("serialNumber").and_then(Value::as_str).map(str::to_string),
-        verb: match resource.write {
-            WriteVerb::Patch => "PATCH".to_string(),
-            WriteVerb::Action(name) => format!("POST {name}"),
-        },
-        before: fields.clone().map(|f| (f.path.to_string(), value(f.get(before)))).collect::<Map<_, _>>(),
-        after: body.changes.iter().map(|c| (c.field.path.to_string(), c.new.clone())).collect(),
+        serial: None,
+        verb,
+        before: Map::new(),
+        after: Map::new(),
         status,
         request_id: exchange.response_header("request-id").map(str::to_string),
         source,
@@ -129,7 +147,7 @@ pub fn entry(
 
 /// Appends an entry off the async workers; a log that cannot be written is logged, not fatal
 /// (the write happened either way).
-async fn append(log: &WriteLog, entry: WriteEntry) {
+pub async fn append(log: &WriteLog, entry: WriteEntry) {
     let log = log.clone();
     let appended = tokio::task::spawn_blocking(move || log.append(&[entry])).await;
     if let Ok(Err(e)) = appended {

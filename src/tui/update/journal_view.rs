@@ -148,6 +148,13 @@ pub(super) fn ask_undo(model: &mut Model, entry: &WriteEntry) {
         model.say(Level::Info, format!("That write failed ({}): there is nothing to undo", entry.status));
         return;
     }
+    if entry.before.is_empty() {
+        model.say(
+            Level::Info,
+            format!("{} cannot be undone from here (the log has no earlier values for it)", entry.verb),
+        );
+        return;
+    }
     if entry.target != model.base_url {
         model.say(
             Level::Warn,
