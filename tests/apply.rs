@@ -403,59 +403,16 @@ async fn apply_works_without_a_writable_state_directory_and_says_so_once() {
 // A server that answers $batch with 400 gets apply's reads and writes one by one, each once.
 #[tokio::test]
 async fn a_server_without_batch_gets_single_requests() {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex};
-    let tags: Arc<Mutex<HashMap<String, String>>> =
-        Arc::new(Mutex::new((0..25).map(|i| (format!("dev-{i}"), "Sales".to_string())).collect()));
-    let hostile = hostile::Hostile::start({
-        let tags = tags.clone();
-        move |seen, _| {
-            let device = |id: &str, tags: &HashMap<String, String>| {
-                let mut device = hostile::device(id, &format!("SN-{id}"));
-                device["groupTag"] = json!(tags[id]);
-                device
-            };
-            let mut tags = tags.lock().unwrap();
-            if seen.path_and_query.ends_with("/$batch") {
-                return hostile::Reply::error(
-                    400,
-                    "BadRequest",
-                    "Resource not found for the segment '$batch'.",
-                );
-            }
-            let path = seen.path_and_query.split('?').next().unwrap();
-            if path.ends_with(hostile::DEVICES) {
-                let mut ids: Vec<&String> = tags.keys().collect();
-                ids.sort();
-                return hostile::Reply::json(hostile::page(
-                    ids.into_iter().map(|id| device(id, &tags)).collect(),
-                    None,
-                ));
-            }
-            let id = path.rsplit('/').next().unwrap().to_string();
-            if seen.method == "PATCH" {
-                let body: Value = serde_json::from_slice(&seen.body).unwrap();
-                tags.insert(id.clone(), body["groupTag"].as_str().unwrap().to_string());
-            }
-            hostile::Reply::json(device(&id, &tags))
-        }
-    })
-    .await;
+    let refusal = hostile::Reply::error(400, "BadRequest", "Resource not found for the segment '$batch'.");
+    let (hostile, tags) = hostile::without_batch(25, refusal).await;
     let dir = scratch("no-batch");
     let serials: Vec<String> = (0..25).map(|i| format!("SN-dev-{i}")).collect();
     let plan = retag_file(&dir, "retag.csv", &serials);
     let out = apply(&hostile.base_url, &dir, &[plan.to_str().unwrap()]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let seen = hostile.seen();
-    let batches = seen.iter().filter(|s| s.path_and_query.ends_with("/$batch")).count();
-    assert!((1..=2).contains(&batches), "tried, then not again: {batches}");
-    for i in 0..25 {
-        let at = format!("/dev-{i}");
-        let of = |method: &str| {
-            seen.iter().filter(|s| s.method == method && s.path_and_query.ends_with(&at)).count()
-        };
-        assert_eq!((of("GET"), of("PATCH")), (1, 1), "dev-{i}: read once, written once");
-        assert_eq!(tags.lock().unwrap()[&format!("dev-{i}")], format!("tag-SN-dev-{i}"));
+    hostile::assert_one_by_one(&hostile.seen(), 25);
+    for (id, tag) in tags.lock().unwrap().iter() {
+        assert_eq!(tag, &format!("tag-SN-{id}"));
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

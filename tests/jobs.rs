@@ -498,52 +498,22 @@ async fn a_job_runs_without_its_journal_and_write_log_when_they_cannot_be_writte
 // write exactly once.
 #[tokio::test(start_paused = true)]
 async fn a_server_without_batch_gets_the_jobs_reads_and_writes_one_by_one() {
-    use std::sync::{Arc, Mutex};
-    let tags: Arc<Mutex<HashMap<String, String>>> =
-        Arc::new(Mutex::new((0..30).map(|i| (format!("dev-{i}"), "Sales".to_string())).collect()));
-    let hostile = hostile::Hostile::start({
-        let tags = tags.clone();
-        move |seen, _| {
-            if seen.path_and_query.ends_with("/$batch") {
-                return hostile::Reply::error(
-                    404,
-                    "NotFound",
-                    "Resource not found for the segment '$batch'.",
-                );
-            }
-            let id = seen.path_and_query.rsplit('/').next().unwrap().to_string();
-            let mut tags = tags.lock().unwrap();
-            if seen.method == "PATCH" {
-                let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
-                tags.insert(id.clone(), body["groupTag"].as_str().unwrap().to_string());
-            }
-            let mut device = hostile::device(&id, &format!("SN-{id}"));
-            device["groupTag"] = json!(tags[&id]);
-            hostile::Reply::json(device)
-        }
-    })
-    .await;
+    let refusal = hostile::Reply::error(404, "NotFound", "Resource not found for the segment '$batch'.");
+    let (hostile, tags) = hostile::without_batch(30, refusal).await;
     let mut config = ClientConfig::new(&hostile.base_url, Secret::new(TOKEN));
     config.retry = RetryPolicy { base_delay: Duration::from_millis(50), ..RetryPolicy::default() };
     let client = GraphClient::new(config)
         .unwrap()
         .with_pacer(WritePacer::new(PacerConfig { rate: budget(), concurrency: 4 }));
     let records: Vec<Record> = (0..30)
-        .map(|i| hostile::device(&format!("dev-{i}"), &format!("SN-{i}")).as_object().cloned().unwrap())
+        .map(|i| hostile::device(&format!("dev-{i}"), &format!("SN-dev-{i}")).as_object().cloned().unwrap())
         .collect();
     let plan = retag(&IMPORTED, &records, 0);
     let report = Runner::new(&client).run(&plan, "test").await;
     assert_eq!(report.counts.done, 30, "{}", report.counts);
-    let seen = hostile.seen();
-    let batches = seen.iter().filter(|s| s.path_and_query.ends_with("/$batch")).count();
-    assert!((1..=2).contains(&batches), "tried once (twice side by side), then not again: {batches}");
-    for i in 0..30 {
-        let at = format!("/dev-{i}");
-        let of = |method: &str| {
-            seen.iter().filter(|s| s.method == method && s.path_and_query.ends_with(&at)).count()
-        };
-        assert_eq!((of("GET"), of("PATCH")), (1, 1), "dev-{i}: read once, written once");
-        assert_eq!(tags.lock().unwrap()[&format!("dev-{i}")], format!("tag-dev-{i}"));
+    hostile::assert_one_by_one(&hostile.seen(), 30);
+    for (id, tag) in tags.lock().unwrap().iter() {
+        assert_eq!(tag, &format!("tag-{id}"));
     }
 }
 

@@ -9,7 +9,8 @@
 //!    "result"}}` as each item's result lands: appended with one write per group of lines and
 //!    synced, so a crash can cut off the last line only. A cut-off last line is ignored when the
 //!    file is read (and cut away before a resumed job appends).
-//! 3. `{"finished": {...}}` with the counts, or `{"superseded": {...}}` when a later `apply` of
+//! 3. `{"finished": {...}}` with the counts, `{"abandoned": {...}}` when the user declined to
+//!    resume it, or `{"superseded": {...}}` when a later `apply` of
 //!    the same file re-planned it from the records themselves.
 //!
 //! A job without an end line was cut off (a crash, a kill, a power cut): [`unfinished`] lists
@@ -212,6 +213,11 @@ pub enum JobEnd {
         /// The job that took over.
         by: JobId,
     },
+    /// The user chose not to resume it (its pending items stay unsent).
+    Abandoned {
+        /// When.
+        at: String,
+    },
 }
 
 /// A job as its journal tells it.
@@ -379,6 +385,15 @@ pub fn supersede(saved: &SavedJob, by: &JobId) -> Result<(), JournalError> {
     Ok(())
 }
 
+/// Ends a cut-off job's journal without resuming it (the user declined): it is not offered
+/// again. Refused while another process runs it.
+pub fn abandon(saved: &SavedJob) -> Result<(), JournalError> {
+    let mut journal = Journal::reopen(saved)?;
+    journal.append(&[Line::Abandoned { at: now() }])?;
+    let _ = std::fs::remove_file(&journal.lock_path);
+    Ok(())
+}
+
 /// The cut-off jobs in a journal directory, oldest first, and the files that could not be
 /// read. Jobs another process runs now are left out; a missing directory has none.
 #[derive(Debug, Default)]
@@ -494,6 +509,7 @@ pub fn load(path: &Path) -> Result<SavedJob, JournalError> {
                 let by = JobId::parse(&by).ok_or_else(|| corrupt(number, format!("{by:?} is no job id")))?;
                 end = Some(JobEnd::Superseded { at, by });
             }
+            Line::Abandoned { at } => end = Some(JobEnd::Abandoned { at }),
         }
     }
     Ok(SavedJob { path: path.to_path_buf(), info, plan, results, maybe_sent, end, torn, whole_len })
@@ -511,6 +527,7 @@ enum Line {
     Item { index: usize, id: String, result: ItemResult },
     Finished { at: String, counts: Counts },
     Superseded { at: String, by: String },
+    Abandoned { at: String },
 }
 
 /// The first line: the job and its plan.
@@ -787,6 +804,14 @@ mod tests {
         let listed = unfinished(&dir).unwrap();
         assert_eq!(listed.jobs.len(), 1);
         assert_eq!(listed.jobs[0].info.id, info.id);
+        // Abandoned: no longer offered.
+        let copy = dir.join("copy");
+        make_private_dir(&copy).unwrap();
+        std::fs::copy(&saved.path, copy.join(saved.path.file_name().unwrap())).unwrap();
+        let offered = unfinished(&copy).unwrap().jobs.pop().unwrap();
+        abandon(&offered).unwrap();
+        assert!(matches!(load(&offered.path).unwrap().end, Some(JobEnd::Abandoned { .. })));
+        assert!(unfinished(&copy).unwrap().jobs.is_empty());
         // Finished: no longer listed, not to be resumed.
         let journal = Journal::reopen(&saved).unwrap();
         journal.finish(Counts { done: 1, skipped: 1, not_sent: 1, ..Counts::default() }).unwrap();
