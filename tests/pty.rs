@@ -32,6 +32,9 @@ impl PtyApp {
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autopilot-tui"));
         cmd.args(args);
         let log_dir = std::env::temp_dir().join(format!("autopilot-tui-pty-{}", std::process::id()));
+        std::fs::create_dir_all(&log_dir).unwrap();
+        // Files the app writes where it runs (exported results) land in the scratch directory.
+        cmd.cwd(&log_dir);
         cmd.env("XDG_STATE_HOME", log_dir.to_string_lossy().as_ref());
         cmd.env("XDG_CONFIG_HOME", log_dir.to_string_lossy().as_ref());
         cmd.env("TERM", "xterm-256color");
@@ -651,6 +654,101 @@ async fn undo_after_a_save_writes_the_previous_value_back_and_the_journal_lists_
     assert!(undo_row < save_row, "newest first:\n{screen}");
     app.send("\x1b");
     app.wait_for("the table", |s| !s.contains("Write log"));
+    app.send("q");
+    app.wait_exit();
+    server.shutdown().await;
+}
+
+/// A plausible hardware hash (1,100 bytes), different for every `n`.
+fn hash(n: u32) -> String {
+    use base64::Engine;
+    let mut state = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let bytes: Vec<u8> = (0..1100)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_from_the_app_checks_previews_imports_watches_and_cleans_up() {
+    let server = server::start(ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        token: Some(TOKEN.to_string()),
+        data: DataSet::Demo,
+        page_size: 100,
+        imports: server::ImportOptions { delay: Duration::ZERO, ..Default::default() },
+        ..ServeOptions::default()
+    })
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("autopilot-tui-pty-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("new-laptops.csv");
+    let csv = format!(
+        "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User\r\n\
+         PTYIMP001,,{},Lab,\r\nPTYIMP002,,{},Lab,\r\nPTYIMP003,,not-base64!,Lab,\r\n",
+        hash(1),
+        hash(2)
+    );
+    std::fs::write(&file, csv).unwrap();
+    let mut app = start_app(&server, &[]);
+    // Tab completes the file name.
+    app.send(&format!(":import {}/new-la", dir.display()));
+    app.wait_text("new-la");
+    app.send("\t");
+    app.wait_text("new-laptops.csv");
+    app.send("\r");
+    let preview = app.wait_text("nothing sent yet");
+    assert!(preview.contains("2 to import") && preview.contains("1 with problems"), "{preview}");
+    assert!(preview.contains("line 4"), "the bad row is named by its line:\n{preview}");
+    assert!(
+        server.journal().iter().all(|r| r.method == "GET"),
+        "something was sent before the preview was confirmed"
+    );
+    app.send("\r");
+    let ended = app.wait_for("the import's end", |s| s.contains("ended:") && s.contains("Results (3)"));
+    assert!(ended.contains("2 rows done"), "{ended}");
+    // Both rows are registered, their import records cleaned up; the bad row never left.
+    let devices: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/deviceManagement/windowsAutopilotDeviceIdentities?$filter=contains(serialNumber,'PTYIMP')",
+            server.base_url()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let serials: Vec<&str> =
+        devices["value"].as_array().unwrap().iter().filter_map(|d| d["serialNumber"].as_str()).collect();
+    assert!(
+        serials.contains(&"PTYIMP001") && serials.contains(&"PTYIMP002") && !serials.contains(&"PTYIMP003")
+    );
+    let imports: Vec<serde_json::Value> = server
+        .journal()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path_and_query.ends_with("/import"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(imports.len(), 1);
+    assert!(!serde_json::to_string(&imports).unwrap().contains("PTYIMP003"));
+    assert!(
+        server.journal().iter().filter(|r| r.method == "DELETE").count() >= 2,
+        "completed records cleaned up"
+    );
+    // e exports the results next to where the app runs.
+    app.send("e");
+    let written = app.wait_text("Results written to");
+    assert!(written.contains("autopilot-tui-results-"), "{written}");
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains("Results (3)"));
     app.send("q");
     app.wait_exit();
     server.shutdown().await;

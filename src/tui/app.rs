@@ -154,6 +154,17 @@ fn store_target(model: &Model) -> String {
     if model.demo { "demo".to_string() } else { model.target_label.clone() }
 }
 
+/// What the draft store should hold now: the unsaved drafts and the bulk edit being prepared.
+fn stored_now(
+    model: &Model,
+    target: &str,
+    reason: &str,
+    before: Option<&StoredDrafts>,
+) -> Option<StoredDrafts> {
+    let bulk = model.bulk.as_ref().and_then(|form| draft_store::StoredBulk::of(form, &model.table));
+    StoredDrafts::of_drafts(&model.drafts, bulk, target, reason, before)
+}
+
 /// Restores the drafts the store holds for this target, and says so.
 fn restore_drafts(model: &mut Model, target: &str) -> Option<StoredDrafts> {
     let found =
@@ -166,9 +177,12 @@ fn restore_drafts(model: &mut Model, target: &str) -> Option<StoredDrafts> {
                 model.drafts.insert(draft.id().to_string(), draft);
             }
             model.draft_since = stored.times();
-            let note = crate::tui::wording::plural(n, "draft") + " restored";
-            model.say(Level::Success, format!("{note} (marked ● in the table; :drafts lists them)"));
-            model.restored_note = Some(note);
+            model.bulk_restored = stored.bulk.clone();
+            if n > 0 {
+                let note = crate::tui::wording::plural(n, "draft") + " restored";
+                model.say(Level::Success, format!("{note} (marked ● in the table; :drafts lists them)"));
+                model.restored_note = Some(note);
+            }
             Some(stored)
         }
         Ok((None, _)) | Err(DraftStoreError::NoStateDir) => None,
@@ -184,11 +198,7 @@ fn restore_drafts(model: &mut Model, target: &str) -> Option<StoredDrafts> {
 /// and says on stderr what was kept (the terminal is restored by now).
 fn keep_drafts(model: &Model, target: &str) {
     let reason = model.ended_by.unwrap_or("exit");
-    let kept = if model.discard_on_quit {
-        None
-    } else {
-        StoredDrafts::of_drafts(&model.drafts, target, reason, None)
-    };
+    let kept = if model.discard_on_quit { None } else { stored_now(model, target, reason, None) };
     let written = draft_store::default_path(target)
         .and_then(|path| draft_store::write(&path, kept.as_ref()).map(|()| path));
     match (written, kept) {
@@ -362,6 +372,7 @@ where
         }
     };
     effects.set_write_log(host.write_log.take());
+    effects.set_write_rate(model.write_rate);
     if let Ok(size) = terminal.size() {
         model.size = (size.width, size.height);
     }
@@ -411,7 +422,7 @@ where
             () = sleep_until(store_at), if store_at.is_some() => {
                 store_at = None;
                 if let Some(sink) = host.drafts.as_mut() {
-                    let now = StoredDrafts::of_drafts(&model.drafts, &sink.target, "a change", sink.written.as_ref());
+                    let now = stored_now(&model, &sink.target, "a change", sink.written.as_ref());
                     sink.written.clone_from(&now);
                     effects.run(crate::tui::event::Effect::StoreDrafts { path: sink.path.clone(), drafts: now });
                 }
@@ -452,7 +463,7 @@ where
         if let Some(sink) = host.drafts.as_ref()
             && store_at.is_none()
         {
-            let now = StoredDrafts::of_drafts(&model.drafts, &sink.target, "a change", sink.written.as_ref());
+            let now = stored_now(&model, &sink.target, "a change", sink.written.as_ref());
             if !StoredDrafts::same_drafts(now.as_ref(), sink.written.as_ref()) {
                 store_at = Some(tokio::time::Instant::now() + STORE_AFTER);
             }

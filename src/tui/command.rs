@@ -27,6 +27,10 @@ pub enum Command {
     Drafts,
     /// The write log, filtered by the text after it.
     Journal(String),
+    /// Check a hardware-hash CSV, plan it against the tenant, then import it.
+    Import(String),
+    /// The running or last job.
+    Jobs,
 }
 
 /// The commands every resource has, for the help: `(usage, what it does)`.
@@ -37,6 +41,11 @@ const GENERAL: &[(&str, &str)] = &[
     (":sync", "ask Intune to sync with the Autopilot service (beta; at most once per 10 minutes)"),
     (":drafts", "the unsaved drafts (kept on disk): open, discard one or all"),
     (":journal [TEXT]", "every write that reached the server, newest first (u undoes one)"),
+    (
+        ":import FILE.csv",
+        "check a hardware-hash CSV, plan it against the tenant, import, watch, clean up (Tab completes)",
+    ),
+    (":jobs", "the running or last job (bulk change, import)"),
     (":filter ODATA", "server search with your own $filter expression"),
     (":all", "list everything again (also Esc or r)"),
     (":q", "quit (asks when drafts are unsaved); :q! quits without asking"),
@@ -119,6 +128,11 @@ pub fn parse(line: &str, resource: &Resource) -> Result<Command, String> {
         "sync" if rest.is_empty() => Ok(Command::Sync),
         "drafts" => Ok(Command::Drafts),
         "journal" | "writes" => Ok(Command::Journal(rest.to_string())),
+        "import" if rest.is_empty() => {
+            Err(":import needs a file, e.g. :import ~/Downloads/hashes.csv (Tab completes)".into())
+        }
+        "import" => Ok(Command::Import(rest.to_string())),
+        "jobs" | "job" => Ok(Command::Jobs),
         "sync" => Err(":sync takes nothing after it".into()),
         "q" | "quit" => Ok(Command::Quit),
         "q!" | "quit!" => Ok(Command::QuitNow),

@@ -28,6 +28,57 @@ pub struct StoredDrafts {
     pub reason: String,
     /// The drafts.
     pub drafts: Vec<SavedDraft>,
+    /// The bulk edit being prepared, when it changes anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<StoredBulk>,
+}
+
+/// A bulk edit not yet started: the marked records and what it does to each field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBulk {
+    /// The kind of record (its `:` command).
+    pub resource: String,
+    /// The marked records' ids.
+    pub marked: Vec<String>,
+    /// Each field not left alone: its path, `set` or `clear`, and the text typed.
+    pub fields: Vec<(String, String, String)>,
+}
+
+impl StoredBulk {
+    /// The bulk form as it can be stored (`None` when it leaves every field alone).
+    pub fn of(
+        form: &crate::tui::bulk::BulkForm,
+        table: &crate::tui::table::TableState,
+    ) -> Option<StoredBulk> {
+        use crate::tui::bulk::Choice;
+        let fields: Vec<(String, String, String)> = form
+            .fields
+            .iter()
+            .filter(|f| f.choice != Choice::Leave && f.field.kind != Kind::Secret)
+            .map(|f| (f.field.path.to_string(), f.choice.word().to_string(), f.text.clone()))
+            .collect();
+        if fields.is_empty() {
+            return None;
+        }
+        let mut marked: Vec<String> = form.rows.iter().map(|&row| table.rows.id(row)).collect();
+        marked.sort();
+        Some(StoredBulk { resource: form.resource.command.to_string(), marked, fields })
+    }
+
+    /// Puts the stored choices back into a fresh form of the same records.
+    pub fn apply_to(&self, form: &mut crate::tui::bulk::BulkForm) {
+        use crate::tui::bulk::Choice;
+        for (path, choice, text) in &self.fields {
+            if let Some(f) = form.fields.iter_mut().find(|f| f.field.path == path) {
+                f.choice = match choice.as_str() {
+                    "clear" if f.field.nullable => Choice::Clear,
+                    "set to" => Choice::Set,
+                    _ => Choice::Leave,
+                };
+                f.text.clone_from(text);
+            }
+        }
+    }
 }
 
 /// One record's draft: the record as fetched and the text of each changed field.
@@ -89,6 +140,7 @@ impl StoredDrafts {
     /// as `before` stored them keeps its time there.
     pub fn of_drafts(
         drafts: &HashMap<String, Draft>,
+        bulk: Option<StoredBulk>,
         target: &str,
         reason: &str,
         before: Option<&StoredDrafts>,
@@ -118,7 +170,7 @@ impl StoredDrafts {
             })
             .filter(|s| !s.edits.is_empty())
             .collect();
-        if saved.is_empty() {
+        if saved.is_empty() && bulk.is_none() {
             return None;
         }
         saved.sort_by(|a, b| a.id().cmp(b.id()));
@@ -128,6 +180,7 @@ impl StoredDrafts {
             saved_at: now,
             reason: reason.to_string(),
             drafts: saved,
+            bulk,
         })
     }
 
@@ -167,7 +220,12 @@ impl StoredDrafts {
     /// Whether two stores hold the same drafts (when they were written aside).
     pub fn same_drafts(a: Option<&StoredDrafts>, b: Option<&StoredDrafts>) -> bool {
         let key = |s: Option<&StoredDrafts>| {
-            s.map(|s| s.drafts.iter().map(|d| (d.id().to_string(), d.edits.clone())).collect::<Vec<_>>())
+            s.map(|s| {
+                (
+                    s.drafts.iter().map(|d| (d.id().to_string(), d.edits.clone())).collect::<Vec<_>>(),
+                    s.bulk.clone(),
+                )
+            })
         };
         key(a) == key(b)
     }
@@ -265,7 +323,7 @@ mod tests {
         d.choose(f("state/deviceImportStatus"), &EditOp::Insert('c'));
         drafts.insert("a".to_string(), d.clone());
         drafts.insert("b".to_string(), Draft::new(&IMPORTED, device("b")));
-        let rec = StoredDrafts::of_drafts(&drafts, "demo", "SIGTERM", None).unwrap();
+        let rec = StoredDrafts::of_drafts(&drafts, None, "demo", "SIGTERM", None).unwrap();
         assert_eq!(rec.drafts.len(), 1, "clean drafts are not saved");
         assert_eq!(rec.field_count(), 3);
         let dir = std::env::temp_dir().join(format!("ap-drafts-{}", uuid::Uuid::new_v4()));

@@ -48,6 +48,10 @@ pub struct Effects {
     copies: Vec<String>,
     /// Where every write that reached the server is logged (none: not logged).
     write_log: Option<crate::write_log::WriteLog>,
+    /// The write budget every writer of the session shares (a 429 pauses them all).
+    pacer: crate::graph::pacer::WritePacer,
+    /// The cancel tokens of running jobs, by request id (a job stops between requests).
+    cancels: HashMap<u64, tokio_util::sync::CancellationToken>,
 }
 
 impl Effects {
@@ -76,7 +80,15 @@ impl Effects {
             listing: None,
             copies: Vec::new(),
             write_log: None,
+            pacer: crate::graph::pacer::WritePacer::new(crate::graph::pacer::PacerConfig::default()),
+            cancels: HashMap::new(),
         }
+    }
+
+    /// Sets the write budget (`--write-rate`) every write of the session passes through.
+    pub fn set_write_rate(&mut self, rate: crate::graph::pacer::Rate) {
+        let config = crate::graph::pacer::PacerConfig { rate, ..Default::default() };
+        self.pacer = crate::graph::pacer::WritePacer::new(config);
     }
 
     /// Logs every write that reaches the server to `log`.
@@ -142,7 +154,7 @@ impl Effects {
         let observer = Arc::new(move |notice| {
             let _ = tx.send(Msg::Retrying { request_id, notice, at: Instant::now() });
         });
-        self.client.clone().map(|c| c.with_retry_observer(observer))
+        self.client.clone().map(|c| c.with_retry_observer(observer).with_pacer(self.pacer.clone()))
     }
 
     fn spawn(&mut self, request_id: u64, task: impl Future<Output = TaskEnd> + Send + 'static) {
@@ -211,6 +223,63 @@ impl Effects {
                 self.spawn(request_id, sign_in_task(sign_in, request_id, tx));
             }
             Effect::Copy { text } => self.copies.push(text),
+            Effect::PrepareImport { request_id, path } => {
+                let Some(client) = self.client_for(request_id) else { return };
+                let pacer = self.pacer.clone();
+                self.spawn(request_id, async move {
+                    let _ = tx.send(crate::tui::import_task::prepare(client, pacer, request_id, path).await);
+                    TaskEnd::of(request_id)
+                });
+            }
+            Effect::RunImport { request_id, plan } => {
+                let Some(client) = self.client_for(request_id) else { return };
+                let cancel = tokio_util::sync::CancellationToken::new();
+                self.cancels.insert(request_id, cancel.clone());
+                let (pacer, log) = (self.pacer.clone(), self.write_log.clone());
+                self.spawn(request_id, async move {
+                    let task = crate::tui::import_task::run(
+                        client,
+                        pacer,
+                        cancel,
+                        log,
+                        request_id,
+                        *plan,
+                        tx.clone(),
+                    );
+                    let _ = tx.send(task.await);
+                    TaskEnd::of(request_id)
+                });
+            }
+            Effect::CancelJob { request_id } => {
+                if let Some(cancel) = self.cancels.remove(&request_id) {
+                    cancel.cancel();
+                }
+            }
+            Effect::ExportResults { name, bytes } => {
+                self.spawn(0, async move {
+                    let written = tokio::task::spawn_blocking(move || {
+                        let path =
+                            std::env::current_dir().map(|d| d.join(&name)).unwrap_or_else(|_| name.into());
+                        std::fs::write(&path, bytes)
+                            .map(|()| path.display().to_string())
+                            .map_err(|e| format!("{}: {e}", path.display()))
+                    })
+                    .await;
+                    let result = written.unwrap_or_else(|e| Err(e.to_string()));
+                    let _ = tx.send(Msg::ResultsExported { result });
+                    TaskEnd::of(0)
+                });
+            }
+            Effect::CompletePath { line } => {
+                self.spawn(0, async move {
+                    let done =
+                        tokio::task::spawn_blocking(move || crate::tui::path_complete::complete(&line)).await;
+                    if let Ok(c) = done {
+                        let _ = tx.send(Msg::PathCompleted { line: c.line, candidates: c.candidates });
+                    }
+                    TaskEnd::of(0)
+                });
+            }
             Effect::ReadJournal => {
                 let log = self.write_log.clone();
                 self.spawn(0, async move {

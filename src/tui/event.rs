@@ -73,6 +73,16 @@ pub enum Action {
     RevertAll,
     /// Write back what the last save (or the selected write log entry) replaced.
     Undo,
+    /// Complete the word before the cursor (Tab on the command line).
+    Complete,
+    /// Update registered devices instead of holding them (import preview).
+    ToggleUpdate,
+    /// Write the results to a CSV file.
+    Export,
+    /// Leave the jobs view for the table (the job goes on).
+    ShowJobs,
+    /// Ask for the Autopilot sync.
+    Sync,
     /// In the conflict view: take the value the draft started from.
     PickOriginal,
     /// In the conflict view: take the server's value.
@@ -162,6 +172,41 @@ pub enum Msg {
         result: Box<Result<Record, GraphError>>,
         /// The write as the write log has it (what an undo writes back), when one was sent.
         written: Option<Box<crate::write_log::WriteEntry>>,
+    },
+    /// An import's file checked and the tenant read, or why not.
+    ImportPrepared {
+        /// Its request id.
+        request_id: u64,
+        /// The file.
+        path: String,
+        /// The report and the tenant, or the error in words.
+        result: Result<(Box<crate::graph::csv::Report>, Box<crate::jobs::import::Tenant>), String>,
+    },
+    /// How a running import goes.
+    ImportProgressed {
+        /// Its request id.
+        request_id: u64,
+        /// What happened.
+        progress: crate::jobs::import::ImportProgress,
+    },
+    /// An import ended.
+    ImportEnded {
+        /// Its request id.
+        request_id: u64,
+        /// What it did, or why it could not.
+        result: Result<Box<crate::jobs::import::ImportRun>, String>,
+    },
+    /// Results written (the path) or not.
+    ResultsExported {
+        /// The file, or the error.
+        result: Result<String, String>,
+    },
+    /// The completions of a command line's last word.
+    PathCompleted {
+        /// The line they complete.
+        line: String,
+        /// The candidates (directories end with `/`).
+        candidates: Vec<String>,
     },
     /// The write log as read for `:journal`: every entry oldest first and how many lines could
     /// not be read, or why the file could not be.
@@ -369,6 +414,37 @@ pub enum Effect {
     },
     /// Read the write log (for `:journal`).
     ReadJournal,
+    /// Read a hardware-hash CSV, check it and read what the tenant holds for its serials.
+    PrepareImport {
+        /// Its request id.
+        request_id: u64,
+        /// The file.
+        path: String,
+    },
+    /// Carry out an import's plan (update, import, watch, clean up).
+    RunImport {
+        /// Its request id.
+        request_id: u64,
+        /// The plan.
+        plan: Box<crate::jobs::import::ImportPlan>,
+    },
+    /// Stop a job after the requests in flight (its cancel token).
+    CancelJob {
+        /// The job's request id.
+        request_id: u64,
+    },
+    /// Write a job's results as CSV to a file in the current directory.
+    ExportResults {
+        /// The file's name.
+        name: String,
+        /// The CSV.
+        bytes: Vec<u8>,
+    },
+    /// Complete the path at the end of a command line (`:import ~/Dow` + Tab).
+    CompletePath {
+        /// The command line as typed.
+        line: String,
+    },
     /// Run a bulk job.
     RunJob {
         /// Its request id.

@@ -42,6 +42,10 @@ pub enum Context {
     Conflicts,
     /// The write log (`:journal`).
     Journal,
+    /// An import's check and plan.
+    ImportPreview,
+    /// The running or last job.
+    Jobs,
 }
 
 impl Context {
@@ -65,6 +69,8 @@ impl Context {
             Context::Ask => "Question",
             Context::Conflicts => "Conflicts (changed on the server too)",
             Context::Journal => "Write log (:journal)",
+            Context::ImportPreview => "Import preview (:import)",
+            Context::Jobs => "Jobs (:jobs)",
         }
     }
 }
@@ -236,6 +242,7 @@ pub static FILTER: &[Binding] = &[
 /// Typing a `:` command.
 pub static COMMAND: &[Binding] = &[
     bp(High, &[k(KeyCode::Enter)], "⏎", "run the command", Action::CommandRun, "run"),
+    bp(Low, &[k(KeyCode::Tab)], "Tab", "complete the file name (:import)", Action::Complete, "complete"),
     bp(Always, &[k(KeyCode::Esc)], "Esc", "close the command line", Action::Back, "cancel"),
     bp(Always, &[k(KeyCode::F(1))], "F1", "help", Action::Help, "help"),
 ];
@@ -350,6 +357,73 @@ pub static CONFLICTS: &[Binding] = &[
         "back to the form; nothing sent, the draft as it was",
         Action::Back,
         "back",
+    ),
+];
+
+/// An import's check and plan, before anything is sent.
+pub static IMPORT_PREVIEW: &[Binding] = &[
+    wp(
+        Always,
+        &[k(KeyCode::Enter)],
+        "⏎",
+        "start the import (the valid rows of the plan)",
+        Action::ConfirmSend,
+        "import",
+    ),
+    bp(
+        High,
+        &[c('u')],
+        "u",
+        "update registered devices whose tag or user differs, instead of holding them (again: hold)",
+        Action::ToggleUpdate,
+        "update instead",
+    ),
+    b(&[k(KeyCode::Up), k(KeyCode::PageUp), c('k')], "↑/PgUp", "scroll up", Action::ScrollUp, "scroll"),
+    b(&[k(KeyCode::Down), k(KeyCode::PageDown), c('j')], "↓/PgDn", "scroll down", Action::ScrollDown, ""),
+    bp(Always, &[k(KeyCode::Esc)], "Esc", "close (nothing is sent)", Action::Back, "cancel"),
+];
+
+/// The running or last job.
+pub static JOBS: &[Binding] = &[
+    b(
+        &[k(KeyCode::Up), k(KeyCode::PageUp), c('k')],
+        "↑/PgUp",
+        "scroll the rows up",
+        Action::ScrollUp,
+        "scroll",
+    ),
+    b(
+        &[k(KeyCode::Down), k(KeyCode::PageDown), c('j')],
+        "↓/PgDn",
+        "scroll the rows down",
+        Action::ScrollDown,
+        "",
+    ),
+    bp(
+        High,
+        &[c('e')],
+        "e",
+        "export the results to a CSV file (current directory)",
+        Action::Export,
+        "export",
+    ),
+    w(&[c('s')], "s", "ask for the Autopilot sync (after an import)", Action::Sync, "sync"),
+    bp(
+        High,
+        &[c('b'), c('q'), k(KeyCode::Tab)],
+        "b",
+        "back to the table; the job goes on (:jobs returns)",
+        Action::ShowJobs,
+        "browse",
+    ),
+    bp(Always, &[c('?'), k(KeyCode::F(1))], "?", "help (F1 too)", Action::Help, "help"),
+    bp(
+        Always,
+        &[k(KeyCode::Esc)],
+        "Esc",
+        "cancel the job (asks; the writes in flight finish); when it ended: back",
+        Action::Back,
+        "cancel/back",
     ),
 ];
 
@@ -513,6 +587,8 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::Ask => ASK,
         Context::Conflicts => CONFLICTS,
         Context::Journal => JOURNAL,
+        Context::ImportPreview => IMPORT_PREVIEW,
+        Context::Jobs => JOBS,
     }
 }
 
@@ -527,6 +603,7 @@ pub fn context(model: &Model) -> Context {
         Some(Overlay::Ask(_)) => Context::Ask,
         Some(Overlay::Plan(_)) => Context::Plan,
         Some(Overlay::Conflicts(_)) => Context::Conflicts,
+        Some(Overlay::Import(_)) => Context::ImportPreview,
         None => match model.screen {
             Screen::Table if model.typing == Typing::Command => Context::Command,
             Screen::Table if model.typing == Typing::Filter => Context::Filter,
@@ -538,6 +615,7 @@ pub fn context(model: &Model) -> Context {
             Screen::Drafts => Context::Drafts,
             Screen::Journal if model.typing == Typing::Filter => Context::Filter,
             Screen::Journal => Context::Journal,
+            Screen::Jobs => Context::Jobs,
         },
     }
 }
@@ -552,6 +630,7 @@ pub fn help_context(model: &Model) -> Context {
         Screen::Bulk => Context::Bulk,
         Screen::Drafts => Context::Drafts,
         Screen::Journal => Context::Journal,
+        Screen::Jobs => Context::Jobs,
     }
 }
 
@@ -785,6 +864,8 @@ mod tests {
             Context::Ask,
             Context::Conflicts,
             Context::Journal,
+            Context::ImportPreview,
+            Context::Jobs,
         ] {
             for bd in bindings(ctx) {
                 for k in bd.keys {

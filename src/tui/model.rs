@@ -38,6 +38,8 @@ pub enum Screen {
     Drafts,
     /// The write log (`:journal`), newest first.
     Journal,
+    /// The running or last job (bulk change, import).
+    Jobs,
 }
 
 /// Where the device code sign-in stands.
@@ -101,6 +103,8 @@ pub enum Overlay {
     Plan(Box<PlanPreview>),
     /// Fields both the user and someone else changed, to pick from before anything is sent.
     Conflicts(Box<ConflictView>),
+    /// An import's check and plan, before anything is sent.
+    Import(Box<ImportPreview>),
 }
 
 /// Which value of a conflicting field the user keeps.
@@ -149,20 +153,106 @@ pub struct JournalView {
 pub struct JobView {
     /// Its request id.
     pub request_id: u64,
-    /// What it does.
-    pub plan: crate::jobs::plan::Plan,
+    /// What it is, for the heading: `Bulk change of 12 registered devices`, `Import of a.csv`.
+    pub title: String,
+    /// A bulk job's plan (an import's is its own).
+    pub plan: Option<crate::jobs::plan::Plan>,
     /// When it started, by the model's clock.
     pub started: Instant,
     /// Cancelled: the writes in flight finish, the rest are not sent.
     pub cancelling: bool,
     /// Every item has ended.
     pub finished: bool,
+    /// When it ended.
+    pub ended_at: Option<Instant>,
+    /// What it is doing now (`sending`, `watching`).
+    pub phase: String,
+    /// Counts by outcome or state, in display order (`done 12`, `failed 1`, `pending 40`).
+    pub counts: Vec<(&'static str, usize)>,
+    /// Writes per minute lately, when known.
+    pub rate: Option<f64>,
+    /// Time left at the budget, when known.
+    pub eta: Option<Duration>,
+    /// Paused by a 429 until then (the whole job waits).
+    pub paused_until: Option<Instant>,
+    /// What happened, newest last (retries, splits, polls), at most [`JOB_LOG_CAP`].
+    pub log: VecDeque<String>,
+    /// One line per item or CSV row once known (the plan, then the results).
+    pub results: Vec<String>,
+    /// The results as CSV, for `e` (export) once the job ends.
+    pub results_csv: Option<Vec<u8>>,
+    /// How it ended, in words.
+    pub summary: Option<(Level, String)>,
+    /// Scroll of the results list.
+    pub scroll: u16,
+    /// An Autopilot sync is worth offering (an import registered or changed a device).
+    pub offer_sync: bool,
 }
+
+/// How many log lines a job keeps.
+pub const JOB_LOG_CAP: usize = 200;
 
 impl JobView {
     /// A job just started.
-    pub fn new(request_id: u64, plan: crate::jobs::plan::Plan, now: Instant) -> JobView {
-        JobView { request_id, plan, started: now, cancelling: false, finished: false }
+    pub fn new(
+        request_id: u64,
+        title: String,
+        plan: Option<crate::jobs::plan::Plan>,
+        now: Instant,
+    ) -> JobView {
+        JobView {
+            request_id,
+            title,
+            plan,
+            started: now,
+            cancelling: false,
+            finished: false,
+            ended_at: None,
+            phase: "starting".into(),
+            counts: Vec::new(),
+            rate: None,
+            eta: None,
+            paused_until: None,
+            log: VecDeque::new(),
+            results: Vec::new(),
+            results_csv: None,
+            summary: None,
+            scroll: 0,
+            offer_sync: false,
+        }
+    }
+
+    /// Adds a line to the log, dropping the oldest beyond the cap.
+    pub fn note(&mut self, line: impl Into<String>) {
+        if self.log.len() == JOB_LOG_CAP {
+            self.log.pop_front();
+        }
+        self.log.push_back(line.into());
+    }
+}
+
+/// An import checked and planned against the tenant, before anything is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportPreview {
+    /// The file as the user typed it.
+    pub path: String,
+    /// The checker's report.
+    pub report: Box<crate::graph::csv::Report>,
+    /// What the tenant holds for its serials.
+    pub tenant: Box<crate::jobs::import::Tenant>,
+    /// The plan under the current options.
+    pub plan: crate::jobs::import::ImportPlan,
+    /// Registered devices whose tag or user differs are updated instead of held.
+    pub update_registered: bool,
+    /// Scroll of the row list.
+    pub scroll: u16,
+}
+
+impl ImportPreview {
+    /// Plans again after the options changed (pure).
+    pub fn replan(&mut self) {
+        let options = crate::jobs::import::PlanOptions { update_registered: self.update_registered };
+        self.plan = crate::jobs::import::plan(&self.report, &self.tenant, options);
     }
 }
 
@@ -187,6 +277,11 @@ pub enum Ask {
     DiscardAll {
         /// How many there are.
         count: usize,
+    },
+    /// Cancel the running job (the writes in flight finish)?
+    CancelJob {
+        /// What it is.
+        title: String,
     },
 }
 
@@ -437,6 +532,10 @@ pub struct Model {
     pub bulk: Option<crate::tui::bulk::BulkForm>,
     /// The bulk job running or last run.
     pub job: Option<JobView>,
+    /// A bulk edit of an earlier session, put back once its records are listed.
+    pub bulk_restored: Option<crate::tui::draft_store::StoredBulk>,
+    /// The `:import` being checked, whose preview is awaited.
+    pub import_request: Option<u64>,
     /// A bulk change of more writes than this asks for the number to be typed.
     pub confirm_over: usize,
     /// The write budget jobs are paced to (for the preview's estimate).
@@ -510,6 +609,8 @@ impl Model {
             form: None,
             bulk: None,
             job: None,
+            bulk_restored: None,
+            import_request: None,
             confirm_over: CONFIRM_OVER,
             write_rate: crate::graph::pacer::DEFAULT_WRITE_RATE,
             history: VecDeque::new(),
@@ -580,6 +681,7 @@ impl Model {
             || self.form_fetching().is_some()
             || self.form_saving().is_some()
             || self.sign_in.as_ref().is_some_and(|s| s.failed.is_none())
+            || self.job.as_ref().is_some_and(|j| !j.finished)
     }
 
     /// How long until `at`, by the model's clock.

@@ -175,14 +175,13 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
         Context::ActionTyping | Context::ActionConfirm => actions::dialog_action(model, action),
         Context::Bulk => bulk::form_action(model, action),
         Context::Plan => bulk::plan_action(model, action),
-        Context::Ask => {
-            match action {
-                Action::ConfirmSend => bulk::answer(model, true),
-                Action::Back => bulk::answer(model, false),
-                _ => {}
-            }
-            Vec::new()
-        }
+        Context::Ask => match action {
+            Action::ConfirmSend => bulk::answer(model, true),
+            Action::Back => bulk::answer(model, false),
+            _ => Vec::new(),
+        },
+        Context::ImportPreview => import_view::preview_action(model, action),
+        Context::Jobs => jobs::action(model, action),
         Context::SignIn => sign_in_action(model, action),
         Context::Command => command_action(model, action),
         Context::Table | Context::Filter => table_action(model, action),
@@ -209,6 +208,7 @@ fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::CommandEdit(op) => {
             apply_edit(&mut model.line, &op, false);
         }
+        Action::Complete => return vec![Effect::CompletePath { line: editor_text(&model.line).to_string() }],
         Action::Back => {
             model.typing = Typing::Nothing;
             model.line = line_editor("", "");
@@ -228,6 +228,8 @@ fn command_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 Ok(Command::Sync) => return actions::sync(model),
                 Ok(Command::Drafts) => drafts_view::open(model),
                 Ok(Command::Journal(filter)) => return journal_view::open(model, filter),
+                Ok(Command::Import(path)) => return import_view::start(model, path),
+                Ok(Command::Jobs) => jobs::open(model),
                 Err(e) => model.say(Level::Warn, e),
             }
         }
@@ -787,6 +789,9 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 if let Some(note) = model.restored_note.take() {
                     loaded = format!("{loaded}; {note} (:drafts lists them)");
                 }
+                if let Some(note) = bulk::restore(model) {
+                    loaded = format!("{loaded}; {note}");
+                }
                 match model.table.listing.warnings {
                     0 => model.say_on(Screen::Table, Level::Success, loaded),
                     w => model.say_on(
@@ -832,6 +837,26 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         }
         msg @ Msg::JournalRead { .. } => journal_view::read(model, msg),
+        msg @ Msg::ImportPrepared { .. } => import_view::prepared(model, msg),
+        Msg::ImportProgressed { request_id, progress } => {
+            import_view::progressed(model, request_id, progress)
+        }
+        Msg::ImportEnded { request_id, result } => import_view::ended(model, request_id, result),
+        Msg::ResultsExported { result } => match result {
+            Ok(path) => model.say(Level::Success, format!("Results written to {path}")),
+            Err(e) => model.say(Level::Error, format!("Results not written: {e}")),
+        },
+        Msg::PathCompleted { line, candidates } => {
+            if model.typing == Typing::Command {
+                model.line = line_editor(&line, "");
+                if !candidates.is_empty() {
+                    let shown: Vec<&str> = candidates.iter().take(12).map(String::as_str).collect();
+                    let more = candidates.len().saturating_sub(12);
+                    let more = if more > 0 { format!(" (+{more})") } else { String::new() };
+                    model.say(Level::Info, format!("{}{more}", shown.join("  ")));
+                }
+            }
+        }
         Msg::Conflicted { request_id, device_id, exchanges, server, conflicts } => {
             for ex in exchanges {
                 model.record(ex);
@@ -1119,6 +1144,7 @@ mod actions;
 mod bulk;
 mod conflicts;
 pub mod drafts_view;
+mod import_view;
 mod jobs;
 pub mod journal_view;
 mod switching;

@@ -112,34 +112,6 @@ impl Console {
     /// Tells one event of a run.
     fn event(&mut self, progress: ImportProgress) {
         match progress.event {
-            ImportEvent::Checked { .. } | ImportEvent::Synced(_) => {}
-            ImportEvent::Surveying { registered, queue } => self.progress(&format!(
-                "reading the tenant: {registered} registered devices, {queue} import records"
-            )),
-            ImportEvent::Updating { done, total } => {
-                self.progress(&format!("updating registered devices: {done} of {total}"))
-            }
-            ImportEvent::Sending { chunk, chunks, rows, attempt } => {
-                let again = if attempt > 1 { format!(" (try {attempt})") } else { String::new() };
-                self.progress(&format!("sending chunk {chunk} of {chunks}: {rows} rows{again}"))
-            }
-            ImportEvent::ChunkRetry { chunk, attempt, wait, reason, rechecking } => self.say(&format!(
-                "chunk {chunk}: try {attempt} failed ({reason}); {} in {:.1} s",
-                if rechecking {
-                    "reading the import queue (the answer may be lost) before sending only what is not there,"
-                } else {
-                    "sending it again"
-                },
-                wait.as_secs_f64()
-            )),
-            ImportEvent::ChunkSplit { chunk, rows, reason } => self.say(&format!(
-                "chunk {chunk}: Graph refused {rows} rows as a whole ({reason}); sending them in halves to find \
-                 the rows at fault"
-            )),
-            ImportEvent::Sent { chunk, landed, failed } => {
-                let failed = if failed > 0 { format!(", {failed} not") } else { String::new() };
-                self.say(&format!("chunk {chunk} sent: {landed} in the import queue{failed}"))
-            }
             ImportEvent::Watching(progress) => {
                 let text = watch_line(&progress);
                 let changed = self.last_watch.replace(progress.counts) != Some(progress.counts);
@@ -150,20 +122,11 @@ impl Console {
                     None => self.say(&text),
                 }
             }
-            ImportEvent::PollFailed { reason } => {
-                self.say(&format!("looking at the import failed ({reason}); looking again at the next poll"))
-            }
-            ImportEvent::CleaningUp { done, total } => {
-                self.progress(&format!("deleting completed import records: {done} of {total}"))
-            }
-            ImportEvent::Paused { remaining } => self.progress(&format!(
-                "the server throttled a write (429): every write waits {:.0} s more",
-                remaining.as_secs_f64().ceil()
-            )),
-            ImportEvent::Resumed => self.progress("writing again"),
-            ImportEvent::WriteLogUnavailable { reason } => {
-                self.say(&format!("Writes are not logged from here on ({reason}); the import goes on."))
-            }
+            ref event => match event.words() {
+                Some((text, true)) => self.say(&text),
+                Some((text, false)) => self.progress(&text),
+                None => {}
+            },
         }
     }
 }

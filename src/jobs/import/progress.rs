@@ -145,6 +145,66 @@ pub enum ImportEvent {
 }
 
 impl ImportEvent {
+    /// The event in words, and whether it is worth keeping (a note) rather than a passing
+    /// progress line; `None` for events told elsewhere (the check, the sync, the watch's
+    /// counts, which have their own line).
+    pub fn words(&self) -> Option<(String, bool)> {
+        Some(match self {
+            ImportEvent::Checked { .. } | ImportEvent::Synced(_) | ImportEvent::Watching(_) => return None,
+            ImportEvent::Surveying { registered, queue } => (
+                format!("reading the tenant: {registered} registered devices, {queue} import records"),
+                false,
+            ),
+            ImportEvent::Updating { done, total } => {
+                (format!("updating registered devices: {done} of {total}"), false)
+            }
+            ImportEvent::Sending { chunk, chunks, rows, attempt } => {
+                let again = if *attempt > 1 { format!(" (try {attempt})") } else { String::new() };
+                (format!("sending chunk {chunk} of {chunks}: {rows} rows{again}"), false)
+            }
+            ImportEvent::ChunkRetry { chunk, attempt, wait, reason, rechecking } => (
+                format!(
+                    "chunk {chunk}: try {attempt} failed ({reason}); {} in {:.1} s",
+                    if *rechecking {
+                        "reading the import queue (the answer may be lost) before sending only what is not there,"
+                    } else {
+                        "sending it again"
+                    },
+                    wait.as_secs_f64()
+                ),
+                true,
+            ),
+            ImportEvent::ChunkSplit { chunk, rows, reason } => (
+                format!(
+                    "chunk {chunk}: Graph refused {rows} rows as a whole ({reason}); sending them in halves to find \
+                     the rows at fault"
+                ),
+                true,
+            ),
+            ImportEvent::Sent { chunk, landed, failed } => {
+                let failed = if *failed > 0 { format!(", {failed} not") } else { String::new() };
+                (format!("chunk {chunk} sent: {landed} in the import queue{failed}"), true)
+            }
+            ImportEvent::PollFailed { reason } => {
+                (format!("looking at the import failed ({reason}); looking again at the next poll"), true)
+            }
+            ImportEvent::CleaningUp { done, total } => {
+                (format!("deleting completed import records: {done} of {total}"), false)
+            }
+            ImportEvent::Paused { remaining } => (
+                format!(
+                    "the server throttled a write (429): every write waits {:.0} s more",
+                    remaining.as_secs_f64().ceil()
+                ),
+                false,
+            ),
+            ImportEvent::Resumed => ("writing again".to_string(), false),
+            ImportEvent::WriteLogUnavailable { reason } => {
+                (format!("Writes are not logged from here on ({reason}); the import goes on."), true)
+            }
+        })
+    }
+
     /// The phase it belongs to (`None`: it belongs to whichever phase is on).
     pub fn phase(&self) -> Option<Phase> {
         Some(match self {

@@ -43,9 +43,11 @@ pub(super) fn ask_mark_shown(model: &mut Model) {
 }
 
 /// The answer to a question.
-pub(super) fn answer(model: &mut Model, yes: bool) {
-    let Some(Overlay::Ask(ask)) = model.overlay.take() else { return };
+pub(super) fn answer(model: &mut Model, yes: bool) -> Vec<Effect> {
+    let Some(Overlay::Ask(ask)) = model.overlay.take() else { return Vec::new() };
     match ask {
+        Ask::CancelJob { .. } if !yes => model.say(Level::Info, "The job goes on"),
+        Ask::CancelJob { .. } => return super::jobs::cancel(model),
         Ask::MarkShown { .. } if !yes => model.say(Level::Info, "Nothing marked"),
         Ask::MarkShown { .. } => {
             let ids: Vec<String> = model.table.view.iter().map(|&row| model.table.rows.id(row)).collect();
@@ -67,6 +69,7 @@ pub(super) fn answer(model: &mut Model, yes: bool) {
     if model.screen == Screen::Drafts && super::drafts_view::unsaved(model).is_empty() {
         model.screen = Screen::Table;
     }
+    Vec::new()
 }
 
 /// `\`: clears the marks.
@@ -95,6 +98,23 @@ pub(super) fn open(model: &mut Model) {
     model.screen = Screen::Bulk;
     model.typing = crate::tui::model::Typing::Nothing;
     focus(model, 0);
+}
+
+/// The bulk edit of an earlier session, once the table lists its kind of record: its marks and
+/// choices back, said in a word. The records no longer listed are left out.
+pub(super) fn restore(model: &mut Model) -> Option<String> {
+    let stored = model.bulk_restored.as_ref().filter(|b| b.resource == model.table.resource.command)?.clone();
+    model.bulk_restored = None;
+    model.table.marks.extend(stored.marked.iter().cloned());
+    let rows = model.table.marked_rows();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut form = BulkForm::new(model.table.resource, rows);
+    stored.apply_to(&mut form);
+    let n = form.rows.len();
+    model.bulk = Some(form);
+    Some(format!("the bulk edit of {} restored (⏎ opens it)", plural(n, "marked device")))
 }
 
 fn focus(model: &mut Model, line: usize) {

@@ -1017,3 +1017,36 @@ fn typing_filter(m: &mut Model, text: &str) {
         act(m, Action::FilterEdit(EditOp::Insert(c)));
     }
 }
+
+#[test]
+fn a_bulk_edit_in_progress_is_stored_and_comes_back_with_its_marks_and_choices() {
+    let mut m = fixtures::model(120, 40);
+    act(&mut m, Action::Mark);
+    act(&mut m, Action::Mark);
+    act(&mut m, Action::Open);
+    act(&mut m, Action::NextField);
+    typing(&mut m, "Restored-Tag");
+    let stored = crate::tui::draft_store::StoredBulk::of(m.bulk.as_ref().unwrap(), &m.table).unwrap();
+    assert_eq!(stored.marked.len(), 2);
+    assert_eq!(
+        stored.fields,
+        vec![("groupTag".to_string(), "set to".to_string(), "Restored-Tag".to_string())]
+    );
+    // Through the store file's JSON, as the next start reads it.
+    let drafts =
+        crate::tui::draft_store::StoredDrafts::of_drafts(&m.drafts, Some(stored), "demo", "exit", None)
+            .unwrap();
+    let read: crate::tui::draft_store::StoredDrafts =
+        serde_json::from_str(&serde_json::to_string(&drafts).unwrap()).unwrap();
+
+    let mut next = fixtures::model(120, 40);
+    next.bulk_restored = read.bulk;
+    let note = bulk::restore(&mut next).unwrap();
+    assert!(note.contains("2 marked devices"), "{note}");
+    assert_eq!(next.table.marks, m.table.marks);
+    act(&mut next, Action::Open);
+    assert_eq!(next.screen, Screen::Bulk);
+    let form = next.bulk.as_ref().unwrap();
+    let tag = form.fields.iter().find(|f| f.field.path == "groupTag").unwrap();
+    assert_eq!((tag.choice, tag.text.as_str()), (crate::tui::bulk::Choice::Set, "Restored-Tag"));
+}

@@ -143,10 +143,14 @@ pub fn draw_ask(frame: &mut Frame, area: Rect, model: &Model, ask: &Ask) {
         Ask::DiscardAll { count } => {
             format!("Discard all {count} unsaved drafts? They cannot be brought back.")
         }
+        Ask::CancelJob { title } => {
+            format!("Cancel the {title}? The requests in flight finish; nothing more is sent.")
+        }
     };
     let title = match ask {
         Ask::MarkShown { .. } => " Mark? ",
         Ask::DiscardDraft { .. } | Ask::DiscardAll { .. } => " Discard? ",
+        Ask::CancelJob { .. } => " Cancel the job? ",
     };
     let width = area.width.min(64);
     let lines = vec![

@@ -126,7 +126,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         return;
     }
 
-    let problem_lines = problem_lines(form, theme, inner.width as usize);
+    let mut problem_lines = problem_lines(form, theme, inner.width as usize);
+    if problem_lines.is_empty() {
+        problem_lines = import_error_lines(draft, theme, inner.width as usize);
+    }
     let problem_h = (problem_lines.len() as u16).min(inner.height / 2);
     let note_h = u16::from(inner.height > problem_h + 3);
     let fields_h = inner.height - problem_h - note_h;
@@ -316,6 +319,22 @@ fn length_counter(field: &Field, text: &str, value_w: usize) -> Option<(String, 
     let chars = text.chars().count();
     let counter = format!(" {chars}/{max}");
     (value_w >= counter.len() + 20).then_some((counter, chars > max))
+}
+
+/// An imported identity that failed: its error in plain words with the next step (the same
+/// words `import` prints and the results file holds).
+fn import_error_lines(draft: Option<&Draft>, theme: Theme, width: usize) -> Vec<Line<'static>> {
+    let Some(explained) = draft.and_then(|d| crate::graph::import_errors::explain_state(&d.original)) else {
+        return Vec::new();
+    };
+    let mut lines = vec![Line::from(Span::styled(
+        format!("Import failed: {}", escape_for_terminal(&explained.title())),
+        theme.invalid(),
+    ))];
+    for chunk in wrap_words(&escape_for_terminal(&explained.words()), width.saturating_sub(4).max(10)) {
+        lines.push(Line::from(format!("  {chunk}")));
+    }
+    lines
 }
 
 fn problem_lines(form: &FormState, theme: Theme, width: usize) -> Vec<Line<'static>> {

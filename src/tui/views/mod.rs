@@ -8,6 +8,8 @@ pub mod device_form;
 pub mod device_table;
 pub mod drafts_list;
 pub mod help;
+pub mod import_preview;
+pub mod jobs;
 pub mod journal;
 pub mod plan_preview;
 pub mod response_view;
@@ -216,6 +218,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Screen::Bulk => bulk_form::draw(frame, body, model),
         Screen::Drafts => drafts_list::draw(frame, body, model),
         Screen::Journal => journal::draw(frame, body, model),
+        Screen::Jobs => jobs::draw(frame, body, model),
     }
     match &model.overlay {
         Some(Overlay::Help { scroll }) => help::draw(frame, body, model, *scroll),
@@ -225,6 +228,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Some(Overlay::Ask(ask)) => confirm::draw_ask(frame, body, model, ask),
         Some(Overlay::Plan(preview)) => plan_preview::draw(frame, body, model, preview),
         Some(Overlay::Conflicts(view)) => conflicts::draw(frame, body, model, view),
+        Some(Overlay::Import(preview)) => import_preview::draw(frame, body, model, preview),
         None => {}
     }
     status_bar::draw_hints(frame, hints, model);

@@ -63,6 +63,16 @@ pub fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
         spans.push(Span::styled(format!(" {} ", model.table.resource.command), theme.badge()));
         spans.push(Span::styled(" ", theme.header()));
     }
+    // A job running while the user browses: what it does, and `:jobs` to see it.
+    if let Some(job) =
+        model.job.as_ref().filter(|j| !j.finished && model.screen != crate::tui::model::Screen::Jobs)
+    {
+        let counts: Vec<String> =
+            job.counts.iter().filter(|(_, n)| *n > 0).map(|(w, n)| format!("{n} {w}")).collect();
+        let what = if counts.is_empty() { job.phase.clone() } else { counts.join(" ") };
+        spans.push(Span::styled(format!(" job: {} (:jobs) ", ellipsize(&what, 28)), theme.badge_warn()));
+        spans.push(Span::styled(" ", theme.header()));
+    }
     if let Some(f) = &model.table.server_filter {
         let f = match &model.table.exact {
             Some(serial) => format!("serial exactly {serial}"),
