@@ -258,4 +258,43 @@ mod tests {
         let rate = Rate::new(100, Duration::from_secs(20));
         assert_eq!(plan.duration_at(rate), Duration::ZERO, "within the first burst");
     }
+
+    #[test]
+    fn a_record_read_again_is_at_the_target_as_planned_or_changed_since() {
+        use crate::graph::registered::REGISTERED;
+        let tag = REGISTERED.field("groupTag").unwrap();
+        let user = REGISTERED.field("userPrincipalName").unwrap();
+        let record = |tag: Value, user: Value| {
+            json!({"id": "a", "groupTag": tag, "userPrincipalName": user}).as_object().cloned().unwrap()
+        };
+        let targets = [
+            Target { field: tag, value: json!("Lab") },
+            Target { field: user, value: json!("Ana@Contoso.com") },
+        ];
+        // The table showed an empty tag (null) and no user column: the user is not known.
+        let known = json!({"id": "a", "groupTag": null}).as_object().cloned().unwrap();
+        let item = PlanItem::new("a".into(), "SN".into(), &known, &targets);
+        assert_eq!(item.unseen, ["userPrincipalName"]);
+        // Empty is empty however it comes; an unseen field is written whatever it holds.
+        assert_eq!(item.standing(&record(json!(""), json!("bob@contoso.com"))), Standing::AsPlanned);
+        // Half done counts as planned; a UPN is the same whatever its case.
+        assert_eq!(item.standing(&record(json!("Lab"), json!(null))), Standing::AsPlanned);
+        assert_eq!(item.standing(&record(json!("Lab"), json!("ana@contoso.com"))), Standing::AtTarget);
+        let Standing::Changed(fields) = item.standing(&record(json!("Kiosk"), json!(null))) else { panic!() };
+        assert_eq!(
+            (fields[0].field.as_str(), &fields[0].planned, &fields[0].now),
+            ("groupTag", &Value::Null, &json!("Kiosk"))
+        );
+        assert_eq!(item.values_in(&record(json!("Kiosk"), json!(null)))["groupTag"], json!("Kiosk"));
+        // Planned against the same text already there: nothing to write.
+        let known = json!({"id": "a", "groupTag": "", "userPrincipalName": "ana@contoso.com"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let clear = [
+            Target { field: tag, value: Value::Null },
+            Target { field: user, value: json!("ANA@contoso.com") },
+        ];
+        assert_eq!(PlanItem::new("a".into(), "SN".into(), &known, &clear).step, Step::AlreadyThere);
+    }
 }
