@@ -1,5 +1,6 @@
 //! The command-line surface (clap derive): no subcommand opens the TUI; `serve` runs the
-//! embedded Graph server; `list` streams devices for scripts; `import` imports a hardware-hash CSV.
+//! embedded Graph server; `list` streams devices for scripts; `apply` applies a CSV of changes;
+//! `import` imports a hardware-hash CSV.
 
 use crate::config::Overrides;
 use crate::graph::client::Collection;
@@ -37,6 +38,23 @@ nothing, or the devices before the failure: a JSON array is closed, so it stays 
 id and serial). Written to a terminal, control, bidi and invisible characters are escaped; to a
 pipe or file the data stays exact, and a CSV row whose values hold a control character is left
 out (exit status 2). Secret properties (deviceAccountPassword) are never written.";
+
+/// What `apply --help` adds below the options.
+const APPLY_AFTER_HELP: &str = "\
+The file: a header row, then one record a row. The first column is the key, serialNumber or id;
+the others are the properties to set, as Graph names them (imported: groupTag,
+assignedUserPrincipalName; registered: groupTag, userPrincipalName, addressableUserName,
+displayName). An empty cell leaves the property as it is, the literal null clears it. Values are
+checked as the form checks them. A key that matches no record, a serial two records share, a key
+given twice and a refused value are that row's failure, never guessed.
+
+Each record is read again just before its write: one already at its target is skipped (so a
+second run of the same file sends nothing), one changed since the plan by someone else is a
+conflict and is not written. Writes go in $batch requests at the write budget (--write-rate).
+
+Exit status: 0 when every row is done or skipped (--dry-run: every row can be planned); 1 when
+nothing could be applied (an unreadable file, a failed sign-in or listing, the confirmation
+declined); 2 when some rows failed, were conflicts or were not sent (each is named on stderr).";
 
 /// What `import --help` adds below the options.
 const IMPORT_AFTER_HELP: &str = "\
@@ -87,9 +105,13 @@ pub enum Command {
     #[command(
         after_help = LIST_AFTER_HELP,
         mut_arg("read_only", |a| a.hide(true)),
+        mut_arg("write_rate", |a| a.hide(true)),
         mut_arg("collection", |a| a.help("Which of the two paths to read (imported identities) [default: device-management]")),
     )]
     List(ListArgs),
+    /// Apply a CSV of changes (a key column, then the properties to set) at the write budget's pace.
+    #[command(after_help = APPLY_AFTER_HELP)]
+    Apply(ApplyArgs),
     /// Import a hardware-hash CSV: check it, reconcile it with the tenant, import, watch, clean up.
     // The import action lives on one path only, so the collection flag has no say here.
     #[command(after_help = IMPORT_AFTER_HELP, mut_arg("collection", |a| a.hide(true)))]
@@ -168,6 +190,10 @@ pub struct ConnectionArgs {
     #[arg(long, env = "AUTOPILOT_TUI_MAX_RESPONSE_MIB", default_value_t = 64, value_name = "MIB",
           value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_response_mib: u64,
+    /// Writes per period for bulk jobs and `apply`, e.g. 100/20 (Intune allows about 100 per
+    /// 20 s per app) [default: the profile's write-rate, else 100/20].
+    #[arg(long, env = "AUTOPILOT_TUI_WRITE_RATE", value_name = "N/SECONDS", value_parser = parse_count_per_period)]
+    pub write_rate: Option<Rate>,
 }
 
 impl ConnectionArgs {
@@ -189,6 +215,7 @@ impl ConnectionArgs {
             page_size: self.page_size,
             timeout: self.timeout,
             max_response_mib: self.max_response_mib,
+            write_rate: self.write_rate,
         }
     }
 }
@@ -247,6 +274,29 @@ pub struct ListArgs {
     pub connection: ConnectionArgs,
 }
 
+/// Options of `autopilot-tui apply`.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// The CSV of changes.
+    #[arg(value_name = "PLAN.csv")]
+    pub file: PathBuf,
+    /// Which records the file changes (the default, as for list: imported).
+    #[arg(long, value_enum, default_value = "imported")]
+    pub resource: ResourceArg,
+    /// Print the plan (old -> new per row, rows already at their target, rows that fail) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before sending (asked otherwise when stdin is a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Write one CSV row per row of the file: key, outcome, old, new, status, request-id, message.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Where and as whom to connect.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
 /// Options of `autopilot-tui import`.
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
@@ -281,9 +331,6 @@ pub struct ImportArgs {
     /// Minutes to watch the import before the rows still in process are reported pending.
     #[arg(long, value_name = "MINUTES", default_value_t = 30.0, value_parser = parse_minutes)]
     pub watch_timeout: f64,
-    /// Writes per period, e.g. 100/20 (Intune's per-app share); every write is paced by it.
-    #[arg(long, value_name = "N/SECONDS", default_value = "100/20", value_parser = parse_count_per_period)]
-    pub write_rate: Rate,
     /// Rows per import request (at most 500, as the portal takes).
     #[arg(long, value_name = "N", default_value_t = 500,
           value_parser = clap::value_parser!(u16).range(1..=500).map(usize::from))]
@@ -294,8 +341,9 @@ pub struct ImportArgs {
 }
 
 impl ImportArgs {
-    /// What these flags ask of the workflow (`read_only` comes from the resolved settings).
-    pub fn to_options(&self, read_only: bool, page_size: u32) -> HeadlessOptions {
+    /// What these flags ask of the workflow (`read_only` and the write budget, `--write-rate`
+    /// or the profile's, come from the resolved settings).
+    pub fn to_options(&self, read_only: bool, page_size: u32, write_rate: Rate) -> HeadlessOptions {
         HeadlessOptions {
             dry_run: self.dry_run,
             yes: self.yes,
@@ -304,7 +352,7 @@ impl ImportArgs {
             update_registered: self.update_registered,
             sync: self.sync,
             results: self.results.clone(),
-            pacer: PacerConfig { rate: self.write_rate, ..PacerConfig::default() },
+            pacer: PacerConfig { rate: write_rate, ..PacerConfig::default() },
             run: RunOptions {
                 chunk_size: self.chunk_size,
                 watch: WatchSchedule { timeout: Duration::from_secs_f64(self.watch_timeout * 60.0) },
@@ -634,7 +682,7 @@ mod tests {
     fn import_flags() {
         let cli = Cli::parse_from(["autopilot-tui", "import", "devices.csv"]);
         let Some(Command::Import(args)) = cli.command else { panic!("import expected") };
-        let options = args.to_options(false, 999);
+        let options = args.to_options(false, 999, crate::graph::pacer::DEFAULT_WRITE_RATE);
         assert_eq!(args.file, PathBuf::from("devices.csv"));
         assert!(!options.dry_run && !options.yes && !options.update_registered && !options.sync);
         assert_eq!(options.run.chunk_size, 500);
@@ -663,7 +711,10 @@ mod tests {
             "3",
         ]);
         let Some(Command::Import(args)) = cli.command else { panic!("import expected") };
-        let options = args.to_options(true, 50);
+        // --write-rate is a connection flag now: resolved with the profile's into the settings.
+        assert_eq!(args.connection.write_rate, Some(Rate::new(10, Duration::from_secs(1))));
+        let options = args.to_options(true, 50, Rate::new(10, Duration::from_secs(1)));
+        assert_eq!(options.pacer.rate, Rate::new(10, Duration::from_secs(1)));
         assert!(
             options.dry_run && options.yes && options.read_only && options.update_registered && options.sync
         );

@@ -4,6 +4,7 @@
 
 use crate::graph::auth::{DEFAULT_AUTHORITY, Secret};
 use crate::graph::client::Collection;
+use crate::graph::pacer::{DEFAULT_WRITE_RATE, Rate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub struct Profile {
     pub client_secret_file: Option<PathBuf>,
     /// PEM file of extra certificates to trust for the authority and Graph.
     pub ca_file: Option<PathBuf>,
+    /// The write budget of bulk jobs and `apply`, `N/SECONDS` (`100/20`).
+    #[serde(alias = "write_rate")]
+    pub write_rate: Option<String>,
 }
 
 /// The whole file.
@@ -142,6 +146,8 @@ pub struct Settings {
     pub max_response_bytes: u64,
     /// The profile these settings came from (`--profile` or `default-profile`), if any.
     pub profile: Option<String>,
+    /// The write budget bulk jobs and `apply` are paced to.
+    pub write_rate: Rate,
 }
 
 /// What the command line (flags and environment, merged by clap) says about the connection,
@@ -178,6 +184,8 @@ pub struct Overrides {
     pub timeout: u64,
     /// `--max-response-mib`.
     pub max_response_mib: u64,
+    /// `--write-rate`.
+    pub write_rate: Option<Rate>,
 }
 
 impl Settings {
@@ -249,6 +257,11 @@ impl Settings {
                 }
             },
         };
+        let write_rate = match (args.write_rate, &profile.write_rate) {
+            (Some(rate), _) => rate,
+            (None, Some(text)) => text.parse().map_err(|e| invalid(format!("write-rate {e}")))?,
+            (None, None) => DEFAULT_WRITE_RATE,
+        };
         let page_size = args.page_size.or(profile.page_size).unwrap_or(MAX_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             return Err(invalid(format!("page-size {page_size} is not between 1 and {MAX_PAGE_SIZE}")));
@@ -268,6 +281,7 @@ impl Settings {
             ca_file: args.ca_file.clone().or(profile.ca_file),
             max_response_bytes: args.max_response_mib.max(1) << 20,
             profile: profile_name,
+            write_rate,
         })
     }
 }
@@ -454,6 +468,34 @@ ca-file = "/tmp/autopilot-tui-serve.pem"
             max_response_mib: 64,
             ..Overrides::default()
         }
+    }
+
+    #[test]
+    fn write_rate_from_flag_over_profile_over_default() {
+        let dir = std::env::temp_dir().join(format!("autopilot-tui-config-rate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
+        std::fs::write(&path, "default-profile = \"a\"\n[profiles.a]\nwrite-rate = \"50/20\"\n[profiles.b]\nwrite_rate = \"7/1\"\n[profiles.bad]\nwrite-rate = \"fast\"\n").unwrap();
+        let s = Settings::resolve(&args_with(&path), None).unwrap();
+        assert_eq!(s.write_rate, Rate::new(50, std::time::Duration::from_secs(20)));
+        let mut args = args_with(&path);
+        args.profile = Some("b".into());
+        assert_eq!(
+            Settings::resolve(&args, None).unwrap().write_rate,
+            Rate::new(7, std::time::Duration::from_secs(1))
+        );
+        args.write_rate = Some(Rate::new(10, std::time::Duration::from_secs(2)));
+        assert_eq!(
+            Settings::resolve(&args, None).unwrap().write_rate,
+            Rate::new(10, std::time::Duration::from_secs(2))
+        );
+        args.profile = Some("bad".into());
+        args.write_rate = None;
+        let err = Settings::resolve(&args, None).unwrap_err().to_string();
+        assert!(err.contains("config.toml: write-rate 'fast' is not a rate"), "{err}");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(Settings::resolve(&args_with(&path), None).unwrap().write_rate, DEFAULT_WRITE_RATE);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! autopilot-tui: browse, edit, import and bulk-change Windows Autopilot records through Microsoft Graph.
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod connect;

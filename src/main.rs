@@ -1,15 +1,23 @@
 //! Thin binary: parse the command line, set up logging, hand over to one mode.
 
+use autopilot_tui::apply::{ChangeFile, FilePlan, Place};
 use autopilot_tui::cli::{
-    Cli, Command, ConnectionArgs, FormatArg, ImportArgs, ListArgs, ResourceArg, ServeArgs, default_log_file,
+    ApplyArgs, Cli, Command, ConnectionArgs, FormatArg, ImportArgs, ListArgs, ResourceArg, ServeArgs,
+    default_log_file,
 };
 use autopilot_tui::config::Settings;
 use autopilot_tui::connect::{Prepared, SignInProgress, connect, prepare};
 use autopilot_tui::export::{Destination, ExportEvent, ExportFormat, ExportRequest, export};
 use autopilot_tui::graph::auth::PollState;
+use autopilot_tui::graph::pacer::{PacerConfig, WritePacer};
+use autopilot_tui::jobs::journal::{self, JobInfo};
+use autopilot_tui::jobs::outcome::ItemResult;
+use autopilot_tui::jobs::runner::{JobEvent, Progress, RunOptions, Runner};
 use autopilot_tui::server;
 use autopilot_tui::terminal_text::escape_for_terminal_keeping_lines;
+use autopilot_tui::tui::wording::{duration_words, value_words};
 use autopilot_tui::tui::{self, AppOptions, Session};
+use autopilot_tui::write_log::{WriteLog, WriteSource};
 use clap::Parser;
 use std::io::IsTerminal;
 use std::io::Write;
@@ -53,6 +61,20 @@ pub enum CliError {
     /// `list` failed.
     #[error(transparent)]
     Export(#[from] autopilot_tui::export::ExportError),
+    /// `apply` could not read or plan its file.
+    #[error(transparent)]
+    Apply(#[from] autopilot_tui::apply::ApplyError),
+    /// `apply` was told not to write.
+    #[error("{0}")]
+    Refused(String),
+    /// The results file could not be written.
+    #[error("cannot write the results file {path}: {message}")]
+    Results {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// `import` could not start or finish.
     #[error(transparent)]
     Import(#[from] autopilot_tui::jobs::import::ImportError),
@@ -86,6 +108,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
         Some(Command::List(args)) => runtime.block_on(list(args)),
+        Some(Command::Apply(args)) => runtime.block_on(apply(args, unlogged.is_some())),
         Some(Command::Import(args)) => runtime.block_on(import(args)),
         None => runtime
             .block_on(interactive(cli.connection, cli.show, cli.log_file.or_else(default_log_file)))
@@ -138,6 +161,7 @@ async fn interactive(
         log_path,
         profile: settings.profile.clone(),
         show: show.map(ResourceArg::resource),
+        write_rate: settings.write_rate,
     };
     let result = tui::run(options).await;
     if let Some(server) = demo_server {
@@ -211,6 +235,253 @@ async fn list(args: ListArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(EXIT_INCOMPLETE))
 }
 
+/// `apply`: reads and checks the file, reads the records, plans, asks (when stdin is a
+/// terminal), runs the job at the write budget with progress on stderr (when a terminal), and
+/// writes the results file. Exit 0 when every row is done or skipped, 2 when some are not
+/// (each named on stderr), 1 (an error) when nothing could be applied. Without a writable state
+/// directory it runs unjournaled and unlogged, said once (`state_dir_noted`: said already).
+async fn apply(args: ApplyArgs, state_dir_noted: bool) -> Result<ExitCode, CliError> {
+    let settings = Settings::resolve(&args.connection.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
+    if settings.read_only && !args.dry_run {
+        return Err(CliError::Refused(
+            "--read-only: apply sends no writes (--dry-run shows the plan)".into(),
+        ));
+    }
+    let resource = args.resource.resource();
+    let line = StatusLine::new(std::io::stderr().is_terminal());
+    let connection = connect(&settings, print_sign_in).await?;
+    let beta = autopilot_tui::graph::resource::is_beta(&connection.client.config().base_url);
+    let file = ChangeFile::read(&args.file, resource, beta)?;
+    let pacer = WritePacer::new(PacerConfig { rate: settings.write_rate, ..PacerConfig::default() });
+    let client = connection.client.for_resource(resource).with_pacer(pacer);
+    let demo = connection.demo_server.is_some();
+    if demo {
+        say("no tenant given: applying to the embedded demo server, whose changes are gone when apply ends");
+    }
+    if line.terminal {
+        line.progress(&format!("reading the {} to plan against", resource.title));
+    }
+    let records = autopilot_tui::apply::read_records(&client, &file, settings.page_size).await;
+    line.end_progress();
+    let planned = FilePlan::new(&file, &records?);
+    let plan = &planned.plan;
+    for unplanned in &plan.unplanned {
+        say(&format!("{}: failed: {}", unplanned.key, unplanned.reason));
+    }
+    let rate = settings.write_rate;
+    let summary = format!(
+        "{} rows: {} to write, {} already at their target, {} that cannot be planned; about {} at {} writes per {}",
+        planned.rows.len(),
+        plan.writes(),
+        plan.already_there(),
+        plan.unplanned.len(),
+        duration_words(plan.duration_at(rate)),
+        rate.count,
+        duration_words(rate.per),
+    );
+    if args.dry_run {
+        print_plan(&planned);
+        println!("{summary}");
+        write_results(args.results.as_deref(), planned.result_rows(None))?;
+        return Ok(if plan.unplanned.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_INCOMPLETE)
+        });
+    }
+    say(&summary);
+    if plan.writes() > 0 && !args.yes && std::io::stdin().is_terminal() {
+        let question = format!(
+            "Send {} writes to {} at {}? [y/N] ",
+            plan.writes(),
+            resource.title,
+            client.config().base_url
+        );
+        if !confirm(&question).await {
+            return Err(CliError::Refused("not confirmed: nothing sent".into()));
+        }
+    }
+    let source = format!("apply {}", std::path::absolute(&args.file).unwrap_or(args.file.clone()).display());
+    let info = JobInfo::new(&source, &client, plan);
+    let mut runner =
+        Runner::new(&client).with_options(RunOptions { keep_exchanges: false, ..RunOptions::default() });
+    if !demo {
+        match journal::jobs_dir().and_then(|dir| journal::check_dir(&dir).map(|()| dir)) {
+            Ok(dir) => {
+                supersede_earlier_runs(&dir, &source, &client, &info);
+                runner = runner.with_journal_dir(dir);
+                if let Ok(log) = WriteLog::in_state_dir() {
+                    runner = runner.with_write_log(log, WriteSource::Apply);
+                }
+            }
+            // Said once: when the log could not go there either, that was said already.
+            Err(_) if state_dir_noted => {}
+            Err(error) => say(&format!(
+                "the state directory cannot be written ({error}): this run is not journaled and its writes are not logged"
+            )),
+        }
+    }
+    let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let runner = runner.with_events(tx).with_cancel(cancel.clone());
+    let lines: std::collections::HashMap<usize, usize> = planned
+        .rows
+        .iter()
+        .zip(&file.rows)
+        .filter_map(|((_, place), row)| match place {
+            Place::Item(index) => Some((*index, row.line)),
+            Place::Unplanned(_) => None,
+        })
+        .collect();
+    let watcher = tokio::spawn(watch_job(events, line.clone(), lines));
+    let interrupt = tokio::spawn(async move {
+        shutdown_signal().await;
+        cancel.cancel();
+        say("stopping: the writes in flight finish, nothing more is sent (Ctrl-C again stops at once)");
+        shutdown_signal().await;
+        say("stopped at once: writes in flight may or may not have landed; apply the file again to finish");
+        std::process::exit(130);
+    });
+    let report = runner.run_as(plan, info).await;
+    drop(runner);
+    let _ = watcher.await;
+    interrupt.abort();
+    write_results(args.results.as_deref(), planned.result_rows(Some(&report.results)))?;
+    let counts = report.counts;
+    let failed_rows = counts.failed + plan.unplanned.len();
+    say(&format!(
+        "{} done, {} failed, {} conflicts, {} skipped, {} not sent ({} writes sent in {}){}",
+        counts.done,
+        failed_rows,
+        counts.conflicts,
+        counts.skipped,
+        counts.not_sent,
+        report.writes_sent,
+        duration_words(report.elapsed),
+        if report.cancelled { "; cancelled" } else { "" },
+    ));
+    tracing::info!(job = %report.id, counts = %counts, "apply finished");
+    if counts.all_at_target() && plan.unplanned.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(EXIT_INCOMPLETE))
+    }
+}
+
+/// Ends the journals of earlier runs of the same file on the same target that were cut off:
+/// this run plans from the records as they are, so it takes their place.
+fn supersede_earlier_runs(
+    dir: &std::path::Path,
+    source: &str,
+    client: &autopilot_tui::graph::client::GraphClient,
+    info: &JobInfo,
+) {
+    let Ok(unfinished) = journal::unfinished(dir) else { return };
+    for saved in unfinished.for_client(client).filter(|job| job.info.source == source) {
+        match journal::supersede(saved, &info.id) {
+            Ok(()) => tracing::info!(job = %saved.info.id, by = %info.id, "superseded"),
+            Err(error) => tracing::warn!(job = %saved.info.id, %error, "could not supersede"),
+        }
+    }
+}
+
+/// Follows a job's events: the progress line (a terminal), each failed or conflicting row and
+/// each notice (always).
+async fn watch_job(
+    mut events: tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
+    line: StatusLine,
+    lines: std::collections::HashMap<usize, usize>,
+) {
+    while let Some(event) = events.recv().await {
+        match event {
+            JobEvent::Progress(progress) if line.terminal => line.progress(&progress_words(&progress)),
+            JobEvent::Item(item)
+                if matches!(item.result, ItemResult::Failed { .. } | ItemResult::Conflict { .. }) =>
+            {
+                let at = lines.get(&item.index).map(|l| format!("line {l}, ")).unwrap_or_default();
+                line.say(&format!("{}{}: {}", at, item.label, item.result));
+            }
+            JobEvent::Notice(text) => line.say(&text),
+            _ => {}
+        }
+    }
+    line.end_progress();
+}
+
+/// `120 of 380 ended (2 failed, 18 skipped) · 4.9 writes/s · about 1 min 12 s left · paused 4 s by a 429`.
+fn progress_words(p: &Progress) -> String {
+    let c = p.counts;
+    let mut text = format!(
+        "{} of {} ended ({} done, {} failed, {} skipped) · {:.1} writes/s · about {} left",
+        c.ended(),
+        c.total(),
+        c.done,
+        c.failed + c.conflicts,
+        c.skipped,
+        p.rate,
+        duration_words(p.eta)
+    );
+    if let Some(wait) = p.pacer.paused_for {
+        text.push_str(&format!(
+            " · paused {} by a 429",
+            duration_words(wait + std::time::Duration::from_millis(999))
+        ));
+    }
+    if p.stopping {
+        text.push_str(" · stopping");
+    }
+    text
+}
+
+/// The plan, one line per row of the file (`--dry-run`), escaped: values come from a file and
+/// a server.
+fn print_plan(planned: &FilePlan) {
+    let mut out = std::io::stdout().lock();
+    for (key, place) in &planned.rows {
+        let what = match *place {
+            Place::Item(i) => match planned.plan.items[i].body() {
+                Some(body) => body
+                    .changes
+                    .iter()
+                    .map(|c| format!("{}: {} -> {}", c.field.path, value_words(&c.old), value_words(&c.new)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                None => "already at the target".to_string(),
+            },
+            Place::Unplanned(i) => format!("failed: {}", planned.plan.unplanned[i].reason),
+        };
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            escape_for_terminal_keeping_lines(key),
+            escape_for_terminal_keeping_lines(&what)
+        );
+    }
+}
+
+/// Writes the results file, when one was asked for.
+fn write_results(
+    path: Option<&std::path::Path>,
+    rows: Vec<autopilot_tui::jobs::results::ResultRow>,
+) -> Result<(), CliError> {
+    let Some(path) = path else { return Ok(()) };
+    let error = |message: String| CliError::Results { path: path.to_path_buf(), message };
+    let file = std::fs::File::create(path).map_err(|e| error(e.to_string()))?;
+    autopilot_tui::jobs::results::write_rows(std::io::BufWriter::new(file), rows)
+        .map_err(|e| error(e.to_string()))
+}
+
+/// Asks a yes/no question on stderr and reads the answer from stdin.
+async fn confirm(question: &str) -> bool {
+    eprint!("{}", escape_for_terminal_keeping_lines(question));
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map(|_| answer)
+    })
+    .await;
+    matches!(answer, Ok(Ok(text)) if matches!(text.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
 /// `import`: the CSV is read before signing in (a file that cannot be read asks nothing of
 /// the user); the workflow's messages on stderr, the results on stdout or in `--results`. The
 /// first Ctrl-C stops it after the requests in flight (what was sent is reported); a second one
@@ -221,7 +492,7 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
     use autopilot_tui::write_log::WriteLog;
     let settings = Settings::resolve(&args.connection.overrides(), std::env::var(CLIENT_SECRET_ENV).ok())?;
     let bytes = read_csv(&args.file)?;
-    let options = args.to_options(settings.read_only, settings.page_size);
+    let options = args.to_options(settings.read_only, settings.page_size, settings.write_rate);
     let connection = connect(&settings, print_sign_in).await?;
     let ask: Option<Ask> = if std::io::stdin().is_terminal() {
         Some(Box::new(|question: &str| {

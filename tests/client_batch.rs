@@ -73,7 +73,11 @@ fn retag(resource: &'static Resource, ids: &[String]) -> Vec<WriteItem> {
             let original = json!({"id": id}).as_object().unwrap().clone();
             let mut edited = original.clone();
             edited.insert("groupTag".into(), json!(format!("tag-{id}")));
-            WriteItem { id: id.clone(), body: PatchBody::between(resource, &original, &edited) }
+            WriteItem {
+                id: id.clone(),
+                body: PatchBody::between(resource, &original, &edited),
+                if_match: None,
+            }
         })
         .collect()
 }
@@ -359,4 +363,46 @@ async fn a_broken_batch_answer_leaves_items_unknown_never_written() {
     assert_eq!(round.items[3].exchange.attempts, 1, "a 400 is final");
     // Tokens stay with their origin: the batch went to the base URL's origin only.
     assert!(hostile.seen().iter().all(|s| s.path_and_query == "/v1.0/$batch"));
+}
+
+// Reads go in $batches of 20 GETs too: each inner answer is its own record (or error), inner
+// faults and 429s are retried as a direct GET would be, and no write budget is taken.
+#[tokio::test(start_paused = true)]
+async fn reads_are_batched_each_answer_on_its_own_and_take_no_write_budget() {
+    let throttle = ThrottleConfig { writes: None, requests: Some(Rate::new(50, Duration::from_secs(10))) };
+    let server = serve(70, throttle, FaultConfig::default()).await;
+    let pacer = pacer("100/20", 4);
+    let client = client(&server.base_url(), &REGISTERED, &pacer);
+    let mut ids = all_ids(&client).await;
+    ids.push("no-such-device".into());
+    let mark = server.journal().len();
+    server
+        .set_faults(FaultConfig { retry_after: Duration::from_secs(1), ..FaultConfig::every_kind(0.05, 5) })
+        .unwrap();
+    let round = BatchWriter::new(client.clone()).read(&ids).await;
+    server.set_faults(FaultConfig::default()).unwrap();
+    assert_eq!(round.items.len(), 71);
+    for (id, outcome) in ids.iter().zip(&round.items) {
+        if id == "no-such-device" {
+            let error = outcome.result.as_ref().unwrap_err();
+            assert_eq!(error.service().map(|e| e.status), Some(404), "{error}");
+            continue;
+        }
+        let record = outcome.result.as_ref().unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(record["id"], json!(id));
+        assert_eq!(outcome.exchange.method, "GET");
+        assert!(outcome.exchange.url.ends_with(&format!("/{id}")), "{}", outcome.exchange.url);
+    }
+    let journal = &server.journal()[mark..];
+    let inner: Vec<_> = journal.iter().filter(|r| r.batch_item.is_some()).collect();
+    assert!(inner.iter().all(|r| r.method == "GET"));
+    assert!(inner.len() > 71, "faults and 429s were retried inside later batches: {}", inner.len());
+    assert!(
+        inner.iter().any(|r| r.fault == Some(autopilot_tui::server::faults::FaultKind::Throttled)),
+        "the request budget refused some"
+    );
+    let envelopes = journal.iter().filter(|r| r.path_and_query.ends_with("/$batch")).count();
+    assert!(envelopes >= 4 && envelopes == round.batches.len(), "{envelopes}");
+    assert_eq!(pacer.status().granted, 0, "reads take no write budget");
+    server.shutdown().await;
 }

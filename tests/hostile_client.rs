@@ -395,6 +395,7 @@ async fn a_sign_in_is_never_redirected_with_its_secret() {
         max_response_bytes: 1 << 20,
         ca_file: None,
         profile: None,
+        write_rate: autopilot_tui::graph::pacer::DEFAULT_WRITE_RATE,
     };
     let result = autopilot_tui::connect::prepare(&settings).await;
     assert!(result.is_err(), "the redirected sign-in succeeded");

@@ -69,6 +69,7 @@ static WIDGETS: Resource = Resource {
     searches: &[],
     actions: &[],
     bulk: &[],
+    per_record: &[],
 };
 
 fn widget(n: u32, name: &str) -> serde_json::Value {

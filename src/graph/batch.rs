@@ -9,12 +9,15 @@
 //! from the client's [`WritePacer`](crate::graph::pacer::WritePacer). An inner answer is read
 //! exactly as a direct one (a 4xx/5xx is a typed [`GraphError::Service`]); what a direct call
 //! would retry (429, 5xx, a garbled body) is retried by the client's retry policy in the next
-//! batch, after its `Retry-After` (an inner 429 pauses the pacer, so every writer waits). A server
+//! batch, after its `Retry-After` (an inner 429 pauses the pacer, so every writer waits); with
+//! [`RetryPolicy::resend_unanswered_writes`](crate::graph::retry::RetryPolicy) off, an item that
+//! may have landed comes back [`Landing::Unknown`] instead, for the caller to read back. A server
 //! that answers the `$batch` call itself with 400, 404, 405 or 501 does not batch: the writes go
 //! one by one, and this [`BatchWriter`] remembers it.
 
 use crate::graph::client::{
-    Exchange, GraphClient, RetryNotice, decode_written, failure_of, jitter, pause_for_throttling,
+    Exchange, GraphClient, Outcome, RetryNotice, decode_written, failure_of, jitter, parse_record,
+    pause_for_throttling,
 };
 use crate::graph::error::{GraphError, ServiceError};
 use crate::graph::patch::PatchBody;
@@ -36,6 +39,9 @@ pub struct WriteItem {
     pub id: String,
     /// The properties to send.
     pub body: PatchBody,
+    /// The version of the record it was made against (`If-Match`), when the server gave one:
+    /// a server that checks refuses it (412) if the record changed since.
+    pub if_match: Option<String>,
 }
 
 /// What a [`BatchWriter`] knows of the server's `$batch`.
@@ -124,6 +130,15 @@ pub struct WriteRound {
     pub batches: Vec<Exchange>,
 }
 
+/// Everything one [`BatchWriter::read`] did.
+#[derive(Debug, Clone, Default)]
+pub struct ReadRound {
+    /// One outcome per id, in the order given (each with its own exchange).
+    pub items: Vec<Outcome<Record>>,
+    /// Each `$batch` call made, in the order made.
+    pub batches: Vec<Exchange>,
+}
+
 /// Writes records in batches of up to [`MAX_BATCH`] through one [`GraphClient`] (and its
 /// pacer), falling back to single writes when the server refuses `$batch`. Cheap to clone;
 /// clones share what was learnt about the server.
@@ -190,7 +205,9 @@ impl BatchWriter {
         let batching = self.support() != BatchSupport::Refused && !client.config().read_only;
         for (index, item) in items.iter().enumerate() {
             match client.write_target(&item.id) {
-                Ok((method, url)) if batching => pending.push(Pending::new(index, item, method, url, client)),
+                Ok((method, url)) if batching => {
+                    pending.push(Pending::write(index, item, method, url, client))
+                }
                 _ => {}
             }
         }
@@ -201,22 +218,106 @@ impl BatchWriter {
         self.write_singly(&items, &alone, &mut outcomes).await;
 
         let mut round = WriteRound::default();
+        let resource = client.resource();
+        let batched =
+            self.send_batched(pending, true, |text| decode_written(resource, text), &mut round.batches).await;
+        for answer in batched.answered {
+            outcomes[answer.index] = Some(ItemOutcome {
+                id: items[answer.index].id.clone(),
+                exchange: answer.exchange,
+                result: answer.result,
+                via: answer.via,
+            });
+        }
+        self.write_singly(&items, &batched.refused, &mut outcomes).await;
+        round.items = outcomes
+            .into_iter()
+            .zip(&items)
+            .map(|(outcome, item)| outcome.unwrap_or_else(|| never_reached(item, client)))
+            .collect();
+        round
+    }
+
+    /// Reads records (a `GET` of each, as [`GraphClient::get`] sends it) in `$batch` requests of
+    /// up to 20, side by side, one outcome per id in the order given. Each inner answer is read
+    /// as a direct one and retried as a direct `GET` would be (after its `Retry-After`); one by
+    /// one when the server does not batch. Reads take nothing from the write budget.
+    pub async fn read(&self, ids: &[String]) -> ReadRound {
+        let rounds =
+            futures_util::future::join_all(ids.chunks(MAX_BATCH).map(|chunk| self.read_chunk(chunk))).await;
+        let mut all = ReadRound::default();
+        for round in rounds {
+            all.items.extend(round.items);
+            all.batches.extend(round.batches);
+        }
+        all
+    }
+
+    async fn read_chunk(&self, ids: &[String]) -> ReadRound {
+        let client = &self.client;
+        let mut outcomes: Vec<Option<Outcome<Record>>> = vec![None; ids.len()];
+        let mut pending = Vec::new();
+        if self.support() != BatchSupport::Refused {
+            for (index, id) in ids.iter().enumerate() {
+                if let Ok(url) = client.read_target(id) {
+                    pending.push(Pending::read(index, url, client));
+                }
+            }
+        }
+        let mut alone: Vec<usize> =
+            (0..ids.len()).filter(|i| !pending.iter().any(|p: &Pending| p.index == *i)).collect();
+        let mut round = ReadRound::default();
+        let resource = client.resource();
+        let batched =
+            self.send_batched(pending, false, |text| parse_record(resource, text), &mut round.batches).await;
+        for answer in batched.answered {
+            outcomes[answer.index] = Some(Outcome { exchange: answer.exchange, result: answer.result });
+        }
+        alone.extend(batched.refused);
+        let reads = alone.iter().map(|&i| async move { (i, client.get(&ids[i]).await) });
+        for (i, outcome) in futures_util::future::join_all(reads).await {
+            outcomes[i] = Some(outcome);
+        }
+        round.items = outcomes
+            .into_iter()
+            .zip(ids)
+            .map(|(outcome, id)| {
+                outcome.unwrap_or_else(|| {
+                    let error = GraphError::Request("the read was not attempted".to_string());
+                    let mut exchange =
+                        crate::graph::client::unsent_exchange("GET", &client.item_url(id), None);
+                    exchange.transport_error = Some(error.to_string());
+                    Outcome { exchange, result: Err(error) }
+                })
+            })
+            .collect();
+        round
+    }
+
+    /// The batch loop of writes and reads alike: the pending requests go in one `$batch` (a
+    /// write batch takes one write per request from the pacer), then again those to retry, until
+    /// each has its answer. What the server's refusal to batch leaves is handed back to go one
+    /// by one; when the batch call itself fails, each request shares its fate.
+    async fn send_batched<T>(
+        &self,
+        mut pending: Vec<Pending>,
+        writes: bool,
+        decode: impl Fn(&str) -> Result<T, GraphError>,
+        batches: &mut Vec<Exchange>,
+    ) -> Batched<T> {
+        let client = &self.client;
         let retry = &client.config().retry;
+        let mut done = Batched { answered: Vec::new(), refused: Vec::new() };
         while !pending.is_empty() {
+            let paced = if writes { pending.len() as u32 } else { 0 };
             let outcome = client
-                .send_paced(
-                    "POST",
-                    &self.batch_url(),
-                    Some(batch_body(&pending)),
-                    pending.len() as u32,
-                    parse_answer,
-                )
+                .send_paced("POST", &self.batch_url(), Some(batch_body(&pending)), paced, parse_answer)
                 .await;
             let via = Via::Batch {
                 client_request_id: outcome.exchange.client_request_id.clone(),
                 request_id: outcome.exchange.response_header("request-id").map(str::to_string),
             };
-            round.batches.push(outcome.exchange.clone());
+            batches.push(outcome.exchange.clone());
             let answer = match outcome.result {
                 Ok(answer) => answer,
                 Err(GraphError::Service(e)) if refuses_batching(e.status) => {
@@ -225,10 +326,9 @@ impl BatchWriter {
                         .compare_exchange(UNKNOWN, REFUSED, Ordering::Relaxed, Ordering::Relaxed)
                         .is_ok()
                     {
-                        tracing::info!(status = e.status, "the server does not batch; writing one by one");
+                        tracing::info!(status = e.status, "the server does not batch; sending one by one");
                     }
-                    let left: Vec<usize> = pending.iter().map(|p| p.index).collect();
-                    self.write_singly(&items, &left, &mut outcomes).await;
+                    done.refused = pending.iter().map(|p| p.index).collect();
                     break;
                 }
                 Err(error) => {
@@ -236,8 +336,8 @@ impl BatchWriter {
                     for p in pending.drain(..) {
                         let mut exchange = p.exchange(&outcome.exchange);
                         exchange.transport_error = Some(error.to_string());
-                        outcomes[p.index] = Some(ItemOutcome {
-                            id: p.id,
+                        done.answered.push(Answered {
+                            index: p.index,
                             exchange,
                             result: Err(error.clone()),
                             via: via.clone(),
@@ -250,11 +350,18 @@ impl BatchWriter {
             let mut again = Vec::new();
             let mut wait = Duration::ZERO;
             for (position, mut p) in pending.drain(..).enumerate() {
-                let (exchange, result) =
-                    p.unpack(answer.responses.get(&batch_id(position)), &outcome.exchange, client);
+                let (exchange, status) =
+                    p.unpack(answer.responses.get(&batch_id(position)), &outcome.exchange);
+                let result = status.and_then(|()| decode(&exchange.response_body));
                 let failure = result.as_ref().err().and_then(|e| failure_of(e, &exchange));
-                let delay = failure.as_ref().and_then(|f| retry.delay(p.attempts, f, jitter()));
-                if let (Some(pacer), Some(failure)) = (client.pacer(), &failure) {
+                let delay = failure.as_ref().and_then(|f| {
+                    if writes {
+                        retry.write_delay(p.attempts, f, jitter())
+                    } else {
+                        retry.delay(p.attempts, f, jitter())
+                    }
+                });
+                if let (Some(pacer), Some(failure), true) = (client.pacer(), &failure, writes) {
                     pause_for_throttling(pacer, failure, delay, retry);
                 }
                 match delay {
@@ -272,8 +379,7 @@ impl BatchWriter {
                         again.push(p);
                     }
                     None => {
-                        outcomes[p.index] =
-                            Some(ItemOutcome { id: p.id, exchange, result, via: via.clone() });
+                        done.answered.push(Answered { index: p.index, exchange, result, via: via.clone() })
                     }
                 }
             }
@@ -282,12 +388,7 @@ impl BatchWriter {
                 tokio::time::sleep(wait).await;
             }
         }
-        round.items = outcomes
-            .into_iter()
-            .zip(&items)
-            .map(|(outcome, item)| outcome.unwrap_or_else(|| never_reached(item, client)))
-            .collect();
-        round
+        done
     }
 
     /// Writes the items at `indexes` one by one (side by side; the pacer bounds them).
@@ -298,8 +399,15 @@ impl BatchWriter {
         outcomes: &mut [Option<ItemOutcome>],
     ) {
         let client = &self.client;
-        let writes =
-            indexes.iter().map(|&i| async move { (i, client.write(&items[i].id, &items[i].body).await) });
+        let writes = indexes.iter().map(|&i| async move {
+            let item = &items[i];
+            let client = if item.if_match.is_some() {
+                client.with_if_match(item.if_match.clone())
+            } else {
+                client.clone()
+            };
+            (i, client.write(&item.id, &item.body).await)
+        });
         for (i, outcome) in futures_util::future::join_all(writes).await {
             outcomes[i] = Some(ItemOutcome {
                 id: items[i].id.clone(),
@@ -309,7 +417,6 @@ impl BatchWriter {
             });
         }
     }
-
     /// `{root}/$batch`.
     fn batch_url(&self) -> String {
         format!("{}/$batch", self.client.config().base_url.trim_end_matches('/'))
@@ -335,19 +442,36 @@ fn batch_id(position: usize) -> String {
     (position + 1).to_string()
 }
 
-/// One write waiting for its answer.
+/// What [`BatchWriter::send_batched`] came to.
+struct Batched<T> {
+    /// The requests answered (or given up on), by their place among the items.
+    answered: Vec<Answered<T>>,
+    /// The items left to send one by one: the server does not batch.
+    refused: Vec<usize>,
+}
+
+/// One request of a batch, answered.
+struct Answered<T> {
+    index: usize,
+    exchange: Exchange,
+    result: Result<T, GraphError>,
+    via: Via,
+}
+
+/// One request of a batch (a write, or a read) waiting for its answer.
 #[derive(Debug)]
 struct Pending {
     /// Its place among the items.
     index: usize,
-    id: String,
     method: &'static str,
     /// The absolute URL (as shown).
     url: String,
     /// The URL below the version root, as the batch names it.
     relative: String,
-    json: String,
-    properties: Value,
+    /// The body as shown, and as the batch carries it (writes only).
+    body: Option<(String, Value)>,
+    /// `If-Match` (writes only).
+    if_match: Option<String>,
     /// The attempt this is (1 = the first).
     attempts: u32,
     /// This attempt's `client-request-id`.
@@ -355,34 +479,53 @@ struct Pending {
 }
 
 impl Pending {
-    fn new(
+    fn write(
         index: usize,
         item: &WriteItem,
         method: &'static str,
         url: String,
         client: &GraphClient,
     ) -> Pending {
+        let json = serde_json::to_string(&item.body.properties).unwrap_or_default();
+        let properties = Value::Object(item.body.properties.clone());
+        Pending {
+            body: Some((json, properties)),
+            if_match: item.if_match.clone(),
+            ..Pending::read(index, url, client)
+        }
+        .with_method(method)
+    }
+
+    fn read(index: usize, url: String, client: &GraphClient) -> Pending {
         let root = client.config().base_url.trim_end_matches('/');
         let relative = url.strip_prefix(root).map_or_else(|| url.clone(), str::to_string);
         Pending {
             index,
-            id: item.id.clone(),
-            method,
+            method: "GET",
             url,
             relative,
-            json: serde_json::to_string(&item.body.properties).unwrap_or_default(),
-            properties: Value::Object(item.body.properties.clone()),
+            body: None,
+            if_match: None,
             attempts: 1,
             client_request_id: uuid::Uuid::new_v4().to_string(),
         }
     }
 
+    fn with_method(self, method: &'static str) -> Pending {
+        Pending { method, ..self }
+    }
+
     /// The headers this request carries inside the batch.
     fn headers(&self) -> Vec<(String, String)> {
-        vec![
-            ("Content-Type".to_string(), "application/json".to_string()),
-            ("client-request-id".to_string(), self.client_request_id.clone()),
-        ]
+        let mut headers = Vec::with_capacity(2);
+        if self.body.is_some() {
+            headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        }
+        headers.push(("client-request-id".to_string(), self.client_request_id.clone()));
+        if let Some(etag) = &self.if_match {
+            headers.push(("If-Match".to_string(), etag.clone()));
+        }
+        headers
     }
 
     /// This request's exchange before its answer is known, timed as the batch that carried it.
@@ -391,7 +534,7 @@ impl Pending {
             method: self.method.to_string(),
             url: self.url.clone(),
             request_headers: self.headers(),
-            request_body: Some(self.json.clone()),
+            request_body: self.body.as_ref().map(|(json, _)| json.clone()),
             status: None,
             response_headers: Vec::new(),
             response_body: String::new(),
@@ -404,13 +547,13 @@ impl Pending {
         }
     }
 
-    /// This request's answer in the batch, read as a direct answer is read.
+    /// This request's answer in the batch, read as a direct answer is read: `Ok` for a 2xx
+    /// (its body in the exchange, to decode), else the typed error.
     fn unpack(
         &mut self,
         answer: Option<&InnerAnswer>,
         batch: &Exchange,
-        client: &GraphClient,
-    ) -> (Exchange, Result<Option<Record>, GraphError>) {
+    ) -> (Exchange, Result<(), GraphError>) {
         let mut exchange = self.exchange(batch);
         // The next attempt, if any, is a new request.
         self.client_request_id = uuid::Uuid::new_v4().to_string();
@@ -423,7 +566,7 @@ impl Pending {
         exchange.response_headers = answer.headers.clone();
         exchange.response_body = answer.body.clone();
         let result = match answer.status {
-            200..=299 => decode_written(client.resource(), &answer.body),
+            200..=299 => Ok(()),
             300..=399 => Err(GraphError::Redirected {
                 method: self.method.to_string(),
                 status: answer.status,
@@ -439,7 +582,7 @@ impl Pending {
     }
 }
 
-/// `{"requests": [...]}` for the pending writes, ids `1`, `2`, ... in order.
+/// `{"requests": [...]}` for the pending requests, ids `1`, `2`, ... in order.
 fn batch_body(pending: &[Pending]) -> String {
     let requests: Vec<Value> = pending
         .iter()
@@ -447,18 +590,20 @@ fn batch_body(pending: &[Pending]) -> String {
         .map(|(position, p)| {
             let headers: Map<String, Value> =
                 p.headers().into_iter().map(|(name, value)| (name, Value::String(value))).collect();
-            json!({
+            let mut request = json!({
                 "id": batch_id(position),
                 "method": p.method,
                 "url": p.relative,
                 "headers": headers,
-                "body": p.properties,
-            })
+            });
+            if let (Some((_, body)), Some(object)) = (&p.body, request.as_object_mut()) {
+                object.insert("body".to_string(), body.clone());
+            }
+            request
         })
         .collect();
     json!({ "requests": requests }).to_string()
 }
-
 /// A `$batch` answer: each response by its id (lower case).
 #[derive(Debug)]
 struct BatchAnswer {

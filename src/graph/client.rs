@@ -452,6 +452,13 @@ impl GraphClient {
         self
     }
 
+    /// The same client (same connections, pacer and observer) with other retry rules.
+    pub fn with_retry(&self, retry: RetryPolicy) -> GraphClient {
+        let mut config = (*self.config).clone();
+        config.retry = retry;
+        GraphClient { config: Arc::new(config), ..self.clone() }
+    }
+
     /// The write pacer, when one is set.
     pub fn pacer(&self) -> Option<&WritePacer> {
         self.pacer.as_ref()
@@ -726,10 +733,12 @@ impl GraphClient {
             return Outcome { exchange, result: Err(GraphError::ReadOnly(format!("POST {url}"))) };
         }
         // 409 (one runs) and 429 (within ten minutes) are answers, not hiccups: never retried.
-        let mut config = (*self.config).clone();
-        config.retry = RetryPolicy::none();
-        let once = GraphClient { config: Arc::new(config), ..self.clone() };
-        once.send("POST", &url, None, |_| Ok(())).await
+        self.with_retry(RetryPolicy::none()).send("POST", &url, None, |_| Ok(())).await
+    }
+
+    /// Where a read of one record goes ([`GraphClient::get`]), or why the id cannot be one.
+    pub(crate) fn read_target(&self, id: &str) -> Result<String, GraphError> {
+        self.item_request_url(id)
     }
 
     /// The HTTP method of a write.
@@ -812,7 +821,11 @@ impl GraphClient {
                 Err(e) => failure_of(e, &exchange),
             };
             let Some(failure) = failure else { return Outcome { exchange, result } };
-            let delay = self.config.retry.delay(attempt, &failure, jitter());
+            let delay = if writes > 0 {
+                self.config.retry.write_delay(attempt, &failure, jitter())
+            } else {
+                self.config.retry.delay(attempt, &failure, jitter())
+            };
             if let Some(pacer) = pacer {
                 pause_for_throttling(pacer, &failure, delay, &self.config.retry);
             }
@@ -1312,7 +1325,7 @@ fn check_raw_devices(
     Ok((devices, warnings))
 }
 
-fn parse_record(resource: &Resource, body: &str) -> Result<Record, GraphError> {
+pub(crate) fn parse_record(resource: &Resource, body: &str) -> Result<Record, GraphError> {
     let mut record =
         record::parse(resource, body).map_err(|e| GraphError::Decode(format!("not a record: {e}")))?;
     // `@odata.context` describes the response, not the record; keeping it would echo it back.

@@ -113,6 +113,7 @@ pub const IMPORTED: Resource = Resource {
     searches: SEARCHES,
     actions: ACTIONS,
     bulk: &["groupTag", "assignedUserPrincipalName"],
+    per_record: &[],
 };
 
 /// Graph's names for the types of [`IMPORTED`] (`$metadata`, error messages).

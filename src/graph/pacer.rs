@@ -267,6 +267,31 @@ impl WritePacer {
         }
     }
 
+    /// Waits, taking nothing, until [`WritePacer::acquire`] of `writes` would be granted at
+    /// once: an in-flight place is free, no pause is on and the bucket holds the tokens. A job
+    /// hands a batch to the writer only then, so what it hands over leaves at once and a cancel
+    /// before that sends nothing (another writer may still take the tokens in between; the
+    /// batch then waits in `acquire` as any writer does). Cancel-safe.
+    pub async fn ready(&self, writes: u32) {
+        loop {
+            // A free place, given straight back: the batch takes its own.
+            drop(self.inner.slots.acquire().await);
+            let wake_at = {
+                let state = self.state();
+                let now = Instant::now();
+                match state.paused_until {
+                    Some(until) if until > now => until,
+                    // Tried on a copy: looking takes nothing.
+                    _ => match state.bucket.clone().try_take(writes, now) {
+                        Ok(()) => return,
+                        Err(wait) => now + wait,
+                    },
+                }
+            };
+            tokio::time::sleep_until(wake_at).await;
+        }
+    }
+
     /// A 429 (or a 503 with `Retry-After`): every writer waits `wait` from now (a longer pause
     /// already set stays), and the bucket starts again empty, with one token when the pause ends.
     pub fn pause_for(&self, wait: Duration) {
@@ -376,6 +401,31 @@ mod tests {
         assert!(!third.is_finished());
         drop(a);
         assert_eq!(third.await.unwrap(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ready_waits_for_a_place_the_pause_and_the_tokens_and_takes_nothing() {
+        let pacer =
+            WritePacer::new(PacerConfig { rate: Rate::new(10, Duration::from_secs(10)), concurrency: 1 });
+        let start = Instant::now();
+        pacer.ready(10).await;
+        assert_eq!((Instant::now(), pacer.status().available), (start, 10), "ready at once, nothing taken");
+        drop(pacer.acquire(10).await);
+        pacer.ready(3).await;
+        assert_eq!(Instant::now() - start, Duration::from_secs(3), "until three tokens are back");
+        pacer.pause_for(Duration::from_secs(5));
+        pacer.ready(1).await;
+        assert_eq!(Instant::now() - start, Duration::from_secs(8), "until the pause ends");
+        let held = pacer.acquire(0).await;
+        let waiting = tokio::spawn({
+            let pacer = pacer.clone();
+            async move { pacer.ready(1).await }
+        });
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(!waiting.is_finished(), "no place while one is held");
+        drop(held);
+        waiting.await.unwrap();
+        assert_eq!(pacer.status().in_flight, 0, "ready gave its place back");
     }
 
     #[tokio::test(start_paused = true)]

@@ -236,6 +236,7 @@ pub const REGISTERED: Resource = Resource {
     searches: SEARCHES,
     actions: ACTIONS,
     bulk: &["groupTag", "userPrincipalName", "addressableUserName"],
+    per_record: &["displayName"],
 };
 
 /// Graph's names for the types of [`REGISTERED`] (`$metadata`, error messages).

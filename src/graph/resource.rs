@@ -334,12 +334,24 @@ pub struct Resource {
     /// The fields that make sense set to one value on many records at once (bulk edit,
     /// `apply`): a group tag, yes; a display name, no.
     pub bulk: &'static [&'static str],
+    /// Fields a bulk change sets one record at a time, never one value on many (a display
+    /// name): `apply` takes them as columns, since each of its rows is one record.
+    pub per_record: &'static [&'static str],
 }
 
 impl Resource {
     /// A field by its OData path.
     pub fn field(&self, path: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.path == path)
+    }
+
+    /// The fields `apply` takes as columns: the bulk fields and the per-record ones, in form
+    /// order (never a secret).
+    pub fn apply_fields(&self) -> impl Iterator<Item = &'static Field> + use<> {
+        let (bulk, per_record) = (self.bulk, self.per_record);
+        self.fields.iter().filter(move |f| {
+            f.editable && f.kind != Kind::Secret && (bulk.contains(&f.path) || per_record.contains(&f.path))
+        })
     }
 
     /// The fields a bulk edit offers, in form order.

@@ -15,6 +15,11 @@ pub struct RetryPolicy {
     /// Tries in all when no connection could be made (refused, no such host): such a failure
     /// is reported within about a second and a half instead of after every back-off.
     pub connect_attempts: u32,
+    /// Whether a write whose answer was lost (none came, it was cut off or garbled, or a 5xx:
+    /// the write may have landed) is sent again like any failure. A bulk job turns it off: it
+    /// reads the record back and writes again only when the first write did not land, so no
+    /// write is sent twice (`jobs::runner`).
+    pub resend_unanswered_writes: bool,
 }
 
 impl Default for RetryPolicy {
@@ -26,6 +31,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
             connect_attempts: 3,
+            resend_unanswered_writes: true,
         }
     }
 }
@@ -52,6 +58,15 @@ impl RetryPolicy {
         let exp = self.base_delay.saturating_mul(1u32 << (attempt - 1).min(16)).min(self.max_delay);
         let half = exp / 2;
         Some(half + half.mul_f64(jitter.clamp(0.0, 1.0)))
+    }
+
+    /// [`RetryPolicy::delay`] for a write: `None` also for a failure after which the write
+    /// may have landed, unless [`RetryPolicy::resend_unanswered_writes`] is on.
+    pub fn write_delay(&self, attempt: u32, failure: &Failure, jitter: f64) -> Option<Duration> {
+        if !self.resend_unanswered_writes && failure.may_have_landed() {
+            return None;
+        }
+        self.delay(attempt, failure, jitter)
     }
 }
 
@@ -80,6 +95,16 @@ impl Failure {
         match self {
             Failure::Status { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
             Failure::Transport | Failure::Connect | Failure::Timeout => true,
+        }
+    }
+
+    /// Whether a write that failed so may still have been applied: no answer, a cut-off or
+    /// garbled one, or a 5xx. A 4xx (429 included) was refused; no connection, never sent.
+    pub fn may_have_landed(&self) -> bool {
+        match self {
+            Failure::Status { status, .. } => *status >= 500,
+            Failure::Transport | Failure::Timeout => true,
+            Failure::Connect => false,
         }
     }
 }
@@ -151,5 +176,20 @@ mod tests {
         assert!(p.delay(2, &Failure::Connect, 0.5).is_some());
         assert_eq!(p.delay(3, &Failure::Connect, 0.5), None);
         assert!(p.delay(3, &Failure::Transport, 0.5).is_some());
+    }
+
+    #[test]
+    fn a_write_that_may_have_landed_is_not_resent_when_told() {
+        let p = RetryPolicy { resend_unanswered_writes: false, ..RetryPolicy::default() };
+        let status = |status| Failure::Status { status, retry_after: Some(Duration::from_secs(1)) };
+        for lost in [Failure::Transport, Failure::Timeout, status(500), status(503), status(504)] {
+            assert!(lost.may_have_landed(), "{lost:?}");
+            assert_eq!(p.write_delay(1, &lost, 0.5), None, "{lost:?}");
+            assert!(RetryPolicy::default().write_delay(1, &lost, 0.5).is_some(), "{lost:?}");
+        }
+        // Refused or never sent: sent again as before.
+        assert_eq!(p.write_delay(1, &status(429), 0.5), Some(Duration::from_secs(1)));
+        assert!(p.write_delay(1, &Failure::Connect, 0.5).is_some());
+        assert!(!status(429).may_have_landed() && !Failure::Connect.may_have_landed());
     }
 }

@@ -3,4 +3,8 @@
 //! edit, `apply` and `import` share it.
 
 pub mod import;
+pub mod journal;
+pub mod outcome;
 pub mod plan;
+pub mod results;
+pub mod runner;

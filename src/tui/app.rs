@@ -63,6 +63,8 @@ pub struct AppOptions {
     pub profile: Option<String>,
     /// What to show first (`--show`), over what was shown last.
     pub show: Option<&'static crate::graph::resource::Resource>,
+    /// The write budget bulk jobs are paced to (`--write-rate`, the profile's `write-rate`).
+    pub write_rate: crate::graph::pacer::Rate,
 }
 
 /// Why the app stopped with an error.
@@ -90,6 +92,7 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
     let mut model = Model::of(resource, false, opts.target_label, opts.demo, opts.read_only);
     model.remember_as = Some(remember_as);
     model.page_size = opts.page_size;
+    model.write_rate = opts.write_rate;
     model.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing::info!(target = %model.target_label, read_only = model.read_only, log = ?opts.log_path, "tui start");
     let target = store_target(&model);

@@ -181,3 +181,57 @@ pub fn page(devices: Vec<serde_json::Value>, next: Option<String>) -> serde_json
     }
     doc
 }
+
+/// A server of `count` imported identities (`dev-0`, `dev-1`, ...; serial `SN-dev-N`, tag
+/// `Sales`) that lists, reads and patches them but answers `$batch` with `refusal`: a server
+/// without batching. Returns it and each record's tag as it stands.
+pub async fn without_batch(
+    count: usize,
+    refusal: Reply,
+) -> (Hostile, Arc<Mutex<std::collections::HashMap<String, String>>>) {
+    use std::collections::HashMap;
+    let tags: Arc<Mutex<HashMap<String, String>>> =
+        Arc::new(Mutex::new((0..count).map(|i| (format!("dev-{i}"), "Sales".to_string())).collect()));
+    let server = Hostile::start({
+        let tags = tags.clone();
+        move |seen, _| {
+            if seen.path_and_query.ends_with("/$batch") {
+                return refusal.clone();
+            }
+            let with_tag = |id: &str, tags: &HashMap<String, String>| {
+                let mut record = device(id, &format!("SN-{id}"));
+                record["groupTag"] = serde_json::json!(tags[id]);
+                record
+            };
+            let mut tags = tags.lock().unwrap();
+            let path = seen.path_and_query.split('?').next().unwrap();
+            if path.ends_with(DEVICES) {
+                let mut ids: Vec<&String> = tags.keys().collect();
+                ids.sort();
+                return Reply::json(page(ids.into_iter().map(|id| with_tag(id, &tags)).collect(), None));
+            }
+            let id = path.rsplit('/').next().unwrap().to_string();
+            if seen.method == "PATCH" {
+                let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+                tags.insert(id.clone(), body["groupTag"].as_str().unwrap().to_string());
+            }
+            Reply::json(with_tag(&id, &tags))
+        }
+    })
+    .await;
+    (server, tags)
+}
+
+/// What [`without_batch`] saw: `$batch` tried once (twice side by side) and not again, and each
+/// record read once and patched once, on its own.
+pub fn assert_one_by_one(seen: &[Seen], count: usize) {
+    let batches = seen.iter().filter(|s| s.path_and_query.ends_with("/$batch")).count();
+    assert!((1..=2).contains(&batches), "$batch tried, then not again: {batches}");
+    for i in 0..count {
+        let at = format!("/dev-{i}");
+        let of = |method: &str| {
+            seen.iter().filter(|s| s.method == method && s.path_and_query.ends_with(&at)).count()
+        };
+        assert_eq!((of("GET"), of("PATCH")), (1, 1), "dev-{i}: read once, written once");
+    }
+}

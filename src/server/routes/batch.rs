@@ -58,8 +58,9 @@ const NOT_PASSED_ON: [HeaderName; 6] = [
 ];
 
 /// The answer headers a response in the batch shows, as Graph spells them.
-const SHOWN_HEADERS: [(&str, &str); 10] = [
+const SHOWN_HEADERS: [(&str, &str); 11] = [
     ("content-type", "Content-Type"),
+    ("etag", "ETag"),
     ("retry-after", "Retry-After"),
     ("location", "Location"),
     ("odata-entityid", "OData-EntityId"),
