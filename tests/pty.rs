@@ -796,3 +796,45 @@ async fn cleanup_deletes_the_completed_and_failed_import_records_after_the_typed
     app.wait_exit();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bulk_job_killed_midway_is_offered_at_the_next_start_and_resumed_without_a_write_twice() {
+    let server = serve(false).await;
+    let base = server.base_url();
+    // 20 devices at 4 writes a second: long enough to be cut off midway.
+    let args = ["--base-url", base.as_str(), "--token", TOKEN, "--show", "imported", "--write-rate", "4/1"];
+    let mut app = PtyApp::spawn(&args, &[], 40, 120);
+    app.wait_text("Loaded 250 devices");
+    for _ in 0..20 {
+        app.send(" ");
+    }
+    app.wait_text("20 marked");
+    app.send("\r");
+    app.wait_text("Bulk edit");
+    app.send("\t");
+    app.send("Resume-Tag");
+    app.send("\x13");
+    app.wait_text("Bulk change of");
+    app.send("\r");
+    app.wait_for("a few writes done", |s| (2..20).contains(&s.matches(" done (request-id").count()));
+    let pid = app.child.process_id().expect("the child's pid");
+    kill("-KILL", pid);
+    app.wait_exit();
+    let written_before = patches(&server).len();
+    assert!(written_before < 20, "the job ended before the kill");
+
+    let mut app = PtyApp::spawn(&args, &[], 40, 120);
+    app.wait_text("left a job unfinished");
+    app.send("y");
+    let ended = app.wait_text("Job ended:");
+    assert!(ended.contains("failed, 0 conflicts"), "{ended}");
+    // Every device got the tag exactly once across both runs.
+    let tagged = patches(&server);
+    assert_eq!(tagged.len(), 20, "{} writes: one device written twice or missed", tagged.len());
+    assert!(tagged.iter().all(|b| b == &serde_json::json!({"groupTag": "Resume-Tag"})));
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains("Job ended"));
+    app.send("q");
+    app.wait_exit();
+    server.shutdown().await;
+}

@@ -85,6 +85,20 @@ impl Effects {
         }
     }
 
+    /// Starts a bulk job (new or resumed) with its cancel token.
+    fn start_job(&mut self, request_id: u64, work: crate::tui::job_task::JobWork) {
+        let Some(client) = self.client_for(request_id) else { return };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        self.cancels.insert(request_id, cancel.clone());
+        let log = self.write_log.clone();
+        let tx = self.tx.clone();
+        self.spawn(request_id, async move {
+            let ended = crate::tui::job_task::run(client, cancel, log, request_id, work, tx.clone()).await;
+            let _ = tx.send(ended);
+            TaskEnd::of(request_id)
+        });
+    }
+
     /// Sets the write budget (`--write-rate`) every write of the session passes through.
     pub fn set_write_rate(&mut self, rate: crate::graph::pacer::Rate) {
         let config = crate::graph::pacer::PacerConfig { rate, ..Default::default() };
@@ -267,6 +281,57 @@ impl Effects {
                     );
                     let _ = tx.send(task.await);
                     TaskEnd::of(request_id)
+                });
+            }
+            Effect::RunJob { request_id, plan } => {
+                let source =
+                    format!("bulk change of {} {} in the app", plan.items.len(), plan.resource.title);
+                self.start_job(request_id, crate::tui::job_task::JobWork::Run(Box::new(plan), source));
+            }
+            Effect::ResumeJob { request_id, path } => match crate::jobs::journal::load(&path) {
+                Ok(saved) => {
+                    self.start_job(request_id, crate::tui::job_task::JobWork::Resume(Box::new(saved)))
+                }
+                Err(e) => {
+                    let _ = tx.send(Msg::JobEnded {
+                        request_id,
+                        plan: Box::new(crate::jobs::plan::Plan {
+                            resource: &crate::graph::imported::IMPORTED,
+                            items: Vec::new(),
+                            unplanned: Vec::new(),
+                        }),
+                        result: Err(e.to_string()),
+                    });
+                }
+            },
+            Effect::AbandonJob { path } => {
+                if let Err(e) =
+                    crate::jobs::journal::load(&path).and_then(|saved| crate::jobs::journal::abandon(&saved))
+                {
+                    tracing::warn!(error = %e, "job journal not abandoned");
+                }
+            }
+            Effect::FindUnfinishedJobs => {
+                // Only a real session journals (tests in process have no write log).
+                let (Some(client), Some(_)) = (self.client.clone(), self.write_log.as_ref()) else { return };
+                self.spawn(0, async move {
+                    let found = tokio::task::spawn_blocking(move || {
+                        let dir = crate::jobs::journal::jobs_dir().ok()?;
+                        let unfinished = crate::jobs::journal::unfinished(&dir).ok()?;
+                        Some(
+                            unfinished
+                                .for_client(&client)
+                                .map(|j| (j.path.clone(), j.info.source.clone(), j.counts()))
+                                .collect::<Vec<_>>(),
+                        )
+                    })
+                    .await;
+                    if let Ok(Some(jobs)) = found
+                        && !jobs.is_empty()
+                    {
+                        let _ = tx.send(Msg::UnfinishedJobs { jobs });
+                    }
+                    TaskEnd::of(0)
                 });
             }
             Effect::CancelJob { request_id } => {

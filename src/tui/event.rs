@@ -79,6 +79,8 @@ pub enum Action {
     ToggleUpdate,
     /// Write the results to a CSV file.
     Export,
+    /// `n` to a question (Esc is [`Action::Back`]: for most questions the same).
+    Decline,
     /// Save every unsaved draft as one job (`:drafts`).
     SaveAll,
     /// Leave the jobs view for the table (the job goes on).
@@ -190,6 +192,28 @@ pub enum Msg {
         request_id: u64,
         /// What happened.
         progress: crate::jobs::import::ImportProgress,
+    },
+    /// What a running bulk job tells.
+    JobEvent {
+        /// Its request id.
+        request_id: u64,
+        /// The runner's event.
+        event: Box<crate::jobs::runner::JobEvent>,
+    },
+    /// A bulk job ended.
+    JobEnded {
+        /// Its request id.
+        request_id: u64,
+        /// What it ran.
+        plan: Box<crate::jobs::plan::Plan>,
+        /// Its report, or why it could not run (a journal that cannot be resumed).
+        result: Result<Box<crate::jobs::runner::Report>, String>,
+    },
+    /// Journals of jobs an earlier session left unfinished, for this target: each one's file,
+    /// what it was, and how far it got.
+    UnfinishedJobs {
+        /// `(journal, what it was, counts so far)`.
+        jobs: Vec<(std::path::PathBuf, String, crate::jobs::outcome::Counts)>,
     },
     /// A clean-up ended: one result per record.
     CleanedUp {
@@ -437,6 +461,20 @@ pub enum Effect {
         /// The plan.
         plan: Box<crate::jobs::import::ImportPlan>,
     },
+    /// Resume a journaled job an earlier session left unfinished.
+    ResumeJob {
+        /// Its request id.
+        request_id: u64,
+        /// Its journal.
+        path: std::path::PathBuf,
+    },
+    /// Give up a journaled job (it is not offered again).
+    AbandonJob {
+        /// Its journal.
+        path: std::path::PathBuf,
+    },
+    /// Look for unfinished job journals of this target.
+    FindUnfinishedJobs,
     /// Delete import records (`:cleanup`), as a job.
     CleanUp {
         /// Its request id.

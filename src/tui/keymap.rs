@@ -506,7 +506,15 @@ pub static PLAN: &[Binding] = &[
 /// A yes/no question.
 pub static ASK: &[Binding] = &[
     bp(Always, &[c('y'), k(KeyCode::Enter)], "y/⏎", "yes", Action::ConfirmSend, "yes"),
-    bp(Always, &[c('n'), k(KeyCode::Esc)], "n/Esc", "no", Action::Back, "no"),
+    bp(Always, &[c('n')], "n", "no (an unfinished job: drop it)", Action::Decline, "no"),
+    bp(
+        Always,
+        &[k(KeyCode::Esc)],
+        "Esc",
+        "no (an unfinished job: ask again at the next start)",
+        Action::Back,
+        "later",
+    ),
 ];
 
 /// An action's dialog with lines to type.

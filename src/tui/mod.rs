@@ -12,6 +12,7 @@ pub mod event;
 pub mod exchange_text;
 pub mod history;
 pub mod import_task;
+pub mod job_task;
 pub mod keymap;
 pub mod layout;
 pub mod line_edit;

@@ -302,6 +302,13 @@ pub enum Ask {
         /// How many there are.
         count: usize,
     },
+    /// Resume a job an earlier session left unfinished?
+    ResumeJob {
+        /// Its journal.
+        path: std::path::PathBuf,
+        /// What it was and how far it got, in words.
+        what: String,
+    },
     /// Cancel the running job (the writes in flight finish)?
     CancelJob {
         /// What it is.

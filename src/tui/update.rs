@@ -42,7 +42,10 @@ pub fn init(model: &mut Model) -> Vec<Effect> {
     if model.screen == Screen::SignIn {
         return start_sign_in(model);
     }
-    start_listing(model, None, None)
+    let mut effects = start_listing(model, None, None);
+    // A job an earlier session left unfinished is offered for resuming.
+    effects.push(Effect::FindUnfinishedJobs);
+    effects
 }
 
 /// The listing query: the table's properties only, big pages, and a server filter if any.
@@ -177,7 +180,12 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
         Context::Plan => bulk::plan_action(model, action),
         Context::Ask => match action {
             Action::ConfirmSend => bulk::answer(model, true),
-            Action::Back => bulk::answer(model, false),
+            Action::Decline
+                if matches!(model.overlay, Some(Overlay::Ask(crate::tui::model::Ask::ResumeJob { .. }))) =>
+            {
+                jobs::abandon(model)
+            }
+            Action::Back | Action::Decline => bulk::answer(model, false),
             _ => Vec::new(),
         },
         Context::ImportPreview => import_view::preview_action(model, action),
@@ -844,6 +852,9 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
             import_view::progressed(model, request_id, progress)
         }
         Msg::ImportEnded { request_id, result } => import_view::ended(model, request_id, result),
+        Msg::JobEvent { request_id, event } => jobs::event(model, request_id, *event),
+        Msg::JobEnded { request_id, plan, result } => return jobs::ended(model, request_id, *plan, result),
+        Msg::UnfinishedJobs { jobs: found } => jobs::offer_resume(model, found),
         Msg::CleanedUp { request_id, rows } => return import_view::cleaned_up(model, request_id, rows),
         Msg::ResultsExported { result } => match result {
             Ok(path) => model.say(Level::Success, format!("Results written to {path}")),
@@ -1043,7 +1054,9 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     model.sign_in = None;
                     model.screen = Screen::Table;
                     model.say(Level::Success, "Signed in");
-                    return start_listing(model, None, None);
+                    let mut effects = start_listing(model, None, None);
+                    effects.push(Effect::FindUnfinishedJobs);
+                    return effects;
                 }
                 Err(e) => {
                     if let Some(s) = model.sign_in.as_mut() {

@@ -46,6 +46,8 @@ pub(super) fn ask_mark_shown(model: &mut Model) {
 pub(super) fn answer(model: &mut Model, yes: bool) -> Vec<Effect> {
     let Some(Overlay::Ask(ask)) = model.overlay.take() else { return Vec::new() };
     match ask {
+        Ask::ResumeJob { .. } if !yes => model.say(Level::Info, "Not resumed; the next start asks again"),
+        Ask::ResumeJob { path, what } => return super::jobs::resume(model, path, what),
         Ask::CancelJob { .. } if !yes => model.say(Level::Info, "The job goes on"),
         Ask::CancelJob { .. } => return super::jobs::cancel(model),
         Ask::MarkShown { .. } if !yes => model.say(Level::Info, "Nothing marked"),

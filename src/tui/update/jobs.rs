@@ -75,3 +75,151 @@ pub(super) fn cancel(model: &mut Model) -> Vec<Effect> {
     job.note("cancelled: the requests in flight finish, nothing more is sent");
     vec![Effect::CancelJob { request_id: job.request_id }]
 }
+
+/// Unfinished journals of this target found at start: the first is offered for resuming.
+pub(super) fn offer_resume(
+    model: &mut Model,
+    found: Vec<(std::path::PathBuf, String, crate::jobs::outcome::Counts)>,
+) {
+    if model.overlay.is_some() || model.job.as_ref().is_some_and(|j| !j.finished) {
+        return; // asked again at the next start
+    }
+    let Some((path, source, counts)) = found.into_iter().next() else { return };
+    let what = format!(
+        "{source}, {} done, {} failed, {} still to go",
+        counts.done,
+        counts.failed,
+        counts.pending + counts.not_sent
+    );
+    model.overlay = Some(crate::tui::model::Overlay::Ask(crate::tui::model::Ask::ResumeJob { path, what }));
+}
+
+/// Yes to resuming: the job goes on in the jobs view.
+pub(super) fn resume(model: &mut Model, path: std::path::PathBuf, what: String) -> Vec<Effect> {
+    let request_id = model.request_id();
+    model.job = Some(JobView::new(request_id, format!("Resumed job: {what}"), None, model.now));
+    model.screen = crate::tui::model::Screen::Jobs;
+    vec![Effect::ResumeJob { request_id, path }]
+}
+
+/// `n` to resuming: the journal is ended, not offered again.
+pub(super) fn abandon(model: &mut Model) -> Vec<Effect> {
+    let Some(crate::tui::model::Overlay::Ask(crate::tui::model::Ask::ResumeJob { path, .. })) =
+        model.overlay.take()
+    else {
+        return Vec::new();
+    };
+    model.say(
+        crate::tui::model::Level::Info,
+        "The unfinished job is dropped (its journal stays in the state directory)",
+    );
+    vec![Effect::AbandonJob { path }]
+}
+
+/// What the runner tells: counts, pace, a 429's countdown, each item as it ends.
+pub(super) fn event(model: &mut Model, request_id: u64, event: crate::jobs::runner::JobEvent) {
+    use crate::jobs::runner::JobEvent;
+    let Some(job) = model.job.as_mut().filter(|j| j.request_id == request_id) else { return };
+    match event {
+        JobEvent::Started { id, journal, items, pending } => {
+            job.phase = "sending".into();
+            let journal = journal.map(|p| format!("; journal {}", p.display())).unwrap_or_default();
+            job.note(format!(
+                "job {id}: {} ({pending} to go){journal}",
+                crate::tui::wording::plural(items, "item")
+            ));
+            if job.results.len() < items {
+                job.results.resize(items, String::new());
+            }
+        }
+        JobEvent::Item(report) => {
+            let problem = report.result.problem().map(|p| format!(": {p}")).unwrap_or_default();
+            let id = report.result.request_id().map(|r| format!(" (request-id {r})")).unwrap_or_default();
+            let line = format!("{:<14} {}{problem}{id}", report.label, report.result.word());
+            if report.index >= job.results.len() {
+                job.results.resize(report.index + 1, String::new());
+            }
+            job.results[report.index] = line;
+            // A draft the job saved (`:drafts` S) is saved: it goes.
+            let at_target = report.result.is_at_target();
+            let planned =
+                job.plan.as_ref().and_then(|p| p.items.get(report.index)).map(|i| i.planned_values());
+            if let Some(ex) = report.exchange {
+                model.record(*ex);
+            }
+            if let (true, Some(planned), Some(draft)) = (at_target, planned, model.drafts.get(&report.id)) {
+                let saved =
+                    draft.dirty_fields().iter().all(|f| draft.value(f).ok().as_ref() == planned.get(f.path));
+                if saved {
+                    model.drafts.remove(&report.id);
+                }
+            }
+        }
+        JobEvent::Progress(p) => {
+            let c = p.counts;
+            job.counts = vec![
+                ("done", c.done),
+                ("failed", c.failed),
+                ("conflict", c.conflicts),
+                ("skipped", c.skipped),
+                ("not sent", c.not_sent),
+                ("pending", c.pending),
+            ];
+            job.rate = (p.rate > 0.0).then_some(p.rate * 60.0);
+            job.eta = Some(p.eta);
+            job.paused_until = p.paused_until.map(tokio::time::Instant::into_std);
+            if p.stopping {
+                job.phase = "stopping: the writes in flight finish".into();
+            }
+        }
+        JobEvent::Notice(text) => job.note(text),
+    }
+}
+
+/// The job ended: its summary and results (to export); the table is listed again to show
+/// what the server holds now.
+pub(super) fn ended(
+    model: &mut Model,
+    request_id: u64,
+    plan: Plan,
+    result: Result<Box<crate::jobs::runner::Report>, String>,
+) -> Vec<Effect> {
+    use crate::tui::model::{Level, Screen};
+    let Some(job) = model.job.as_mut().filter(|j| j.request_id == request_id) else { return Vec::new() };
+    job.finished = true;
+    job.ended_at = Some(model.now);
+    job.paused_until = None;
+    job.phase = "ended".into();
+    let (level, words) = match result {
+        Err(e) => (Level::Error, format!("The job could not run: {e}")),
+        Ok(report) => {
+            let mut csv = Vec::new();
+            if crate::jobs::results::write_job(&mut csv, &plan, &report.results).is_ok() {
+                job.results_csv = Some(csv);
+            }
+            let c = report.counts;
+            let mut words = format!(
+                "Job ended: {} done, {} failed, {} conflicts, {} skipped, {} not sent in {} (e exports the results)",
+                c.done,
+                c.failed,
+                c.conflicts,
+                c.skipped,
+                c.not_sent,
+                crate::tui::wording::duration_words(report.elapsed)
+            );
+            if report.cancelled {
+                words.push_str("; cancelled");
+            }
+            let clean = c.failed + c.conflicts + c.not_sent == 0;
+            (if clean { Level::Success } else { Level::Warn }, words)
+        }
+    };
+    job.summary = Some((level, words.clone()));
+    // The rows show what the server holds now.
+    let mut effects = Vec::new();
+    if plan.resource == model.table.resource && !model.table.listing.loading {
+        effects = super::table_action(model, crate::tui::event::Action::Reload);
+    }
+    model.say_on(Screen::Jobs, level, words);
+    effects
+}

@@ -39,10 +39,16 @@ pub(super) fn read(model: &mut Model, msg: Msg) {
     }
 }
 
-/// The entries the filter keeps, newest first.
+/// The entries of this Graph root the filter keeps, newest first (another tenant's writes are
+/// in the same file but cannot be undone from here).
 pub fn shown(model: &Model) -> Vec<&WriteEntry> {
     let needle = model.journal.filter.to_lowercase();
-    model.journal.entries.iter().filter(|e| needle.is_empty() || searchable(e).contains(&needle)).collect()
+    of_target(model).filter(|e| needle.is_empty() || searchable(e).contains(&needle)).collect()
+}
+
+/// The entries of this Graph root.
+pub fn of_target(model: &Model) -> impl Iterator<Item = &WriteEntry> {
+    model.journal.entries.iter().filter(|e| e.target == model.base_url)
 }
 
 /// Everything the filter looks through, lower-cased.

@@ -54,7 +54,9 @@ fn patch_effect(effects: &[Effect]) -> (u64, String, serde_json::Value) {
 fn init_lists_with_select_and_big_pages() {
     let mut m = Model::new("x", false, false);
     let effects = init(&mut m);
-    let [Effect::List { request_id, query, .. }] = effects.as_slice() else { panic!() };
+    let [Effect::List { request_id, query, .. }, Effect::FindUnfinishedJobs] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
     assert_eq!(*request_id, m.table.listing.request_id);
     assert_eq!(query.top, Some(999));
     assert!(query.select.contains(&"serialNumber".to_string()));

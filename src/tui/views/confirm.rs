@@ -143,6 +143,11 @@ pub fn draw_ask(frame: &mut Frame, area: Rect, model: &Model, ask: &Ask) {
         Ask::DiscardAll { count } => {
             format!("Discard all {count} unsaved drafts? They cannot be brought back.")
         }
+        Ask::ResumeJob { what, .. } => {
+            format!(
+                "An earlier session left a job unfinished: {what}. Resume it? (the pending records are read first: nothing is written twice)"
+            )
+        }
         Ask::CancelJob { title } => {
             format!("Cancel the {title}? The requests in flight finish; nothing more is sent.")
         }
@@ -151,18 +156,23 @@ pub fn draw_ask(frame: &mut Frame, area: Rect, model: &Model, ask: &Ask) {
         Ask::MarkShown { .. } => " Mark? ",
         Ask::DiscardDraft { .. } | Ask::DiscardAll { .. } => " Discard? ",
         Ask::CancelJob { .. } => " Cancel the job? ",
+        Ask::ResumeJob { .. } => " Resume? ",
     };
     let width = area.width.min(64);
-    let lines = vec![
-        Line::from(ellipsize(&text, width.saturating_sub(2) as usize)),
-        Line::from(""),
-        Line::from(vec![
-            Span::styled("y", theme.key()),
-            Span::raw(" yes   "),
-            Span::styled("n/Esc", theme.key()),
-            Span::raw(" no"),
-        ]),
-    ];
+    let shown = crate::terminal_text::escape_for_terminal(&text);
+    let mut lines: Vec<Line> =
+        crate::tui::views::device_form::wrap_words(&shown, width.saturating_sub(2) as usize)
+            .into_iter()
+            .map(Line::from)
+            .collect();
+    let no = if matches!(ask, Ask::ResumeJob { .. }) { " drop it   Esc later" } else { " no" };
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled("y", theme.key()),
+        Span::raw(" yes   "),
+        Span::styled(if matches!(ask, Ask::ResumeJob { .. }) { "n" } else { "n/Esc" }, theme.key()),
+        Span::raw(no),
+    ]));
     let r = centered(area, width, lines.len() as u16 + 2);
     frame.render_widget(Clear, r);
     let block = Block::bordered().title(Span::styled(title, theme.heading())).border_style(theme.key());

@@ -16,10 +16,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let theme = Theme::of(model);
     let list = shown(model);
     let journal = &model.journal;
+    let total = crate::tui::update::journal_view::of_target(model).count();
     let count = if journal.filter.is_empty() {
-        format!("{}", journal.entries.len())
+        format!("{total}")
     } else {
-        format!("{}/{} matching {:?}", list.len(), journal.entries.len(), journal.filter)
+        format!("{}/{total} matching {:?}", list.len(), journal.filter)
     };
     let title =
         if journal.loading { " Write log: reading… ".to_string() } else { format!(" Write log: {count} ") };
