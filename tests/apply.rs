@@ -7,6 +7,9 @@
 
 mod hostile;
 
+mod shared;
+use shared::*;
+
 use autopilot_tui::graph::auth::Secret;
 use autopilot_tui::graph::client::{ClientConfig, GraphClient};
 use autopilot_tui::graph::imported::IMPORTED;
@@ -19,7 +22,6 @@ use autopilot_tui::server::throttle::ThrottleConfig;
 use autopilot_tui::server::{self, DataSet, RecordedRequest, RunningServer, ServeOptions};
 use autopilot_tui::tui::wording::value_words;
 use autopilot_tui::write_log::{WriteLog, WriteSource};
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -81,15 +83,6 @@ fn stderr(out: &Output) -> String {
 
 fn client(server: &RunningServer, resource: &'static Resource) -> GraphClient {
     GraphClient::new(ClientConfig::new(server.base_url(), Secret::new(TOKEN))).unwrap().for_resource(resource)
-}
-
-async fn records(client: &GraphClient) -> Vec<Record> {
-    let mut all = Vec::new();
-    let mut pages = client.list(&Default::default());
-    while let Some(page) = pages.next().await {
-        all.extend(page.result.unwrap().devices);
-    }
-    all
 }
 
 fn text(record: &Record, field: &str) -> String {

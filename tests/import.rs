@@ -7,6 +7,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod shared;
+use shared::*;
+
 use autopilot_tui::graph::auth::Secret;
 use autopilot_tui::graph::client::{ClientConfig, GraphClient};
 use autopilot_tui::graph::csv::{self as hash_csv, HardwareHashRow, Report};
@@ -21,7 +24,6 @@ use autopilot_tui::server::faults::FaultConfig;
 use autopilot_tui::server::throttle::ThrottleConfig;
 use autopilot_tui::server::{self, DataSet, ImportOptions, RecordedRequest, RunningServer, ServeOptions};
 use autopilot_tui::write_log::{WriteEntry, WriteLog, WriteSource};
-use base64::Engine;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,20 +35,6 @@ const TOKEN: &str = "import-test-token";
 const IMPORTED: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 const REGISTERED: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
 const HEADER: &str = "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User";
-
-/// A plausible hardware hash (1,100 bytes: above the checker's floor), different for every `n`.
-fn hash(n: u32) -> String {
-    let mut state = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let bytes: Vec<u8> = (0..1100)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 /// A CSV of `(serial, hash, group tag, user)` rows, CRLF as Windows writes them.
 fn csv_text(rows: &[(String, String, &str, &str)]) -> String {

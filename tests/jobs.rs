@@ -7,6 +7,9 @@
 
 mod hostile;
 
+mod shared;
+use shared::*;
+
 use autopilot_tui::graph::auth::Secret;
 use autopilot_tui::graph::client::{ClientConfig, GraphClient};
 use autopilot_tui::graph::imported::IMPORTED;
@@ -22,7 +25,6 @@ use autopilot_tui::server::faults::{FaultConfig, LatencyRange};
 use autopilot_tui::server::throttle::ThrottleConfig;
 use autopilot_tui::server::{self, DataSet, RecordedRequest, RunningServer, ServeOptions};
 use autopilot_tui::write_log::{WriteLog, WriteSource};
-use futures_util::StreamExt;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -55,15 +57,6 @@ fn client(server: &RunningServer, resource: &'static Resource) -> GraphClient {
         RetryPolicy { max_attempts: 40, base_delay: Duration::from_millis(50), ..RetryPolicy::default() };
     let pacer = WritePacer::new(PacerConfig { rate: budget(), concurrency: 4 });
     GraphClient::new(config).unwrap().for_resource(resource).with_pacer(pacer)
-}
-
-async fn records(client: &GraphClient) -> Vec<Record> {
-    let mut all = Vec::new();
-    let mut pages = client.list(&Default::default());
-    while let Some(page) = pages.next().await {
-        all.extend(page.result.unwrap().devices);
-    }
-    all
 }
 
 /// Each record's group tag set to `tag-{id}`, except the first `at_target` records, whose

@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod shared;
+use shared::*;
+
 use autopilot_tui::server::{self, DataSet, RunningServer, ServeOptions};
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 use std::io::{Read, Write};
@@ -132,17 +135,19 @@ impl PtyApp {
     }
 }
 
-async fn serve(strict: bool) -> RunningServer {
-    server::start(ServeOptions {
+/// The demo set on 127.0.0.1:0 with the test token, pages of 100.
+fn demo_options() -> ServeOptions {
+    ServeOptions {
         addr: "127.0.0.1:0".parse().unwrap(),
         token: Some(TOKEN.to_string()),
-        strict,
         data: DataSet::Demo,
         page_size: 100,
         ..ServeOptions::default()
-    })
-    .await
-    .unwrap()
+    }
+}
+
+async fn serve(strict: bool) -> RunningServer {
+    server::start(ServeOptions { strict, ..demo_options() }).await.unwrap()
 }
 
 fn patches(server: &RunningServer) -> Vec<serde_json::Value> {
@@ -429,15 +434,8 @@ async fn three_drafts_survive_a_kill_9_and_a_sigterm_and_come_back_on_the_next_s
 
 #[tokio::test(flavor = "multi_thread")]
 async fn device_code_sign_in_in_the_app_then_the_table() {
-    let server = server::start(ServeOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data: DataSet::Demo,
-        page_size: 100,
-        oauth: server::oauth::OAuthConfig { poll_interval: Duration::from_secs(1), ..Default::default() },
-        ..ServeOptions::default()
-    })
-    .await
-    .unwrap();
+    let oauth = server::oauth::OAuthConfig { poll_interval: Duration::from_secs(1), ..Default::default() };
+    let server = server::start(ServeOptions { token: None, oauth, ..demo_options() }).await.unwrap();
     let (base, authority) = (server.base_url(), server.authority_base());
     let args = [
         "--base-url",
@@ -565,16 +563,7 @@ async fn colleague_patch(server: &RunningServer, id: &str, body: serde_json::Val
 #[tokio::test(flavor = "multi_thread")]
 async fn a_field_changed_on_the_server_meanwhile_shows_the_three_way_view_and_only_the_pick_is_written() {
     // With ETags on, the write is also conditional on the version the app read last.
-    let server = server::start(ServeOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        token: Some(TOKEN.to_string()),
-        etags: true,
-        data: DataSet::Demo,
-        page_size: 100,
-        ..ServeOptions::default()
-    })
-    .await
-    .unwrap();
+    let server = server::start(ServeOptions { etags: true, ..demo_options() }).await.unwrap();
     let (id, serial, _) = some_device(&server, 6).await;
     let mut app = start_app(&server, &[]);
     open_and_retag(&mut app, &serial, "Mine-Tag");
@@ -659,33 +648,10 @@ async fn undo_after_a_save_writes_the_previous_value_back_and_the_journal_lists_
     server.shutdown().await;
 }
 
-/// A plausible hardware hash (1,100 bytes), different for every `n`.
-fn hash(n: u32) -> String {
-    use base64::Engine;
-    let mut state = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let bytes: Vec<u8> = (0..1100)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn import_from_the_app_checks_previews_imports_watches_and_cleans_up() {
-    let server = server::start(ServeOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        token: Some(TOKEN.to_string()),
-        data: DataSet::Demo,
-        page_size: 100,
-        imports: server::ImportOptions { delay: Duration::ZERO, ..Default::default() },
-        ..ServeOptions::default()
-    })
-    .await
-    .unwrap();
+    let imports = server::ImportOptions { delay: Duration::ZERO, ..Default::default() };
+    let server = server::start(ServeOptions { imports, ..demo_options() }).await.unwrap();
     let dir = std::env::temp_dir().join(format!("autopilot-tui-pty-import-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("new-laptops.csv");

@@ -85,6 +85,31 @@ impl Effects {
         }
     }
 
+    /// Starts an import-side job (an import, a clean-up) with its cancel token; `work` gets
+    /// what every such job needs and ends with its last message.
+    fn spawn_job<F, W>(&mut self, request_id: u64, work: W)
+    where
+        W: FnOnce(crate::tui::import_task::JobContext) -> F + Send + 'static,
+        F: Future<Output = Msg> + Send + 'static,
+    {
+        let Some(client) = self.client_for(request_id) else { return };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        self.cancels.insert(request_id, cancel.clone());
+        let tx = self.tx.clone();
+        let context = crate::tui::import_task::JobContext {
+            client,
+            pacer: self.pacer.clone(),
+            cancel,
+            log: self.write_log.clone(),
+            request_id,
+            tx: tx.clone(),
+        };
+        self.spawn(request_id, async move {
+            let _ = tx.send(work(context).await);
+            TaskEnd::of(request_id)
+        });
+    }
+
     /// Starts a bulk job (new or resumed) with its cancel token.
     fn start_job(&mut self, request_id: u64, work: crate::tui::job_task::JobWork) {
         let Some(client) = self.client_for(request_id) else { return };
@@ -246,42 +271,10 @@ impl Effects {
                 });
             }
             Effect::RunImport { request_id, plan } => {
-                let Some(client) = self.client_for(request_id) else { return };
-                let cancel = tokio_util::sync::CancellationToken::new();
-                self.cancels.insert(request_id, cancel.clone());
-                let (pacer, log) = (self.pacer.clone(), self.write_log.clone());
-                self.spawn(request_id, async move {
-                    let task = crate::tui::import_task::run(
-                        client,
-                        pacer,
-                        cancel,
-                        log,
-                        request_id,
-                        *plan,
-                        tx.clone(),
-                    );
-                    let _ = tx.send(task.await);
-                    TaskEnd::of(request_id)
-                });
+                self.spawn_job(request_id, move |job| crate::tui::import_task::run(job, *plan));
             }
             Effect::CleanUp { request_id, records } => {
-                let Some(client) = self.client_for(request_id) else { return };
-                let cancel = tokio_util::sync::CancellationToken::new();
-                self.cancels.insert(request_id, cancel.clone());
-                let (pacer, log) = (self.pacer.clone(), self.write_log.clone());
-                self.spawn(request_id, async move {
-                    let task = crate::tui::import_task::clean_up(
-                        client,
-                        pacer,
-                        cancel,
-                        log,
-                        request_id,
-                        records,
-                        tx.clone(),
-                    );
-                    let _ = tx.send(task.await);
-                    TaskEnd::of(request_id)
-                });
+                self.spawn_job(request_id, move |job| crate::tui::import_task::clean_up(job, records));
             }
             Effect::RunJob { request_id, plan } => {
                 let source =

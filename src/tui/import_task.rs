@@ -28,27 +28,41 @@ pub async fn prepare(client: GraphClient, pacer: WritePacer, request_id: u64, pa
     Msg::ImportPrepared { request_id, path, result }
 }
 
-/// Carries out the plan until it ends or `cancel` stops it, telling its progress on `tx`.
-pub async fn run(
-    client: GraphClient,
-    pacer: WritePacer,
-    cancel: CancellationToken,
-    log: Option<WriteLog>,
-    request_id: u64,
-    plan: ImportPlan,
-    tx: UnboundedSender<Msg>,
-) -> Msg {
+/// What a running import-side job works with.
+pub struct JobContext {
+    /// The session's client.
+    pub client: GraphClient,
+    /// The write budget every writer shares.
+    pub pacer: WritePacer,
+    /// Stops the job between requests.
+    pub cancel: CancellationToken,
+    /// Where its writes are logged.
+    pub log: Option<WriteLog>,
+    /// The job's request id.
+    pub request_id: u64,
+    /// Where its progress goes.
+    pub tx: UnboundedSender<Msg>,
+}
+
+/// Drives `work` of a job made on `context`, forwarding its progress as it comes (and what is
+/// left when it ends).
+async fn drive<T>(
+    context: JobContext,
+    work: impl for<'a> FnOnce(&'a ImportJob) -> futures_util::future::BoxFuture<'a, T>,
+) -> T {
+    let JobContext { client, pacer, cancel, log, request_id, tx } = context;
     let (job, mut progress) = ImportJob::new(&client, pacer, cancel, log);
-    let forward = |progress| tx.send(Msg::ImportProgressed { request_id, progress }).is_ok();
-    let options = RunOptions::default();
+    let forward = |progress| {
+        let _ = tx.send(Msg::ImportProgressed { request_id, progress });
+    };
     let result = {
-        let run = job.run(&plan, &options);
-        tokio::pin!(run);
+        let running = work(&job);
+        tokio::pin!(running);
         loop {
             tokio::select! {
                 biased;
-                Some(p) = progress.recv() => { forward(p); }
-                result = &mut run => break result,
+                Some(p) = progress.recv() => forward(p),
+                result = &mut running => break result,
             }
         }
     };
@@ -56,34 +70,25 @@ pub async fn run(
     while let Ok(p) = progress.try_recv() {
         forward(p);
     }
+    result
+}
+
+/// Carries out the plan until it ends or is cancelled.
+pub async fn run(context: JobContext, plan: ImportPlan) -> Msg {
+    let request_id = context.request_id;
+    let result = drive(context, |job| {
+        Box::pin(async move {
+            let options = RunOptions::default();
+            job.run(&plan, &options).await
+        })
+    })
+    .await;
     Msg::ImportEnded { request_id, result: result.map(Box::new).map_err(|e| e.to_string()) }
 }
 
-/// Deletes the import records `:cleanup` picked, telling its progress on `tx`.
-pub async fn clean_up(
-    client: GraphClient,
-    pacer: WritePacer,
-    cancel: CancellationToken,
-    log: Option<WriteLog>,
-    request_id: u64,
-    records: Vec<(String, Option<String>)>,
-    tx: UnboundedSender<Msg>,
-) -> Msg {
-    let (job, mut progress) = ImportJob::new(&client, pacer, cancel, log);
-    let rows = {
-        let work = job.clean_up_records(records);
-        tokio::pin!(work);
-        loop {
-            tokio::select! {
-                biased;
-                Some(p) = progress.recv() => { let _ = tx.send(Msg::ImportProgressed { request_id, progress: p }); }
-                rows = &mut work => break rows,
-            }
-        }
-    };
-    drop(job);
-    while let Ok(p) = progress.try_recv() {
-        let _ = tx.send(Msg::ImportProgressed { request_id, progress: p });
-    }
+/// Deletes the import records `:cleanup` picked.
+pub async fn clean_up(context: JobContext, records: Vec<(String, Option<String>)>) -> Msg {
+    let request_id = context.request_id;
+    let rows = drive(context, |job| Box::pin(job.clean_up_records(records))).await;
     Msg::CleanedUp { request_id, rows }
 }
