@@ -325,6 +325,14 @@ async fn ctrl_z_suspends_with_the_terminal_restored_and_fg_redraws() {
     server.shutdown().await;
 }
 
+/// Esc back to the table (once the screen no longer shows `gone`), then `q`: the app exits.
+fn back_and_quit(app: &mut PtyApp, gone: &str) {
+    app.send("\x1b");
+    app.wait_for("the table", |s| !s.contains(gone));
+    app.send("q");
+    app.wait_exit();
+}
+
 /// The draft store files of `server`'s target in the pty tests' state directory.
 fn draft_stores(server: &RunningServer) -> Vec<std::path::PathBuf> {
     let dir =
@@ -604,10 +612,7 @@ async fn a_field_changed_on_the_server_meanwhile_shows_the_three_way_view_and_on
         "{:?}",
         write.headers
     );
-    app.send("\x1b");
-    app.wait_for("the table", |s| !s.contains("Hardware hash"));
-    app.send("q");
-    app.wait_exit();
+    back_and_quit(&mut app, "Hardware hash");
     server.shutdown().await;
 }
 
@@ -641,10 +646,7 @@ async fn undo_after_a_save_writes_the_previous_value_back_and_the_journal_lists_
     let undo_row = screen.lines().position(|l| l.contains("(undo)")).unwrap();
     let save_row = screen.lines().position(|l| l.contains("→ \"Undo-Me\"")).unwrap();
     assert!(undo_row < save_row, "newest first:\n{screen}");
-    app.send("\x1b");
-    app.wait_for("the table", |s| !s.contains("Write log"));
-    app.send("q");
-    app.wait_exit();
+    back_and_quit(&mut app, "Write log");
     server.shutdown().await;
 }
 
@@ -713,10 +715,7 @@ async fn import_from_the_app_checks_previews_imports_watches_and_cleans_up() {
     app.send("e");
     let written = app.wait_text("Results written to");
     assert!(written.contains("autopilot-tui-results-"), "{written}");
-    app.send("\x1b");
-    app.wait_for("the table", |s| !s.contains("Results (3)"));
-    app.send("q");
-    app.wait_exit();
+    back_and_quit(&mut app, "Results (3)");
     server.shutdown().await;
 }
 
@@ -756,10 +755,7 @@ async fn cleanup_deletes_the_completed_and_failed_import_records_after_the_typed
     app.send("\r");
     app.wait_text(&format!("{settled} import records deleted"));
     assert_eq!(server.journal().iter().filter(|r| r.method == "DELETE").count(), settled);
-    app.send("\x1b");
-    app.wait_for("the table", |s| !s.contains("Clean-up of"));
-    app.send("q");
-    app.wait_exit();
+    back_and_quit(&mut app, "Clean-up of");
     server.shutdown().await;
 }
 
@@ -798,9 +794,6 @@ async fn a_bulk_job_killed_midway_is_offered_at_the_next_start_and_resumed_witho
     let tagged = patches(&server);
     assert_eq!(tagged.len(), 20, "{} writes: one device written twice or missed", tagged.len());
     assert!(tagged.iter().all(|b| b == &serde_json::json!({"groupTag": "Resume-Tag"})));
-    app.send("\x1b");
-    app.wait_for("the table", |s| !s.contains("Job ended"));
-    app.send("q");
-    app.wait_exit();
+    back_and_quit(&mut app, "Job ended");
     server.shutdown().await;
 }
