@@ -510,6 +510,9 @@ fn draw<B: Backend>(
 }
 
 fn apply(model: &mut Model, input: Input, effects: &mut Effects) {
+    // The model's clock is read when something happens, not only on a tick (which runs only
+    // while something animates): a job started after a quiet minute starts now.
+    model.now = model.now.max(std::time::Instant::now());
     for effect in update::update(model, input) {
         effects.run(effect);
     }
