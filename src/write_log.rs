@@ -73,7 +73,8 @@ pub struct WriteEntry {
     /// The written fields' values sent.
     #[serde(default)]
     pub after: Map<String, Value>,
-    /// The HTTP status of the answer.
+    /// The HTTP status of the answer; 0 when no answer came but a read back showed the write
+    /// landed (a bulk job never sends such a write again).
     pub status: u16,
     /// The server's `request-id`, when it sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,9 +90,9 @@ pub struct WriteEntry {
 }
 
 impl WriteEntry {
-    /// Whether the server took the write (a 2xx answer).
+    /// Whether the server took the write (a 2xx answer, or a lost answer a read showed landed).
     pub fn succeeded(&self) -> bool {
-        (200..300).contains(&self.status)
+        self.status == 0 || (200..300).contains(&self.status)
     }
 
     /// A key naming this entry among all others (time and id), for `undoes`.
