@@ -344,3 +344,48 @@ async fn on_beta_the_device_account_password_is_typed_blind_sent_once_and_never_
     assert!(journal.iter().all(|r| !String::from_utf8_lossy(&r.body).contains(PASSWORD)));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn save_all_in_the_drafts_view_writes_every_draft_as_one_job_and_they_leave_the_store() {
+    let server = server().await;
+    let mut app = on_devices(&server).await;
+    // Two drafts: the group tag of the first two devices.
+    for (down, tag) in [(0, "Saved-All-1"), (1, "Saved-All-2")] {
+        for _ in 0..down {
+            app.press(KeyCode::Down);
+        }
+        app.press(KeyCode::Enter);
+        app.until("the form", |s| s.form_ready).await;
+        app.ctrl('u');
+        app.typing(tag);
+        app.until("one change", |s| s.dirty == 1).await;
+        app.press(KeyCode::Esc);
+        app.until("the table", |s| s.screen == Some(Screen::Table)).await;
+    }
+    app.press(KeyCode::Char(':'));
+    app.typing("drafts");
+    app.press(KeyCode::Enter);
+    app.until("the drafts", |s| s.screen_text.contains("Unsaved drafts: 2")).await;
+    app.press(KeyCode::Char('S'));
+    let preview = app.until("the plan", |s| s.screen_text.contains("Bulk change of")).await;
+    assert!(
+        preview.screen_text.contains("\"Saved-All-1\"") && preview.screen_text.contains("2 writes"),
+        "{}",
+        preview.screen_text
+    );
+    assert!(
+        sent(&server, "POST", "/updateDeviceProperties").is_empty()
+            && sent(&server, "POST", "/$batch").is_empty()
+    );
+    app.press(KeyCode::Enter);
+    app.until("the job's end", |s| s.screen_text.contains("Job ended: 2 done")).await;
+    app.press(KeyCode::Esc);
+    app.press(KeyCode::Char('q'));
+    let model = app.finish().await;
+    assert_eq!(model.unsaved_count(), 0, "saved drafts left the store");
+    // Both tags are on the server.
+    for tag in ["Saved-All-1", "Saved-All-2"] {
+        device_where(&server, |d| d["groupTag"] == tag).await;
+    }
+    server.shutdown().await;
+}

@@ -4,7 +4,7 @@
 //! user did not touch, and stops where both changed the same field.
 
 use crate::graph::patch::{FieldChange, PatchBody};
-use crate::graph::resource::{Field, Record, Resource};
+use crate::graph::resource::{Field, Kind, Record, Resource};
 use serde_json::Value;
 
 /// A field the user changed that someone else changed too, since the draft was made.
@@ -43,7 +43,8 @@ pub fn rebase(
         .iter()
         .filter_map(|c| {
             let (was, now) = (value(c.field, original), value(c.field, server));
-            (was != now && now != c.new).then(|| FieldConflict {
+            let moved = !same_value(c.field, Some(&now), &was);
+            (moved && !same_value(c.field, Some(&now), &c.new)).then(|| FieldConflict {
                 field: c.field,
                 original: was,
                 server: now,
@@ -59,6 +60,27 @@ pub fn rebase(
         change.field.set(&mut edited, change.new.clone());
     }
     Rebased::Send(PatchBody::between(resource, server, &edited))
+}
+
+/// Whether a field's value as read (`held`) is `wanted`, as a person comparing them would say.
+pub fn same_value(field: &Field, held: Option<&Value>, wanted: &Value) -> bool {
+    fn text(value: Option<&Value>) -> Option<String> {
+        match value {
+            None | Some(Value::Null) => Some(String::new()),
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            Some(_) => None,
+        }
+    }
+    if held == Some(wanted) {
+        return true;
+    }
+    match (text(held), text(Some(wanted))) {
+        (Some(a), Some(b)) if field.kind == Kind::Upn => a.eq_ignore_ascii_case(&b),
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// The fields the user did not change whose value on the server differs from the draft's:

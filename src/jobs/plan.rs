@@ -3,9 +3,10 @@
 //! what is known of the records, read by the preview, the runner, its journal and `apply`.
 
 use super::outcome::ConflictField;
+use crate::graph::conflict::same_value;
 use crate::graph::pacer::Rate;
 use crate::graph::patch::{FieldChange, PatchBody};
-use crate::graph::resource::{Field, Kind, Record, Resource};
+use crate::graph::resource::{Field, Record, Resource};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -60,7 +61,7 @@ impl PlanItem {
         let mut unseen = Vec::new();
         for target in targets {
             let old = target.field.get(known).cloned();
-            if old.is_some() && same(target.field, old.as_ref(), &target.value) {
+            if old.is_some() && same_value(target.field, old.as_ref(), &target.value) {
                 continue;
             }
             if old.is_none() {
@@ -101,11 +102,11 @@ impl PlanItem {
         let mut changed = Vec::new();
         for change in &body.changes {
             let now = change.field.get(record);
-            if same(change.field, now, &change.new) {
+            if same_value(change.field, now, &change.new) {
                 continue;
             }
             at_target = false;
-            if !self.unseen.contains(&change.field.path) && !same(change.field, now, &change.old) {
+            if !self.unseen.contains(&change.field.path) && !same_value(change.field, now, &change.old) {
                 changed.push(ConflictField {
                     field: change.field.path.to_string(),
                     planned: change.old.clone(),
@@ -139,27 +140,6 @@ impl PlanItem {
         self.body()
             .map(|body| body.changes.iter().map(|c| (c.field.path.to_string(), c.old.clone())).collect())
             .unwrap_or_default()
-    }
-}
-
-/// Whether a field's value as read (`held`) is `wanted`, as a person comparing them would say.
-fn same(field: &Field, held: Option<&Value>, wanted: &Value) -> bool {
-    fn text(value: Option<&Value>) -> Option<String> {
-        match value {
-            None | Some(Value::Null) => Some(String::new()),
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            Some(Value::Bool(b)) => Some(b.to_string()),
-            Some(_) => None,
-        }
-    }
-    if held == Some(wanted) {
-        return true;
-    }
-    match (text(held), text(Some(wanted))) {
-        (Some(a), Some(b)) if field.kind == Kind::Upn => a.eq_ignore_ascii_case(&b),
-        (Some(a), Some(b)) => a == b,
-        _ => false,
     }
 }
 

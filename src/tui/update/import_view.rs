@@ -121,7 +121,7 @@ pub(super) fn progressed(model: &mut Model, request_id: u64, progress: ImportPro
             job.counts = vec![("updated", *done), ("to update", total - done)]
         }
         ImportEvent::Resumed => job.paused_until = None,
-        ImportEvent::Synced(outcome) => job.note(format!("sync: {outcome:?}")),
+        ImportEvent::Synced(outcome) => job.note(format!("sync: {outcome}")),
         event => {
             if let Some((text, note)) = event.words() {
                 if note {

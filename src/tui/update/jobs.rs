@@ -143,7 +143,12 @@ pub(super) fn event(model: &mut Model, request_id: u64, event: crate::jobs::runn
             // A draft the job saved (`:drafts` S) is saved: it goes.
             let at_target = report.result.is_at_target();
             let planned =
-                job.plan.as_ref().and_then(|p| p.items.get(report.index)).map(|i| i.planned_values());
+                job.plan.as_ref().and_then(|p| p.items.get(report.index)).and_then(|i| i.body()).map(|b| {
+                    b.changes
+                        .iter()
+                        .map(|c| (c.field.path.to_string(), c.new.clone()))
+                        .collect::<serde_json::Map<_, _>>()
+                });
             if let Some(ex) = report.exchange {
                 model.record(*ex);
             }
