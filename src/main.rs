@@ -471,15 +471,19 @@ fn write_results(
         .map_err(|e| error(e.to_string()))
 }
 
-/// Asks a yes/no question on stderr and reads the answer from stdin.
-async fn confirm(question: &str) -> bool {
+/// Asks a yes/no question on stderr and reads the answer from stdin (blocking): yes only for
+/// `y` or `yes`.
+fn ask_yes(question: &str) -> bool {
     eprint!("{}", escape_for_terminal_keeping_lines(question));
-    let answer = tokio::task::spawn_blocking(|| {
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).map(|_| answer)
-    })
-    .await;
-    matches!(answer, Ok(Ok(text)) if matches!(text.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok()
+        && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// [`ask_yes`] off the async workers.
+async fn confirm(question: &str) -> bool {
+    let question = question.to_string();
+    tokio::task::spawn_blocking(move || ask_yes(&question)).await.unwrap_or(false)
 }
 
 /// `import`: the CSV is read before signing in (a file that cannot be read asks nothing of
@@ -495,12 +499,7 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
     let options = args.to_options(settings.read_only, settings.page_size, settings.write_rate);
     let connection = connect(&settings, print_sign_in).await?;
     let ask: Option<Ask> = if std::io::stdin().is_terminal() {
-        Some(Box::new(|question: &str| {
-            eprint!("{question}");
-            let mut answer = String::new();
-            std::io::stdin().read_line(&mut answer).is_ok()
-                && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-        }))
+        Some(Box::new(ask_yes))
     } else {
         None
     };
