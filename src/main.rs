@@ -498,11 +498,7 @@ async fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
     let bytes = read_csv(&args.file)?;
     let options = args.to_options(settings.read_only, settings.page_size, settings.write_rate);
     let connection = connect(&settings, print_sign_in).await?;
-    let ask: Option<Ask> = if std::io::stdin().is_terminal() {
-        Some(Box::new(ask_yes))
-    } else {
-        None
-    };
+    let ask: Option<Ask> = if std::io::stdin().is_terminal() { Some(Box::new(ask_yes)) } else { None };
     let mut console = Console::new(
         Box::new(std::io::stdout()),
         Box::new(std::io::stderr()),
