@@ -179,6 +179,81 @@ fn throttled(w: u16, h: u16) -> Model {
     m
 }
 
+fn conflicts(w: u16, h: u16) -> Model {
+    let mut m = confirm(w, h);
+    let effects = update(&mut m, Input::Action(Action::ConfirmSend));
+    let Some(crate::tui::event::Effect::Patch { request_id, device_id, body, original, resource, .. }) =
+        effects.first()
+    else {
+        panic!("{effects:?}")
+    };
+    // A colleague changed the group tag (and the import status) since the draft was made.
+    let mut server = (**original).clone();
+    let tag = resource.field("groupTag").unwrap();
+    tag.set(&mut server, serde_json::json!("Finance-Colleague"));
+    let status = resource.field("state/deviceImportStatus").unwrap();
+    status.set(&mut server, serde_json::json!("pending"));
+    let crate::graph::conflict::Rebased::Conflicts(conflicts) =
+        crate::graph::conflict::rebase(resource, original, &server, &body.changes)
+    else {
+        panic!("a conflict expected")
+    };
+    let (request_id, device_id) = (*request_id, device_id.clone());
+    let server = Box::new(server);
+    update(
+        &mut m,
+        Input::Msg(Msg::Conflicted { request_id, device_id, exchanges: Vec::new(), server, conflicts }),
+    );
+    act(&mut m, Action::PickMine);
+    m
+}
+
+fn journal(w: u16, h: u16) -> Model {
+    let mut m = table(w, h);
+    let base = m.base_url.clone();
+    let mut entries: Vec<crate::write_log::WriteEntry> = ["PF3ABCDE", "5CD1234X", "MXL98765"]
+        .iter()
+        .enumerate()
+        .map(|(i, serial)| {
+            let mut entry = *fixtures::written(&format!("id-{i}"));
+            entry.target = base.clone();
+            entry.serial = Some((*serial).to_string());
+            entry.before.insert("groupTag".into(), serde_json::json!("Sales"));
+            entry.after.insert("groupTag".into(), serde_json::json!(format!("Lab-{i}")));
+            entry
+        })
+        .collect();
+    entries[1].status = 400;
+    entries[2].source = crate::write_log::WriteSource::Undo;
+    entries[2].undoes = Some("x".into());
+    m.journal.entries = entries;
+    m.journal.loading = false;
+    m.screen = crate::tui::model::Screen::Journal;
+    m
+}
+
+fn jobs(w: u16, h: u16) -> Model {
+    let mut m = table(w, h);
+    let now = m.now;
+    let mut job =
+        crate::tui::model::JobView::new(7, "Bulk change of 40 imported identities".into(), None, now);
+    job.phase = "sending".into();
+    job.counts =
+        vec![("done", 12), ("failed", 1), ("conflict", 1), ("skipped", 2), ("not sent", 0), ("pending", 24)];
+    job.rate = Some(300.0);
+    job.eta = Some(std::time::Duration::from_secs(5));
+    job.paused_until = Some(now + std::time::Duration::from_secs(9));
+    job.note("job 20261201T101500Z-imported-3f2a: 40 items (40 to go)");
+    job.results = vec![
+        "PF3ABCDE       done (request-id 5f1c0e9a-3d64-4a5e-9d5e-6a0a3f1e2b7c)".into(),
+        "5CD1234X       failed: BadRequest: groupTag too long (request-id 9b2e...)".into(),
+        "MXL98765       conflict: groupTag: \"Sales\" at plan, now \"Finance\"".into(),
+    ];
+    m.job = Some(job);
+    m.screen = crate::tui::model::Screen::Jobs;
+    m
+}
+
 macro_rules! screens {
     ($($name:ident => $make:ident),* $(,)?) => {
         $(
@@ -204,6 +279,9 @@ screens! {
     screen_sign_in => sign_in,
     screen_sign_in_declined => sign_in_declined,
     screen_throttled => throttled,
+    screen_conflicts => conflicts,
+    screen_journal => journal,
+    screen_jobs => jobs,
 }
 
 #[test]
