@@ -205,9 +205,16 @@ fn keep_drafts(model: &Model, target: &str) {
         (Ok(path), Some(kept)) => {
             tracing::info!(path = %path.display(), drafts = kept.drafts.len(), reason, "unsaved drafts kept");
             let by = model.ended_by.map(|s| format!("ended by {s}; ")).unwrap_or_default();
+            let mut what = Vec::new();
+            if !kept.drafts.is_empty() {
+                what.push(format!("{} unsaved draft(s)", kept.drafts.len()));
+            }
+            if let Some(bulk) = &kept.bulk {
+                what.push(format!("the bulk edit of {} marked record(s)", bulk.marked.len()));
+            }
             eprintln!(
-                "autopilot-tui: {by}{} unsaved draft(s) kept in {}; the next start restores them",
-                kept.drafts.len(),
+                "autopilot-tui: {by}{} kept in {}; the next start restores them",
+                what.join(" and "),
                 path.display()
             );
         }

@@ -762,6 +762,11 @@ pub fn available(action: &Action, model: &Model) -> bool {
         Action::Linked => {
             !model.table.view.is_empty() && model.table.resource.field("serialNumber").is_some()
         }
+        Action::Sync if model.screen == Screen::Jobs => model.job.as_ref().is_some_and(|j| j.offer_sync),
+        Action::Export => model.job.as_ref().is_some_and(|j| j.results_csv.is_some()),
+        Action::Undo if model.screen == Screen::Form => {
+            model.last_write.as_ref().zip(model.form.as_ref()).is_some_and(|(w, f)| w.id == f.device_id)
+        }
         _ => true,
     }
 }
