@@ -26,8 +26,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, view: &ConflictView) {
         )),
         Line::from(""),
     ];
-    let value_w = inner.saturating_sub(16);
+    let value_w = inner.saturating_sub(16).max(10);
+    // Where each field's lines start, so the selected one is kept on screen.
+    let mut starts = Vec::new();
     for (i, (c, pick)) in view.items.iter().enumerate() {
+        starts.push(lines.len());
         let here = i == view.selected;
         let marker = if here { "▶ " } else { "  " };
         let state = match pick {
@@ -40,13 +43,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, view: &ConflictView) {
             let chosen = *pick == Some(p);
             let style = if chosen { theme.dirty() } else { Style::new() };
             let mark = if chosen { "●" } else { " " };
-            lines.push(Line::from(vec![
-                Span::styled(
-                    format!("   {mark} {:<10}", label(p)),
-                    if chosen { theme.dirty() } else { theme.dim() },
-                ),
-                Span::styled(ellipsize(&value_words(value), value_w), style),
-            ]));
+            // A long value wraps under itself rather than being cut: it is what is decided on.
+            let wrapped = crate::tui::views::device_form::wrap_words(&value_words(value), value_w);
+            for (n, chunk) in wrapped.into_iter().enumerate() {
+                let lead = if n == 0 { format!("   {mark} {:<10}", label(p)) } else { " ".repeat(15) };
+                lines.push(Line::from(vec![
+                    Span::styled(lead, if chosen { theme.dirty() } else { theme.dim() }),
+                    Span::styled(chunk, style),
+                ]));
+            }
         }
     }
     let height = (lines.len() as u16 + 2).min(area.height);
@@ -55,10 +60,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, view: &ConflictView) {
     let block = Block::bordered()
         .title(Span::styled(" Conflicts: changed on the server too ", theme.heading()))
         .border_style(theme.key());
-    // The selected field's lines stay on screen when there are more than fit.
     let room = height.saturating_sub(2) as usize;
-    let selected_row = 3 + view.selected * 4 + 3;
-    let scroll = selected_row.saturating_sub(room.saturating_sub(1)) as u16;
+    let selected_end = starts.get(view.selected + 1).copied().unwrap_or(lines.len());
+    let scroll = selected_end.saturating_sub(room) as u16;
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), r);
 }
 
