@@ -102,3 +102,12 @@ pub fn value_words(value: &serde_json::Value) -> String {
     };
     crate::terminal_text::escape_for_terminal(&text).into_owned()
 }
+
+/// A write's changes as a line: `Group tag "Sales" → "Lab" · User null → "a@contoso.com"`.
+pub fn changes_words(changes: &[crate::graph::patch::FieldChange]) -> String {
+    let parts: Vec<String> = changes
+        .iter()
+        .map(|c| format!("{} {} → {}", c.field.label, value_words(&c.old), value_words(&c.new)))
+        .collect();
+    parts.join(" · ")
+}

@@ -9,7 +9,20 @@ use crate::tui::model::{JobView, Model};
 pub(super) fn start(model: &mut Model, plan: Plan) -> Vec<Effect> {
     let request_id = model.request_id();
     let title = format!("Bulk change of {} {}", plan.items.len(), plan.resource.title);
-    model.job = Some(JobView::new(request_id, title, Some(plan.clone()), model.now));
+    let mut job = JobView::new(request_id, title, Some(plan.clone()), model.now);
+    // Every device is listed from the start; each line becomes its outcome as it lands.
+    job.results = plan
+        .items
+        .iter()
+        .map(|item| {
+            let change = item.body().map_or_else(
+                || "already at the target".to_string(),
+                |b| crate::tui::wording::changes_words(&b.changes),
+            );
+            format!("{:<14} pending: {change}", item.label)
+        })
+        .collect();
+    model.job = Some(job);
     model.screen = crate::tui::model::Screen::Jobs;
     vec![Effect::RunJob { request_id, plan }]
 }

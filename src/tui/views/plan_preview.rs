@@ -5,7 +5,7 @@
 use crate::jobs::plan::Step;
 use crate::tui::model::{Model, PlanPreview};
 use crate::tui::views::{Theme, centered, ellipsize};
-use crate::tui::wording::{duration_words, plural, value_words};
+use crate::tui::wording::{changes_words, duration_words, plural};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -51,14 +51,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, p: &PlanPreview) {
                 Span::styled("already at the target: no write", theme.dim()),
             ])),
             Step::Write(body) => {
-                let changes: Vec<String> = body
-                    .changes
-                    .iter()
-                    .map(|c| format!("{} {} → {}", c.field.label, value_words(&c.old), value_words(&c.new)))
-                    .collect();
+                let changes = changes_words(&body.changes);
                 list.push(Line::from(vec![
                     Span::raw(label),
-                    Span::raw(ellipsize(&changes.join(" · "), inner_w.saturating_sub(16))),
+                    Span::raw(ellipsize(&changes, inner_w.saturating_sub(16))),
                 ]));
             }
         }
