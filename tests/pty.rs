@@ -159,12 +159,15 @@ fn patches(server: &RunningServer) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `GET` below the server's version root, as JSON.
+async fn get_json(server: &RunningServer, path: &str) -> serde_json::Value {
+    let url = format!("{}{path}", server.base_url());
+    reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap()
+}
+
 /// A serial number of a demo device, to filter to.
 async fn some_serial(server: &RunningServer) -> String {
-    let url =
-        format!("{}/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=5", server.base_url());
-    let page: serde_json::Value =
-        reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let page = get_json(server, "/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=5").await;
     page["value"][2]["serialNumber"].as_str().unwrap().to_string()
 }
 
@@ -364,10 +367,7 @@ fn wait_for_store(server: &RunningServer, tags: &[&str], gone: &[&str]) -> Strin
 
 /// Three demo serials.
 async fn three_serials(server: &RunningServer) -> Vec<String> {
-    let url =
-        format!("{}/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=6", server.base_url());
-    let page: serde_json::Value =
-        reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let page = get_json(server, "/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=6").await;
     (3..6).map(|i| page["value"][i]["serialNumber"].as_str().unwrap().to_string()).collect()
 }
 
@@ -478,9 +478,7 @@ async fn device_code_sign_in_in_the_app_then_the_table() {
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_tenant_the_app_opens_on_devices_and_a_retag_sends_one_update_device_properties() {
     let server = serve(false).await;
-    let url = format!("{}/deviceManagement/windowsAutopilotDeviceIdentities?$top=50", server.base_url());
-    let page: serde_json::Value =
-        reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let page = get_json(&server, "/deviceManagement/windowsAutopilotDeviceIdentities?$top=50").await;
     let device = page["value"].as_array().unwrap().iter().find(|d| d["groupTag"] == "Kiosk").unwrap().clone();
     let (id, serial) = (device["id"].as_str().unwrap(), device["serialNumber"].as_str().unwrap());
     // No --show: a tenant opens on the registered devices (what admins edit).
@@ -549,10 +547,7 @@ async fn y_copies_the_serial_through_osc_52_and_nothing_else() {
 
 /// The id, serial and group tag of a demo device, to change it behind the app's back.
 async fn some_device(server: &RunningServer, index: usize) -> (String, String, serde_json::Value) {
-    let url =
-        format!("{}/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=10", server.base_url());
-    let page: serde_json::Value =
-        reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let page = get_json(server, "/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=10").await;
     let d = &page["value"][index];
     (
         d["id"].as_str().unwrap().to_string(),
@@ -682,18 +677,11 @@ async fn import_from_the_app_checks_previews_imports_watches_and_cleans_up() {
     let ended = app.wait_for("the import's end", |s| s.contains("ended:") && s.contains("Results (3)"));
     assert!(ended.contains("2 rows done"), "{ended}");
     // Both rows are registered, their import records cleaned up; the bad row never left.
-    let devices: serde_json::Value = reqwest::Client::new()
-        .get(format!(
-            "{}/deviceManagement/windowsAutopilotDeviceIdentities?$filter=contains(serialNumber,'PTYIMP')",
-            server.base_url()
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let devices: serde_json::Value = get_json(
+        &server,
+        "/deviceManagement/windowsAutopilotDeviceIdentities?$filter=contains(serialNumber,'PTYIMP')",
+    )
+    .await;
     let serials: Vec<&str> =
         devices["value"].as_array().unwrap().iter().filter_map(|d| d["serialNumber"].as_str()).collect();
     assert!(
@@ -722,18 +710,8 @@ async fn import_from_the_app_checks_previews_imports_watches_and_cleans_up() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_deletes_the_completed_and_failed_import_records_after_the_typed_count() {
     let server = serve(false).await;
-    let all: serde_json::Value = reqwest::Client::new()
-        .get(format!(
-            "{}/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=999",
-            server.base_url()
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: serde_json::Value =
+        get_json(&server, "/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=999").await;
     // The smallest import with more settled records than the guard's threshold (25): deleted
     // within the write budget's first burst.
     let mut by_import: std::collections::BTreeMap<String, usize> = Default::default();
