@@ -64,6 +64,32 @@ fn escape_with(text: &str, escape: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Where JSON text read a character at a time stands: inside a string or not (escapes
+/// followed), for code that walks JSON text without parsing it (it may be cut short).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JsonStrings {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonStrings {
+    /// Takes the next character; true when it belongs to a string (its quotes included).
+    pub fn step(&mut self, c: char) -> bool {
+        if !self.in_string {
+            self.in_string = c == '"';
+            return self.in_string;
+        }
+        if self.escaped {
+            self.escaped = false;
+        } else if c == '\\' {
+            self.escaped = true;
+        } else if c == '"' {
+            self.in_string = false;
+        }
+        true
+    }
+}
+
 /// JSON text made safe for a terminal while staying JSON: characters that [`needs_escape`]
 /// would flag become `\uXXXX` escapes (they can only stand inside strings in JSON written by
 /// serde, and raw whitespace other than a space or `\n` is dropped between tokens).
@@ -72,20 +98,9 @@ pub fn escape_json_for_terminal(json: &str) -> Cow<'_, str> {
         return Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = JsonStrings::default();
     for c in json.chars() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-        }
+        let in_string = strings.step(c);
         if c == '\n' || !needs_escape(c) {
             out.push(c);
         } else if in_string {

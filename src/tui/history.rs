@@ -74,8 +74,7 @@ pub fn readable_body(text: &str) -> String {
 fn indent_json(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 4);
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = crate::terminal_text::JsonStrings::default();
     let mut chars = text.chars().peekable();
     let newline = |out: &mut String, depth: usize| {
         out.push('\n');
@@ -84,22 +83,11 @@ fn indent_json(text: &str) -> String {
         }
     };
     while let Some(c) = chars.next() {
-        if in_string {
+        if strings.step(c) {
             out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
             continue;
         }
         match c {
-            '"' => {
-                in_string = true;
-                out.push(c);
-            }
             '{' | '[' => {
                 out.push(c);
                 while chars.peek().is_some_and(|n| n.is_whitespace()) {
