@@ -152,3 +152,15 @@ pub fn ids(devices: &[Value]) -> Vec<String> {
 pub fn enc(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
+
+/// Asserts a `$select`ed page: its context names the selection, each record has exactly `keys`
+/// (sorted; `@odata.type` included).
+pub fn assert_selected(page: &Value, context_suffix: &str, keys: &[&str]) {
+    let context = page["@odata.context"].as_str().unwrap();
+    assert!(context.ends_with(context_suffix), "{context}");
+    for d in page["value"].as_array().unwrap() {
+        let mut got: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+        got.sort_unstable();
+        assert_eq!(got, keys);
+    }
+}
