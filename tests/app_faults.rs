@@ -16,7 +16,7 @@ use autopilot_tui::graph::retry::RetryPolicy;
 use autopilot_tui::server::faults::{FaultConfig, LatencyRange};
 use autopilot_tui::server::{DataSet, ServeOptions, start};
 use autopilot_tui::tui::model::{Model, Screen};
-use common::App;
+use common::{App, retag_and_confirm};
 use crossterm::event::KeyCode;
 use futures_util::StreamExt;
 use records::RecordExt;
@@ -70,13 +70,7 @@ async fn the_whole_app_under_every_fault() {
         let form = app.until("the form", |s| s.form_ready || s.problem.is_some()).await;
         assert!(form.problem.is_none(), "fetching failed after every retry: {}", form.screen_text);
         let tag = format!("Fault-{k}");
-        app.press(KeyCode::Tab);
-        app.ctrl('e');
-        app.ctrl('u');
-        app.typing(&tag);
-        app.until("one dirty field", |s| s.dirty == 1).await;
-        app.ctrl('s');
-        app.until("the confirmation", |s| s.confirm).await;
+        retag_and_confirm(&mut app, &tag).await;
         app.press(KeyCode::Enter);
         let done = app
             .until("the save's end", |s| {

@@ -10,7 +10,7 @@ use autopilot_tui::graph::imported::IMPORTED;
 use autopilot_tui::server::faults::{FaultConfig, LatencyRange};
 use autopilot_tui::server::{DataSet, RunningServer, ServeOptions, start};
 use autopilot_tui::tui::model::Screen;
-use common::{App, open_by_filter};
+use common::{App, open_by_filter, retag_and_confirm};
 use crossterm::event::{Event, KeyCode};
 
 async fn server(strict: bool) -> RunningServer {
@@ -24,13 +24,7 @@ async fn filter_open_edit_save_confirm_sends_exactly_the_changed_field() {
     let (id, _serial) = open_by_filter(&mut app).await;
 
     // Focus starts on the assigned user; the group tag is next.
-    app.press(KeyCode::Tab);
-    app.ctrl('e');
-    app.ctrl('u');
-    app.typing("Lab-42");
-    app.until("one dirty field", |s| s.dirty == 1).await;
-    app.ctrl('s');
-    let confirm = app.until("the confirmation", |s| s.confirm).await;
+    let confirm = retag_and_confirm(&mut app, "Lab-42").await;
     assert!(confirm.screen_text.contains("PATCH"), "{}", confirm.screen_text);
     assert!(confirm.screen_text.contains(r#""groupTag": "Lab-42""#), "{}", confirm.screen_text);
     app.press(KeyCode::Enter);

@@ -189,3 +189,15 @@ pub async fn open_by_filter(app: &mut App) -> (String, String) {
     app.until("the form", |s| s.form_ready).await;
     (id, serial)
 }
+
+/// In an imported identity's form (focus on the assigned user): the group tag replaced by `tag`,
+/// then `^S`; returns the confirmation as seen.
+pub async fn retag_and_confirm(app: &mut App, tag: &str) -> Seen {
+    app.press(KeyCode::Tab);
+    app.ctrl('e');
+    app.ctrl('u');
+    app.typing(tag);
+    app.until("one dirty field", |s| s.dirty == 1).await;
+    app.ctrl('s');
+    app.until("the confirmation", |s| s.confirm).await
+}
