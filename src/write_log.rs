@@ -15,6 +15,12 @@ use serde_json::{Map, Value};
 /// The file's name in the state directory.
 pub const FILE_NAME: &str = "writes.jsonl";
 
+/// How an entry names the Graph root a write went to (`https://graph.microsoft.com/v1.0`, no
+/// trailing slash), so entries of one tenant compare equal whoever wrote them.
+pub fn target_of(base_url: &str) -> String {
+    base_url.trim_end_matches('/').to_string()
+}
+
 /// What made a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -339,7 +339,28 @@ pub struct Resource {
     pub per_record: &'static [&'static str],
 }
 
+impl WriteVerb {
+    /// The write in words, as the write log keeps it: `PATCH`, `POST updateDeviceProperties`.
+    pub fn describe(self) -> String {
+        match self {
+            WriteVerb::Patch => "PATCH".to_string(),
+            WriteVerb::Action(action) => format!("POST {action}"),
+        }
+    }
+}
+
 impl Resource {
+    /// The collection's name: the last segment of its path (`windowsAutopilotDeviceIdentities`).
+    pub fn collection_name(&self) -> &'static str {
+        self.path.rsplit('/').next().unwrap_or(self.path)
+    }
+
+    /// Whether a path segment names this collection, by its path or its other path.
+    pub fn is_collection(&self, segment: &str) -> bool {
+        self.collection_name() == segment
+            || self.alternate_path.is_some_and(|(_, p)| p.rsplit('/').next() == Some(segment))
+    }
+
     /// A field by its OData path.
     pub fn field(&self, path: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.path == path)

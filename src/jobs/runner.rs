@@ -40,7 +40,7 @@ use crate::graph::batch::{BatchWriter, ItemOutcome, Landing, MAX_BATCH, ReadRoun
 use crate::graph::client::{Exchange, GraphClient, Outcome};
 use crate::graph::error::GraphError;
 use crate::graph::pacer::{PacerConfig, PacerStatus, WritePacer};
-use crate::graph::resource::{Record, WriteVerb};
+use crate::graph::resource::Record;
 use crate::write_log::{WriteEntry, WriteLog, WriteSource};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -511,14 +511,10 @@ struct LogTarget {
 
 impl LogTarget {
     fn of(client: &GraphClient) -> LogTarget {
-        let url = client.collection_url();
         LogTarget {
-            target: client.config().base_url.trim_end_matches('/').to_string(),
-            collection: url.rsplit('/').next().unwrap_or_default().to_string(),
-            verb: match client.resource().write {
-                WriteVerb::Patch => "PATCH".to_string(),
-                WriteVerb::Action(action) => format!("POST {action}"),
-            },
+            target: crate::write_log::target_of(&client.config().base_url),
+            collection: client.resource().collection_name().to_string(),
+            verb: client.resource().write.describe(),
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::graph::client::{Exchange, GraphClient};
 use crate::graph::conflict::{Rebased, rebase};
 use crate::graph::error::GraphError;
 use crate::graph::patch::PatchBody;
-use crate::graph::resource::{Record, WriteVerb};
+use crate::graph::resource::Record;
 use crate::tui::event::Msg;
 use crate::write_log::{WriteEntry, WriteLog, WriteSource};
 use serde_json::{Map, Value};
@@ -106,10 +106,7 @@ pub fn entry(
 ) -> WriteEntry {
     let resource = client.resource();
     let value = |v: Option<&Value>| v.cloned().unwrap_or(Value::Null);
-    let verb = match resource.write {
-        WriteVerb::Patch => "PATCH".to_string(),
-        WriteVerb::Action(name) => format!("POST {name}"),
-    };
+    let verb = resource.write.describe();
     WriteEntry {
         serial: before.get("serialNumber").and_then(Value::as_str).map(str::to_string),
         before: body.changes.iter().map(|c| (c.field.path.to_string(), value(c.field.get(before)))).collect(),
@@ -130,8 +127,8 @@ pub fn answered(
     let resource = client.resource();
     WriteEntry {
         time: crate::graph::timestamp::format(std::time::SystemTime::now()),
-        target: client.config().base_url.clone(),
-        collection: resource.path.rsplit('/').next().unwrap_or(resource.path).to_string(),
+        target: crate::write_log::target_of(&client.config().base_url),
+        collection: resource.collection_name().to_string(),
         id: id.to_string(),
         serial: None,
         verb,

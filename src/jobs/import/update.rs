@@ -8,18 +8,9 @@ use super::results::{Outcome, RowResult};
 use super::written::{Answer, Journal};
 use crate::graph::client::GraphClient;
 use crate::graph::registered::REGISTERED;
-use crate::graph::resource::WriteVerb;
 use crate::write_log::WriteSource;
 use futures_util::StreamExt;
 use serde_json::Map;
-
-/// The write log's verb of a write of a registered device (`POST updateDeviceProperties`).
-fn verb() -> String {
-    match REGISTERED.write {
-        WriteVerb::Patch => "PATCH".into(),
-        WriteVerb::Action(action) => format!("POST {action}"),
-    }
-}
 
 /// Updates the registered devices of the plan's update steps; each row's result says how it
 /// went. Once the job is cancelled no further update starts (those rows are not sent).
@@ -59,7 +50,7 @@ pub(super) async fn update_registered(
     }))
     .buffer_unordered(concurrency);
     reporter.emit(ImportEvent::Updating { done, total });
-    let verb = verb();
+    let verb = REGISTERED.write.describe();
     while let Some((i, device_id, body, outcome)) = writing.next().await {
         let row = &mut results[i];
         let Some(outcome) = outcome else {

@@ -37,7 +37,7 @@ impl Journal {
         target: String,
         import_id: String,
     ) -> Journal {
-        Journal { log: Mutex::new(log), reporter, target, import_id }
+        Journal { log: Mutex::new(log), reporter, target: crate::write_log::target_of(&target), import_id }
     }
 
     /// Appends entries in one write; the first failure is told and ends journalling.
@@ -70,7 +70,7 @@ impl Journal {
         WriteEntry {
             time: crate::graph::timestamp::format(std::time::SystemTime::now()),
             target: self.target.clone(),
-            collection: resource.path.rsplit('/').next().unwrap_or(resource.path).to_string(),
+            collection: resource.collection_name().to_string(),
             id: id.to_string(),
             serial: serial.map(str::to_string),
             verb: verb.to_string(),

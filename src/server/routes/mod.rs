@@ -148,12 +148,7 @@ fn segment_not_found<'a>(segments: impl Iterator<Item = &'a str>, beta: bool) ->
         paths.push(crate::graph::registered::SETTINGS_PATH);
     }
     let known = |segment: &str| paths.iter().any(|p| p.split('/').any(|s| s == segment));
-    let collection = |segment: &str| {
-        SERVED.iter().any(|r| {
-            r.path.rsplit('/').next() == Some(segment)
-                || r.alternate_path.is_some_and(|(_, p)| p.rsplit('/').next() == Some(segment))
-        })
-    };
+    let collection = |segment: &str| SERVED.iter().any(|r| r.is_collection(segment));
     let mut after_collection = false;
     for segment in segments {
         if after_collection || known(segment) {

@@ -48,7 +48,8 @@ pub fn shown(model: &Model) -> Vec<&WriteEntry> {
 
 /// The entries of this Graph root.
 pub fn of_target(model: &Model) -> impl Iterator<Item = &WriteEntry> {
-    model.journal.entries.iter().filter(|e| e.target == model.base_url)
+    let target = crate::write_log::target_of(&model.base_url);
+    model.journal.entries.iter().filter(move |e| e.target == target)
 }
 
 /// Everything the filter looks through, lower-cased.
@@ -137,10 +138,7 @@ fn move_by(model: &mut Model, by: isize) -> Vec<Effect> {
 
 /// The resource a logged write went to.
 fn resource_of(entry: &WriteEntry) -> Option<&'static Resource> {
-    crate::graph::resources().into_iter().find(|r| {
-        let last = |path: &str| path.rsplit('/').next().unwrap_or(path).to_string();
-        last(r.path) == entry.collection || r.alternate_path.is_some_and(|(_, p)| last(p) == entry.collection)
-    })
+    crate::graph::resources().into_iter().find(|r| r.is_collection(&entry.collection))
 }
 
 /// Opens the confirmation of an undo: the entry's before values written back, checked like
@@ -161,7 +159,7 @@ pub(super) fn ask_undo(model: &mut Model, entry: &WriteEntry) {
         );
         return;
     }
-    if entry.target != model.base_url {
+    if entry.target != crate::write_log::target_of(&model.base_url) {
         model.say(
             Level::Warn,
             format!("That write went to {}, not to this tenant: it cannot be undone from here", entry.target),
