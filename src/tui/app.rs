@@ -104,10 +104,12 @@ pub async fn run(opts: AppOptions) -> Result<(), TuiError> {
             "No writable state directory: drafts are not kept on disk and writes are not logged",
         );
     }
+    let fingerprint = StoredDrafts::fingerprint(&model.drafts, model.bulk.as_ref());
     let store = draft_store::default_path(&target).ok().map(|path| DraftSink {
         path,
         target: target.clone(),
         written: stored,
+        fingerprint,
     });
     // Handlers first, before raw mode: no moment when a signal would leave the terminal raw.
     let signals = os_signals();
@@ -300,6 +302,8 @@ pub struct DraftSink {
     pub target: String,
     /// What it holds now.
     pub written: Option<StoredDrafts>,
+    /// The fingerprint of what it holds ([`StoredDrafts::fingerprint`]).
+    pub fingerprint: u64,
 }
 
 /// How long the drafts must be unchanged before they are written (typing is not a write a key).
@@ -431,6 +435,7 @@ where
                 if let Some(sink) = host.drafts.as_mut() {
                     let now = stored_now(&model, &sink.target, "a change", sink.written.as_ref());
                     sink.written.clone_from(&now);
+                    sink.fingerprint = StoredDrafts::fingerprint(&model.drafts, model.bulk.as_ref());
                     effects.run(crate::tui::event::Effect::StoreDrafts { path: sink.path.clone(), drafts: now });
                 }
             }
@@ -470,8 +475,8 @@ where
         if let Some(sink) = host.drafts.as_ref()
             && store_at.is_none()
         {
-            let now = stored_now(&model, &sink.target, "a change", sink.written.as_ref());
-            if !StoredDrafts::same_drafts(now.as_ref(), sink.written.as_ref()) {
+            // Cheap on every event: the store itself is built only when it is written.
+            if StoredDrafts::fingerprint(&model.drafts, model.bulk.as_ref()) != sink.fingerprint {
                 store_at = Some(tokio::time::Instant::now() + STORE_AFTER);
             }
         }

@@ -217,17 +217,27 @@ impl StoredDrafts {
         self.drafts.iter().map(|d| d.edits.len()).sum()
     }
 
-    /// Whether two stores hold the same drafts (when they were written aside).
-    pub fn same_drafts(a: Option<&StoredDrafts>, b: Option<&StoredDrafts>) -> bool {
-        let key = |s: Option<&StoredDrafts>| {
-            s.map(|s| {
-                (
-                    s.drafts.iter().map(|d| (d.id().to_string(), d.edits.clone())).collect::<Vec<_>>(),
-                    s.bulk.clone(),
-                )
-            })
-        };
-        key(a) == key(b)
+    /// A fingerprint of what a session would store (each unsaved draft's typed text, the bulk
+    /// edit's choices and records), cheap enough to take after every event: the store is
+    /// written only when it changes, without building the store to compare.
+    pub fn fingerprint(drafts: &HashMap<String, Draft>, bulk: Option<&crate::tui::bulk::BulkForm>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut ids: Vec<&String> = drafts.keys().collect();
+        ids.sort();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for id in ids {
+            let draft = &drafts[id];
+            for field in draft.dirty_fields().into_iter().filter(|f| f.kind != Kind::Secret) {
+                (id, field.path, draft.edits.get(field.path)).hash(&mut hasher);
+            }
+        }
+        if let Some(form) = bulk {
+            form.rows.hash(&mut hasher);
+            for f in &form.fields {
+                (f.field.path, f.choice.word(), &f.text).hash(&mut hasher);
+            }
+        }
+        hasher.finish()
     }
 }
 
