@@ -286,15 +286,7 @@ impl Effects {
                     self.start_job(request_id, crate::tui::job_task::JobWork::Resume(Box::new(saved)))
                 }
                 Err(e) => {
-                    let _ = tx.send(Msg::JobEnded {
-                        request_id,
-                        plan: Box::new(crate::jobs::plan::Plan {
-                            resource: &crate::graph::imported::IMPORTED,
-                            items: Vec::new(),
-                            unplanned: Vec::new(),
-                        }),
-                        result: Err(e.to_string()),
-                    });
+                    let _ = tx.send(Msg::JobEnded { request_id, result: Err(e.to_string()) });
                 }
             },
             Effect::AbandonJob { path } => {

@@ -200,12 +200,17 @@ pub enum Msg {
         /// The runner's event.
         event: Box<crate::jobs::runner::JobEvent>,
     },
+    /// What a resumed job does (a new one's plan the app made itself).
+    JobPlanned {
+        /// Its request id.
+        request_id: u64,
+        /// Its plan, as its journal has it.
+        plan: Box<crate::jobs::plan::Plan>,
+    },
     /// A bulk job ended.
     JobEnded {
         /// Its request id.
         request_id: u64,
-        /// What it ran.
-        plan: Box<crate::jobs::plan::Plan>,
         /// Its report, or why it could not run (a journal that cannot be resumed).
         result: Result<Box<crate::jobs::runner::Report>, String>,
     },

@@ -4,7 +4,6 @@
 
 use crate::graph::client::GraphClient;
 use crate::jobs::journal::SavedJob;
-use crate::jobs::plan::Plan;
 use crate::jobs::runner::Runner;
 use crate::tui::event::Msg;
 use crate::write_log::{WriteLog, WriteSource};
@@ -14,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 /// What a job does: a new plan, or the rest of a journaled one.
 pub enum JobWork {
     /// Run this plan (described for the journal as `source`).
-    Run(Box<Plan>, String),
+    Run(Box<crate::jobs::plan::Plan>, String),
     /// Go on with a job a crash or kill cut off.
     Resume(Box<SavedJob>),
 }
@@ -40,32 +39,28 @@ pub async fn run(
     let forward = |event| {
         let _ = tx.send(Msg::JobEvent { request_id, event: Box::new(event) });
     };
-    let (plan, result) = {
-        let (plan, work): (Plan, futures_util::future::BoxFuture<'_, Result<_, String>>) = match work {
-            JobWork::Run(plan, source) => {
-                let runner = &runner;
-                let p = (*plan).clone();
-                (p, Box::pin(async move { Ok(runner.run(&plan, &source).await) }))
-            }
+    let result = {
+        let runner = &runner;
+        let work: futures_util::future::BoxFuture<'_, Result<_, String>> = match work {
+            JobWork::Run(plan, source) => Box::pin(async move { Ok(runner.run(&plan, &source).await) }),
             JobWork::Resume(saved) => {
-                let runner = &runner;
-                let p = saved.plan.clone();
-                (p, Box::pin(async move { runner.resume(*saved).await.map_err(|e| e.to_string()) }))
+                // The app learns what the job it resumes does (its own copy: the job runs on this one).
+                let _ = tx.send(Msg::JobPlanned { request_id, plan: Box::new(saved.plan.clone()) });
+                Box::pin(async move { runner.resume(*saved).await.map_err(|e| e.to_string()) })
             }
         };
         tokio::pin!(work);
-        let result = loop {
+        loop {
             tokio::select! {
                 biased;
                 Some(event) = received.recv() => forward(event),
                 result = &mut work => break result,
             }
-        };
-        (plan, result)
+        }
     };
     drop(runner);
     while let Ok(event) = received.try_recv() {
         forward(event);
     }
-    Msg::JobEnded { request_id, plan: Box::new(plan), result: result.map(Box::new) }
+    Msg::JobEnded { request_id, result: result.map(Box::new) }
 }

@@ -10,9 +10,15 @@ pub(super) fn start(model: &mut Model, plan: Plan) -> Vec<Effect> {
     let request_id = model.request_id();
     let title = format!("Bulk change of {} {}", plan.items.len(), plan.resource.title);
     let mut job = JobView::new(request_id, title, Some(plan.clone()), model.now);
-    // Every device is listed from the start; each line becomes its outcome as it lands.
-    job.results = plan
-        .items
+    job.results = pending_lines(&plan);
+    model.job = Some(job);
+    model.screen = crate::tui::model::Screen::Jobs;
+    vec![Effect::RunJob { request_id, plan }]
+}
+
+/// Every device of a plan as a line of the jobs view, until its outcome replaces it.
+fn pending_lines(plan: &Plan) -> Vec<String> {
+    plan.items
         .iter()
         .map(|item| {
             let change = item.body().map_or_else(
@@ -21,10 +27,15 @@ pub(super) fn start(model: &mut Model, plan: Plan) -> Vec<Effect> {
             );
             format!("{:<14} pending: {change}", item.label)
         })
-        .collect();
-    model.job = Some(job);
-    model.screen = crate::tui::model::Screen::Jobs;
-    vec![Effect::RunJob { request_id, plan }]
+        .collect()
+}
+
+/// A resumed job's plan, as its journal has it: the view lists its devices (those that ended
+/// before the cut show their outcome once the runner reports them).
+pub(super) fn planned(model: &mut Model, request_id: u64, plan: Plan) {
+    let Some(job) = model.job.as_mut().filter(|j| j.request_id == request_id) else { return };
+    job.results = pending_lines(&plan);
+    job.plan = Some(plan);
 }
 
 /// `:jobs`: back to the running or last job.
@@ -199,7 +210,6 @@ pub(super) fn event(model: &mut Model, request_id: u64, event: crate::jobs::runn
 pub(super) fn ended(
     model: &mut Model,
     request_id: u64,
-    plan: Plan,
     result: Result<Box<crate::jobs::runner::Report>, String>,
 ) -> Vec<Effect> {
     use crate::tui::model::{Level, Screen};
@@ -212,7 +222,9 @@ pub(super) fn ended(
         Err(e) => (Level::Error, format!("The job could not run: {e}")),
         Ok(report) => {
             let mut csv = Vec::new();
-            if crate::jobs::results::write_job(&mut csv, &plan, &report.results).is_ok() {
+            if let Some(plan) = &job.plan
+                && crate::jobs::results::write_job(&mut csv, plan, &report.results).is_ok()
+            {
                 job.results_csv = Some(csv);
             }
             let c = report.counts;
@@ -235,7 +247,8 @@ pub(super) fn ended(
     job.summary = Some((level, words.clone()));
     // The rows show what the server holds now.
     let mut effects = Vec::new();
-    if plan.resource == model.table.resource && !model.table.listing.loading {
+    let resource = job.plan.as_ref().map(|p| p.resource);
+    if resource == Some(model.table.resource) && !model.table.listing.loading {
         effects = super::table_action(model, crate::tui::event::Action::Reload);
     }
     model.say_on(Screen::Jobs, level, words);
