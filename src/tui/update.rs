@@ -179,13 +179,9 @@ pub fn action(model: &mut Model, action: Action) -> Vec<Effect> {
         Context::Bulk => bulk::form_action(model, action),
         Context::Plan => bulk::plan_action(model, action),
         Context::Ask => match action {
-            Action::ConfirmSend => bulk::answer(model, true),
-            Action::Decline
-                if matches!(model.overlay, Some(Overlay::Ask(crate::tui::model::Ask::ResumeJob { .. }))) =>
-            {
-                jobs::abandon(model)
-            }
-            Action::Back | Action::Decline => bulk::answer(model, false),
+            Action::ConfirmSend => bulk::answer(model, bulk::Reply::Yes),
+            Action::Decline => bulk::answer(model, bulk::Reply::No),
+            Action::Back => bulk::answer(model, bulk::Reply::Later),
             _ => Vec::new(),
         },
         Context::ImportPreview => import_view::preview_action(model, action),

@@ -42,10 +42,24 @@ pub(super) fn ask_mark_shown(model: &mut Model) {
     model.overlay = Some(Overlay::Ask(Ask::MarkShown { count, filter }));
 }
 
+/// How a question was answered: `y`, `n`, or `Esc` (for most questions `n` and `Esc` are the
+/// same no; an unfinished job's `n` drops it, its `Esc` leaves it for the next start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reply {
+    /// `y`/Enter.
+    Yes,
+    /// `n`.
+    No,
+    /// `Esc`.
+    Later,
+}
+
 /// The answer to a question.
-pub(super) fn answer(model: &mut Model, yes: bool) -> Vec<Effect> {
+pub(super) fn answer(model: &mut Model, reply: Reply) -> Vec<Effect> {
     let Some(Overlay::Ask(ask)) = model.overlay.take() else { return Vec::new() };
+    let yes = reply == Reply::Yes;
     match ask {
+        Ask::ResumeJob { path, .. } if reply == Reply::No => return super::jobs::abandon(model, path),
         Ask::ResumeJob { .. } if !yes => model.say(Level::Info, "Not resumed; the next start asks again"),
         Ask::ResumeJob { path, what } => return super::jobs::resume(model, path, what),
         Ask::CancelJob { .. } if !yes => model.say(Level::Info, "The job goes on"),

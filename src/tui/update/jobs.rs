@@ -127,12 +127,7 @@ pub(super) fn resume(model: &mut Model, path: std::path::PathBuf, what: String) 
 }
 
 /// `n` to resuming: the journal is ended, not offered again.
-pub(super) fn abandon(model: &mut Model) -> Vec<Effect> {
-    let Some(crate::tui::model::Overlay::Ask(crate::tui::model::Ask::ResumeJob { path, .. })) =
-        model.overlay.take()
-    else {
-        return Vec::new();
-    };
+pub(super) fn abandon(model: &mut Model, path: std::path::PathBuf) -> Vec<Effect> {
     model.say(
         crate::tui::model::Level::Info,
         "The unfinished job is dropped (its journal stays in the state directory)",
