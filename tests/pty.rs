@@ -768,6 +768,7 @@ async fn a_bulk_job_killed_midway_is_offered_at_the_next_start_and_resumed_witho
     app.send("y");
     let ended = app.wait_text("Job ended:");
     assert!(ended.contains("failed, 0 conflicts"), "{ended}");
+    assert!(ended.contains("done (request-id") && ended.contains("(before the cut)"), "{ended}");
     // Every device got the tag exactly once across both runs.
     let tagged = patches(&server);
     assert_eq!(tagged.len(), 20, "{} writes: one device written twice or missed", tagged.len());

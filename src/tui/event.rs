@@ -206,6 +206,8 @@ pub enum Msg {
         request_id: u64,
         /// Its plan, as its journal has it.
         plan: Box<crate::jobs::plan::Plan>,
+        /// What ended before the cut, per item (`None`: pending).
+        ended: Vec<Option<crate::jobs::outcome::ItemResult>>,
     },
     /// A bulk job ended.
     JobEnded {

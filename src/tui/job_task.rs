@@ -45,7 +45,8 @@ pub async fn run(
             JobWork::Run(plan, source) => Box::pin(async move { Ok(runner.run(&plan, &source).await) }),
             JobWork::Resume(saved) => {
                 // The app learns what the job it resumes does (its own copy: the job runs on this one).
-                let _ = tx.send(Msg::JobPlanned { request_id, plan: Box::new(saved.plan.clone()) });
+                let (plan, ended) = (Box::new(saved.plan.clone()), saved.results.clone());
+                let _ = tx.send(Msg::JobPlanned { request_id, plan, ended });
                 Box::pin(async move { runner.resume(*saved).await.map_err(|e| e.to_string()) })
             }
         };

@@ -849,7 +849,7 @@ pub fn message(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::ImportEnded { request_id, result } => import_view::ended(model, request_id, result),
         Msg::JobEvent { request_id, event } => jobs::event(model, request_id, *event),
-        Msg::JobPlanned { request_id, plan } => jobs::planned(model, request_id, *plan),
+        Msg::JobPlanned { request_id, plan, ended } => jobs::planned(model, request_id, *plan, ended),
         Msg::JobEnded { request_id, result } => return jobs::ended(model, request_id, result),
         Msg::UnfinishedJobs { jobs: found } => jobs::offer_resume(model, found),
         Msg::CleanedUp { request_id, rows } => return import_view::cleaned_up(model, request_id, rows),

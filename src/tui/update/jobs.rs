@@ -30,11 +30,28 @@ fn pending_lines(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-/// A resumed job's plan, as its journal has it: the view lists its devices (those that ended
-/// before the cut show their outcome once the runner reports them).
-pub(super) fn planned(model: &mut Model, request_id: u64, plan: Plan) {
+/// How an item ended, as a line of the jobs view.
+fn item_line(label: &str, result: &crate::jobs::outcome::ItemResult) -> String {
+    let problem = result.problem().map(|p| format!(": {p}")).unwrap_or_default();
+    let id = result.request_id().map(|r| format!(" (request-id {r})")).unwrap_or_default();
+    format!("{label:<14} {}{problem}{id}", result.word())
+}
+
+/// A resumed job's plan and what its journal says ended before the cut: the view lists every
+/// device, those already ended with their outcome.
+pub(super) fn planned(
+    model: &mut Model,
+    request_id: u64,
+    plan: Plan,
+    ended: Vec<Option<crate::jobs::outcome::ItemResult>>,
+) {
     let Some(job) = model.job.as_mut().filter(|j| j.request_id == request_id) else { return };
     job.results = pending_lines(&plan);
+    for ((line, item), result) in job.results.iter_mut().zip(&plan.items).zip(&ended) {
+        if let Some(result) = result {
+            *line = format!("{} (before the cut)", item_line(&item.label, result));
+        }
+    }
     job.plan = Some(plan);
 }
 
@@ -152,9 +169,7 @@ pub(super) fn event(model: &mut Model, request_id: u64, event: crate::jobs::runn
             }
         }
         JobEvent::Item(report) => {
-            let problem = report.result.problem().map(|p| format!(": {p}")).unwrap_or_default();
-            let id = report.result.request_id().map(|r| format!(" (request-id {r})")).unwrap_or_default();
-            let line = format!("{:<14} {}{problem}{id}", report.label, report.result.word());
+            let line = item_line(&report.label, &report.result);
             if report.index >= job.results.len() {
                 job.results.resize(report.index + 1, String::new());
             }

@@ -87,7 +87,7 @@ pub fn draw_cleanup(frame: &mut Frame, area: Rect, model: &Model, ask: &CleanupA
         Line::from(ellipsize(&format!("Delete {n} import records{of}?"), inner)),
         Line::from(ellipsize(
             &format!(
-                "{} completed (their devices stay registered), {} failed (their errors go with them)",
+                "{} completed (devices stay registered), {} failed (errors go with them)",
                 ask.complete, ask.failed
             ),
             inner,
